@@ -1,0 +1,44 @@
+// One jest run, two projects: `unit` (no broker, seconds) and `integration`
+// (real Redis, RabbitMQ and a Kafka-protocol broker; started by test/global-setup).
+const swc = [
+  '@swc/jest',
+  {
+    jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+    module: { type: 'commonjs' },
+    sourceMaps: 'inline',
+  },
+];
+
+// Tests import the workspace packages from source, so no build is needed to run them.
+const { readdirSync } = require('node:fs');
+const packages = readdirSync(`${__dirname}/packages`, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name);
+const moduleNameMapper = { [`^@lightbus/(${packages.join('|')})$`]: '<rootDir>/packages/$1/src' };
+
+const common = {
+  rootDir: __dirname,
+  testEnvironment: 'node',
+  transform: { '^.+\\.tsx?$': swc },
+  moduleNameMapper,
+  moduleFileExtensions: ['ts', 'js', 'json'],
+};
+
+module.exports = {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/packages/*/src/**/*.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/packages/*/test/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/global-setup.js',
+      globalTeardown: '<rootDir>/test/global-teardown.js',
+      slowTestThreshold: 20,
+      testTimeout: 60_000,
+    },
+  ],
+};

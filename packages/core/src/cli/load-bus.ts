@@ -1,0 +1,62 @@
+/** Finding and loading the bus module for `lightbus run` (TypeScript or JavaScript). */
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as tsxCjs from 'tsx/cjs/api';
+import { isBus, type Bus } from '../client/bus';
+import { BusModuleError } from '../errors';
+
+const EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
+
+/** The file for `--bus PATH`, `LIGHTBUS_MODULE`, or `./bus` (trying .ts, .js, ... and index files). */
+export function resolveBusModule(given: string | undefined, cwd = process.cwd()): string {
+  const request = given ?? (process.env.LIGHTBUS_MODULE || 'bus');
+  const base = path.resolve(cwd, request);
+  const candidates = [
+    base,
+    ...EXTENSIONS.map((ext) => base + ext),
+    ...EXTENSIONS.map((ext) => path.join(base, `index${ext}`)),
+  ];
+  const found = candidates.find((file) => existsSync(file) && statSync(file).isFile());
+  if (!found) {
+    const from = given !== undefined ? '--bus' : process.env.LIGHTBUS_MODULE ? 'LIGHTBUS_MODULE' : 'the default';
+    throw new BusModuleError(
+      `No bus module at '${base}' (from ${from}; tried ${EXTENSIONS.join(', ')} and index files). ` +
+        `Pass --bus path/to/bus.ts, set LIGHTBUS_MODULE, or create ./bus.ts exporting \`bus\`.`,
+    );
+  }
+  return found;
+}
+
+let typeScriptRegistered = false;
+
+async function registerTypeScript(): Promise<void> {
+  if (typeScriptRegistered) return;
+  typeScriptRegistered = true;
+  tsxCjs.register();
+  // The ES module build of tsx's API (its CommonJS build cannot register the ESM hooks).
+  const tsxEsm = (await import('tsx/esm/api')) as typeof import('tsx/esm/api');
+  tsxEsm.register();
+}
+
+/** Import the module (TypeScript through tsx) and return the bus it exports as `bus` or default. */
+export async function loadBusModule(file: string): Promise<Bus> {
+  let loaded: Record<string, unknown>;
+  try {
+    // Register TypeScript support process-wide (CommonJS and ES modules), so the bus
+    // module shares this process's module cache: one copy of @lightbus/core.
+    await registerTypeScript();
+    loaded = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new BusModuleError(`Loading bus module '${file}' failed: ${(error as Error).stack ?? String(error)}`, { cause: error });
+  }
+  const nested = loaded.default as Record<string, unknown> | undefined;
+  const candidates = [loaded.bus, nested?.bus, loaded.default, nested?.default];
+  const bus = candidates.find(isBus);
+  if (!bus) {
+    throw new BusModuleError(
+      `Bus module '${file}' exports no bus. Export the bus you created: export const bus = lightbus.create();`,
+    );
+  }
+  return bus;
+}

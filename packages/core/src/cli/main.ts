@@ -1,0 +1,155 @@
+/** The `lightbus` command. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ALL_FEATURES, type Feature } from '../client/client';
+import { configJsonSchema, setCommandLineOverrides } from '../config';
+import { LightbusError } from '../errors';
+import { ConsoleLogger, LOG_LEVELS, type LogLevel } from '../log';
+import { memoryTransport } from '../transport/memory';
+import { TransportRegistry } from '../transport/registry';
+import { loadBusModule, resolveBusModule } from './load-bus';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function featureList(value: string): Feature[] {
+  const features = value
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean);
+  for (const feature of features) {
+    if (!ALL_FEATURES.includes(feature as Feature)) {
+      throw new InvalidArgumentError(`'${feature}' is not a feature; choose from ${ALL_FEATURES.join(', ')}.`);
+    }
+  }
+  return features as Feature[];
+}
+
+function logLevelOption(): Option {
+  return new Option('--log-level <level>', 'log level').choices(LOG_LEVELS);
+}
+
+export interface RunOptions {
+  bus?: string;
+  config?: string;
+  serviceName?: string;
+  processName?: string;
+  only?: Feature[];
+  skip?: Feature[];
+  logLevel?: LogLevel;
+}
+
+/** `lightbus run`: load the bus module, start it, stop on SIGINT/SIGTERM. Resolves with the exit code. */
+export async function run(options: RunOptions): Promise<number> {
+  const logger = new ConsoleLogger(options.logLevel ?? 'info');
+  setCommandLineOverrides({
+    configFile: options.config,
+    serviceName: options.serviceName,
+    processName: options.processName,
+    logLevel: options.logLevel,
+  });
+  const features = (options.only ?? [...ALL_FEATURES]).filter((f) => !(options.skip ?? []).includes(f));
+  const bus = await loadBusModule(resolveBusModule(options.bus));
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) {
+      logger.error(`Second ${signal}: exiting at once without finishing work in progress`);
+      process.exit(1);
+    }
+    logger.info(`${signal} received: finishing work in progress, then exiting`);
+    void bus.close();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // A worker runs until told to stop, even when nothing else holds the process open (memory transport).
+  const keepAlive = setInterval(() => undefined, 2 ** 30);
+
+  try {
+    await bus.start({ features });
+  } catch (error) {
+    clearInterval(keepAlive);
+    logger.error(`Lightbus could not start: ${(error as Error).message}`);
+    await bus.close().catch(() => undefined);
+    return 1;
+  }
+  try {
+    await bus.waitUntilStopped();
+    logger.info('Lightbus stopped');
+    return 0;
+  } catch (error) {
+    logger.error(`Lightbus stopped after an error: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    clearInterval(keepAlive);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('lightbus')
+    .description('Lightbus for TypeScript: RPC and events between services')
+    .version(version(), '-v, --version')
+    .showHelpAfterError();
+
+  program
+    .command('run')
+    .description('Run a worker: serve the registered APIs, run listeners and background tasks')
+    .option('-b, --bus <path>', 'bus module exporting `bus` (default: $LIGHTBUS_MODULE or ./bus)')
+    .option('-c, --config <file>', 'config file (default: $LIGHTBUS_CONFIG or ./lightbus.yaml)')
+    .option('-s, --service-name <name>', 'service name (consumer groups are <service>-<listener>)')
+    .option('-p, --process-name <name>', 'process name, unique within the service')
+    .option('-o, --only <features>', `only these features, comma separated: ${ALL_FEATURES.join(',')}`, featureList)
+    .option('-k, --skip <features>', 'every feature but these, comma separated', featureList)
+    .addOption(logLevelOption())
+    .action(async (options: RunOptions) => {
+      process.exitCode = await run(options);
+      exitSoon();
+    });
+
+  program
+    .command('dumpconfigschema')
+    .description('Print the JSON Schema of the config file (with the options of installed transports)')
+    .option('-o, --out <file>', 'write to this file instead of stdout')
+    .action((options: { out?: string }) => {
+      const registry = new TransportRegistry([memoryTransport]);
+      const text = `${JSON.stringify(configJsonSchema(registry.discover()), null, 2)}\n`;
+      if (options.out) writeFileSync(options.out, text);
+      else process.stdout.write(text);
+    });
+
+  program
+    .command('version')
+    .description('Print the version')
+    .action(() => {
+      process.stdout.write(`${version()}\n`);
+    });
+
+  return program;
+}
+
+/**
+ * After a worker stops, the process should end by itself. If user code left
+ * handles open (servers, timers), say so and exit anyway after a grace period.
+ */
+function exitSoon(): void {
+  setTimeout(() => {
+    process.stderr.write('lightbus WARNING handles still open 2s after shutdown; exiting anyway\n');
+    process.exit();
+  }, 2000).unref();
+}
+
+export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv as string[]);
+  } catch (error) {
+    const message = error instanceof LightbusError ? `${error.message}` : ((error as Error).stack ?? String(error));
+    process.stderr.write(`lightbus ERROR ${message}\n`);
+    process.exitCode = 1;
+  }
+}

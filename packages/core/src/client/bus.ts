@@ -1,0 +1,78 @@
+/** `lightbus.create()` and the bus object it returns. */
+import { readMeta, type Api, type ApiClass } from '../api/api';
+import { assertApiName } from '../api/names';
+import type { ApiClient } from '../api/types';
+import { loadConfig, type LoadConfigOptions } from '../config';
+import { ConsoleLogger, type Logger } from '../log';
+import { memoryTransport } from '../transport/memory';
+import type { AnyTransportDefinition } from '../transport/interfaces';
+import { TransportRegistry } from '../transport/registry';
+import { BusClient, type StartOptions } from './client';
+import { pathNode, type PathNode } from './path';
+
+export interface CreateOptions extends LoadConfigOptions {
+  /** Where Lightbus logs (default: lines on stderr at the config's log_level). */
+  readonly logger?: Logger;
+  /** Transports to register in code, in addition to `memory` and installed packages. */
+  readonly transports?: readonly AnyTransportDefinition[];
+}
+
+export interface BusRoot {
+  /** The client: registerApi, callRpc, fireEvent, listen, every, hooks, start, close. */
+  readonly client: BusClient;
+  /** The statically typed client of an API class: `bus.api(SupportCaseApi).get({ id: 1 })`. */
+  api<A extends Api>(apiClass: ApiClass<A>): ApiClient<A>;
+  /** The dynamic path of an API by name (for names that clash with bus members). */
+  api(apiName: string): PathNode;
+  /** Serve registered APIs, run listeners and tasks (what `lightbus run` does). */
+  start(options?: StartOptions): Promise<void>;
+  /** Stop gracefully and close connections. */
+  close(): Promise<void>;
+  /** Resolves when the bus has closed; rejects if a listener or task failed. */
+  waitUntilStopped(): Promise<void>;
+}
+
+/** The bus: its members, and any other property starts a dynamic path (`bus.support.case.get()`). */
+export type Bus = BusRoot & { readonly [segment: string]: PathNode };
+
+const BUS_BRAND = Symbol.for('lightbus.bus');
+
+/**
+ * Create a bus. Opens no connection: the first call, fire or start does.
+ * The config comes from `options.config`, `options.configFile`, `LIGHTBUS_CONFIG`
+ * or `./lightbus.yaml`; without any, every API uses the memory transport.
+ */
+export function create(options: CreateOptions = {}): Bus {
+  const registry = new TransportRegistry([memoryTransport, ...(options.transports ?? [])]);
+  const config = loadConfig(options, registry);
+  const logger = options.logger ?? new ConsoleLogger(config.logLevel);
+  const client = new BusClient(config, registry, logger);
+
+  const root: BusRoot = {
+    client,
+    api: ((target: ApiClass | string) => {
+      if (typeof target === 'string') {
+        assertApiName(target);
+        return pathNode(client, target.split('.'));
+      }
+      return pathNode(client, readMeta(target, 'bus.api()').name.split('.'));
+    }) as BusRoot['api'],
+    start: (startOptions) => client.start(startOptions),
+    close: () => client.close(),
+    waitUntilStopped: () => client.waitUntilStopped(),
+  };
+
+  return new Proxy(root, {
+    get(target, property) {
+      if (property === BUS_BRAND) return true;
+      if (typeof property === 'symbol' || property in target) return Reflect.get(target, property);
+      if (property === 'then' || property === 'toJSON') return undefined;
+      return pathNode(client, [property]);
+    },
+  }) as Bus;
+}
+
+/** True for what create() returns (also across copies of this package). */
+export function isBus(value: unknown): value is Bus {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BUS_BRAND] === true;
+}

@@ -1,0 +1,640 @@
+/**
+ * BusClient: calls procedures, fires and listens to events, serves registered
+ * APIs, runs background tasks. `lightbus.create()` returns a bus whose
+ * `client` is one of these; the dynamic paths and typed clients call into it.
+ */
+import { describeApi, type Api, type ApiDefinition } from '../api/api';
+import { assertApiName, assertListenerName, assertMemberName } from '../api/names';
+import type { EventHandler, Listener, ListenOptions } from '../api/types';
+import type { Config } from '../config';
+import {
+  ApiNotRegisteredError,
+  BusClosedError,
+  DuplicateListenerError,
+  EventFireTimeoutError,
+  InvalidApiError,
+  InvalidParametersError,
+  MessageRejectedError,
+  RemoteError,
+  RpcTimeoutError,
+  TransportCapabilityError,
+  UnknownEventError,
+  UnknownProcedureError,
+  WorkerFailedError,
+} from '../errors';
+import type { Logger } from '../log';
+import { errorTypeFromTrace, newMessageId, type EventMessage, type ResultMessage, type RpcMessage } from '../message';
+import type { Consumer, EventRef, EventTransport, HistoryQuery } from '../transport/interfaces';
+import type { TransportRegistry } from '../transport/registry';
+import { InFlight, deferred, delay, errorText, isPlainObject, withTimeout } from '../util/async';
+import { HookRegistry, type HookCallback, type HookName } from './hooks';
+import { ListenerState } from './listener';
+import { TransportPool } from './transports';
+import { PATH_SEGMENTS } from './path';
+
+export type Feature = 'rpcs' | 'events' | 'tasks';
+export const ALL_FEATURES: readonly Feature[] = ['rpcs', 'events', 'tasks'];
+
+export interface CallOptions {
+  /** Seconds to wait for the result; default: the API's rpc_timeout. */
+  readonly timeout?: number;
+}
+
+export interface StartOptions {
+  /** What this process does: serve calls ('rpcs'), run listeners ('events'), run tasks ('tasks'). Default all. */
+  readonly features?: readonly Feature[];
+}
+
+/** Something that names one event: 'api.name.event', [api, event], or a bus path / typed event client. */
+export type EventSelector = string | readonly [apiName: string, eventName: string] | object;
+
+export interface Interval {
+  readonly seconds?: number;
+  readonly minutes?: number;
+  readonly hours?: number;
+  readonly days?: number;
+}
+
+export interface EveryOptions {
+  /** Run once at start rather than after the first period. */
+  readonly alsoRunImmediately?: boolean;
+}
+
+type State = 'idle' | 'starting' | 'running' | 'stopping' | 'closed';
+
+interface Task {
+  readonly description: string;
+  readonly run: (signal: AbortSignal) => Promise<void>;
+}
+
+export class BusClient {
+  readonly hooks = new HookRegistry();
+  private readonly transports: TransportPool;
+  private readonly apis = new Map<string, ApiDefinition>();
+  private readonly listeners = new Map<string, ListenerState>();
+  private readonly tasks: Task[] = [];
+  private readonly rpcConsumers: Consumer[] = [];
+  private readonly served = new Set<string>();
+  private features: ReadonlySet<Feature> = new Set(ALL_FEATURES);
+  private state: State = 'idle';
+  private closing: Promise<void> | undefined;
+  private fatal: Error | undefined;
+  private readonly stopped = deferred<void>();
+  /** Rejects (with BusClosedError) when the bus closes: outgoing calls still waiting end then. */
+  private readonly closedSignal = deferred<never>();
+  private readonly taskAbort = new AbortController();
+  private readonly runningTasks = new InFlight();
+  private readonly inFlightCalls = new InFlight();
+
+  constructor(
+    readonly config: Config,
+    registry: TransportRegistry,
+    readonly logger: Logger,
+  ) {
+    this.transports = new TransportPool(config, registry, {
+      serviceName: config.serviceName,
+      processName: config.processName,
+      logger,
+    });
+    this.stopped.promise.catch(() => undefined);
+    this.closedSignal.promise.catch(() => undefined);
+  }
+
+  get serviceName(): string {
+    return this.config.serviceName;
+  }
+
+  get processName(): string {
+    return this.config.processName;
+  }
+
+  /** True between start() and close(). */
+  get isRunning(): boolean {
+    return this.state === 'running' || this.state === 'starting';
+  }
+
+  /** The APIs this process registered (and so serves and fires events of). */
+  get registeredApis(): ReadonlyMap<string, ApiDefinition> {
+    return this.apis;
+  }
+
+  /** Add a hook callback; returns a function that removes it. */
+  on<N extends HookName>(name: N, callback: HookCallback<N>): () => void {
+    return this.hooks.on(name, callback);
+  }
+
+  // ---- APIs ------------------------------------------------------------------------------
+
+  /**
+   * Register an API instance: this process then serves its procedures (when the
+   * bus runs with 'rpcs') and may fire its events.
+   */
+  registerApi(api: Api): ApiDefinition {
+    this.assertOpen();
+    const definition = describeApi(api);
+    if (this.apis.has(definition.name)) {
+      throw new InvalidApiError(`API '${definition.name}' is already registered on this bus.`);
+    }
+    this.apis.set(definition.name, definition);
+    if (this.state === 'running' && this.features.has('rpcs')) {
+      this.serve([definition.name]).catch((error: unknown) => this.fail(error, `serving API '${definition.name}'`));
+    }
+    return definition;
+  }
+
+  // ---- RPC -------------------------------------------------------------------------------
+
+  /** Call a remote procedure and wait for its result. */
+  async callRpc(apiName: string, procedureName: string, params: unknown = {}, options: CallOptions = {}): Promise<unknown> {
+    this.assertOpen();
+    assertApiName(apiName);
+    assertMemberName(apiName, 'procedure', procedureName);
+    if (!isPlainObject(params)) {
+      throw new InvalidParametersError(
+        `Parameters of ${apiName}.${procedureName}() must be one object of named parameters, e.g. { id: 1 } (got ${describeValue(params)}).`,
+      );
+    }
+    const local = this.apis.get(apiName);
+    if (local && !local.procedures.has(procedureName)) {
+      throw new UnknownProcedureError(
+        `API '${apiName}' has no procedure '${procedureName}'. Its procedures: ${[...local.procedures.keys()].join(', ') || '(none)'}.`,
+      );
+    }
+    const timeout = options.timeout ?? this.config.api(apiName).rpcTimeout;
+    if (!(typeof timeout === 'number' && timeout > 0)) {
+      throw new InvalidParametersError(`Call option 'timeout' must be a positive number of seconds (got ${describeValue(timeout)}).`);
+    }
+    const message: RpcMessage = {
+      id: newMessageId(),
+      apiName,
+      procedureName,
+      kwargs: { ...params },
+      returnPath: '',
+      deadline: Date.now() + timeout * 1000,
+    };
+    if (this.hooks.has('beforeRpcCall')) await this.hooks.run('beforeRpcCall', { message });
+
+    const rpc = this.transports.get(apiName, 'rpc');
+    const results = this.transports.get(apiName, 'result');
+    const timeoutError = (): RpcTimeoutError =>
+      new RpcTimeoutError(
+        apiName,
+        procedureName,
+        timeout,
+        local
+          ? ''
+          : `API '${apiName}' is not registered in this process; check the name and that a worker serving it is running and reachable, ` +
+              `or raise apis.${apiName}.rpc_timeout.`,
+      );
+    const exchange = async (): Promise<ResultMessage> => {
+      const pending = await results.expectResult(message, { timeoutSeconds: timeout });
+      try {
+        message.returnPath = pending.returnPath;
+        await rpc.callRpc(message, { timeoutSeconds: timeout });
+        return await Promise.race([pending.result, this.closedSignal.promise]);
+      } finally {
+        pending.cancel();
+      }
+    };
+    const result = await this.inFlightCalls.track(withTimeout(exchange(), timeout * 1000, timeoutError));
+    if (this.hooks.has('afterRpcCall')) await this.hooks.run('afterRpcCall', { message, result });
+    if (result.error) {
+      throw new RemoteError(
+        apiName,
+        procedureName,
+        String(result.result),
+        result.errorType ?? errorTypeFromTrace(result.trace),
+        result.trace,
+      );
+    }
+    return result.result;
+  }
+
+  /** Execute one incoming call and send its result (never throws: failures become error results). */
+  private async executeRpc(message: RpcMessage): Promise<void> {
+    let result: ResultMessage;
+    try {
+      const api = this.apis.get(message.apiName);
+      const procedure = api?.procedures.get(message.procedureName);
+      if (!api || !procedure) {
+        throw new UnknownProcedureError(
+          `API '${message.apiName}' has no procedure '${message.procedureName}'` +
+            (api ? `. Its procedures: ${[...api.procedures.keys()].join(', ') || '(none)'}.` : ' in this worker.'),
+        );
+      }
+      if (this.hooks.has('beforeRpcExecution')) await this.hooks.run('beforeRpcExecution', { message });
+      const value = await procedure.invoke(isPlainObject(message.kwargs) ? message.kwargs : {});
+      result = { id: newMessageId(), rpcMessageId: message.id, result: value === undefined ? null : value, error: false };
+    } catch (error) {
+      this.logger.warn(`${message.apiName}.${message.procedureName}() raised an error; returning it to the caller`, {
+        rpcMessageId: message.id,
+        error: errorText(error),
+      });
+      result = errorResult(message, error);
+    }
+    try {
+      if (this.hooks.has('afterRpcExecution')) await this.hooks.run('afterRpcExecution', { message, result });
+      await this.transports.get(message.apiName, 'result').sendResult(message, result);
+    } catch (error) {
+      this.logger.error(`Could not send the result of ${message.apiName}.${message.procedureName}()`, {
+        rpcMessageId: message.id,
+        error,
+      });
+    }
+  }
+
+  private async serve(apiNames: readonly string[]): Promise<void> {
+    const todo = apiNames.filter((name) => !this.served.has(name));
+    if (todo.length === 0) return;
+    todo.forEach((name) => this.served.add(name));
+    // APIs on the same rpc transport share one consumer (one blocking read on Redis).
+    const byTransport = new Map<string, string[]>();
+    for (const name of todo) {
+      const key = this.transports.key(name, 'rpc');
+      byTransport.set(key, [...(byTransport.get(key) ?? []), name]);
+    }
+    for (const names of byTransport.values()) {
+      const consumer = await this.transports.get(names[0]!, 'rpc').consumeRpcs(names, (message) => this.executeRpc(message));
+      this.rpcConsumers.push(consumer);
+      this.logger.info(`Serving ${names.join(', ')}`, { transport: this.config.transport(names[0]!, 'rpc').name });
+    }
+  }
+
+  // ---- Events ----------------------------------------------------------------------------
+
+  /** Fire an event of an API this process registered; resolves once the transport has it. */
+  async fireEvent(apiName: string, eventName: string, params: unknown = {}): Promise<void> {
+    this.assertOpen();
+    assertApiName(apiName);
+    const api = this.apis.get(apiName);
+    if (!api) {
+      throw new ApiNotRegisteredError(
+        `Cannot fire ${apiName}.${eventName}: API '${apiName}' is not registered in this process. ` +
+          `Only the process that registers an API fires its events: bus.client.registerApi(new YourApi()).`,
+      );
+    }
+    const event = api.events.get(eventName);
+    if (!event) {
+      throw new UnknownEventError(
+        `API '${apiName}' has no event '${eventName}'. Its events: ${[...api.events.keys()].join(', ') || '(none)'}.`,
+      );
+    }
+    if (!isPlainObject(params)) {
+      throw new InvalidParametersError(
+        `Parameters of event ${apiName}.${eventName} must be one object of named parameters (got ${describeValue(params)}).`,
+      );
+    }
+    const declared = event.parameters.map((p) => p.name);
+    const missing = event.parameters.filter((p) => p.required && params[p.name] === undefined).map((p) => p.name);
+    const unknown = Object.keys(params).filter((name) => !declared.includes(name));
+    if (missing.length > 0 || unknown.length > 0) {
+      const problems = [
+        missing.length ? `missing parameter${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}` : '',
+        unknown.length ? `unknown parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `'${n}'`).join(', ')}` : '',
+      ].filter(Boolean);
+      throw new InvalidParametersError(
+        `Cannot fire ${apiName}.${eventName}: ${problems.join('; ')}. Declared parameters: ${declared.join(', ') || '(none)'}.`,
+      );
+    }
+    const message: EventMessage = { id: newMessageId(), apiName, eventName, version: api.version, kwargs: { ...params } };
+    if (this.hooks.has('beforeEventSent')) await this.hooks.run('beforeEventSent', { message });
+    const timeout = this.config.api(apiName).eventFireTimeout;
+    await withTimeout(
+      this.transports.get(apiName, 'event').sendEvent(message, { timeoutSeconds: timeout }),
+      timeout * 1000,
+      () => new EventFireTimeoutError(apiName, eventName, timeout),
+    );
+    if (this.hooks.has('afterEventSent')) await this.hooks.run('afterEventSent', { message });
+  }
+
+  /**
+   * Listen to one or more events with one handler. Consumption starts when the
+   * bus starts (at once if it already runs). The consumer group is
+   * `<service_name>-<listenerName>`: the processes of one service share the
+   * events; other services each get all of them.
+   */
+  listen(events: EventSelector | readonly EventSelector[], handler: EventHandler, options: ListenOptions): Listener {
+    this.assertOpen();
+    if (typeof handler !== 'function') {
+      throw new InvalidParametersError('listen(handler, options): the handler must be a function (params, message) => ...');
+    }
+    if (!options || typeof options !== 'object') {
+      throw new InvalidParametersError("listen() needs options with a listenerName, e.g. { listenerName: 'send-welcome-email' }.");
+    }
+    assertListenerName(options.listenerName);
+    if (options.onError !== undefined && options.onError !== 'shutdown' && options.onError !== 'acknowledge_and_log') {
+      throw new InvalidParametersError(
+        `listen() option onError must be 'shutdown' or 'acknowledge_and_log' (got ${describeValue(options.onError)}).`,
+      );
+    }
+    checkSince(options.since);
+    if (this.listeners.has(options.listenerName)) {
+      throw new DuplicateListenerError(
+        `A listener named '${options.listenerName}' already exists on this bus. Each listener needs its own name: ` +
+          `it names the consumer group '${this.serviceName}-${options.listenerName}'.`,
+      );
+    }
+    const selectors = isEventSelectorList(events) ? events : [events];
+    if (selectors.length === 0) throw new InvalidParametersError('listen() needs at least one event.');
+    const refs = selectors.map((selector) => this.eventRef(selector));
+    for (const ref of refs) {
+      const transport = this.transports.get(ref.apiName, 'event');
+      if (options.since !== undefined && options.since !== 'latest' && !transport.capabilities.replay) {
+        throw new TransportCapabilityError(
+          `Listener '${options.listenerName}' asks for since=${describeValue(options.since)} but the event transport ` +
+            `'${this.config.transport(ref.apiName, 'event').name}' of API '${ref.apiName}' cannot replay events. Remove 'since' or use a transport that can.`,
+        );
+      }
+    }
+    const listener = new ListenerState(refs, handler, options, (l) => this.stopListener(l));
+    this.listeners.set(listener.listenerName, listener);
+    if (this.state === 'running' && this.features.has('events')) {
+      this.startListener(listener).catch((error: unknown) => this.fail(error, `starting listener '${listener.listenerName}'`));
+    }
+    return listener;
+  }
+
+  /** Past events of an API (newest first), where its event transport keeps history. */
+  history(query: HistoryQuery): AsyncIterable<EventMessage> {
+    assertApiName(query.apiName);
+    const transport = this.transports.get(query.apiName, 'event');
+    if (!transport.capabilities.history || !transport.history) {
+      throw new TransportCapabilityError(
+        `The event transport '${this.config.transport(query.apiName, 'event').name}' of API '${query.apiName}' keeps no history.`,
+      );
+    }
+    return transport.history(query);
+  }
+
+  private eventRef(selector: EventSelector): EventRef {
+    let apiName: string;
+    let eventName: string;
+    if (typeof selector === 'string') {
+      const dot = selector.lastIndexOf('.');
+      if (dot <= 0) {
+        throw new InvalidParametersError(`Event '${selector}' must be written '<api name>.<event name>', e.g. 'support.case.caseCreated'.`);
+      }
+      apiName = selector.slice(0, dot);
+      eventName = selector.slice(dot + 1);
+    } else if (Array.isArray(selector) && selector.length === 2) {
+      [apiName, eventName] = selector as unknown as readonly [string, string];
+    } else {
+      const segments = (selector as Record<symbol, unknown>)[PATH_SEGMENTS] as readonly string[] | undefined;
+      if (!segments || segments.length < 2) {
+        throw new InvalidParametersError(
+          `listen(): cannot tell which event ${describeValue(selector)} is. Pass bus.<api>.<event>, 'api.event' or [api, event].`,
+        );
+      }
+      apiName = segments.slice(0, -1).join('.');
+      eventName = segments[segments.length - 1]!;
+    }
+    assertApiName(apiName);
+    assertMemberName(apiName, 'event', eventName);
+    const local = this.apis.get(apiName);
+    if (local && !local.events.has(eventName)) {
+      throw new UnknownEventError(
+        `API '${apiName}' has no event '${eventName}'. Its events: ${[...local.events.keys()].join(', ') || '(none)'}.`,
+      );
+    }
+    return { apiName, eventName };
+  }
+
+  private async startListener(listener: ListenerState): Promise<void> {
+    if (listener.started || listener.stopped) return;
+    listener.started = true;
+    const group = `${this.serviceName}-${listener.listenerName}`;
+    const byTransport = new Map<string, { transport: EventTransport; events: EventRef[] }>();
+    for (const ref of listener.events) {
+      const key = this.transports.key(ref.apiName, 'event');
+      const entry = byTransport.get(key) ?? { transport: this.transports.get(ref.apiName, 'event'), events: [] };
+      entry.events.push(ref);
+      byTransport.set(key, entry);
+    }
+    try {
+      for (const { transport, events } of byTransport.values()) {
+        const setup = transport.consume(
+          { events, group, consumer: this.processName, since: listener.since },
+          (message) => this.handleEvent(listener, message),
+        );
+        const limit = this.config.api(events[0]!.apiName).eventListenerSetupTimeout;
+        const slow = setTimeout(
+          () => this.logger.warn(`Listener '${listener.listenerName}' is taking longer than ${limit}s to start (event_listener_setup_timeout)`),
+          limit * 1000,
+        );
+        try {
+          listener.consumers.push(await setup);
+        } finally {
+          clearTimeout(slow);
+        }
+      }
+      this.logger.info(`Listening for ${listener.events.map((e) => `${e.apiName}.${e.eventName}`).join(', ')}`, { group });
+      listener.markReady();
+    } catch (error) {
+      listener.markFailedToStart(error);
+      throw error;
+    }
+  }
+
+  private async stopListener(listener: ListenerState): Promise<void> {
+    listener.stopped = true;
+    this.listeners.delete(listener.listenerName);
+    const consumers = listener.consumers;
+    listener.consumers = [];
+    await Promise.all(consumers.map((c) => c.stop()));
+  }
+
+  private async handleEvent(listener: ListenerState, message: EventMessage): Promise<void> {
+    if (listener.failure) throw listener.failure; // stopping: leave it for redelivery
+    let error: unknown;
+    try {
+      if (this.hooks.has('beforeEventExecution')) {
+        await this.hooks.run('beforeEventExecution', { message, listenerName: listener.listenerName });
+      }
+      await listener.handler(message.kwargs, message);
+    } catch (caught) {
+      error = caught;
+    }
+    if (this.hooks.has('afterEventExecution')) {
+      await this.hooks.run('afterEventExecution', { message, listenerName: listener.listenerName, error });
+    }
+    if (error === undefined) return;
+    if (error instanceof MessageRejectedError) throw error;
+    const where = `${message.apiName}.${message.eventName} (event id ${message.id})`;
+    if (listener.onError === 'acknowledge_and_log') {
+      this.logger.error(`Listener '${listener.listenerName}' failed on ${where}; acknowledged and logged (onError: acknowledge_and_log)`, {
+        error,
+      });
+      return;
+    }
+    const failure = new WorkerFailedError(
+      `Listener '${listener.listenerName}' failed on ${where}: ${errorText(error)}. The event was not acknowledged and will be ` +
+        `delivered again. Fix the handler, or listen with onError: 'acknowledge_and_log' to log such errors and go on.`,
+      { cause: error },
+    );
+    listener.failure = failure;
+    this.fail(failure);
+    throw failure;
+  }
+
+  // ---- Tasks -----------------------------------------------------------------------------
+
+  /** Run `fn` every interval while the bus runs with 'tasks'. An error stops the worker (exit 1). */
+  every(interval: Interval | number, fn: () => unknown, options: EveryOptions = {}): void {
+    this.assertOpen();
+    const seconds =
+      typeof interval === 'number'
+        ? interval
+        : (interval.seconds ?? 0) + (interval.minutes ?? 0) * 60 + (interval.hours ?? 0) * 3600 + (interval.days ?? 0) * 86400;
+    if (!(seconds > 0) || !Number.isFinite(seconds)) {
+      throw new InvalidParametersError(`every(): the interval must be a positive duration, e.g. { seconds: 30 } (got ${describeValue(interval)}).`);
+    }
+    const description = `every ${seconds}s ${fn.name || 'task'}`;
+    this.addTask({
+      description,
+      run: async (signal) => {
+        if (!options.alsoRunImmediately) await delay(seconds * 1000, signal);
+        while (!signal.aborted) {
+          const started = Date.now();
+          await fn();
+          await delay(Math.max(0, seconds * 1000 - (Date.now() - started)), signal);
+        }
+      },
+    });
+  }
+
+  /** Run a long-lived task while the bus runs; it gets a signal that aborts at shutdown. */
+  addBackgroundTask(fn: (signal: AbortSignal) => unknown): void {
+    this.assertOpen();
+    this.addTask({ description: `background task ${fn.name || ''}`.trim(), run: async (signal) => void (await fn(signal)) });
+  }
+
+  private addTask(task: Task): void {
+    this.tasks.push(task);
+    if (this.state === 'running' && this.features.has('tasks')) this.startTask(task);
+  }
+
+  private startTask(task: Task): void {
+    void this.runningTasks.track(
+      task.run(this.taskAbort.signal).catch((error: unknown) => {
+        if (this.taskAbort.signal.aborted) this.logger.warn(`${task.description} failed while stopping`, { error });
+        else this.fail(error, task.description);
+      }),
+    );
+  }
+
+  // ---- Lifecycle -------------------------------------------------------------------------
+
+  /** Start serving registered APIs, consuming listeners and running tasks. */
+  async start(options: StartOptions = {}): Promise<void> {
+    this.assertOpen();
+    if (this.state !== 'idle') return;
+    const features = options.features ?? ALL_FEATURES;
+    for (const feature of features) {
+      if (!ALL_FEATURES.includes(feature)) {
+        throw new InvalidParametersError(`Unknown feature '${feature}'; features are ${ALL_FEATURES.join(', ')}.`);
+      }
+    }
+    this.features = new Set(features);
+    this.state = 'starting';
+    this.logger.info('Starting Lightbus', {
+      service: this.serviceName,
+      process: this.processName,
+      config: this.config.source,
+      features: [...this.features].join(','),
+    });
+    await this.hooks.run('onStart', {});
+    if (this.features.has('rpcs')) await this.serve([...this.apis.keys()]);
+    if (this.features.has('events')) {
+      for (const listener of [...this.listeners.values()]) await this.startListener(listener);
+    }
+    if (this.features.has('tasks')) this.tasks.forEach((task) => this.startTask(task));
+    if (this.state === 'starting') this.state = 'running';
+  }
+
+  /**
+   * Stop gracefully: stop taking work, finish calls and handlers in progress
+   * (acknowledging them), stop tasks, run onStop hooks, close connections.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /** Resolves when the bus has closed; rejects with the reason if a listener or task failed. */
+  waitUntilStopped(): Promise<void> {
+    return this.stopped.promise;
+  }
+
+  private async shutdown(): Promise<void> {
+    const wasStarted = this.state !== 'idle';
+    this.state = 'stopping';
+    this.taskAbort.abort();
+    await Promise.all(this.rpcConsumers.splice(0).map((c) => c.stop().catch((error: unknown) => this.logger.error('Stopping an RPC consumer failed', { error }))));
+    await Promise.all(
+      [...this.listeners.values()].map((l) =>
+        this.stopListener(l).catch((error: unknown) => this.logger.error(`Stopping listener '${l.listenerName}' failed`, { error })),
+      ),
+    );
+    await this.runningTasks.drain();
+    if (wasStarted) {
+      await this.hooks.run('onStop', {}).catch((error: unknown) => this.logger.error('An onStop hook failed', { error }));
+    }
+    this.closedSignal.reject(new BusClosedError('The bus was closed while this call waited for its result.'));
+    await this.inFlightCalls.drain();
+    await this.transports.closeAll();
+    this.state = 'closed';
+    if (this.fatal) this.stopped.reject(this.fatal);
+    else this.stopped.resolve();
+  }
+
+  /** A listener, task or background start failed: log it and shut down; waitUntilStopped() rejects. */
+  private fail(error: unknown, what?: string): void {
+    if (this.fatal) return;
+    this.fatal =
+      error instanceof WorkerFailedError
+        ? error
+        : new WorkerFailedError(`${what ? `${what} failed` : 'Lightbus failed'}: ${errorText(error)}`, { cause: error });
+    this.logger.error(`Stopping: ${this.fatal.message}`, { error: (error as Error | undefined)?.stack });
+    void this.close();
+  }
+
+  private assertOpen(): void {
+    if (this.state === 'closed' || this.state === 'stopping') {
+      throw new BusClosedError('This bus is closed (or closing). Create a new one with lightbus.create().');
+    }
+  }
+}
+
+function errorResult(message: RpcMessage, error: unknown): ResultMessage {
+  const err = error instanceof Error ? error : new Error(errorText(error));
+  return {
+    id: newMessageId(),
+    rpcMessageId: message.id,
+    result: err.message,
+    error: true,
+    trace: err.stack ?? `${err.name}: ${err.message}`,
+    errorType: err.name,
+  };
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object') return Object.prototype.toString.call(value);
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+function isEventSelectorList(value: EventSelector | readonly EventSelector[]): value is readonly EventSelector[] {
+  // A tuple [api, event] of two strings is one selector; a list of selectors is anything else that is an array.
+  return Array.isArray(value) && !(value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string' && !value[1].includes('.'));
+}
+
+function checkSince(since: ListenOptions['since']): void {
+  if (since === undefined || since === 'beginning' || since === 'latest') return;
+  if (since instanceof Date && !Number.isNaN(since.getTime())) return;
+  if (isPlainObject(since) && typeof since.position === 'string' && since.position.length > 0) return;
+  throw new InvalidParametersError(
+    `listen() option since must be a Date, 'beginning', 'latest' or { position: '<transport position>' } (got ${describeValue(since)}).`,
+  );
+}

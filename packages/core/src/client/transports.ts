@@ -1,0 +1,64 @@
+/**
+ * The transports a bus uses: one instance per (transport, role, options), shared
+ * by every API configured the same way, created on first use, closed together.
+ */
+import type { Config, TransportSelection } from '../config';
+import { ConfigError, TransportCapabilityError } from '../errors';
+import type { RoleTransport, TransportContext, TransportRole } from '../transport/interfaces';
+import type { TransportRegistry } from '../transport/registry';
+import { stableStringify } from '../util/async';
+import { validateAgainst } from '../config/validate';
+
+export class TransportPool {
+  private readonly instances = new Map<string, RoleTransport[TransportRole]>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly registry: TransportRegistry,
+    private readonly context: TransportContext,
+  ) {}
+
+  /** The transport for one role of one API. */
+  get<R extends TransportRole>(apiName: string, role: R): RoleTransport[R] {
+    return this.instance(role, this.config.transport(apiName, role), role === 'schema' ? 'bus.schema' : `apis.${apiName}`);
+  }
+
+  /** The pool key of an API's transport for a role: equal keys share one instance. */
+  key(apiName: string, role: TransportRole): string {
+    const selection = this.config.transport(apiName, role);
+    return `${selection.name}|${role}|${stableStringify(selection.options)}`;
+  }
+
+  private instance<R extends TransportRole>(role: R, selection: TransportSelection, where: string): RoleTransport[R] {
+    const key = `${selection.name}|${role}|${stableStringify(selection.options)}`;
+    let instance = this.instances.get(key) as RoleTransport[R] | undefined;
+    if (!instance) {
+      const definition = this.registry.resolve(selection.name);
+      const factory = definition[role] as ((options: unknown, context: TransportContext) => RoleTransport[R]) | undefined;
+      if (!factory) {
+        throw new TransportCapabilityError(`${where}: transport '${selection.name}' has no ${role} role.`);
+      }
+      // Options from a config file were validated at load; an implicit default (memory) was not:
+      // validating a copy here fills its defaults either way.
+      const options = structuredClone(selection.options) as Record<string, unknown>;
+      const schema = definition.options[role];
+      const path = role === 'schema' ? `${where}.transport.${selection.name}` : `${where}.${role}_transport.${selection.name}`;
+      const issues = schema ? validateAgainst(schema, options, path) : [];
+      if (issues.length > 0) throw new ConfigError(this.config.source, issues);
+      instance = factory(options, this.context);
+      this.instances.set(key, instance);
+    }
+    return instance;
+  }
+
+  /** Close every transport created so far (errors are logged, not thrown). */
+  async closeAll(): Promise<void> {
+    const instances = [...this.instances.values()];
+    this.instances.clear();
+    await Promise.all(
+      instances.map((t) =>
+        t.close().catch((error: unknown) => this.context.logger.error('Closing a transport failed', { error })),
+      ),
+    );
+  }
+}

@@ -1,0 +1,59 @@
+/** Finding and parsing the config file: option, then LIGHTBUS_CONFIG, then ./lightbus.yaml. */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { ConfigError, ConfigFileError } from '../errors';
+import { isPlainObject } from '../util/async';
+
+export const DEFAULT_CONFIG_FILES = ['lightbus.yaml', 'lightbus.yml', 'lightbus.json'];
+
+export interface ConfigSource {
+  /** For messages: the file path, "in-code config" or "defaults". */
+  readonly source: string;
+  readonly data: Record<string, unknown>;
+}
+
+/** Which file to read, or undefined when none is given and none is in the working directory. */
+export function findConfigFile(explicit: string | undefined, cwd = process.cwd()): string | undefined {
+  const chosen = explicit ?? (process.env.LIGHTBUS_CONFIG || undefined);
+  if (chosen !== undefined) {
+    if (/^https?:\/\//.test(chosen)) {
+      throw new ConfigFileError(
+        `Config '${chosen}' is a URL; Lightbus for TypeScript reads config files only. Download it and point LIGHTBUS_CONFIG at the file.`,
+      );
+    }
+    const resolved = path.resolve(cwd, chosen);
+    if (!existsSync(resolved)) {
+      const from = explicit !== undefined ? 'the configFile option / --config' : 'LIGHTBUS_CONFIG';
+      throw new ConfigFileError(`Config file '${resolved}' (from ${from}) does not exist.`);
+    }
+    return resolved;
+  }
+  for (const name of DEFAULT_CONFIG_FILES) {
+    const candidate = path.join(cwd, name);
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** Read and parse a YAML or JSON config file (by extension; YAML otherwise). */
+export function readConfigFile(file: string): ConfigSource {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigFileError(`Cannot read config file '${file}': ${(error as Error).message}`, { cause: error });
+  }
+  let data: unknown;
+  try {
+    data = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    const where = error instanceof YAMLParseError && error.linePos ? ` at line ${error.linePos[0].line}` : '';
+    throw new ConfigError(file, [{ path: '', message: `cannot be parsed${where}: ${(error as Error).message}` }], { cause: error });
+  }
+  if (data === null || data === undefined) data = {};
+  if (!isPlainObject(data)) {
+    throw new ConfigError(file, [{ path: '', message: 'the top level must be a mapping of keys (service_name, bus, apis, plugins)' }]);
+  }
+  return { source: file, data };
+}

@@ -1,0 +1,35 @@
+/**
+ * @lightbus/core: define APIs, create a bus, call procedures, fire and listen to
+ * events, run workers; the transport interfaces and registry; the memory transport.
+ */
+export { Api, describeApi, readMeta } from './api/api';
+export type { ApiClass, ApiDefinition, ApiMeta, ProcedureDefinition } from './api/api';
+export { Event, EventDefinition } from './api/event';
+export type { EventParams, NamedParams, ParameterSpec, Params } from './api/event';
+export { assertApiName, assertMemberName, assertListenerName, RESERVED_MEMBER_NAMES } from './api/names';
+export type {
+  ApiClient,
+  EventClient,
+  EventHandler,
+  EventNames,
+  Listener,
+  ListenOptions,
+  OnError,
+  ProcedureClient,
+  ProcedureNames,
+  Since,
+} from './api/types';
+export * from './client';
+export * from './config';
+export * from './errors';
+export * from './log';
+export * from './message';
+export * from './transport';
+export type { ApiSchema, EventSchema, JsonSchema, RpcSchema } from './schema/types';
+export { deferred, delay, withTimeout, InFlight, Semaphore, errorText } from './util/async';
+export type { Deferred } from './util/async';
+
+import { create } from './client/bus';
+/** `import lightbus from '@lightbus/core'; const bus = lightbus.create();` */
+const lightbus = { create };
+export default lightbus;

@@ -1,0 +1,61 @@
+/** Helpers for core's own unit tests (not built into the package). */
+import { create, type Bus, type CreateOptions } from './client/bus';
+import type { LightbusConfigInput } from './config';
+import type { LogFields, Logger } from './log';
+
+export interface LogRecord {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+  fields?: LogFields;
+}
+
+export class RecordingLogger implements Logger {
+  readonly records: LogRecord[] = [];
+  debug(message: string, fields?: LogFields): void {
+    this.records.push({ level: 'debug', message, fields });
+  }
+  info(message: string, fields?: LogFields): void {
+    this.records.push({ level: 'info', message, fields });
+  }
+  warn(message: string, fields?: LogFields): void {
+    this.records.push({ level: 'warn', message, fields });
+  }
+  error(message: string, fields?: LogFields): void {
+    this.records.push({ level: 'error', message, fields });
+  }
+  messages(level?: LogRecord['level']): string[] {
+    return this.records.filter((r) => !level || r.level === level).map((r) => r.message);
+  }
+}
+
+let counter = 0;
+
+/** A config putting every role on a memory broker of its own, so tests never share messages. */
+export function memoryConfig(broker = `unit-${process.pid}-${++counter}`, extra: LightbusConfigInput = {}): LightbusConfigInput {
+  const memory = { memory: { name: broker } };
+  return {
+    service_name: 'test-service',
+    process_name: 'test-process',
+    ...extra,
+    bus: { schema: { transport: memory }, ...extra.bus },
+    apis: {
+      ...extra.apis,
+      default: { rpc_transport: memory, result_transport: memory, event_transport: memory, ...extra.apis?.default },
+    },
+  };
+}
+
+/** Buses created by a test, closed after it. */
+export function busFactory(): { make(options?: CreateOptions): Bus; closeAll(): Promise<void> } {
+  const buses: Bus[] = [];
+  return {
+    make(options: CreateOptions = {}) {
+      const bus = create({ logger: new RecordingLogger(), ...options });
+      buses.push(bus);
+      return bus;
+    },
+    async closeAll() {
+      await Promise.all(buses.splice(0).map((bus) => bus.close()));
+    },
+  };
+}

@@ -1,0 +1,12 @@
+/** Transport interfaces, the registry, and the built-in memory transport. */
+export * from './interfaces';
+export { TransportRegistry } from './registry';
+export type { TransportRegistryOptions } from './registry';
+export {
+  memoryTransport,
+  memoryBroker,
+  resetMemoryBroker,
+  MemoryBroker,
+  memoryCapabilities,
+} from './memory';
+export type { DeadLetter } from './memory';

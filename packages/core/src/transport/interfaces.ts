@@ -1,0 +1,204 @@
+/**
+ * The four transport roles, as in Lightbus: rpc, result, event and schema.
+ * A transport package implements some or all of them and declares what it can
+ * do (capabilities). Core talks to transports only through these interfaces.
+ *
+ * Contract for consumers (rpc and event): the transport calls `handler` for each
+ * message it receives and awaits it.
+ * - Event handler resolves: the transport acknowledges the message.
+ * - Event handler throws MessageRejectedError: the message is poison; the
+ *   transport sets it aside (dead letter, with the reason), acknowledges it and
+ *   goes on. It is never redelivered.
+ * - Event handler throws anything else: the transport does NOT acknowledge it;
+ *   the message stays for redelivery (to this group's other consumers, or after
+ *   a restart). Core decides whether to stop the consumer (onError).
+ * - A message the transport cannot decode is logged with its id and set aside by
+ *   the transport itself; consumption goes on.
+ * - RPC handlers never throw for a failing procedure (core turns failures into
+ *   error results); calls past their deadline are dropped before the handler.
+ * `Consumer.stop()` stops taking new messages, waits for handlers in progress,
+ * acknowledges what they finished, and resolves.
+ */
+import type { TSchema } from '@sinclair/typebox';
+import type { Logger } from '../log';
+import type { EventMessage, ResultMessage, RpcMessage } from '../message';
+import type { ApiSchema } from '../schema/types';
+
+export type TransportRole = 'rpc' | 'result' | 'event' | 'schema';
+export const TRANSPORT_ROLES: readonly TransportRole[] = ['rpc', 'result', 'event', 'schema'];
+
+/** Given to every transport factory. */
+export interface TransportContext {
+  readonly serviceName: string;
+  readonly processName: string;
+  readonly logger: Logger;
+}
+
+export interface Closeable {
+  /** Stop everything, release connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A running consumer. */
+export interface Consumer {
+  /** Stop taking work, finish and acknowledge what is in hand, then resolve. */
+  stop(): Promise<void>;
+}
+
+export interface TransportCallOptions {
+  /** The call's deadline in seconds from now (rpc_timeout). */
+  readonly timeoutSeconds: number;
+}
+
+export type RpcHandler = (message: RpcMessage) => Promise<void>;
+export type EventMessageHandler = (message: EventMessage) => Promise<void>;
+
+export interface RpcTransport extends Closeable {
+  /** Send a call; resolves once the broker has it. `message.returnPath` is set. */
+  callRpc(message: RpcMessage, options: TransportCallOptions): Promise<void>;
+  /** Consume calls to these APIs, several at once where configured. */
+  consumeRpcs(apiNames: readonly string[], handler: RpcHandler): Promise<Consumer>;
+}
+
+/** A result being waited for; created before the call is sent. */
+export interface PendingResult {
+  /** Put into the call so the worker knows where to reply. */
+  readonly returnPath: string;
+  /** Resolves with the result message. Core applies the deadline. */
+  readonly result: Promise<ResultMessage>;
+  /** Stop waiting (timeout or shutdown); releases what was held for this call. */
+  cancel(): void;
+}
+
+export interface ResultTransport extends Closeable {
+  /** Prepare to receive the result of `message` (before it is sent). */
+  expectResult(message: RpcMessage, options: TransportCallOptions): Promise<PendingResult>;
+  /** Send a result back along `call.returnPath`. */
+  sendResult(call: RpcMessage, result: ResultMessage): Promise<void>;
+}
+
+export interface EventRef {
+  readonly apiName: string;
+  readonly eventName: string;
+}
+
+/** Where a new consumer group starts. Absent: only events fired from now on. */
+export type StartPosition =
+  | { readonly kind: 'beginning' }
+  | { readonly kind: 'time'; readonly time: Date }
+  | { readonly kind: 'position'; readonly position: string };
+
+export interface ConsumeSpec {
+  readonly events: readonly EventRef[];
+  /** Consumer group: `<service_name>-<listener_name>`. One delivery per group. */
+  readonly group: string;
+  /** This consumer within the group (the process name). */
+  readonly consumer: string;
+  /** Applies only when the group is created. */
+  readonly since?: StartPosition;
+}
+
+export interface HistoryQuery {
+  readonly apiName: string;
+  /** Absent: every event of the API. */
+  readonly eventName?: string;
+  /** Newest first, at most this many. */
+  readonly limit?: number;
+  readonly start?: Date;
+  readonly stop?: Date;
+}
+
+export interface SendEventOptions {
+  readonly timeoutSeconds: number;
+}
+
+export interface EventTransport extends Closeable {
+  readonly capabilities: TransportCapabilities;
+  /** Resolves once the broker has the event. */
+  sendEvent(message: EventMessage, options: SendEventOptions): Promise<void>;
+  consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer>;
+  /** Past events, newest first; only where `capabilities.history`. */
+  history?(query: HistoryQuery): AsyncIterable<EventMessage>;
+}
+
+export interface SchemaTransport extends Closeable {
+  /** Store (or refresh) one API's schema; it expires after `ttlSeconds` unless stored again. */
+  store(apiName: string, schema: ApiSchema, ttlSeconds: number): Promise<void>;
+  /** Every live API's schema, by API name. */
+  load(): Promise<Record<string, ApiSchema>>;
+}
+
+/** What a transport can do; the conformance suite and create() read these. */
+export interface TransportCapabilities {
+  /** Messages reach other processes (false for memory). */
+  readonly crossProcess: boolean;
+  /** Events wait in the broker for consumers that are down. */
+  readonly durable: boolean;
+  /** Every consumer group gets every event; one consumer of a group handles each. */
+  readonly consumerGroups: boolean;
+  /** A new group can start from the beginning, a time or a position (`since`). */
+  readonly replay: boolean;
+  /** Past events can be read (`history`, `lightbus inspect`). */
+  readonly history: boolean;
+  /** Order kept: per stream, per partition key, or none. */
+  readonly ordering: 'per-stream' | 'per-key' | 'none';
+}
+
+export type RoleTransport = {
+  rpc: RpcTransport;
+  result: ResultTransport;
+  event: EventTransport;
+  schema: SchemaTransport;
+};
+
+export type RoleFactory<R extends TransportRole, O> = (options: O, context: TransportContext) => RoleTransport[R];
+
+type Options<S> = S extends TSchema ? import('@sinclair/typebox').Static<S> : Record<string, never>;
+
+/**
+ * A transport package's export (`export const transport = defineTransport({...})`).
+ * `options` holds the JSON Schema (TypeBox) of each role's options: core
+ * validates the config against it, fills defaults, and passes the result to the
+ * role's factory. A role without a factory is a role the transport lacks.
+ */
+export interface TransportDefinition<
+  RS extends TSchema = TSchema,
+  ReS extends TSchema = TSchema,
+  ES extends TSchema = TSchema,
+  SS extends TSchema = TSchema,
+> {
+  readonly name: string;
+  /** Capabilities with default options; an event transport instance reports its own. */
+  readonly capabilities: TransportCapabilities;
+  readonly options: { rpc?: RS; result?: ReS; event?: ES; schema?: SS };
+  readonly rpc?: RoleFactory<'rpc', Options<RS>>;
+  readonly result?: RoleFactory<'result', Options<ReS>>;
+  readonly event?: RoleFactory<'event', Options<ES>>;
+  readonly schema?: RoleFactory<'schema', Options<SS>>;
+}
+
+/** Any transport definition, whatever its option types. */
+export interface AnyTransportDefinition {
+  readonly name: string;
+  readonly capabilities: TransportCapabilities;
+  readonly options: Partial<Record<TransportRole, TSchema>>;
+  readonly rpc?: RoleFactory<'rpc', never>;
+  readonly result?: RoleFactory<'result', never>;
+  readonly event?: RoleFactory<'event', never>;
+  readonly schema?: RoleFactory<'schema', never>;
+}
+
+/** Declare a transport; types each factory's options from its schema. */
+export function defineTransport<
+  RS extends TSchema = TSchema,
+  ReS extends TSchema = TSchema,
+  ES extends TSchema = TSchema,
+  SS extends TSchema = TSchema,
+>(definition: TransportDefinition<RS, ReS, ES, SS>): AnyTransportDefinition {
+  return definition as unknown as AnyTransportDefinition;
+}
+
+/** The roles a definition provides. */
+export function rolesOf(definition: AnyTransportDefinition): TransportRole[] {
+  return TRANSPORT_ROLES.filter((role) => typeof definition[role] === 'function');
+}

@@ -1,0 +1,151 @@
+/**
+ * The in-memory broker behind the memory transport: RPC queues, result
+ * mailboxes, event streams with consumer groups, schemas with TTL. One per
+ * name per process (option `name`, default "default"), so several buses in one
+ * process share a bus, as separate processes share Redis.
+ */
+import type { ResultMessage } from '../../message';
+import type { ApiSchema } from '../../schema/types';
+import type { StartPosition } from '../interfaces';
+import { Notifier } from '../../util/notifier';
+import { deferred, type Deferred } from '../../util/async';
+
+export interface StreamEntry {
+  readonly seq: number;
+  /** Broker-wide arrival order, across streams (for history). */
+  readonly order: number;
+  readonly time: Date;
+  /** The message as it would travel: a JSON text, decoded for each delivery. */
+  readonly payload: string;
+  readonly apiName: string;
+  readonly eventName: string;
+}
+
+export interface GroupState {
+  /** Next sequence number never delivered to this group. */
+  cursor: number;
+  /** Delivered, not yet acknowledged: seq -> consumer name. */
+  readonly pending: Map<number, string>;
+  /** Unacknowledged entries given back by consumers that stopped: delivered again first. */
+  readonly redeliver: number[];
+}
+
+export class MemoryStream {
+  readonly entries: StreamEntry[] = [];
+  readonly groups = new Map<string, GroupState>();
+  readonly changed = new Notifier();
+  private nextSeq = 1;
+
+  constructor(
+    private readonly maxLength: number,
+    private readonly nextOrder: () => number,
+  ) {}
+
+  get firstSeq(): number {
+    return this.entries[0]?.seq ?? this.nextSeq;
+  }
+
+  get endSeq(): number {
+    return this.nextSeq;
+  }
+
+  append(apiName: string, eventName: string, payload: string): StreamEntry {
+    const entry: StreamEntry = { seq: this.nextSeq++, order: this.nextOrder(), time: new Date(), payload, apiName, eventName };
+    this.entries.push(entry);
+    if (this.entries.length > this.maxLength) this.entries.splice(0, this.entries.length - this.maxLength);
+    this.changed.notify();
+    return entry;
+  }
+
+  entry(seq: number): StreamEntry | undefined {
+    const index = seq - this.firstSeq;
+    return index >= 0 ? this.entries[index] : undefined;
+  }
+
+  group(name: string, since: StartPosition | undefined): GroupState {
+    let state = this.groups.get(name);
+    if (!state) {
+      state = { cursor: this.startSeq(since), pending: new Map(), redeliver: [] };
+      this.groups.set(name, state);
+    }
+    return state;
+  }
+
+  private startSeq(since: StartPosition | undefined): number {
+    if (!since) return this.endSeq;
+    switch (since.kind) {
+      case 'beginning':
+        return this.firstSeq;
+      case 'time': {
+        const found = this.entries.find((e) => e.time.getTime() >= since.time.getTime());
+        return found ? found.seq : this.endSeq;
+      }
+      case 'position': {
+        const seq = Number(since.position);
+        return Number.isInteger(seq) && seq > 0 ? Math.max(seq, this.firstSeq) : this.endSeq;
+      }
+    }
+  }
+}
+
+export interface DeadLetter {
+  readonly kind: 'event' | 'rpc';
+  readonly group?: string;
+  readonly payload: string;
+  readonly reason: string;
+}
+
+export class MemoryBroker {
+  /** Calls waiting per API, as JSON text. */
+  readonly rpcQueues = new Map<string, string[]>();
+  readonly rpcArrived = new Notifier();
+  readonly mailboxes = new Map<string, Deferred<ResultMessage>>();
+  readonly streams = new Map<string, MemoryStream>();
+  readonly schemas = new Map<string, { schema: ApiSchema; expiresAt: number }>();
+  /** Messages set aside: undecodable or rejected (poison). */
+  readonly deadLetters: DeadLetter[] = [];
+  private order = 0;
+
+  constructor(readonly name: string) {}
+
+  rpcQueue(apiName: string): string[] {
+    let queue = this.rpcQueues.get(apiName);
+    if (!queue) {
+      queue = [];
+      this.rpcQueues.set(apiName, queue);
+    }
+    return queue;
+  }
+
+  mailbox(returnPath: string): Deferred<ResultMessage> {
+    const box = deferred<ResultMessage>();
+    this.mailboxes.set(returnPath, box);
+    return box;
+  }
+
+  stream(key: string, maxLength: number): MemoryStream {
+    let stream = this.streams.get(key);
+    if (!stream) {
+      stream = new MemoryStream(maxLength, () => ++this.order);
+      this.streams.set(key, stream);
+    }
+    return stream;
+  }
+}
+
+const brokers = new Map<string, MemoryBroker>();
+
+/** The process's memory broker of that name (created on first use). */
+export function memoryBroker(name = 'default'): MemoryBroker {
+  let broker = brokers.get(name);
+  if (!broker) {
+    broker = new MemoryBroker(name);
+    brokers.set(name, broker);
+  }
+  return broker;
+}
+
+/** Forget a memory broker and everything in it (tests use unique names instead). */
+export function resetMemoryBroker(name = 'default'): void {
+  brokers.delete(name);
+}

@@ -1,0 +1,31 @@
+import { transportConformance } from '@lightbus/testing';
+import { memoryTransport, memoryBroker, resetMemoryBroker } from '..';
+import type { TransportContext } from '../interfaces';
+
+let run = 0;
+
+transportConformance({
+  name: 'memory',
+  patience: 3000,
+  namespace() {
+    const name = `conformance-${process.pid}-${++run}`;
+    const factory = memoryTransport as unknown as {
+      rpc(o: unknown, c: TransportContext): never;
+      result(o: unknown, c: TransportContext): never;
+      event(o: unknown, c: TransportContext): never;
+      schema(o: unknown, c: TransportContext): never;
+    };
+    return {
+      connect: (context) => ({
+        rpc: factory.rpc({ name, concurrency: 10 }, context),
+        result: factory.result({ name }, context),
+        event: factory.event({ name, max_stream_length: 1000 }, context),
+        schema: factory.schema({ name }, context),
+      }),
+      cleanup: async () => resetMemoryBroker(name),
+      injectMalformedEvent: async (apiName, eventName) => {
+        memoryBroker(name).stream(`${apiName}.${eventName}`, 1000).append(apiName, eventName, '{not json');
+      },
+    };
+  },
+});

@@ -1,0 +1,97 @@
+/**
+ * `lightbus run` as users run it: a child process with a bus module, stopped by a
+ * signal. Uses the built package (npm test builds first).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { waitFor } from '@lightbus/testing';
+
+const BIN = path.resolve(__dirname, '..', 'bin', 'lightbus.js');
+const FIXTURES = path.join(__dirname, 'fixtures');
+
+interface Run {
+  child: ChildProcess;
+  output: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function lightbus(args: string[], env: Record<string, string> = {}, cwd = FIXTURES): Run {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, output: () => output, exit };
+}
+
+describe('lightbus run', () => {
+  it('finishes work in progress on SIGTERM and exits 0 by itself', async () => {
+    const run = lightbus(['run', '--bus', 'slow-bus.ts'], { WORK_MS: '400' });
+    await waitFor(() => run.output().includes('work started'), { timeout: 20000, message: 'the call to start' });
+    run.child.kill('SIGTERM');
+    const { code, signal } = await run.exit;
+    const output = run.output();
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    expect(output).toContain('SIGTERM received');
+    expect(output.indexOf('work finished')).toBeGreaterThan(output.indexOf('SIGTERM received'));
+    expect(output).toContain('result done');
+    expect(output).not.toContain('handles still open');
+  });
+
+  it('exits 1 with the reason when a listener fails', async () => {
+    const run = lightbus(['run', '--bus', 'failing-listener-bus']);
+    const { code } = await run.exit;
+    expect(code).toBe(1);
+    expect(run.output()).toMatch(/Listener 'ship' failed on orders\.placed .*cannot ship order 42/);
+  });
+
+  it('honours --only, --service-name and --process-name, and loads JavaScript', async () => {
+    const run = lightbus(['run', '--bus', 'features-bus.js', '--only', 'tasks', '-s', 'svc-{pid}', '-p', 'proc-1']);
+    const { code } = await run.exit;
+    const output = run.output();
+    expect(code).toBe(0);
+    expect(output).toContain('task ran');
+    expect(output).toMatch(/service svc-\d+ process proc-1/);
+    expect(output).toContain('rpc LIGHTBUS_RPC_TIMEOUT'); // rpcs were skipped: nobody serves ping
+  });
+
+  it('reads the config given with --config and validates it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lightbus-cli-'));
+    writeFileSync(path.join(dir, 'bad.yaml'), 'apis:\n  default:\n    rpc_timeout: soon\n');
+    const run = lightbus(['run', '--bus', path.join(FIXTURES, 'slow-bus.ts'), '--config', path.join(dir, 'bad.yaml')], {}, dir);
+    const { code } = await run.exit;
+    expect(code).toBe(1);
+    expect(run.output()).toContain('apis.default.rpc_timeout: must be number (got "soon")');
+  });
+
+  it('says where it looked when there is no bus module', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lightbus-cli-'));
+    const run = lightbus(['run'], {}, dir);
+    const { code } = await run.exit;
+    expect(code).toBe(1);
+    expect(run.output()).toMatch(/No bus module at '.*\/bus' \(from the default; tried \.ts/);
+  });
+
+  it('refuses an unknown feature', async () => {
+    const run = lightbus(['run', '--only', 'rpcs,emails']);
+    const { code } = await run.exit;
+    expect(code).not.toBe(0);
+    expect(run.output()).toContain("'emails' is not a feature; choose from rpcs, events, tasks.");
+  });
+});
+
+describe('lightbus dumpconfigschema', () => {
+  it('writes the config JSON Schema', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lightbus-cli-'));
+    const out = path.join(dir, 'schema.json');
+    const run = lightbus(['dumpconfigschema', '--out', out]);
+    expect((await run.exit).code).toBe(0);
+    const schema = JSON.parse(readFileSync(out, 'utf8')) as { title: string; properties: Record<string, unknown> };
+    expect(schema.title).toBe('Lightbus config');
+    expect(Object.keys(schema.properties)).toEqual(['service_name', 'process_name', 'bus', 'apis', 'plugins']);
+  });
+});

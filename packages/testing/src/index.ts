@@ -1,0 +1,5 @@
+/** @lightbus/testing: the transport conformance suite and helpers for tests. */
+export { transportConformance } from './conformance';
+export type { ConformanceNamespace, ConformanceTarget, TransportSet } from './conformance';
+export { Collector, waitFor, untilTime } from './wait';
+export type { WaitOptions } from './wait';
