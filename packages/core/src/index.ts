@@ -26,7 +26,8 @@ export * from './log';
 export * from './message';
 export * from './transport';
 export type { ApiSchema, EventSchema, JsonSchema, RpcSchema } from './schema/types';
-export { deferred, delay, withTimeout, InFlight, Semaphore, errorText } from './util/async';
+export { backoffDelay, deferred, delay, withTimeout, InFlight, Semaphore, errorText, isPlainObject } from './util/async';
+export type { BackoffOptions } from './util/async';
 export type { Deferred } from './util/async';
 
 import { create } from './client/bus';

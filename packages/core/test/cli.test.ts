@@ -2,30 +2,16 @@
  * `lightbus run` as users run it: a child process with a bus module, stopped by a
  * signal. Uses the built package (npm test builds first).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { waitFor } from '@lightbus/testing';
+import { startNode, waitFor, type ChildRun } from '@lightbus/testing';
 
 const BIN = path.resolve(__dirname, '..', 'bin', 'lightbus.js');
 const FIXTURES = path.join(__dirname, 'fixtures');
 
-interface Run {
-  child: ChildProcess;
-  output: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function lightbus(args: string[], env: Record<string, string> = {}, cwd = FIXTURES): Run {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, output: () => output, exit };
+function lightbus(args: string[], env: Record<string, string> = {}, cwd = FIXTURES): ChildRun {
+  return startNode([BIN, ...args], { env, cwd });
 }
 
 describe('lightbus run', () => {

@@ -3,3 +3,5 @@ export { transportConformance } from './conformance';
 export type { ConformanceNamespace, ConformanceTarget, TransportSet } from './conformance';
 export { Collector, waitFor, untilTime } from './wait';
 export type { WaitOptions } from './wait';
+export { startNode, startTypeScript } from './child';
+export type { ChildOptions, ChildRun } from './child';

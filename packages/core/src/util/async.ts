@@ -142,3 +142,23 @@ export function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+export interface BackoffOptions {
+  /** First delay in ms (default 100). */
+  readonly initialMs?: number;
+  /** Longest delay in ms (default 10000). */
+  readonly maxMs?: number;
+  /** Growth per attempt (default 2). */
+  readonly factor?: number;
+}
+
+/**
+ * Delay before retry number `attempt` (0-based): exponential with full jitter,
+ * capped. Transports use it to reconnect and to restart consumption.
+ */
+export function backoffDelay(attempt: number, options: BackoffOptions = {}): number {
+  const initial = options.initialMs ?? 100;
+  const max = options.maxMs ?? 10_000;
+  const ceiling = Math.min(max, initial * (options.factor ?? 2) ** Math.max(0, attempt));
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
