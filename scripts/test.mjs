@@ -19,6 +19,7 @@ function run(command, args) {
   }
 }
 
+run(process.execPath, [path.join('scripts', 'check-lock.mjs')]);
 if (!existsSync(path.join(root, 'node_modules', '.package-lock.json'))) run('npm', ['ci']);
 run('npm', ['run', '--silent', 'build']);
 run('npm', ['run', '--silent', 'typecheck']);
