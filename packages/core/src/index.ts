@@ -20,6 +20,7 @@ export type {
   Since,
 } from './api/types';
 export * from './client';
+export { LightbusMetricsApi, LightbusStateApi } from './plugins';
 export * from './config';
 export * from './errors';
 export * from './log';

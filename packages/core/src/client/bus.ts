@@ -9,6 +9,7 @@ import type { AnyTransportDefinition } from '../transport/interfaces';
 import { TransportRegistry } from '../transport/registry';
 import { BusClient, type StartOptions } from './client';
 import { pathNode, type PathNode } from './path';
+import { installPlugins } from '../plugins';
 
 export interface CreateOptions extends LoadConfigOptions {
   /** Where Lightbus logs (default: lines on stderr at the config's log_level). */
@@ -47,6 +48,7 @@ export function create(options: CreateOptions = {}): Bus {
   const config = loadConfig(options, registry);
   const logger = options.logger ?? new ConsoleLogger(config.logLevel);
   const client = new BusClient(config, registry, logger);
+  installPlugins(client, config);
 
   const root: BusRoot = {
     client,

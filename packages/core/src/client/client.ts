@@ -78,6 +78,7 @@ export class BusClient {
   private features: ReadonlySet<Feature> = new Set(ALL_FEATURES);
   private state: State = 'idle';
   private closing: Promise<void> | undefined;
+  private transportsClosed = false;
   private fatal: Error | undefined;
   private readonly stopped = deferred<void>();
   /** Rejects (with BusClosedError) when the bus closes: outgoing calls still waiting end then. */
@@ -118,6 +119,11 @@ export class BusClient {
     return this.apis;
   }
 
+  /** 'api.event' names of every event this bus listens to. */
+  listeningFor(): string[] {
+    return [...this.listeners.values()].flatMap((l) => l.events.map((e) => `${e.apiName}.${e.eventName}`));
+  }
+
   /** Add a hook callback; returns a function that removes it. */
   on<N extends HookName>(name: N, callback: HookCallback<N>): () => void {
     return this.hooks.on(name, callback);
@@ -146,7 +152,7 @@ export class BusClient {
 
   /** Call a remote procedure and wait for its result. */
   async callRpc(apiName: string, procedureName: string, params: unknown = {}, options: CallOptions = {}): Promise<unknown> {
-    this.assertOpen();
+    this.assertNotClosed();
     assertApiName(apiName);
     assertMemberName(apiName, 'procedure', procedureName);
     if (!isPlainObject(params)) {
@@ -264,7 +270,7 @@ export class BusClient {
 
   /** Fire an event of an API this process registered; resolves once the transport has it. */
   async fireEvent(apiName: string, eventName: string, params: unknown = {}): Promise<void> {
-    this.assertOpen();
+    this.assertNotClosed();
     assertApiName(apiName);
     const api = this.apis.get(apiName);
     if (!api) {
@@ -581,6 +587,7 @@ export class BusClient {
     }
     this.closedSignal.reject(new BusClosedError('The bus was closed while this call waited for its result.'));
     await this.inFlightCalls.drain();
+    this.transportsClosed = true;
     await this.transports.closeAll();
     this.state = 'closed';
     if (this.fatal) this.stopped.reject(this.fatal);
@@ -598,9 +605,17 @@ export class BusClient {
     void this.close();
   }
 
+  /** For new registrations, listeners and tasks: refused once stopping begins. */
   private assertOpen(): void {
     if (this.state === 'closed' || this.state === 'stopping') {
       throw new BusClosedError('This bus is closed (or closing). Create a new one with lightbus.create().');
+    }
+  }
+
+  /** For calls and events: allowed while stopping (onStop hooks, work in progress), refused once closed. */
+  private assertNotClosed(): void {
+    if (this.state === 'closed' || this.transportsClosed) {
+      throw new BusClosedError('This bus is closed. Create a new one with lightbus.create().');
     }
   }
 }

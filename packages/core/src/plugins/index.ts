@@ -1,0 +1,115 @@
+/**
+ * Built-in plugins, switched on in the config's `plugins` section. They fire
+ * events on Lightbus's internal APIs with the names and parameters Python
+ * Lightbus uses, so monitoring tools read both kinds of services alike.
+ * - internal_state: `internal.state` worker_started, worker_ping (every
+ *   ping_interval seconds), worker_stopped.
+ * - internal_metrics: `internal.metrics` events for every call, result and event.
+ * A failure to send a plugin event is logged; it never fails the user's work.
+ */
+import { Api } from '../api/api';
+import { Event } from '../api/event';
+import type { BusClient } from '../client/client';
+import type { Config } from '../config';
+import type { EventMessage, RpcMessage } from '../message';
+
+const WORKER_PARAMETERS = [
+  'service_name',
+  'process_name',
+  'metrics_enabled',
+  'api_names',
+  'listening_for',
+  'timestamp',
+  'ping_interval',
+] as const;
+
+export class LightbusStateApi extends Api {
+  static override meta = { name: 'internal.state', internal: true };
+  worker_started = new Event({ parameters: WORKER_PARAMETERS });
+  worker_ping = new Event({ parameters: WORKER_PARAMETERS });
+  worker_stopped = new Event({ parameters: ['process_name', 'timestamp'] });
+}
+
+const CALL = ['service_name', 'process_name', 'id', 'api_name', 'procedure_name', 'timestamp'] as const;
+const EVENT = ['service_name', 'process_name', 'event_id', 'api_name', 'event_name', 'kwargs', 'timestamp'] as const;
+
+export class LightbusMetricsApi extends Api {
+  static override meta = { name: 'internal.metrics', internal: true };
+  rpc_call_sent = new Event({ parameters: [...CALL, 'kwargs'] });
+  rpc_call_received = new Event({ parameters: CALL });
+  rpc_response_sent = new Event({ parameters: [...CALL, 'result'] });
+  rpc_response_received = new Event({ parameters: CALL });
+  event_fired = new Event({ parameters: EVENT });
+  event_received = new Event({ parameters: EVENT });
+  event_processed = new Event({ parameters: EVENT });
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+/** Fire a plugin event; log instead of failing the work it reports on. */
+async function send(client: BusClient, apiName: string, eventName: string, params: Record<string, unknown>): Promise<void> {
+  try {
+    await client.fireEvent(apiName, eventName, params);
+  } catch (error) {
+    client.logger.warn(`Plugin event ${apiName}.${eventName} could not be sent`, { error });
+  }
+}
+
+function installState(client: BusClient, config: Config): void {
+  client.registerApi(new LightbusStateApi());
+  const worker = (): Record<string, unknown> => ({
+    service_name: client.serviceName,
+    process_name: client.processName,
+    metrics_enabled: config.plugins.internalMetrics.enabled,
+    api_names: [...client.registeredApis.values()].filter((a) => !a.internal).map((a) => a.name),
+    listening_for: client.listeningFor(),
+    timestamp: now(),
+    ping_interval: config.plugins.internalState.pingInterval,
+  });
+  client.on('onStart', () => send(client, 'internal.state', 'worker_started', worker()));
+  client.every(config.plugins.internalState.pingInterval, function statePing() {
+    return send(client, 'internal.state', 'worker_ping', worker());
+  });
+  client.on('onStop', () =>
+    send(client, 'internal.state', 'worker_stopped', { process_name: client.processName, timestamp: now() }),
+  );
+}
+
+function installMetrics(client: BusClient): void {
+  client.registerApi(new LightbusMetricsApi());
+  const base = (): Record<string, unknown> => ({ service_name: client.serviceName, process_name: client.processName, timestamp: now() });
+  const call = (message: RpcMessage): Record<string, unknown> => ({
+    ...base(),
+    id: message.id,
+    api_name: message.apiName,
+    procedure_name: message.procedureName,
+  });
+  const event = (message: EventMessage): Record<string, unknown> => ({
+    ...base(),
+    event_id: message.id,
+    api_name: message.apiName,
+    event_name: message.eventName,
+    kwargs: message.kwargs,
+  });
+  const metric = (name: string, params: Record<string, unknown>): Promise<void> => send(client, 'internal.metrics', name, params);
+  client.on('beforeRpcCall', ({ message }) => metric('rpc_call_sent', { ...call(message), kwargs: message.kwargs }));
+  client.on('afterRpcCall', ({ message }) => metric('rpc_response_received', call(message)));
+  client.on('beforeRpcExecution', ({ message }) => metric('rpc_call_received', call(message)));
+  client.on('afterRpcExecution', ({ message, result }) => metric('rpc_response_sent', { ...call(message), result: result.result }));
+  // Metrics about metrics events would never end.
+  client.on('afterEventSent', ({ message }) => (message.apiName === 'internal.metrics' ? undefined : metric('event_fired', event(message))));
+  client.on('beforeEventExecution', ({ message }) =>
+    message.apiName === 'internal.metrics' ? undefined : metric('event_received', event(message)),
+  );
+  client.on('afterEventExecution', ({ message }) =>
+    message.apiName === 'internal.metrics' ? undefined : metric('event_processed', event(message)),
+  );
+}
+
+/** Install the plugins the config enables. */
+export function installPlugins(client: BusClient, config: Config): void {
+  if (config.plugins.internalState.enabled) installState(client, config);
+  if (config.plugins.internalMetrics.enabled) installMetrics(client);
+}
