@@ -26,7 +26,10 @@ export * from './errors';
 export * from './log';
 export * from './message';
 export * from './transport';
-export type { ApiSchema, EventSchema, JsonSchema, RpcSchema } from './schema/types';
+export * from './schema';
+/** TypeBox's builder, for typed declarations: `Type.Object({ id: Type.Integer() })`. */
+export { Type } from '@sinclair/typebox';
+export type { Static, TObject, TSchema } from '@sinclair/typebox';
 export { backoffDelay, deferred, delay, withTimeout, InFlight, Semaphore, errorText, isPlainObject } from './util/async';
 export type { BackoffOptions } from './util/async';
 export type { Deferred } from './util/async';

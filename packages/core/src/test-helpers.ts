@@ -37,7 +37,7 @@ export function memoryConfig(broker = `unit-${process.pid}-${++counter}`, extra:
     service_name: 'test-service',
     process_name: 'test-process',
     ...extra,
-    bus: { schema: { transport: memory }, ...extra.bus },
+    bus: { ...extra.bus, schema: { transport: memory, ...extra.bus?.schema } },
     apis: {
       ...extra.apis,
       default: { rpc_transport: memory, result_transport: memory, event_transport: memory, ...extra.apis?.default },

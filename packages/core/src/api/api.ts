@@ -1,6 +1,8 @@
 import { InvalidApiError } from '../errors';
 import { assertApiName, assertMemberName } from './names';
+import type { TObject, TSchema } from '@sinclair/typebox';
 import { EventDefinition } from './event';
+import { procedureSchemas } from '../schema/declare';
 
 const API_BRAND = Symbol.for('lightbus.api');
 
@@ -40,6 +42,9 @@ export type ApiClass<A extends Api = Api> = (abstract new (...args: never[]) => 
 export interface ProcedureDefinition {
   readonly name: string;
   readonly invoke: (params: Record<string, unknown>) => unknown;
+  /** Declared by `procedure({ parameters, response }, ...)`; absent for plain methods. */
+  readonly parameters?: TObject;
+  readonly response?: TSchema;
 }
 
 /** What Lightbus knows about a registered API instance. */
@@ -105,6 +110,14 @@ export function describeApi(instance: unknown): ApiDefinition {
   const events = new Map<string, EventDefinition>();
   for (const key of Object.keys(instance)) {
     const value = (instance as unknown as Record<string, unknown>)[key];
+    const typed = procedureSchemas(value);
+    if (typed) {
+      if (key.startsWith('_')) continue;
+      assertMemberName(meta.name, 'procedure', key);
+      const invoke = value as (params: Record<string, unknown>) => unknown;
+      procedures.set(key, { name: key, invoke, parameters: typed.parameters, response: typed.response });
+      continue;
+    }
     if (!EventDefinition.isEvent(value)) continue;
     assertMemberName(meta.name, 'event', key);
     for (const parameter of value.parameters) assertMemberName(meta.name, 'parameter', parameter.name);

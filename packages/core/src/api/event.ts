@@ -1,4 +1,6 @@
+import type { Static, TObject } from '@sinclair/typebox';
 import { InvalidNameError } from '../errors';
+import { isObjectSchema } from '../schema/declare';
 
 const EVENT_BRAND = Symbol.for('lightbus.event');
 
@@ -25,18 +27,31 @@ export interface EventOptions<N extends readonly string[]> {
 export class EventDefinition<P extends Params = Params> {
   readonly [EVENT_BRAND] = true;
   readonly parameters: readonly ParameterSpec[];
+  /** The parameters' schema, for a typed declaration. */
+  readonly schema: TObject | undefined;
   /** Phantom member carrying the parameter type; never set at run time. */
   declare readonly __params?: P;
 
-  constructor(options: { parameters: readonly (string | ParameterSpec)[] }) {
+  constructor(options: { parameters: readonly (string | ParameterSpec)[] | TObject }) {
+    if (options && isObjectSchema(options.parameters)) {
+      const schema = options.parameters;
+      const required = new Set(schema.required ?? []);
+      this.schema = schema;
+      this.parameters = Object.freeze(
+        Object.keys(schema.properties).map((name) => Object.freeze({ name, required: required.has(name) })),
+      );
+      return;
+    }
     if (!options || !Array.isArray(options.parameters)) {
       throw new InvalidNameError(
-        `new Event() needs { parameters: [...] }, e.g. new Event({ parameters: ['id', 'sender'] }).`,
+        `new Event() needs { parameters: [...] } (names) or { parameters: Type.Object({...}) } (typed), ` +
+          `e.g. new Event({ parameters: ['id', 'sender'] }).`,
       );
     }
+    this.schema = undefined;
     const seen = new Set<string>();
     this.parameters = Object.freeze(
-      options.parameters.map((p) => {
+      (options.parameters as readonly (string | ParameterSpec)[]).map((p) => {
         const spec: ParameterSpec = typeof p === 'string' ? { name: p, required: true } : { ...p };
         if (seen.has(spec.name)) throw new InvalidNameError(`Event parameter '${spec.name}' is declared twice.`);
         seen.add(spec.name);
@@ -61,6 +76,8 @@ export type NamedParams<N extends readonly string[]> = { [K in N[number]]: unkno
 export interface EventConstructor {
   /** Untyped form: parameter names only; every name is required. */
   new <const N extends readonly string[]>(options: EventOptions<N>): EventDefinition<NamedParams<N>>;
+  /** Typed form: a TypeBox object schema; optional members are Type.Optional(...). */
+  new <S extends TObject>(options: { parameters: S }): EventDefinition<Static<S>>;
   isEvent(value: unknown): value is EventDefinition;
 }
 

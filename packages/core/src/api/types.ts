@@ -23,7 +23,7 @@ export type EventNames<A> = {
 }[keyof A];
 
 /** What a handler receives with the parameters: the whole event message. */
-export type EventHandler<P extends Params = Params> = (params: P, message: EventMessage<P>) => unknown;
+export type EventHandler<P extends object = Params> = (params: P, message: EventMessage<P>) => unknown;
 
 export type OnError = 'shutdown' | 'acknowledge_and_log';
 
@@ -53,7 +53,7 @@ export interface Listener {
 }
 
 /** Client side of one event: fire it (if this process registered the API) or listen to it. */
-export interface EventClient<P extends Params = Params> {
+export interface EventClient<P extends object = Params> {
   fire(params: P): Promise<void>;
   listen(handler: EventHandler<P>, options: ListenOptions): Listener;
 }

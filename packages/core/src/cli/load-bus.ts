@@ -8,6 +8,16 @@ import { BusModuleError } from '../errors';
 
 const EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
 
+/** The default bus module (`$LIGHTBUS_MODULE` or ./bus) if there is one. */
+export function findBusModule(cwd = process.cwd()): string | undefined {
+  try {
+    return resolveBusModule(undefined, cwd);
+  } catch (error) {
+    if (error instanceof BusModuleError) return undefined;
+    throw error;
+  }
+}
+
 /** The file for `--bus PATH`, `LIGHTBUS_MODULE`, or `./bus` (trying .ts, .js, ... and index files). */
 export function resolveBusModule(given: string | undefined, cwd = process.cwd()): string {
   const request = given ?? (process.env.LIGHTBUS_MODULE || 'bus');

@@ -4,11 +4,14 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ALL_FEATURES, type Feature } from '../client/client';
 import { configJsonSchema, setCommandLineOverrides } from '../config';
-import { LightbusError } from '../errors';
+import { LightbusError, SchemaFileError } from '../errors';
 import { ConsoleLogger, LOG_LEVELS, type LogLevel } from '../log';
 import { memoryTransport } from '../transport/memory';
 import { TransportRegistry } from '../transport/registry';
-import { loadBusModule, resolveBusModule } from './load-bus';
+import { create, type Bus } from '../client/bus';
+import { readSchemas, writeSchemas } from '../schema/files';
+import type { ApiSchema } from '../schema/types';
+import { loadBusModule, resolveBusModule, findBusModule } from './load-bus';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -32,27 +35,49 @@ function logLevelOption(): Option {
   return new Option('--log-level <level>', 'log level').choices(LOG_LEVELS);
 }
 
-export interface RunOptions {
+interface BusOptions {
   bus?: string;
   config?: string;
   serviceName?: string;
   processName?: string;
-  only?: Feature[];
-  skip?: Feature[];
   logLevel?: LogLevel;
 }
 
-/** `lightbus run`: load the bus module, start it, stop on SIGINT/SIGTERM. Resolves with the exit code. */
-export async function run(options: RunOptions): Promise<number> {
-  const logger = new ConsoleLogger(options.logLevel ?? 'info');
+export interface RunOptions extends BusOptions {
+  only?: Feature[];
+  skip?: Feature[];
+  schema?: string;
+}
+
+/** Apply the command line's config flags, then load the bus module (required, or only if present). */
+async function openBus(options: BusOptions, required: boolean): Promise<Bus> {
   setCommandLineOverrides({
     configFile: options.config,
     serviceName: options.serviceName,
     processName: options.processName,
     logLevel: options.logLevel,
   });
+  if (required) return loadBusModule(resolveBusModule(options.bus));
+  const file = options.bus !== undefined ? resolveBusModule(options.bus) : findBusModule();
+  return file ? loadBusModule(file) : create({ logLevel: options.logLevel ?? 'warning' });
+}
+
+/** Every schema the bus knows: its own APIs' and those stored on the bus by running workers. */
+async function busSchemas(bus: Bus): Promise<Record<string, ApiSchema>> {
+  try {
+    await bus.client.schemas.load();
+    return bus.client.schemas.all();
+  } finally {
+    await bus.close();
+  }
+}
+
+/** `lightbus run`: load the bus module, start it, stop on SIGINT/SIGTERM. Resolves with the exit code. */
+export async function run(options: RunOptions): Promise<number> {
+  const logger = new ConsoleLogger(options.logLevel ?? 'info');
   const features = (options.only ?? [...ALL_FEATURES]).filter((f) => !(options.skip ?? []).includes(f));
-  const bus = await loadBusModule(resolveBusModule(options.bus));
+  const bus = await openBus(options, true);
+  if (options.schema) bus.client.schemas.addFromFiles(readSchemas(options.schema));
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -106,11 +131,62 @@ export function buildProgram(): Command {
     .option('-p, --process-name <name>', 'process name, unique within the service')
     .option('-o, --only <features>', `only these features, comma separated: ${ALL_FEATURES.join(',')}`, featureList)
     .option('-k, --skip <features>', 'every feature but these, comma separated', featureList)
+    .option('-m, --schema <file|dir>', 'load API schemas from a file or directory (for validation), as written by dumpschema')
     .addOption(logLevelOption())
     .action(async (options: RunOptions) => {
       process.exitCode = await run(options);
       exitSoon();
     });
+
+  const busOptions = (command: Command): Command =>
+    command
+      .option('-b, --bus <path>', 'bus module whose registered APIs to include (default: ./bus if present)')
+      .option('-c, --config <file>', 'config file (default: $LIGHTBUS_CONFIG or ./lightbus.yaml)')
+      .addOption(logLevelOption());
+
+  busOptions(
+    program
+      .command('dumpschema')
+      .description("Write the schemas of the bus: this service's APIs and every API stored on the bus")
+      .option('-o, --out <file|dir>', 'a file, or a directory for one file per API (default: stdout)'),
+  ).action(async (options: BusOptions & { out?: string }) => {
+    const bus = await openBus(options, false);
+    const humanReadable = bus.client.config.humanReadableSchema;
+    const schemas = await busSchemas(bus);
+    if (options.out) {
+      const files = writeSchemas(schemas, options.out, humanReadable);
+      process.stderr.write(`Wrote ${Object.keys(schemas).length} API schema(s) to ${files.join(', ')}\n`);
+    } else {
+      process.stdout.write(`${JSON.stringify(schemas, null, humanReadable ? 2 : undefined)}\n`);
+    }
+  });
+
+  busOptions(
+    program
+      .command('codegen')
+      .description('Write TypeScript types and a typed client for every API, from the schemas on the bus or in files')
+      .option('-o, --out <file>', 'the .ts file to write (default: stdout)')
+      .option('-m, --schema <file|dir>', 'read schemas from a file or directory instead of the bus'),
+  ).action(async (options: BusOptions & { out?: string; schema?: string }) => {
+    const schemas = options.schema ? readSchemas(options.schema) : await busSchemas(await openBus(options, false));
+    if (Object.keys(schemas).length === 0) {
+      throw new SchemaFileError(
+        options.schema
+          ? `No API schemas in '${options.schema}'.`
+          : 'No API schemas on the bus: start the workers whose APIs you want (they store their schemas), or pass --schema.',
+      );
+    }
+    const source = options.schema ?? 'the schemas on the bus';
+    // Loaded here only: the compiler and formatter behind codegen are heavy and only this command needs them.
+    const { generateTypes } = await import('../schema/codegen.js');
+    const text = await generateTypes(schemas, { source });
+    if (options.out) {
+      writeFileSync(options.out, text);
+      process.stderr.write(`Wrote types for ${Object.keys(schemas).length} API(s) to ${options.out}\n`);
+    } else {
+      process.stdout.write(text);
+    }
+  });
 
   program
     .command('dumpconfigschema')

@@ -18,11 +18,13 @@ export interface CreateOptions extends LoadConfigOptions {
   readonly transports?: readonly AnyTransportDefinition[];
 }
 
-export interface BusRoot {
+export interface BusRoot<Apis extends object = {}> {
   /** The client: registerApi, callRpc, fireEvent, listen, every, hooks, start, close. */
   readonly client: BusClient;
   /** The statically typed client of an API class: `bus.api(SupportCaseApi).get({ id: 1 })`. */
   api<A extends Api>(apiClass: ApiClass<A>): ApiClient<A>;
+  /** The typed client of an API by name, from the types given to create<Apis>() (see `lightbus codegen`). */
+  api<K extends keyof Apis & string>(apiName: K): Apis[K];
   /** The dynamic path of an API by name (for names that clash with bus members). */
   api(apiName: string): PathNode;
   /** Serve registered APIs, run listeners and tasks (what `lightbus run` does). */
@@ -33,8 +35,22 @@ export interface BusRoot {
   waitUntilStopped(): Promise<void>;
 }
 
-/** The bus: its members, and any other property starts a dynamic path (`bus.support.case.get()`). */
-export type Bus = BusRoot & { readonly [segment: string]: PathNode };
+type Split<S extends string> = S extends `${infer Head}.${infer Rest}` ? [Head, ...Split<Rest>] : [S];
+type Nest<Path extends readonly string[], V> = Path extends [infer Head extends string, ...infer Rest extends string[]]
+  ? { readonly [K in Head]: Nest<Rest, V> }
+  : V;
+type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+
+/** `{ 'support.case': X }` as nested paths `{ support: { case: X } }`. */
+export type TypedPaths<Apis extends object> = [keyof Apis] extends [never]
+  ? {}
+  : UnionToIntersection<{ [K in keyof Apis & string]: Nest<Split<K>, Apis[K]> }[keyof Apis & string]>;
+
+/**
+ * The bus: its members, typed paths for the APIs in `Apis` (from `lightbus
+ * codegen`), and dynamic paths for everything else (`bus.support.case.get()`).
+ */
+export type Bus<Apis extends object = {}> = BusRoot<Apis> & TypedPaths<Apis> & { readonly [segment: string]: PathNode };
 
 const BUS_BRAND = Symbol.for('lightbus.bus');
 
@@ -43,14 +59,14 @@ const BUS_BRAND = Symbol.for('lightbus.bus');
  * The config comes from `options.config`, `options.configFile`, `LIGHTBUS_CONFIG`
  * or `./lightbus.yaml`; without any, every API uses the memory transport.
  */
-export function create(options: CreateOptions = {}): Bus {
+export function create<Apis extends object = {}>(options: CreateOptions = {}): Bus<Apis> {
   const registry = new TransportRegistry([memoryTransport, ...(options.transports ?? [])]);
   const config = loadConfig(options, registry);
   const logger = options.logger ?? new ConsoleLogger(config.logLevel);
   const client = new BusClient(config, registry, logger);
   installPlugins(client, config);
 
-  const root: BusRoot = {
+  const root: BusRoot<Apis> = {
     client,
     api: ((target: ApiClass | string) => {
       if (typeof target === 'string') {
@@ -58,7 +74,7 @@ export function create(options: CreateOptions = {}): Bus {
         return pathNode(client, target.split('.'));
       }
       return pathNode(client, readMeta(target, 'bus.api()').name.split('.'));
-    }) as BusRoot['api'],
+    }) as BusRoot<Apis>['api'],
     start: (startOptions) => client.start(startOptions),
     close: () => client.close(),
     waitUntilStopped: () => client.waitUntilStopped(),
@@ -71,10 +87,10 @@ export function create(options: CreateOptions = {}): Bus {
       if (property === 'then' || property === 'toJSON') return undefined;
       return pathNode(client, [property]);
     },
-  }) as Bus;
+  }) as Bus<Apis>;
 }
 
 /** True for what create() returns (also across copies of this package). */
-export function isBus(value: unknown): value is Bus {
+export function isBus(value: unknown): value is Bus<{}> {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BUS_BRAND] === true;
 }

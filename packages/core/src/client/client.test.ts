@@ -98,8 +98,14 @@ describe('calling procedures', () => {
     await expect(worker.support.case.gett({ id: 1 })).rejects.toThrow(/has no procedure 'gett'. Its procedures: .*get/);
   });
 
-  it('returns a clear error from a worker that does not know the procedure', async () => {
+  it('refuses an unknown procedure of an API whose schema is on the bus', async () => {
     const { client } = await pair();
+    await expect(client.support.case.gett({ id: 1 })).rejects.toThrow(UnknownProcedureError);
+    await expect(client.support.case.gett({ id: 1 })).rejects.toThrow(/has no procedure 'gett' \(per its schema\)\. Its procedures: get, slowGet/);
+  });
+
+  it('returns a clear error from a worker that does not know the procedure', async () => {
+    const { client } = await pair({ apis: { default: { validate: false, cast_values: false } } });
     const error = (await client.support.case.gett({ id: 1 }).catch((e: unknown) => e)) as RemoteError;
     expect(error).toBeInstanceOf(RemoteError);
     expect(error.remoteType).toBe('UnknownProcedureError');

@@ -18,8 +18,10 @@ import {
   RemoteError,
   RpcTimeoutError,
   TransportCapabilityError,
+  UnknownApiError,
   UnknownEventError,
   UnknownProcedureError,
+  ValidationError,
   WorkerFailedError,
 } from '../errors';
 import type { Logger } from '../log';
@@ -27,6 +29,13 @@ import { errorTypeFromTrace, newMessageId, type EventMessage, type ResultMessage
 import type { Consumer, EventRef, EventTransport, HistoryQuery } from '../transport/interfaces';
 import type { TransportRegistry } from '../transport/registry';
 import { InFlight, deferred, delay, errorText, isPlainObject, withTimeout } from '../util/async';
+import { Value } from '@sinclair/typebox/value';
+import { apiSchema } from '../schema/generate';
+import { castBySchema, toWire } from '../schema/codec';
+import { SchemaRegistry } from '../schema/registry';
+import type { ApiSchema, RpcSchema } from '../schema/types';
+import { assertValid } from '../schema/validator';
+import type { ResolvedApiConfig } from '../config';
 import { HookRegistry, type HookCallback, type HookName } from './hooks';
 import { ListenerState } from './listener';
 import { TransportPool } from './transports';
@@ -69,6 +78,8 @@ interface Task {
 
 export class BusClient {
   readonly hooks = new HookRegistry();
+  /** The API schemas this bus knows: its own, from files, and from the bus. */
+  readonly schemas: SchemaRegistry;
   private readonly transports: TransportPool;
   private readonly apis = new Map<string, ApiDefinition>();
   private readonly listeners = new Map<string, ListenerState>();
@@ -97,6 +108,7 @@ export class BusClient {
       processName: config.processName,
       logger,
     });
+    this.schemas = new SchemaRegistry(() => this.transports.get('', 'schema'), config.schemaTtl, logger);
     this.stopped.promise.catch(() => undefined);
     this.closedSignal.promise.catch(() => undefined);
   }
@@ -142,8 +154,14 @@ export class BusClient {
       throw new InvalidApiError(`API '${definition.name}' is already registered on this bus.`);
     }
     this.apis.set(definition.name, definition);
-    if (this.state === 'running' && this.features.has('rpcs')) {
-      this.serve([definition.name]).catch((error: unknown) => this.fail(error, `serving API '${definition.name}'`));
+    this.schemas.addOwn(definition.name, apiSchema(definition));
+    if (this.state === 'running') {
+      this.schemas
+        .storeOwn([definition.name])
+        .catch((error: unknown) => this.logger.warn(`Storing the schema of '${definition.name}' failed; retrying at the next refresh`, { error }));
+      if (this.features.has('rpcs')) {
+        this.serve([definition.name]).catch((error: unknown) => this.fail(error, `serving API '${definition.name}'`));
+      }
     }
     return definition;
   }
@@ -170,11 +188,17 @@ export class BusClient {
     if (!(typeof timeout === 'number' && timeout > 0)) {
       throw new InvalidParametersError(`Call option 'timeout' must be a positive number of seconds (got ${describeValue(timeout)}).`);
     }
+    const apiConfig = this.config.api(apiName);
+    const kwargs = toWire(params, `the parameters of ${apiName}.${procedureName}()`) as Record<string, unknown>;
+    const rpcSchema = await this.rpcSchema(apiName, procedureName, apiConfig);
+    if (apiConfig.validate.outgoing && rpcSchema) {
+      assertValid(rpcSchema.parameters, kwargs, `parameters for ${apiName}.${procedureName}()`);
+    }
     const message: RpcMessage = {
       id: newMessageId(),
       apiName,
       procedureName,
-      kwargs: { ...params },
+      kwargs: kwargs === params ? { ...params } : kwargs,
       returnPath: '',
       deadline: Date.now() + timeout * 1000,
     };
@@ -213,7 +237,47 @@ export class BusClient {
         result.trace,
       );
     }
-    return result.result;
+    if (rpcSchema && apiConfig.validate.incoming) {
+      assertValid(rpcSchema.response, result.result, `result from ${apiName}.${procedureName}()`);
+    }
+    return rpcSchema && apiConfig.castValues ? castBySchema(rpcSchema.response, result.result) : result.result;
+  }
+
+  /**
+   * The schema of a procedure, when validation or casting may need it. Unknown
+   * procedure of a known API: UnknownProcedureError. No schema at all: undefined,
+   * or UnknownApiError under strict_validation.
+   */
+  private async rpcSchema(apiName: string, procedureName: string, apiConfig: ResolvedApiConfig): Promise<RpcSchema | undefined> {
+    if (!apiConfig.validate.outgoing && !apiConfig.validate.incoming && !apiConfig.castValues && !apiConfig.strictValidation) {
+      return undefined;
+    }
+    const schema = await this.schemaOf(apiName, apiConfig);
+    if (!schema) return undefined;
+    const rpc = schema.rpcs[procedureName];
+    if (!rpc) {
+      throw new UnknownProcedureError(
+        `API '${apiName}' has no procedure '${procedureName}' (per its schema). Its procedures: ${Object.keys(schema.rpcs).join(', ') || '(none)'}.`,
+      );
+    }
+    return rpc;
+  }
+
+  /** An API's schema (loading the bus's schemas if needed); strict_validation makes a missing one an error. */
+  private async schemaOf(apiName: string, apiConfig: ResolvedApiConfig): Promise<ApiSchema | undefined> {
+    let schema: ApiSchema | undefined;
+    try {
+      schema = await this.schemas.ensure(apiName);
+    } catch (error) {
+      this.logger.warn('Loading schemas from the bus failed; going on without a schema', { api: apiName, error: errorText(error) });
+    }
+    if (!schema && apiConfig.strictValidation) {
+      throw new UnknownApiError(
+        `No schema is known for API '${apiName}' and strict_validation is on. Start a worker that serves it, ` +
+          `load its schema with lightbus run --schema, or turn strict_validation off for apis.${apiName}.`,
+      );
+    }
+    return schema;
   }
 
   /** Execute one incoming call and send its result (never throws: failures become error results). */
@@ -229,7 +293,14 @@ export class BusClient {
         );
       }
       if (this.hooks.has('beforeRpcExecution')) await this.hooks.run('beforeRpcExecution', { message });
-      const value = await procedure.invoke(isPlainObject(message.kwargs) ? message.kwargs : {});
+      const apiConfig = this.config.api(message.apiName);
+      const rpcSchema = this.schemas.get(message.apiName)?.rpcs[message.procedureName];
+      const what = `${message.apiName}.${message.procedureName}()`;
+      let params = isPlainObject(message.kwargs) ? message.kwargs : {};
+      if (rpcSchema && apiConfig.validate.incoming) assertValid(rpcSchema.parameters, params, `parameters for ${what}`);
+      if (rpcSchema && apiConfig.castValues) params = castBySchema(rpcSchema.parameters, params) as Record<string, unknown>;
+      const value = toWire(await procedure.invoke(params), `the result of ${what}`);
+      if (rpcSchema && apiConfig.validate.outgoing) assertValid(rpcSchema.response, value ?? null, `result of ${what}`);
       result = { id: newMessageId(), rpcMessageId: message.id, result: value === undefined ? null : value, error: false };
     } catch (error) {
       this.logger.warn(`${message.apiName}.${message.procedureName}() raised an error; returning it to the caller`, {
@@ -302,9 +373,22 @@ export class BusClient {
         `Cannot fire ${apiName}.${eventName}: ${problems.join('; ')}. Declared parameters: ${declared.join(', ') || '(none)'}.`,
       );
     }
-    const message: EventMessage = { id: newMessageId(), apiName, eventName, version: api.version, kwargs: { ...params } };
+    const apiConfig = this.config.api(apiName);
+    const filled = event.schema ? (Value.Default(event.schema, { ...params }) as Record<string, unknown>) : params;
+    const kwargs = toWire(filled, `the parameters of event ${apiName}.${eventName}`) as Record<string, unknown>;
+    if (apiConfig.validate.outgoing) {
+      const schema = this.schemas.get(apiName)?.events[eventName];
+      if (schema) assertValid(schema.parameters, kwargs, `parameters for event ${apiName}.${eventName}`);
+    }
+    const message: EventMessage = {
+      id: newMessageId(),
+      apiName,
+      eventName,
+      version: api.version,
+      kwargs: kwargs === params ? { ...params } : kwargs,
+    };
     if (this.hooks.has('beforeEventSent')) await this.hooks.run('beforeEventSent', { message });
-    const timeout = this.config.api(apiName).eventFireTimeout;
+    const timeout = apiConfig.eventFireTimeout;
     await withTimeout(
       this.transports.get(apiName, 'event').sendEvent(message, { timeoutSeconds: timeout }),
       timeout * 1000,
@@ -449,8 +533,36 @@ export class BusClient {
     await Promise.all(consumers.map((c) => c.stop()));
   }
 
-  private async handleEvent(listener: ListenerState, message: EventMessage): Promise<void> {
+  /** Validate (validate.incoming) and cast (cast_values) an incoming event; invalid ones are rejected as poison. */
+  private async incomingEvent(message: EventMessage): Promise<EventMessage> {
+    const apiConfig = this.config.api(message.apiName);
+    if (!apiConfig.validate.incoming && !apiConfig.castValues) return message;
+    let schema: ApiSchema | undefined;
+    try {
+      schema = await this.schemaOf(message.apiName, apiConfig);
+    } catch (error) {
+      throw new MessageRejectedError(errorText(error));
+    }
+    const eventSchema = schema?.events[message.eventName];
+    if (schema && !eventSchema && apiConfig.strictValidation) {
+      throw new MessageRejectedError(`API '${message.apiName}' has no event '${message.eventName}' in its schema (strict_validation)`);
+    }
+    if (!eventSchema) return message;
+    if (apiConfig.validate.incoming) {
+      try {
+        assertValid(eventSchema.parameters, message.kwargs, `parameters for event ${message.apiName}.${message.eventName}`);
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        this.logger.error(`Event ${message.id} set aside: ${error.message}`, { id: message.id, nativeId: message.nativeId });
+        throw new MessageRejectedError(error.message, { cause: error });
+      }
+    }
+    return apiConfig.castValues ? { ...message, kwargs: castBySchema(eventSchema.parameters, message.kwargs) as Record<string, unknown> } : message;
+  }
+
+  private async handleEvent(listener: ListenerState, received: EventMessage): Promise<void> {
     if (listener.failure) throw listener.failure; // stopping: leave it for redelivery
+    const message = await this.incomingEvent(received);
     let error: unknown;
     try {
       if (this.hooks.has('beforeEventExecution')) {
@@ -549,6 +661,8 @@ export class BusClient {
       features: [...this.features].join(','),
     });
     await this.hooks.run('onStart', {});
+    await this.schemas.storeOwn();
+    this.schemas.startRefreshing();
     if (this.features.has('rpcs')) await this.serve([...this.apis.keys()]);
     if (this.features.has('events')) {
       for (const listener of [...this.listeners.values()]) await this.startListener(listener);
@@ -575,6 +689,7 @@ export class BusClient {
     const wasStarted = this.state !== 'idle';
     this.state = 'stopping';
     this.taskAbort.abort();
+    this.schemas.stopRefreshing();
     await Promise.all(this.rpcConsumers.splice(0).map((c) => c.stop().catch((error: unknown) => this.logger.error('Stopping an RPC consumer failed', { error }))));
     await Promise.all(
       [...this.listeners.values()].map((l) =>

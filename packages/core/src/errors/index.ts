@@ -184,6 +184,11 @@ export class ValidationError extends LightbusError {
   override readonly code = 'LIGHTBUS_VALIDATION';
 }
 
+/** A schema file given to `--schema` (or written by dumpschema) cannot be read or has the wrong shape. */
+export class SchemaFileError extends LightbusError {
+  override readonly code = 'LIGHTBUS_SCHEMA_FILE';
+}
+
 /** A value JSON cannot carry (function, symbol, cyclic object, ...) was given. */
 export class EncodingError extends LightbusError {
   override readonly code = 'LIGHTBUS_ENCODING';

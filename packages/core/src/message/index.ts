@@ -29,7 +29,7 @@ export interface ResultMessage {
   readonly errorType?: string;
 }
 
-export interface EventMessage<P extends Kwargs = Kwargs> {
+export interface EventMessage<P extends object = Kwargs> {
   readonly id: string;
   readonly apiName: string;
   readonly eventName: string;

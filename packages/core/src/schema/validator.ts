@@ -1,0 +1,87 @@
+/**
+ * Validation of parameters and results against API schemas (Ajv, draft-07,
+ * formats). Validators are compiled once per schema and cached. Errors name
+ * the API, the procedure or event, the parameter path and the rule broken.
+ */
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { ValidationError } from '../errors';
+import { WIRE_KEYWORD } from './declare';
+import type { JsonSchema } from './types';
+
+let ajv: Ajv | undefined;
+
+function instance(): Ajv {
+  if (!ajv) {
+    // Schemas come from any peer (Python Lightbus, other tools): tolerate unknown keywords.
+    ajv = new Ajv({ allErrors: true, strict: false, validateSchema: false, verbose: true });
+    addFormats(ajv);
+    ajv.addVocabulary([WIRE_KEYWORD]);
+  }
+  return ajv;
+}
+
+const byObject = new WeakMap<object, ValidateFunction>();
+const byText = new Map<string, ValidateFunction>();
+
+/** The compiled validator of a schema (cached by object, and by content for reloaded schemas). */
+export function validatorFor(schema: JsonSchema): ValidateFunction {
+  let validate = byObject.get(schema);
+  if (validate) return validate;
+  const { $schema: _ignored, $id: _id, ...body } = schema as Record<string, unknown>;
+  const text = JSON.stringify(body);
+  validate = byText.get(text);
+  if (!validate) {
+    validate = instance().compile(body);
+    byText.set(text, validate);
+  }
+  byObject.set(schema, validate);
+  return validate;
+}
+
+function where(error: ErrorObject): string {
+  const parts = error.instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (error.keyword === 'required') parts.push((error.params as { missingProperty: string }).missingProperty);
+  if (error.keyword === 'additionalProperties') parts.push((error.params as { additionalProperty: string }).additionalProperty);
+  return parts.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+function describe(value: unknown): string {
+  const text = JSON.stringify(value);
+  return text === undefined ? String(value) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function rule(error: ErrorObject): string {
+  switch (error.keyword) {
+    case 'required':
+      return 'is required but missing';
+    case 'additionalProperties':
+      return 'is not a declared parameter';
+    case 'type':
+      return `must be ${(error.params as { type: string }).type} (got ${describe(error.data)})`;
+    case 'enum':
+      return `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')} (got ${describe(error.data)})`;
+    default:
+      return `${error.message ?? 'is invalid'} (got ${describe(error.data)})`;
+  }
+}
+
+/**
+ * Check `value` against `schema`; throws ValidationError saying what is wrong.
+ * `what` is e.g. "support.case.get() parameters" or "event support.case.caseCreated".
+ */
+export function assertValid(schema: JsonSchema, value: unknown, what: string): void {
+  const validate = validatorFor(schema);
+  if (validate(value)) return;
+  const problems = (validate.errors ?? [])
+    .filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf' && e.keyword !== 'if')
+    .slice(0, 5)
+    .map((e) => {
+      const path = where(e);
+      return path ? `'${path}' ${rule(e)}` : rule(e);
+    });
+  throw new ValidationError(`Invalid ${what}: ${[...new Set(problems)].join('; ') || 'does not match its schema'}.`);
+}
