@@ -70,6 +70,29 @@ describe('lightbus run', () => {
   });
 });
 
+describe('lightbus inspect', () => {
+  it('shows past events newest first, filtered by event, as JSON lines', async () => {
+    const run = lightbus(['inspect', '--bus', 'history-bus.mts', '--api', 'audit', '--format', 'json']);
+    expect((await run.exit).code).toBe(0);
+    const events = run
+      .output()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { event_name: string; kwargs: { user: string } });
+    expect(events.map((e) => `${e.event_name}:${e.kwargs.user}`)).toEqual(['loggedOut:ann', 'loggedIn:bob', 'loggedIn:ann']);
+
+    const one = lightbus(['inspect', '--bus', 'history-bus.mts', '--api', 'audit', '--event', 'loggedIn', '--limit', '1']);
+    expect((await one.exit).code).toBe(0);
+    expect(one.output()).toMatch(/audit\.loggedIn {2}id=[0-9a-f-]+ native_id=\d+\n {4}\{"user":"bob"\}/);
+  });
+
+  it('refuses bad options', async () => {
+    const run = lightbus(['inspect', '--api', 'audit', '--limit', '0']);
+    expect((await run.exit).code).not.toBe(0);
+    expect(run.output()).toContain('--limit must be a whole number of 1 or more.');
+  });
+});
+
 describe('lightbus dumpconfigschema', () => {
   it('writes the config JSON Schema', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'lightbus-cli-'));

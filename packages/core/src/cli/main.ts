@@ -31,6 +31,18 @@ function featureList(value: string): Feature[] {
   return features as Feature[];
 }
 
+function positiveInteger(value: string, option: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${option} must be a whole number of 1 or more.`);
+  return n;
+}
+
+function isoTime(value: string, option: string): Date {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw new InvalidArgumentError(`${option} must be an ISO 8601 time, e.g. 2026-11-23T10:00:00Z.`);
+  return date;
+}
+
 function logLevelOption(): Option {
   return new Option('--log-level <level>', 'log level').choices(LOG_LEVELS);
 }
@@ -185,6 +197,42 @@ export function buildProgram(): Command {
       process.stderr.write(`Wrote types for ${Object.keys(schemas).length} API(s) to ${options.out}\n`);
     } else {
       process.stdout.write(text);
+    }
+  });
+
+  busOptions(
+    program
+      .command('inspect')
+      .description('Show past events of an API, newest first (where its event transport keeps history)')
+      .requiredOption('-a, --api <name>', 'the API')
+      .option('-e, --event <name>', 'only this event')
+      .option('-n, --limit <n>', 'at most this many events', (v) => positiveInteger(v, '--limit'), 20)
+      .option('--since <time>', 'only events at or after this ISO 8601 time', (v) => isoTime(v, '--since'))
+      .option('--until <time>', 'only events at or before this ISO 8601 time', (v) => isoTime(v, '--until'))
+      .option('-f, --format <format>', 'json (one object per line) or human', 'human'),
+  ).action(async (options: BusOptions & { api: string; event?: string; limit: number; since?: Date; until?: Date; format: string }) => {
+    if (options.format !== 'json' && options.format !== 'human') {
+      throw new InvalidArgumentError(`--format must be json or human (got '${options.format}').`);
+    }
+    const bus = await openBus(options, false);
+    try {
+      const events = bus.client.history({
+        apiName: options.api,
+        eventName: options.event,
+        limit: options.limit,
+        start: options.since,
+        stop: options.until,
+      });
+      for await (const event of events) {
+        const { id, apiName, eventName, version, kwargs, nativeId, time } = event;
+        process.stdout.write(
+          options.format === 'json'
+            ? `${JSON.stringify({ id, api_name: apiName, event_name: eventName, version, kwargs, native_id: nativeId, time })}\n`
+            : `${time?.toISOString() ?? '-'}  ${apiName}.${eventName}  id=${id}${nativeId ? ` native_id=${nativeId}` : ''}\n    ${JSON.stringify(kwargs)}\n`,
+        );
+      }
+    } finally {
+      await bus.close();
     }
   });
 

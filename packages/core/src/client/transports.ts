@@ -9,6 +9,10 @@ import type { TransportRegistry } from '../transport/registry';
 import { stableStringify } from '../util/async';
 import { validateAgainst } from '../config/validate';
 
+function poolKey(role: TransportRole, selection: TransportSelection): string {
+  return `${selection.name}|${role}|${stableStringify(selection.options)}`;
+}
+
 export class TransportPool {
   private readonly instances = new Map<string, RoleTransport[TransportRole]>();
 
@@ -25,12 +29,11 @@ export class TransportPool {
 
   /** The pool key of an API's transport for a role: equal keys share one instance. */
   key(apiName: string, role: TransportRole): string {
-    const selection = this.config.transport(apiName, role);
-    return `${selection.name}|${role}|${stableStringify(selection.options)}`;
+    return poolKey(role, this.config.transport(apiName, role));
   }
 
   private instance<R extends TransportRole>(role: R, selection: TransportSelection, where: string): RoleTransport[R] {
-    const key = `${selection.name}|${role}|${stableStringify(selection.options)}`;
+    const key = poolKey(role, selection);
     let instance = this.instances.get(key) as RoleTransport[R] | undefined;
     if (!instance) {
       const definition = this.registry.resolve(selection.name);
