@@ -5,3 +5,5 @@ export { Collector, waitFor, untilTime } from './wait';
 export type { WaitOptions } from './wait';
 export { startNode, startTypeScript } from './child';
 export type { ChildOptions, ChildRun } from './child';
+export { BusMocker, BusMockerError } from './mocker';
+export type { CallAssertion } from './mocker';

@@ -26,7 +26,7 @@ import {
 } from '../errors';
 import type { Logger } from '../log';
 import { errorTypeFromTrace, newMessageId, type EventMessage, type ResultMessage, type RpcMessage } from '../message';
-import type { Consumer, EventRef, EventTransport, HistoryQuery } from '../transport/interfaces';
+import type { Consumer, EventRef, EventTransport, HistoryQuery, RoleTransport } from '../transport/interfaces';
 import type { TransportRegistry } from '../transport/registry';
 import { InFlight, deferred, delay, errorText, isPlainObject, withTimeout } from '../util/async';
 import { Value } from '@sinclair/typebox/value';
@@ -129,6 +129,15 @@ export class BusClient {
   /** The APIs this process registered (and so serves and fires events of). */
   get registeredApis(): ReadonlyMap<string, ApiDefinition> {
     return this.apis;
+  }
+
+  /**
+   * For tests: use these transports for every API instead of the configured
+   * ones (an empty object restores them). Used by @lightbus/testing's BusMocker;
+   * set it before the bus starts.
+   */
+  replaceTransports(transports: Partial<RoleTransport>): void {
+    this.transports.override(transports);
   }
 
   /** 'api.event' names of every event this bus listens to. */

@@ -15,6 +15,8 @@ function poolKey(role: TransportRole, selection: TransportSelection): string {
 
 export class TransportPool {
   private readonly instances = new Map<string, RoleTransport[TransportRole]>();
+  /** Test doubles that replace the configured transports of a role for every API. */
+  private overrides: Partial<RoleTransport> = {};
 
   constructor(
     private readonly config: Config,
@@ -24,11 +26,14 @@ export class TransportPool {
 
   /** The transport for one role of one API. */
   get<R extends TransportRole>(apiName: string, role: R): RoleTransport[R] {
+    const override = this.overrides[role];
+    if (override) return override as RoleTransport[R];
     return this.instance(role, this.config.transport(apiName, role), role === 'schema' ? 'bus.schema' : `apis.${apiName}`);
   }
 
   /** The pool key of an API's transport for a role: equal keys share one instance. */
   key(apiName: string, role: TransportRole): string {
+    if (this.overrides[role]) return `override|${role}`;
     return poolKey(role, this.config.transport(apiName, role));
   }
 
@@ -52,6 +57,11 @@ export class TransportPool {
       this.instances.set(key, instance);
     }
     return instance;
+  }
+
+  /** Replace (or, with an empty object, restore) the transports of some roles for every API. */
+  override(transports: Partial<RoleTransport>): void {
+    this.overrides = { ...transports };
   }
 
   /** Close every transport created so far (errors are logged, not thrown). */
