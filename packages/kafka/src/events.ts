@@ -231,9 +231,12 @@ class EventConsumer {
         if (starts.length > 0) {
           await group.untilFetching();
           if (generation !== this.generation) return;
+          // Committed: the group now exists at these offsets, whatever happens to this member.
           await group.commit(starts);
-          this.base.logger.info(`Consumer group ${this.groupId} starts reading`, {
-            at: starts.map((s) => `${s.topic}:${s.partition}:${s.offset}`).join(' '),
+          // And read from them here: kafkajs may have looked its own default offsets up meanwhile.
+          for (const start of starts) group.seek(start);
+          this.base.logger.info(`Consumer group ${this.groupId} starts reading new partitions`, {
+            at: describeOffsets(starts),
             since: describeSince(this.spec.since),
           });
         }
@@ -390,6 +393,13 @@ class EventConsumer {
     })();
     return this.stopPromise;
   }
+}
+
+/** `topic[partition:offset,...]`, one entry per topic. */
+function describeOffsets(offsets: readonly PartitionOffset[]): string {
+  const byTopic = new Map<string, string[]>();
+  for (const { topic, partition, offset } of offsets) byTopic.set(topic, [...(byTopic.get(topic) ?? []), `${partition}:${offset}`]);
+  return [...byTopic].map(([topic, parts]) => `${topic}[${parts.join(',')}]`).join(' ');
 }
 
 function describeSince(since: StartPosition | undefined): string {

@@ -17,6 +17,7 @@ import {
   type ResultMessage,
   type ResultTransport,
   type RpcMessage,
+  type TransportCallOptions,
   type TransportContext,
 } from '@lightbus/core';
 import type { PartitionReader } from './adapter/partition-reader';
@@ -46,7 +47,7 @@ export class KafkaResultTransport implements ResultTransport {
     this.token = `${context.processName}.${randomBytes(4).toString('hex')}`;
   }
 
-  async expectResult(message: RpcMessage): Promise<PendingResult> {
+  async expectResult(message: RpcMessage, _options?: TransportCallOptions): Promise<PendingResult> {
     const reader = await this.startReader();
     const box = deferred<ResultMessage>();
     box.promise.catch(() => undefined);

@@ -1,21 +1,18 @@
 /**
- * Partition assigners for kafkajs consumer groups.
+ * The partition assigner of Lightbus's consumer groups.
  *
- * - `subscribedRoundRobin`: kafkajs's RoundRobinAssigner hands every member
+ * `subscribedRoundRobin`: kafkajs's RoundRobinAssigner hands every member
  *   partitions of every topic any member subscribed to, and a member drops the
  *   ones it did not subscribe to: during a deploy that changes a listener's
  *   events those partitions would go unread. This one, like the Java client's
  *   RoundRobinAssignor, gives a topic's partitions only to members that
  *   subscribed to it.
- * - `pinnedPartitions`: for a process's private reply reader: a one-member
- *   group that reads exactly the partitions it asked for.
  */
 import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
 
 const { MemberMetadata, MemberAssignment } = AssignerProtocol;
 
 export const SUBSCRIBED_ROUND_ROBIN = 'LightbusSubscribedRoundRobin';
-export const PINNED = 'LightbusPinned';
 
 export const subscribedRoundRobin: PartitionAssigner = ({ cluster }) => ({
   name: SUBSCRIBED_ROUND_ROBIN,
@@ -51,20 +48,3 @@ export const subscribedRoundRobin: PartitionAssigner = ({ cluster }) => ({
     return { name: SUBSCRIBED_ROUND_ROBIN, metadata: MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
   },
 });
-
-/** An assigner that gives every member exactly `partitions` of `topic` (use with one-member groups). */
-export function pinnedPartitions(topic: string, partitions: readonly number[]): PartitionAssigner {
-  return () => ({
-    name: PINNED,
-    version: 0,
-    async assign({ members }) {
-      return members.map(({ memberId }) => ({
-        memberId,
-        memberAssignment: MemberAssignment.encode({ version: 0, assignment: { [topic]: [...partitions] }, userData: Buffer.alloc(0) }),
-      }));
-    },
-    protocol({ topics }) {
-      return { name: PINNED, metadata: MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
-    },
-  });
-}

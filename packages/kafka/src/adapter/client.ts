@@ -22,7 +22,7 @@ import {
   type SASLOptions,
 } from 'kafkajs';
 import { ConfigError, errorText, type Logger, type TransportContext } from '@lightbus/core';
-import { pinnedPartitions, subscribedRoundRobin } from './assigners';
+import { subscribedRoundRobin } from './assigners';
 import { isAuthorizationFailure, isConnectionFailure, isUnsupportedApi, kafkaErrorType, rootMessage, toLightbusError } from './errors';
 import type { IncomingRecord, OutgoingRecord } from '../codec';
 import { PartitionReader, type PartitionReaderSettings, type ReaderConnection } from './partition-reader';
@@ -505,8 +505,6 @@ export interface GroupConsumerSettings {
   readonly autoCommit: boolean;
   readonly timing: ConsumerOptions;
   readonly partitionsConsumedConcurrently: number;
-  /** Default: subscribed round robin. `pinned`: this member reads exactly these partitions. */
-  readonly pinned?: TopicPartitions;
   /** Called (synchronously) each time the group gives this member its partitions. */
   readonly onAssigned?: (assignment: readonly TopicPartitions[]) => void;
   readonly handle: (batch: ConsumedBatch) => Promise<void>;
@@ -545,7 +543,7 @@ export class GroupConsumer {
       maxWaitTimeInMs: timing.max_wait_ms,
       maxBytesPerPartition: timing.max_bytes_per_partition,
       allowAutoTopicCreation: true,
-      partitionAssigners: settings.pinned ? [pinnedPartitions(settings.pinned.topic, settings.pinned.partitions)] : [subscribedRoundRobin],
+      partitionAssigners: [subscribedRoundRobin],
       retry: { restartOnFailure: async () => !this.stopping },
     });
     const { GROUP_JOIN, FETCH_START, CRASH, STOP } = this.consumer.events;
