@@ -71,6 +71,27 @@ function stableKey(value: unknown): string {
   );
 }
 
+/** The kafkajs client config for the connection options (exported for tests). */
+export function buildKafkaConfig(connection: ConnectionOptions, context: Pick<TransportContext, 'serviceName' | 'logger'>): KafkaConfig {
+  const config: KafkaConfig = {
+    brokers: [...connection.brokers],
+    clientId: connection.client_id ?? `lightbus-${context.serviceName}`,
+    ssl: buildSsl(connection.ssl),
+    connectionTimeout: connection.connection_timeout_ms,
+    requestTimeout: connection.request_timeout_ms,
+    retry: {
+      retries: connection.retry.retries,
+      initialRetryTime: connection.retry.initial_retry_time_ms,
+      maxRetryTime: connection.retry.max_retry_time_ms,
+    },
+    logLevel: KafkaLogLevel.WARN,
+    logCreator: logCreator(context.logger),
+  };
+  const sasl = buildSasl(connection.sasl);
+  if (sasl) config.sasl = sasl;
+  return config;
+}
+
 function buildSsl(ssl: ConnectionOptions['ssl']): TlsOptions | boolean {
   if (typeof ssl === 'boolean') return ssl;
   const read = (file: string, what: string): string => {
@@ -113,7 +134,9 @@ function logCreator(logger: Logger) {
     ({ namespace, level, log }: LogEntry): void => {
       const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
       const text = `kafkajs ${namespace}: ${message}`;
-      if (level === KafkaLogLevel.ERROR) logger.warn(text, fields);
+      // Retries are finite on purpose (a send must fail rather than hang while the broker is away).
+      if (message.startsWith('Limiting retries for the idempotent producer')) logger.debug(text, fields);
+      else if (level === KafkaLogLevel.ERROR) logger.warn(text, fields);
       else if (level === KafkaLogLevel.WARN) logger.info(text, fields);
       else logger.debug(text, fields);
     };
@@ -165,22 +188,8 @@ export class KafkaClient {
     const { connection } = settings;
     this.logger = context.logger;
     this.brokers = connection.brokers.join(',');
-    const config: KafkaConfig = {
-      brokers: [...connection.brokers],
-      clientId: connection.client_id ?? `lightbus-${context.serviceName}`,
-      ssl: buildSsl(connection.ssl),
-      connectionTimeout: connection.connection_timeout_ms,
-      requestTimeout: connection.request_timeout_ms,
-      retry: {
-        retries: connection.retry.retries,
-        initialRetryTime: connection.retry.initial_retry_time_ms,
-        maxRetryTime: connection.retry.max_retry_time_ms,
-      },
-      logLevel: KafkaLogLevel.WARN,
-      logCreator: logCreator(context.logger),
-    };
-    const sasl = buildSasl(connection.sasl);
-    if (sasl) config.sasl = sasl;
+    const config = buildKafkaConfig(connection, context);
+    const sasl = config.sasl as SASLOptions | undefined;
     this.kafka = new Kafka(config);
     this.readerConnection = {
       brokers: [...connection.brokers],
