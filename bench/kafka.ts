@@ -15,7 +15,6 @@ import lightbus, { Api, Event, type Bus } from '@lightbus/core';
 import { Kafka, Partitioners, logLevel, type Consumer, type Producer } from 'kafkajs';
 import { endToEnd, printTable, sequentialLatency, throughput, type Row } from './lib';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { startMock } = require('../tools/kafka-mock/mock') as {
   startMock(): Promise<{ bootstrap: string; output(): string; stop(): Promise<void> }>;
 };

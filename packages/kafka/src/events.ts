@@ -71,6 +71,11 @@ export function parsePosition(text: string): ParsedPosition[] {
   return out;
 }
 
+/** MessageRejectedError, also from another copy of @lightbus/core in node_modules. */
+function isRejection(error: unknown): boolean {
+  return error instanceof MessageRejectedError || (error as { code?: unknown } | undefined)?.code === 'LIGHTBUS_MESSAGE_REJECTED';
+}
+
 function maxBig(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
 }
@@ -314,7 +319,7 @@ class EventConsumer {
       try {
         await this.runHandler(decoded.value, batch);
       } catch (error) {
-        if (error instanceof MessageRejectedError) {
+        if (isRejection(error)) {
           if (!(await this.setAsideOrRetry(batch, record, `rejected by the handler: ${errorText(error)}`, decoded.value.id))) return;
           continue;
         }

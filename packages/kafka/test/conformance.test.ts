@@ -5,7 +5,9 @@
  */
 import { transportConformance } from '@lightbus/testing';
 import { KafkaEventTransport, KafkaResultTransport, KafkaRpcTransport, KafkaSchemaTransport, TopicNames } from '@lightbus/kafka';
-import { deleteTopicsWithPrefix, eventOptions, rawKafka, resultOptions, rpcOptions, schemaOptions, uniquePrefix } from './helpers';
+import { cleanupRun, deleteTopicsWithPrefix, eventOptions, rawKafka, resultOptions, rpcOptions, schemaOptions, uniquePrefix } from './helpers';
+
+afterAll(() => cleanupRun());
 
 transportConformance({
   name: 'kafka',

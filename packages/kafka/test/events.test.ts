@@ -8,7 +8,7 @@ import { MessageRejectedError, newMessageId, type EventMessage, type LogFields, 
 import { KafkaEventTransport, KafkaResultTransport, KafkaRpcTransport, TopicNames } from '@lightbus/kafka';
 import { Collector, untilTime, waitFor } from '@lightbus/testing';
 import type { KafkaMessage } from 'kafkajs';
-import { context, eventOptions, rawKafka, resultOptions, rpcOptions, uniquePrefix } from './helpers';
+import { cleanupRun, context, eventOptions, rawKafka, resultOptions, rpcOptions, uniquePrefix } from './helpers';
 
 function event(apiName: string, eventName: string, kwargs: Record<string, unknown>): EventMessage {
   return { id: newMessageId(), apiName, eventName, version: 1, kwargs };
@@ -47,6 +47,8 @@ const text = (value: Buffer | string | Array<Buffer | string> | undefined): stri
   value === undefined ? undefined : Array.isArray(value) ? String(value[value.length - 1]) : value.toString();
 
 describe('kafka events', () => {
+  afterAll(() => cleanupRun());
+
   it('puts poison and undecodable events on the dead-letter topic with the reason, and keys events by the chosen parameter', async () => {
     const prefix = uniquePrefix('dl');
     const names = new TopicNames(prefix);

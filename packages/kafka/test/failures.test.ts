@@ -6,14 +6,13 @@
 import { BrokerConnectionError, newMessageId, type EventMessage } from '@lightbus/core';
 import { KafkaEventTransport, KafkaResultTransport, KafkaRpcTransport } from '@lightbus/kafka';
 import { Collector, waitFor } from '@lightbus/testing';
-import { context, eventOptions, resultOptions, rpcOptions, uniquePrefix } from './helpers';
+import { cleanupRun, context, eventOptions, resultOptions, rpcOptions, uniquePrefix } from './helpers';
 
 interface Mock {
   bootstrap: string;
   stop(): Promise<void>;
   setBrokerDown(id: number, down: boolean): Promise<unknown>;
 }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { startMock } = require('../../../tools/kafka-mock/mock') as { startMock(options?: { brokers?: number }): Promise<Mock> };
 
 function tick(apiName: string, i: number): EventMessage {
@@ -23,6 +22,8 @@ function tick(apiName: string, i: number): EventMessage {
 const FAST_RETRY = { retries: 2, initial_retry_time_ms: 100, max_retry_time_ms: 500 };
 
 describe('kafka: failures', () => {
+  afterAll(() => cleanupRun());
+
   it('says which broker it cannot reach, and what to check', async () => {
     const options = { brokers: ['127.0.0.1:1'], connection_timeout_ms: 300, retry: FAST_RETRY };
     const events = new KafkaEventTransport(eventOptions(uniquePrefix('down'), options), context());

@@ -58,14 +58,28 @@ export function rawKafka(): Kafka {
   return new Kafka({ clientId: 'lightbus-test-raw', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
 }
 
-/** Delete the topics a test created, where the broker allows (the mock has no DeleteTopics: nothing to do there). */
-export async function deleteTopicsWithPrefix(prefix: string): Promise<void> {
+/**
+ * Delete the topics (and consumer groups) whose names start with `prefix`, where
+ * the broker allows: a real cluster keeps nothing from a test run; the mock has
+ * no DeleteTopics, ListGroups or DeleteGroups, and forgets everything when it stops.
+ */
+export async function deleteTopicsWithPrefix(prefix: string, groups = false): Promise<void> {
   const admin = rawKafka().admin();
   await admin.connect();
   try {
     const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
     if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
+    if (groups) {
+      const listed = await admin.listGroups().catch(() => ({ groups: [] as Array<{ groupId: string }> }));
+      const mine = listed.groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
+      if (mine.length > 0) await admin.deleteGroups(mine).catch(() => undefined);
+    }
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Everything this test file's run created (call in afterAll). */
+export function cleanupRun(): Promise<void> {
+  return deleteTopicsWithPrefix(`lbtest.${RUN_ID}.`, true);
 }

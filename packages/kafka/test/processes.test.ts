@@ -6,7 +6,7 @@ import path from 'node:path';
 import { newMessageId, type EventMessage } from '@lightbus/core';
 import { KafkaEventTransport } from '@lightbus/kafka';
 import { Collector, startTypeScript, waitFor, type ChildRun } from '@lightbus/testing';
-import { context, eventOptions, uniquePrefix } from './helpers';
+import { cleanupRun, context, eventOptions, uniquePrefix } from './helpers';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'consumer.ts');
 
@@ -33,6 +33,8 @@ async function exitWithin(child: ChildRun, ms: number): Promise<{ code: number |
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 
 describe('kafka: a listener in another process', () => {
+  afterAll(() => cleanupRun());
+
   it('killed mid-batch: another member of its group handles the events it had not committed', async () => {
     const prefix = uniquePrefix('kill');
     const api = 'proc.kill';

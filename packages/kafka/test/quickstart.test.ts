@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startNode, startTypeScript } from '@lightbus/testing';
 import { parse } from 'yaml';
-import { kafkaBrokers, uniquePrefix } from './helpers';
+import { cleanupRun, kafkaBrokers, uniquePrefix } from './helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const QUICKSTART = path.join(ROOT, 'examples', 'quickstart');
@@ -42,6 +42,8 @@ function testConfig(): string {
 }
 
 describe('kafka: the quickstart across processes', () => {
+  afterAll(() => cleanupRun());
+
   it('serves calls and delivers events with the API class unchanged, and the worker stops cleanly on SIGTERM', async () => {
     const env = { LIGHTBUS_CONFIG: testConfig() };
     const worker = startNode([BIN, 'run', '--bus', 'bus.ts'], { cwd: QUICKSTART, env });

@@ -57,12 +57,10 @@ interface InternalCluster {
 type ClusterConstructor = new (options: Record<string, unknown>) => InternalCluster;
 type BatchConstructor = new (topic: string, fetchedOffset: string, partitionData: InternalPartitionData) => { messages: InternalMessage[] };
 
-/* eslint-disable @typescript-eslint/no-require-imports */
 const Cluster = require('kafkajs/src/cluster') as ClusterConstructor;
 const Batch = require('kafkajs/src/consumer/batch') as BatchConstructor;
 const { createLogger } = require('kafkajs/src/loggers') as { createLogger(options: { level: number; logCreator: KafkaLogCreator }): unknown };
 const defaultSocketFactory = require('kafkajs/src/network/socketFactory') as () => unknown;
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 const READ_COMMITTED = 1;
 
