@@ -30,7 +30,7 @@ class RecordingLogger implements Logger {
 
 /** Read topics from the beginning with a plain kafkajs consumer until `done` says so. */
 async function readTopics(topics: string[], groupId: string, done: (records: Array<{ topic: string } & KafkaMessage>) => boolean) {
-  const consumer = rawKafka().consumer({ groupId, sessionTimeout: 4000, heartbeatInterval: 500, maxWaitTimeInMs: 100 });
+  const consumer = rawKafka().consumer({ groupId, sessionTimeout: 6000, heartbeatInterval: 500, maxWaitTimeInMs: 100 });
   const records: Array<{ topic: string } & KafkaMessage> = [];
   await consumer.connect();
   try {

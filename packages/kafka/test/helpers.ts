@@ -25,8 +25,11 @@ export function uniquePrefix(label = 't'): string {
   return `lbtest.${RUN_ID}.${label}${counter}.`;
 }
 
-/** Group timings that work on the mock (see tools/kafka-mock/README.md). */
-export const TEST_GROUP_TIMING = { session_timeout_ms: 4000, heartbeat_interval_ms: 500, rebalance_timeout_ms: 4000 } as const;
+/**
+ * Group timings that work on the mock (see tools/kafka-mock/README.md) and on a
+ * real broker (whose group.min.session.timeout.ms is 6000 by default).
+ */
+export const TEST_GROUP_TIMING = { session_timeout_ms: 6000, heartbeat_interval_ms: 500, rebalance_timeout_ms: 6000 } as const;
 export const TEST_FETCH = { max_wait_ms: 100 } as const;
 
 function resolve<T>(schema: TSchema, input: Record<string, unknown>): T {

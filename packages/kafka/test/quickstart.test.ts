@@ -29,7 +29,7 @@ function testConfig(): string {
     brokers: kafkaBrokers(),
     topic_prefix: prefix,
     max_wait_ms: 100,
-    ...(role === 'rpc' || role === 'event' ? { session_timeout_ms: 4000, heartbeat_interval_ms: 500, rebalance_timeout_ms: 4000 } : {}),
+    ...(role === 'rpc' || role === 'event' ? { session_timeout_ms: 6000, heartbeat_interval_ms: 500, rebalance_timeout_ms: 6000 } : {}),
   });
   config.bus.schema.transport.kafka = adapt(config.bus.schema.transport.kafka, 'schema');
   for (const role of ['rpc', 'result', 'event']) {
