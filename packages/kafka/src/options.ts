@@ -138,7 +138,7 @@ export const producerProperties = {
 /** Fetching: how long a fetch waits at the broker, how much it takes. */
 export const fetchProperties = {
   max_wait_ms: Type.Integer({
-    minimum: 0,
+    minimum: 10,
     default: 500,
     description:
       'Longest time a fetch waits at the broker for new messages (fetch.max.wait.ms). Kafka answers as soon as a message arrives; lower values cost more requests on idle topics.',

@@ -171,6 +171,11 @@ export class PartitionReader {
   private async fetchOnce(partitions: number[]): Promise<void> {
     const { topic, maxWaitMs, maxBytesPerPartition } = this.settings;
     const byLeader = this.cluster.findLeaderForPartitions(topic, partitions);
+    const led = Object.values(byLeader).reduce((count, list) => count + list.length, 0);
+    if (led < partitions.length) {
+      // Metadata without these partitions (a topic just created, a leader moving): refresh and try again.
+      throw new Error(`no leader known for some partitions of ${topic}`);
+    }
     await Promise.all(
       Object.entries(byLeader).map(async ([nodeId, leaderPartitions]) => {
         const broker = await this.cluster.findBroker({ nodeId });
