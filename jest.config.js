@@ -37,8 +37,9 @@ module.exports = {
       testMatch: ['<rootDir>/packages/*/test/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
       globalSetup: '<rootDir>/test/global-setup.js',
       globalTeardown: '<rootDir>/test/global-teardown.js',
+      // 60 s per test; a project's `testTimeout` is ignored by jest, hence the setup file.
+      setupFilesAfterEnv: ['<rootDir>/test/integration-timeout.js'],
       slowTestThreshold: 20,
-      testTimeout: 60_000,
     },
   ],
 };

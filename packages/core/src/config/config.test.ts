@@ -144,8 +144,11 @@ describe('errors name the key and the problem', () => {
   });
 
   it('says which package to install for a transport that is not installed', () => {
-    expect(issuesOf(() => load({ apis: { default: { event_transport: { kafka: {} } } } }))).toEqual([
-      expect.stringMatching(/^apis\.default\.event_transport\.kafka: Transport 'kafka' is not installed\. Install its package: npm install @lightbus\/kafka/),
+    // A name no workspace package provides (kafka, redis and amqp are packages of this repository).
+    expect(issuesOf(() => load({ apis: { default: { event_transport: { nosuchtransport: {} } } } }))).toEqual([
+      expect.stringMatching(
+        /^apis\.default\.event_transport\.nosuchtransport: Transport 'nosuchtransport' is not installed\. Install its package: npm install @lightbus\/nosuchtransport/,
+      ),
     ]);
   });
 

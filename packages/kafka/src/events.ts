@@ -1,0 +1,415 @@
+/**
+ * The event role: events are produced (acks from all in-sync replicas, the
+ * idempotent producer where allowed) to a topic per API or per event, keyed by
+ * the configured partition key. Each listener is a consumer group; offsets are
+ * committed only for events whose handler succeeded, so a crashed or stopped
+ * consumer's events go to another member of its group.
+ *
+ * A group that reads a partition for the first time commits its starting
+ * offset at once (from `since`: the end at the moment consume() was called,
+ * the beginning, a time or a position). From then on the group only ever
+ * resumes from committed offsets, so an event is never skipped because a
+ * member died before handling it.
+ */
+import {
+  InvalidParametersError,
+  MessageRejectedError,
+  backoffDelay,
+  errorText,
+  type ConsumeSpec,
+  type Consumer,
+  type EventMessage,
+  type EventMessageHandler,
+  type EventTransport,
+  type HistoryQuery,
+  type StartPosition,
+  type TransportCapabilities,
+  type TransportContext,
+} from '@lightbus/core';
+import type { ConsumedBatch, GroupConsumer, PartitionOffset, TopicPartitions } from './adapter/client';
+import { isRebalanceError, rootMessage } from './adapter/errors';
+import { deadLetterOf, decodeEvent, encodeEvent, eventKey, eventTypeOf, type IncomingRecord } from './codec';
+import { readHistory } from './history';
+import type { KafkaEventOptions, PartitionKeyOption } from './options';
+import { RoleBase } from './role';
+
+/** What a given partition-key choice keeps in order. */
+export function orderingOf(key: PartitionKeyOption): TransportCapabilities['ordering'] {
+  if (key === 'api') return 'per-stream';
+  if (key === 'id') return 'none';
+  return 'per-key';
+}
+
+export function kafkaCapabilities(key: PartitionKeyOption): TransportCapabilities {
+  return Object.freeze({ crossProcess: true, durable: true, consumerGroups: true, replay: true, history: true, ordering: orderingOf(key) });
+}
+
+/** `since: {position}` for Kafka: `topic:partition:offset` (an event's nativeId) or `partition:offset`, comma-separated. */
+export interface ParsedPosition {
+  readonly topic: string | undefined;
+  readonly partition: number;
+  readonly offset: bigint;
+}
+
+export function parsePosition(text: string): ParsedPosition[] {
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const out: ParsedPosition[] = [];
+  for (const part of parts) {
+    const match = /^(?:([A-Za-z0-9._-]+):)?(\d+):(\d+)$/.exec(part);
+    if (!match) {
+      throw new InvalidParametersError(
+        `since position '${text}' is not a Kafka position: give an event's nativeId '<topic>:<partition>:<offset>', ` +
+          `or '<partition>:<offset>' (several separated by commas).`,
+      );
+    }
+    out.push({ topic: match[1], partition: Number(match[2]), offset: BigInt(match[3]!) });
+  }
+  if (out.length === 0) throw new InvalidParametersError(`since position '${text}' is empty.`);
+  return out;
+}
+
+/** MessageRejectedError, also from another copy of @lightbus/core in node_modules. */
+function isRejection(error: unknown): boolean {
+  return error instanceof MessageRejectedError || (error as { code?: unknown } | undefined)?.code === 'LIGHTBUS_MESSAGE_REJECTED';
+}
+
+function maxBig(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}
+
+function minBig(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
+
+export class KafkaEventTransport implements EventTransport {
+  readonly capabilities: TransportCapabilities;
+  readonly base: RoleBase;
+  private readonly consumers = new Set<EventConsumer>();
+  private readonly source: string;
+
+  constructor(
+    readonly options: KafkaEventOptions,
+    readonly context: TransportContext,
+  ) {
+    this.base = new RoleBase(options, context);
+    this.capabilities = kafkaCapabilities(options.partition_key);
+    this.source = `lightbus://${encodeURIComponent(context.serviceName)}`;
+  }
+
+  topicOf(apiName: string, eventName: string): string {
+    return this.base.names.event(apiName, eventName, this.options.topic_use);
+  }
+
+  get deadLetterTopic(): string {
+    return this.options.dead_letter_topic ?? this.base.names.deadLetter();
+  }
+
+  async sendEvent(message: EventMessage, options: { timeoutSeconds: number }): Promise<void> {
+    const topic = this.topicOf(message.apiName, message.eventName);
+    const deadline = Date.now() + options.timeoutSeconds * 1000;
+    await this.base.ensureTopics([topic]);
+    const key = eventKey(this.options.partition_key, message);
+    await this.base.produce(topic, encodeEvent(message, key, this.source), deadline);
+  }
+
+  async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
+    if (spec.since?.kind === 'position') parsePosition(spec.since.position);
+    const consumer = new EventConsumer(this, spec, handler);
+    this.consumers.add(consumer);
+    try {
+      await consumer.start();
+    } catch (error) {
+      this.consumers.delete(consumer);
+      throw error;
+    }
+    return {
+      stop: async () => {
+        await consumer.stop();
+        this.consumers.delete(consumer);
+      },
+    };
+  }
+
+  /** Put a record on the dead-letter topic with the reason, where it came from and for which group. */
+  async setAside(record: IncomingRecord, reason: string, group: string, id: string | undefined): Promise<void> {
+    const topic = this.deadLetterTopic;
+    await this.base.ensureTopics([topic]);
+    await this.base.produce(topic, deadLetterOf(record, reason, group));
+    this.base.logger.warn('Event set aside on the dead-letter topic', {
+      id: id ?? '(unknown)',
+      group,
+      reason,
+      from: `${record.topic}:${record.partition}:${record.offset}`,
+      deadLetterTopic: topic,
+    });
+  }
+
+  history(query: HistoryQuery): AsyncIterable<EventMessage> {
+    return readHistory(this, query);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.consumers].map((c) => c.stop()));
+    this.consumers.clear();
+    await this.base.close();
+  }
+}
+
+/** One listener's group consumer. */
+class EventConsumer {
+  private readonly wanted: Set<string>;
+  private readonly topics: string[];
+  private readonly groupId: string;
+  /** High watermarks when consume() was called: where "from now on" starts. */
+  private readonly snapshot = new Map<string, Map<number, string>>();
+  private group: GroupConsumer | undefined;
+  private generation = 0;
+  private establishing: Promise<void> = Promise.resolve();
+  private stopping = false;
+  private stopPromise: Promise<void> | undefined;
+  /** Partitions replaying by time on a broker without a time index: skip records older than this. */
+  private readonly scanFrom = new Map<string, number>();
+  private readonly failures = new Map<string, number>();
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly transport: KafkaEventTransport,
+    private readonly spec: ConsumeSpec,
+    private readonly handler: EventMessageHandler,
+  ) {
+    this.wanted = new Set(spec.events.map((e) => `${e.apiName}.${e.eventName}`));
+    this.topics = [...new Set(spec.events.map((e) => transport.topicOf(e.apiName, e.eventName)))];
+    this.groupId = transport.base.names.listenerGroup(spec.group);
+  }
+
+  private get base(): RoleBase {
+    return this.transport.base;
+  }
+
+  async start(): Promise<void> {
+    const { base } = this;
+    await base.ensureTopics(this.topics);
+    if (this.spec.since === undefined) {
+      for (const topic of this.topics) {
+        const marks = await base.client.watermarks(topic);
+        this.snapshot.set(topic, new Map(marks.map((m) => [m.partition, m.high])));
+      }
+    }
+    const { options } = this.transport;
+    this.group = base.client.createGroupConsumer({
+      groupId: this.groupId,
+      topics: this.topics,
+      fromBeginning: true,
+      autoCommit: true,
+      timing: options,
+      partitionsConsumedConcurrently: options.partitions_consumed_concurrently,
+      description: `listener group ${this.groupId} (${[...this.wanted].join(', ')})`,
+      onAssigned: (assignment) => this.onAssigned(assignment),
+      handle: (batch) => this.handleBatch(batch),
+    });
+    await this.group.start();
+  }
+
+  private onAssigned(assignment: readonly TopicPartitions[]): void {
+    const generation = ++this.generation;
+    // Nothing is fetched until each partition's start is known (and committed, for new partitions).
+    this.group!.pause(assignment);
+    this.establishing = this.establish(assignment, generation);
+  }
+
+  private async establish(assignment: readonly TopicPartitions[], generation: number): Promise<void> {
+    const group = this.group!;
+    for (let attempt = 0; generation === this.generation; attempt++) {
+      try {
+        const committed = await this.base.client.committedOffsets(
+          this.groupId,
+          assignment.map((a) => a.topic),
+        );
+        const starts: PartitionOffset[] = [];
+        for (const { topic, partitions } of assignment) {
+          const fresh = partitions.filter((p) => !committed.get(topic)?.has(p));
+          if (fresh.length > 0) starts.push(...(await this.startOffsets(topic, fresh)));
+        }
+        if (starts.length > 0) {
+          await group.untilFetching();
+          if (generation !== this.generation) return;
+          // Committed: the group now exists at these offsets, whatever happens to this member.
+          await group.commit(starts);
+          // And read from them here: kafkajs may have looked its own default offsets up meanwhile.
+          for (const start of starts) group.seek(start);
+          this.base.logger.info(`Consumer group ${this.groupId} starts reading new partitions`, {
+            at: describeOffsets(starts),
+            since: describeSince(this.spec.since),
+          });
+        }
+        if (generation === this.generation) group.resume(assignment);
+        return;
+      } catch (error) {
+        if (generation !== this.generation) return;
+        if (this.stopping && attempt >= 2) {
+          this.base.logger.warn(`Consumer group ${this.groupId}: could not record where new partitions start before stopping`, {
+            error: rootMessage(error),
+          });
+          return;
+        }
+        const wait = backoffDelay(attempt, { initialMs: 200, maxMs: 10_000 });
+        if (!isRebalanceError(error)) {
+          this.base.logger.warn(`Consumer group ${this.groupId}: finding where to start failed; retrying in ${wait} ms`, { error: rootMessage(error) });
+        }
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+  }
+
+  /** Where partitions the group never read start, from `since`. */
+  private async startOffsets(topic: string, partitions: readonly number[]): Promise<PartitionOffset[]> {
+    const since: StartPosition | undefined = this.spec.since;
+    const marks = await this.base.client.watermarks(topic);
+    const mark = (p: number) => marks.find((m) => m.partition === p) ?? { partition: p, low: '0', high: '0' };
+    const clamp = (p: number, offset: bigint): string => {
+      const { low, high } = mark(p);
+      return String(minBig(maxBig(offset, BigInt(low)), BigInt(high)));
+    };
+    if (since === undefined) {
+      const snap = this.snapshot.get(topic);
+      // A partition missing from the snapshot appeared after consume() was called: all of it is new.
+      return partitions.map((p) => ({ topic, partition: p, offset: clamp(p, BigInt(snap?.get(p) ?? mark(p).low)) }));
+    }
+    if (since.kind === 'beginning') return partitions.map((p) => ({ topic, partition: p, offset: mark(p).low }));
+    if (since.kind === 'position') {
+      const positions = parsePosition(since.position);
+      return partitions.map((p) => {
+        const given = positions.find((x) => x.partition === p && (x.topic === undefined || x.topic === topic));
+        return { topic, partition: p, offset: given ? clamp(p, given.offset) : mark(p).low };
+      });
+    }
+    const time = since.time.getTime();
+    const found = await this.base.client.offsetsForTime(topic, time, marks.filter((m) => partitions.includes(m.partition)));
+    return found.map((f) => {
+      if (!f.exact) this.scanFrom.set(`${topic}:${f.partition}`, time);
+      return { topic, partition: f.partition, offset: f.offset };
+    });
+  }
+
+  private async handleBatch(batch: ConsumedBatch): Promise<void> {
+    const key = `${batch.topic}:${batch.partition}`;
+    for (const record of batch.records) {
+      if (this.stopping || !batch.isActive()) return;
+      const scanTime = this.scanFrom.get(key);
+      if (scanTime !== undefined) {
+        if (Number(record.timestamp) < scanTime) {
+          batch.resolve(record.offset);
+          continue;
+        }
+        this.scanFrom.delete(key);
+      }
+      const type = eventTypeOf(record);
+      if (type && !this.wanted.has(`${type.apiName}.${type.eventName}`)) {
+        batch.resolve(record.offset); // another event on a shared topic: not ours
+        continue;
+      }
+      const decoded = decodeEvent(record);
+      if (!decoded.ok) {
+        if (!(await this.setAsideOrRetry(batch, record, `cannot be decoded: ${decoded.reason}`, decoded.id))) return;
+        continue;
+      }
+      try {
+        await this.runHandler(decoded.value, batch);
+      } catch (error) {
+        if (isRejection(error)) {
+          if (!(await this.setAsideOrRetry(batch, record, `rejected by the handler: ${errorText(error)}`, decoded.value.id))) return;
+          continue;
+        }
+        this.redeliverLater(batch, record, decoded.value.id, error);
+        return;
+      }
+      this.failures.delete(key);
+      batch.resolve(record.offset);
+      await batch.heartbeat(); // throws when the group rebalances: kafkajs commits what is resolved and rejoins
+    }
+  }
+
+  /** Dead-letter a record and resolve it; when even that fails, leave it for a retry. */
+  private async setAsideOrRetry(batch: ConsumedBatch, record: IncomingRecord, reason: string, id: string | undefined): Promise<boolean> {
+    try {
+      await this.transport.setAside(record, reason, this.groupId, id);
+    } catch (error) {
+      this.redeliverLater(batch, record, id, error);
+      return false;
+    }
+    batch.resolve(record.offset);
+    return true;
+  }
+
+  /** The handler runs while the group expects heartbeats: keep sending them for long handlers. */
+  private async runHandler(message: EventMessage, batch: ConsumedBatch): Promise<void> {
+    const every = Math.max(100, Math.min(this.transport.options.heartbeat_interval_ms, Math.floor(this.transport.options.session_timeout_ms / 3)));
+    const timer = setInterval(() => {
+      batch.heartbeat().catch(() => undefined); // a rebalance shows again at the heartbeat after the handler
+    }, every);
+    try {
+      await this.handler(message);
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  /**
+   * Not acknowledged: pause the partition and read it again from this record
+   * after a backoff. Nothing after it is committed meanwhile; if this consumer
+   * stops first, another member of the group reads it from the committed offset.
+   */
+  private redeliverLater(batch: ConsumedBatch, record: IncomingRecord, id: string | undefined, error: unknown): void {
+    const key = `${record.topic}:${record.partition}`;
+    const attempt = this.failures.get(key) ?? 0;
+    this.failures.set(key, attempt + 1);
+    const wait = backoffDelay(attempt, { initialMs: 500, maxMs: 30_000 });
+    const resume = batch.pause();
+    this.base.logger.info('Event not acknowledged; it will be delivered again', {
+      id: id ?? '(unknown)',
+      group: this.groupId,
+      at: `${key}:${record.offset}`,
+      retryInMs: wait,
+      error: errorText(error),
+    });
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      if (!this.stopping) resume();
+    }, wait);
+    this.retryTimers.add(timer);
+  }
+
+  stop(): Promise<void> {
+    this.stopPromise ??= (async () => {
+      this.stopping = true;
+      for (const timer of this.retryTimers) clearTimeout(timer);
+      this.retryTimers.clear();
+      if (!this.group) return;
+      // Record where new partitions start before leaving, so events fired while nobody listens wait for the group.
+      await this.group.untilJoinSettled();
+      const limit = Math.max(5000, this.transport.options.session_timeout_ms);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.establishing, new Promise<void>((resolve) => (timer = setTimeout(resolve, limit)))]);
+      clearTimeout(timer);
+      await this.group.stop();
+    })();
+    return this.stopPromise;
+  }
+}
+
+/** `topic[partition:offset,...]`, one entry per topic. */
+function describeOffsets(offsets: readonly PartitionOffset[]): string {
+  const byTopic = new Map<string, string[]>();
+  for (const { topic, partition, offset } of offsets) byTopic.set(topic, [...(byTopic.get(topic) ?? []), `${partition}:${offset}`]);
+  return [...byTopic].map(([topic, parts]) => `${topic}[${parts.join(',')}]`).join(' ');
+}
+
+function describeSince(since: StartPosition | undefined): string {
+  if (!since) return 'latest (events fired from the moment the listener started)';
+  if (since.kind === 'time') return `time ${since.time.toISOString()}`;
+  if (since.kind === 'position') return `position ${since.position}`;
+  return 'beginning';
+}

@@ -1,0 +1,134 @@
+/**
+ * The result role: replies go to the calling service's reply topic
+ * (`<prefix>reply.<service>`), to the partition the calling process reads,
+ * keyed by the process's token; the call id travels in
+ * `lightbus-correlation-id`. Each process starts one long-lived reply reader
+ * on its first call: it reads its partition directly (no consumer group, so
+ * no group join to wait for) from the end as it was then, and routes every
+ * reply to the call waiting for it.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  LightbusError,
+  deferred,
+  errorText,
+  type Deferred,
+  type PendingResult,
+  type ResultMessage,
+  type ResultTransport,
+  type RpcMessage,
+  type TransportCallOptions,
+  type TransportContext,
+} from '@lightbus/core';
+import type { PartitionReader } from './adapter/partition-reader';
+import { correlationIdOf, decodeResult, encodeResult, formatReturnPath, parseReturnPath, type IncomingRecord } from './codec';
+import type { KafkaResultOptions } from './options';
+import { RoleBase } from './role';
+import { REQUEST_TOPIC_DEFAULTS } from './rpc';
+
+interface ReplyReader {
+  readonly topic: string;
+  readonly partition: number;
+  readonly reader: PartitionReader;
+}
+
+export class KafkaResultTransport implements ResultTransport {
+  readonly base: RoleBase;
+  /** This process's replies carry this key; it also picks the partition it reads. */
+  readonly token: string;
+  private reader: Promise<ReplyReader> | undefined;
+  private readonly pending = new Map<string, Deferred<ResultMessage>>();
+
+  constructor(
+    readonly options: KafkaResultOptions,
+    readonly context: TransportContext,
+  ) {
+    this.base = new RoleBase(options, context);
+    this.token = `${context.processName}.${randomBytes(4).toString('hex')}`;
+  }
+
+  async expectResult(message: RpcMessage, _options?: TransportCallOptions): Promise<PendingResult> {
+    const reader = await this.startReader();
+    const box = deferred<ResultMessage>();
+    box.promise.catch(() => undefined);
+    this.pending.set(message.id, box);
+    return {
+      returnPath: formatReturnPath({ topic: reader.topic, partition: reader.partition, token: this.token }),
+      result: box.promise,
+      cancel: () => {
+        this.pending.delete(message.id);
+      },
+    };
+  }
+
+  async sendResult(call: RpcMessage, result: ResultMessage): Promise<void> {
+    const path = parseReturnPath(call.returnPath);
+    if (!path) {
+      this.base.logger.warn('Cannot reply: the call has no Kafka return path', { rpcMessageId: call.id, returnPath: call.returnPath });
+      return;
+    }
+    // A reply after the caller's deadline is dropped unsent: nobody waits for it.
+    await this.base.produce(path.topic, encodeResult(result, path.token, path.partition), call.deadline).catch((error: unknown) => {
+      if ((error as Error | undefined)?.name === 'DeadlinePassedError') {
+        this.base.logger.debug('Result not sent: the caller stopped waiting', { rpcMessageId: call.id });
+        return;
+      }
+      throw error;
+    });
+  }
+
+  /** The reply reader: started once per process, on the first call. */
+  private startReader(): Promise<ReplyReader> {
+    this.reader ??= this.createReader().catch((error: unknown) => {
+      this.reader = undefined;
+      throw error;
+    });
+    return this.reader;
+  }
+
+  private async createReader(): Promise<ReplyReader> {
+    const { base, options, context } = this;
+    const topic = base.names.reply(context.serviceName);
+    await base.ensureTopics([topic], REQUEST_TOPIC_DEFAULTS);
+    const marks = await base.client.watermarks(topic);
+    const hash = createHash('sha256').update(this.token).digest().readUInt32BE(0);
+    const { partition, high } = marks[hash % marks.length]!;
+    // Replies to calls made from now on are at or after today's end of the partition.
+    const reader = await base.client.startPartitionReader({
+      topic,
+      start: new Map([[partition, high]]),
+      maxWaitMs: options.max_wait_ms,
+      maxBytesPerPartition: options.max_bytes_per_partition,
+      resetTo: 'latest',
+      description: `reply reader of ${topic}[${partition}]`,
+      onRecords: (records) => this.route(records),
+    });
+    return { topic, partition, reader };
+  }
+
+  private route(records: readonly IncomingRecord[]): void {
+    for (const record of records) {
+      const id = correlationIdOf(record);
+      const box = id === undefined ? undefined : this.pending.get(id);
+      if (!box) continue; // another process sharing the partition, or a call that gave up
+      this.pending.delete(id!);
+      const decoded = decodeResult(record);
+      if (decoded.ok) box.resolve(decoded.value);
+      else {
+        this.base.logger.warn('Undecodable reply', { rpcMessageId: id, reason: decoded.reason });
+        box.reject(new LightbusError(`The reply to call ${id} cannot be decoded: ${decoded.reason}`));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    const reader = await this.reader?.catch(() => undefined);
+    if (reader) {
+      await this.base.client.stopPartitionReader(reader.reader).catch((error: unknown) => {
+        this.base.logger.debug('Stopping the reply reader failed', { error: errorText(error) });
+      });
+    }
+    this.pending.clear();
+    await this.base.close();
+  }
+}

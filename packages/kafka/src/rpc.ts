@@ -1,0 +1,171 @@
+/**
+ * The RPC role: a call is a record on its API's request topic
+ * (`<prefix>rpc.<api>`), read by one consumer group shared by every worker of
+ * that API. At most once: a worker commits a call's offset before it starts
+ * executing it, and skips (unread) calls whose deadline header has passed.
+ */
+import {
+  InFlight,
+  Semaphore,
+  errorText,
+  type Consumer,
+  type RpcHandler,
+  type RpcMessage,
+  type RpcTransport,
+  type TransportCallOptions,
+  type TransportContext,
+} from '@lightbus/core';
+import type { ConsumedBatch, GroupConsumer } from './adapter/client';
+import { deadLetterOf, decodeRequest, encodeRequest, requestDeadline } from './codec';
+import type { KafkaRpcOptions } from './options';
+import { RoleBase } from './role';
+
+/** Calls are useless after their deadline: topics this role creates keep them an hour unless topic_config says otherwise. */
+export const REQUEST_TOPIC_DEFAULTS: Readonly<Record<string, string>> = { 'retention.ms': '3600000' };
+
+export class KafkaRpcTransport implements RpcTransport {
+  readonly base: RoleBase;
+  private readonly consumers = new Set<RpcConsumer>();
+
+  constructor(
+    readonly options: KafkaRpcOptions,
+    context: TransportContext,
+  ) {
+    this.base = new RoleBase(options, context);
+  }
+
+  async callRpc(message: RpcMessage, options: TransportCallOptions): Promise<void> {
+    const topic = this.base.names.request(message.apiName);
+    await this.base.ensureTopics([topic], REQUEST_TOPIC_DEFAULTS);
+    const deadline = message.deadline ?? Date.now() + options.timeoutSeconds * 1000;
+    await this.base.produce(topic, encodeRequest(message), deadline);
+  }
+
+  async consumeRpcs(apiNames: readonly string[], handler: RpcHandler): Promise<Consumer> {
+    const consumer = new RpcConsumer(this, apiNames, handler);
+    this.consumers.add(consumer);
+    try {
+      await consumer.start();
+    } catch (error) {
+      await consumer.stop();
+      this.consumers.delete(consumer);
+      throw error;
+    }
+    return {
+      stop: async () => {
+        await consumer.stop();
+        this.consumers.delete(consumer);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.consumers].map((c) => c.stop()));
+    this.consumers.clear();
+    await this.base.close();
+  }
+}
+
+/** A worker's consumers: one group per API (a group is shared by that API's workers only). */
+class RpcConsumer {
+  private readonly groups: GroupConsumer[] = [];
+  private readonly slots: Semaphore;
+  private readonly inFlight = new InFlight();
+  private stopping = false;
+  private stopPromise: Promise<void> | undefined;
+
+  constructor(
+    private readonly transport: KafkaRpcTransport,
+    private readonly apiNames: readonly string[],
+    private readonly handler: RpcHandler,
+  ) {
+    this.slots = new Semaphore(transport.options.concurrency);
+  }
+
+  async start(): Promise<void> {
+    const { base, options } = this.transport;
+    const topics = this.apiNames.map((api) => base.names.request(api));
+    await base.ensureTopics(topics, REQUEST_TOPIC_DEFAULTS);
+    for (const apiName of this.apiNames) {
+      const topic = base.names.request(apiName);
+      const groupId = base.names.workerGroup(apiName);
+      const group = base.client.createGroupConsumer({
+        groupId,
+        topics: [topic],
+        // A new API's first workers also serve calls sent just before they started (expired ones are skipped).
+        fromBeginning: true,
+        autoCommit: true,
+        timing: options,
+        partitionsConsumedConcurrently: 1,
+        description: `workers of ${apiName} (group ${groupId})`,
+        handle: (batch) => this.handleBatch(batch, groupId),
+      });
+      this.groups.push(group);
+    }
+    await Promise.all(this.groups.map((g) => g.start()));
+  }
+
+  private async handleBatch(batch: ConsumedBatch, groupId: string): Promise<void> {
+    const { base } = this.transport;
+    const ready: RpcMessage[] = [];
+    const launch = async (): Promise<void> => {
+      if (ready.length === 0) return;
+      const calls = ready.splice(0);
+      try {
+        await batch.commit(); // at most once: committed before executed
+      } catch (error) {
+        calls.forEach(() => this.slots.release());
+        throw error;
+      }
+      for (const call of calls) {
+        void this.inFlight.track(
+          this.handler(call)
+            .catch((error: unknown) => base.logger.error('RPC handler failed', { id: call.id, api: call.apiName, error: errorText(error) }))
+            .finally(() => this.slots.release()),
+        );
+      }
+    };
+    for (const record of batch.records) {
+      if (this.stopping || !batch.isActive()) break;
+      const deadline = requestDeadline(record);
+      if (deadline !== undefined && Date.now() > deadline) {
+        base.logger.debug('Skipping a call whose deadline passed before a worker took it', {
+          at: `${record.topic}:${record.partition}:${record.offset}`,
+          late: `${Date.now() - deadline} ms`,
+        });
+        batch.resolve(record.offset);
+        continue;
+      }
+      const decoded = decodeRequest(record);
+      if (!decoded.ok) {
+        try {
+          await base.ensureTopics([base.names.deadLetter()]);
+          await base.produce(base.names.deadLetter(), deadLetterOf(record, `cannot be decoded: ${decoded.reason}`, groupId));
+          base.logger.warn('Call set aside on the dead-letter topic', { id: decoded.id ?? '(unknown)', reason: decoded.reason, group: groupId });
+        } catch (error) {
+          base.logger.warn('Could not dead-letter an undecodable call; dropped it', { id: decoded.id ?? '(unknown)', error: errorText(error) });
+        }
+        batch.resolve(record.offset);
+        continue;
+      }
+      if (this.slots.available === 0) await launch();
+      await this.slots.acquire();
+      if (this.stopping || !batch.isActive()) {
+        this.slots.release();
+        break;
+      }
+      batch.resolve(record.offset);
+      ready.push(decoded.value);
+    }
+    await launch();
+  }
+
+  stop(): Promise<void> {
+    this.stopPromise ??= (async () => {
+      this.stopping = true;
+      await Promise.all(this.groups.map((g) => g.stop()));
+      await this.inFlight.drain();
+    })();
+    return this.stopPromise;
+  }
+}

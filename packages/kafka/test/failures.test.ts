@@ -1,0 +1,85 @@
+/**
+ * Failures a user meets: no broker at the configured address, and a broker that
+ * goes away and comes back. The second test runs its own mock broker (it takes it
+ * down), whatever KAFKA_BROKERS says.
+ */
+import { BrokerConnectionError, newMessageId, type EventMessage } from '@lightbus/core';
+import { KafkaEventTransport, KafkaResultTransport, KafkaRpcTransport } from '@lightbus/kafka';
+import { Collector, waitFor } from '@lightbus/testing';
+import { cleanupRun, context, eventOptions, resultOptions, rpcOptions, uniquePrefix } from './helpers';
+
+interface Mock {
+  bootstrap: string;
+  stop(): Promise<void>;
+  setBrokerDown(id: number, down: boolean): Promise<unknown>;
+}
+const { startMock } = require('../../../tools/kafka-mock/mock') as { startMock(options?: { brokers?: number }): Promise<Mock> };
+
+function tick(apiName: string, i: number): EventMessage {
+  return { id: newMessageId(), apiName, eventName: 'tick', version: 1, kwargs: { i } };
+}
+
+const FAST_RETRY = { retries: 2, initial_retry_time_ms: 100, max_retry_time_ms: 500 };
+
+describe('kafka: failures', () => {
+  afterAll(() => cleanupRun());
+
+  it('says which broker it cannot reach, and what to check', async () => {
+    const options = { brokers: ['127.0.0.1:1'], connection_timeout_ms: 300, retry: FAST_RETRY };
+    const events = new KafkaEventTransport(eventOptions(uniquePrefix('down'), options), context());
+    const rpc = new KafkaRpcTransport(rpcOptions(uniquePrefix('down'), options), context());
+    const results = new KafkaResultTransport(resultOptions(uniquePrefix('down'), options), context());
+    try {
+      const fire = events.sendEvent(tick('fail.api', 1), { timeoutSeconds: 5 });
+      await expect(fire).rejects.toThrow(BrokerConnectionError);
+      await expect(fire).rejects.toThrow(/Cannot reach Kafka at 127\.0\.0\.1:1 .*Check that the brokers are running/);
+      await expect(events.consume({ events: [{ apiName: 'fail.api', eventName: 'tick' }], group: 'g', consumer: 'c' }, async () => {})).rejects.toThrow(
+        BrokerConnectionError,
+      );
+      await expect(rpc.consumeRpcs(['fail.api'], async () => {})).rejects.toThrow(BrokerConnectionError);
+      await expect(
+        results.expectResult({ id: newMessageId(), apiName: 'fail.api', procedureName: 'p', kwargs: {}, returnPath: '' }, { timeoutSeconds: 1 }),
+      ).rejects.toThrow(/127\.0\.0\.1:1/);
+    } finally {
+      await Promise.all([events.close(), rpc.close(), results.close()]);
+    }
+  });
+
+  it('resumes consuming after the broker went away and came back; handled events are not delivered again', async () => {
+    const mock = await startMock();
+    const prefix = uniquePrefix('outage');
+    const api = 'outage.api';
+    const options = { brokers: [mock.bootstrap], retry: FAST_RETRY, connection_timeout_ms: 500 };
+    const events = new KafkaEventTransport(eventOptions(prefix, options), context('p1'));
+    const got = new Collector<number>();
+    try {
+      const consumer = await events.consume(
+        { events: [{ apiName: api, eventName: 'tick' }], group: 'outage', consumer: 'c1' },
+        async (message) => got.push(Number(message.kwargs.i)),
+      );
+      await events.sendEvent(tick(api, 0), { timeoutSeconds: 10 });
+      await got.waitForCount(1, 15_000);
+
+      await mock.setBrokerDown(1, true);
+      // While it is down, firing fails with an error that names the broker.
+      await expect(events.sendEvent(tick(api, 1), { timeoutSeconds: 10 })).rejects.toThrow(BrokerConnectionError);
+      await mock.setBrokerDown(1, false);
+
+      // Back: the producer reconnects and the consumer resumes.
+      await waitFor(
+        async () => {
+          await events.sendEvent(tick(api, 2), { timeoutSeconds: 5 });
+          return true;
+        },
+        { timeout: 30_000, interval: 200, message: 'a fire to succeed once the broker is back' },
+      );
+      await waitFor(() => got.items.includes(2), { timeout: 45_000, message: `event 2 to arrive (got ${JSON.stringify(got.items)})` });
+      // Event 0 was handled and committed before the outage: not delivered again.
+      expect(got.items.filter((i) => i === 0)).toHaveLength(1);
+      await consumer.stop();
+    } finally {
+      await events.close();
+      await mock.stop();
+    }
+  });
+});
