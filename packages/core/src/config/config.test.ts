@@ -111,6 +111,17 @@ describe('fallback to apis.default', () => {
   });
 });
 
+it('reads YAML merge keys, as PyYAML does', () => {
+  const dir = tempDir();
+  writeFileSync(
+    path.join(dir, 'lightbus.yaml'),
+    'apis:\n  default:\n    event_transport: {memory: &memory {name: merged}}\n    rpc_transport: {memory: {<<: *memory, concurrency: 3}}\n',
+  );
+  const config = loadConfig({ configFile: path.join(dir, 'lightbus.yaml') }, registry());
+  expect(config.api('a').rpcTransport.options).toEqual({ name: 'merged', concurrency: 3 });
+  expect(config.api('a').eventTransport.options).toEqual({ name: 'merged', max_stream_length: 10000 });
+});
+
 describe('errors name the key and the problem', () => {
   it('names unknown keys and suggests the right one', () => {
     expect(issuesOf(() => load({ servce_name: 'x' } as never))).toEqual([": unknown key 'servce_name' (did you mean 'service_name'?)"]);

@@ -46,7 +46,8 @@ export function readConfigFile(file: string): ConfigSource {
   }
   let data: unknown;
   try {
-    data = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    // merge: `<<: *defaults` keys, as PyYAML reads them, so one file means the same to Python services.
+    data = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { merge: true });
   } catch (error) {
     const where = error instanceof YAMLParseError && error.linePos ? ` at line ${error.linePos[0].line}` : '';
     throw new ConfigError(file, [{ path: '', message: `cannot be parsed${where}: ${(error as Error).message}` }], { cause: error });
