@@ -38,7 +38,8 @@ module.exports = {
       globalSetup: '<rootDir>/test/global-setup.js',
       globalTeardown: '<rootDir>/test/global-teardown.js',
       slowTestThreshold: 20,
-      testTimeout: 60_000,
+      // Jest ignores `testTimeout` inside a project; this setup file applies the 60 s per test.
+      setupFilesAfterEnv: ['<rootDir>/test/integration-timeout.js'],
     },
   ],
 };
