@@ -6,8 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import {
+import lightbus, {
   ConsoleLogger,
+  type Bus,
+  type LightbusConfigInput,
   validateAgainst,
   type ConsumeSpec,
   type Consumer,
@@ -43,6 +45,7 @@ import {
   rpcQueueKey,
   schemaKey,
   streamKey,
+  transport,
 } from '@lightbus/redis';
 import type { TSchema } from '@sinclair/typebox';
 
@@ -165,3 +168,52 @@ export function recordSchema(inner: SchemaTransport, keys: TouchedKeys): SchemaT
 }
 
 export { RedisEventTransport, RedisResultTransport, RedisRpcTransport, RedisSchemaTransport };
+
+/** A lightbus config with every role on this Redis, plus `extra` options for each role. */
+export function redisConfig(
+  names: { service: string; process: string },
+  extra: { rpc?: Record<string, unknown>; result?: Record<string, unknown>; event?: Record<string, unknown>; schema?: Record<string, unknown> } = {},
+): LightbusConfigInput {
+  const role = (options: Record<string, unknown> | undefined) => ({ redis: { url: REDIS_URL, ...options } });
+  return {
+    service_name: names.service,
+    process_name: names.process,
+    bus: { schema: { transport: role(extra.schema) } },
+    apis: {
+      default: { rpc_transport: role(extra.rpc), result_transport: role(extra.result), event_transport: role(extra.event) },
+    },
+  };
+}
+
+/** Buses made by a test (on Redis), closed after it. */
+export function busFactory(): { make(config: LightbusConfigInput, logger?: Logger): Bus; closeAll(): Promise<void> } {
+  const buses: Bus[] = [];
+  return {
+    make(config, logger = quietLogger) {
+      const bus = lightbus.create({ config, logger, transports: [transport] });
+      buses.push(bus);
+      return bus;
+    },
+    async closeAll() {
+      await Promise.all(buses.splice(0).map((bus) => bus.close()));
+    },
+  };
+}
+
+/** JSON the way Python's json.dumps(sort_keys=True) writes it: sorted keys, ", " and ": ". */
+export function pythonJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(pythonJson).join(', ')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}: ${pythonJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(', ')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** An id as Python Lightbus makes them (uuid1 text). */
+export function pythonId(): string {
+  const hex = randomBytes(16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-1${hex.slice(13, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
