@@ -65,7 +65,11 @@ export class BlockingReader {
     this.abort.abort();
     const loop = this.loop ?? Promise.resolve();
     let finished = false;
-    void loop.finally(() => (finished = true));
+    const done = new AbortController();
+    void loop.finally(() => {
+      finished = true;
+      done.abort();
+    });
     let blockedSince: number | undefined;
     while (!finished) {
       if (this.blocked) {
@@ -76,7 +80,7 @@ export class BlockingReader {
           await this.connection.close();
         }
       }
-      await Promise.race([loop, delay(this.blocked ? 50 : 20)]);
+      await delay(this.blocked ? 50 : 20, done.signal);
     }
     await this.connection.close();
   }

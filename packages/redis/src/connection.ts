@@ -258,22 +258,25 @@ export class RedisConnection {
   /** Close the connection: waits for replies still due (briefly), then releases the socket. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
+    this.closed = true; // from now on retryStrategy says stop: no reconnection starts
     const redis = this.redis;
-    if (redis.status === 'end' || redis.status === 'wait') {
+    if (redis.status !== 'ready' && redis.status !== 'connect' && redis.status !== 'connecting') {
+      // No socket (never started, waiting to reconnect, or ended): nothing to wait for.
       redis.disconnect();
       return;
     }
-    const ended = new Promise<void>((resolve) => redis.once('end', () => resolve()));
-    if (redis.status === 'ready') {
-      const timer = setTimeout(() => redis.disconnect(), 1000);
-      await redis.quit().catch(() => redis.disconnect());
-      clearTimeout(timer);
-    } else {
-      redis.disconnect();
-    }
-    const fallback = setTimeout(() => redis.disconnect(), 1000);
+    let timer: NodeJS.Timeout | undefined;
+    const ended = new Promise<void>((resolve) => {
+      redis.once('end', () => resolve());
+      timer = setTimeout(() => {
+        redis.disconnect();
+        resolve();
+      }, 1000);
+    });
+    if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+    else redis.disconnect();
     await ended;
-    clearTimeout(fallback);
+    clearTimeout(timer);
   }
+
 }

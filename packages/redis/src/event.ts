@@ -303,6 +303,8 @@ class EventConsumer {
         failures += 1;
         const log = failures === 1 ? this.logger.warn.bind(this.logger) : this.logger.debug.bind(this.logger);
         log(`${this.what}: reading failed; retrying`, { error: errorText(error), attempt: failures });
+        // A read whose reply was lost left entries delivered to us: take them first when back.
+        ownPendingRead = false;
         await delay(backoffDelay(failures - 1, { initialMs: 100, maxMs: this.transport.options.consumption_restart_delay * 1000 }), signal);
       }
     }
