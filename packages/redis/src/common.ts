@@ -1,6 +1,14 @@
 /** What every role shares: its command connection, names, retries, errors. */
 import { LightbusError, delay, type LightbusErrorOptions, type TransportContext } from '@lightbus/core';
-import { RedisConnection, connectionName, isProgrammingError, isReplyError, type ConnectionSettings } from './connection';
+import {
+  RedisConnection,
+  acquireSharedConnection,
+  connectionName,
+  isProgrammingError,
+  isReplyError,
+  type ConnectionSettings,
+  type SharedConnection,
+} from './connection';
 
 /** How long a worker or listener waits for Redis when it starts, before it fails with a clear error. */
 export const STARTUP_WAIT_MS = 10_000;
@@ -19,22 +27,29 @@ export function commandFailure(error: unknown, what: string): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
-/** Base of the four roles: one lazily opened command connection, closed with the transport. */
+/**
+ * Base of the four roles: the process's command connection to this Redis
+ * (shared by the roles, opened on first use), released with the transport.
+ */
 export abstract class RedisRole {
-  private commandConnection: RedisConnection | undefined;
+  private commandConnection: SharedConnection | undefined;
   protected closed = false;
 
   protected constructor(
     protected readonly url: string,
     protected readonly context: TransportContext,
-    private readonly role: string,
     protected readonly maxBackoffMs: number,
   ) {}
 
-  /** The connection for ordinary commands (pipelined; never blocked). */
+  /** The connection for ordinary commands (written together; never blocked). */
   protected commands(): RedisConnection {
-    this.commandConnection ??= this.connect(this.role);
-    return this.commandConnection;
+    this.commandConnection ??= acquireSharedConnection({
+      url: this.url,
+      name: connectionName('lightbus', this.context.serviceName, this.context.processName, 'commands'),
+      logger: this.context.logger,
+      maxBackoffMs: this.maxBackoffMs,
+    });
+    return this.commandConnection.connection;
   }
 
   /** A new connection named `lightbus:<service>:<process>:<purpose>`. */
@@ -77,9 +92,9 @@ export abstract class RedisRole {
     }
   }
 
-  /** Close the command connection. Subclasses stop their consumers first. */
+  /** Release the command connection. Subclasses stop their consumers first. */
   protected async closeCommands(): Promise<void> {
     this.closed = true;
-    await this.commandConnection?.close();
+    await this.commandConnection?.release();
   }
 }

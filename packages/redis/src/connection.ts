@@ -80,9 +80,15 @@ export class RedisConnection {
   private clientIdOfEpoch: { epoch: number; id: Promise<string> } | undefined;
   /** Increases every time the connection becomes ready: a new socket, a new client id. */
   private epoch = 0;
+  /** Longest wait between reconnection attempts (the smallest any user of the connection asked for). */
+  maxBackoffMs: number;
+  /** Writes are held until the current task and its microtasks are done. */
+  private corked = false;
+  private readyGate: Promise<void> | undefined;
 
   constructor(private readonly settings: ConnectionSettings) {
     this.where = redactUrl(settings.url);
+    this.maxBackoffMs = settings.maxBackoffMs;
     this.redis = new Redis(settings.url, {
       lazyConnect: true,
       protocol: 2,
@@ -93,7 +99,7 @@ export class RedisConnection {
       maxRetriesPerRequest: 0,
       connectTimeout: 10_000,
       socketTimeout: settings.blockMs === undefined ? undefined : settings.blockMs + BLOCK_GRACE_MS,
-      retryStrategy: (times) => (this.closed ? null : backoffDelay(times - 1, { initialMs: 100, maxMs: settings.maxBackoffMs })),
+      retryStrategy: (times) => (this.closed ? null : backoffDelay(times - 1, { initialMs: 100, maxMs: this.maxBackoffMs })),
     });
     this.redis.on('error', (error: Error) => this.onError(error));
     this.redis.on('ready', () => this.onReady());
@@ -173,52 +179,81 @@ export class RedisConnection {
     if (this.redis.status === 'ready') return Promise.resolve(true);
     if (signal?.aborted) return Promise.resolve(false);
     this.start();
+    const gate = (this.readyGate ??= this.newReadyGate());
     return new Promise<boolean>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      const cleanup = (): void => {
+      let settled = false;
+      const settle = (outcome: () => void): void => {
+        if (settled) return;
+        settled = true;
         if (timer) clearTimeout(timer);
-        this.redis.off('ready', onReady);
-        this.redis.off('end', onEnd);
         signal?.removeEventListener('abort', onAbort);
+        outcome();
       };
-      const onReady = (): void => {
-        cleanup();
-        resolve(true);
-      };
-      const onEnd = (): void => {
-        cleanup();
-        reject(this.closed ? new ConnectionClosedError(this.where) : this.unreachable(what));
-      };
-      const onAbort = (): void => {
-        cleanup();
-        resolve(false);
-      };
-      this.redis.on('ready', onReady);
-      this.redis.on('end', onEnd);
+      const onAbort = (): void => settle(() => resolve(false));
+      gate.then(
+        () => settle(() => resolve(true)),
+        () => settle(() => reject(this.closed ? new ConnectionClosedError(this.where) : this.unreachable(what))),
+      );
       signal?.addEventListener('abort', onAbort, { once: true });
       if (deadline !== undefined) {
-        timer = setTimeout(() => {
-          cleanup();
-          reject(this.unreachable(what));
-        }, Math.max(0, deadline - Date.now()));
+        timer = setTimeout(() => settle(() => reject(this.unreachable(what))), Math.max(0, deadline - Date.now()));
       }
     });
   }
 
-  /** Send one command (the connection must be ready, or it fails at once). */
-  async send(command: Command): Promise<Reply> {
-    if (this.closed) throw new ConnectionClosedError(this.where);
-    const [name, ...args] = command;
-    return (await this.redis.call(name, args)) as Reply;
+  /** One promise all waiters share: resolves on the next 'ready', rejects on 'end'. */
+  private newReadyGate(): Promise<void> {
+    const gate = new Promise<void>((resolve, reject) => {
+      const onReady = (): void => {
+        this.redis.off('end', onEnd);
+        resolve();
+      };
+      const onEnd = (): void => {
+        this.redis.off('ready', onReady);
+        reject(new ConnectionClosedError(this.where));
+      };
+      this.redis.once('ready', onReady);
+      this.redis.once('end', onEnd);
+    });
+    gate.catch(() => undefined);
+    const clear = (): void => {
+      if (this.readyGate === gate) this.readyGate = undefined;
+    };
+    gate.then(clear, clear);
+    return gate;
   }
 
-  /** Send commands in one write; each reply in order. The first failed command's error is thrown. */
+  /**
+   * Send one command (the connection must be ready, or it fails at once).
+   * Commands sent during one task (and the promise callbacks it runs) leave in
+   * one write (the socket is corked until then), in the order sent, each
+   * answered as soon as its reply arrives: many calls in flight cost few
+   * system calls, and nothing waits for a timer.
+   */
+  send(command: Command): Promise<Reply> {
+    if (this.closed) return Promise.reject(new ConnectionClosedError(this.where));
+    this.cork();
+    const [name, ...args] = command;
+    return this.redis.call(name, args) as Promise<Reply>;
+  }
+
+  /** Send commands back to back (in one write); each reply in order. The first failed command's error is thrown. */
   async pipeline(commands: readonly Command[]): Promise<Reply[]> {
-    if (this.closed) throw new ConnectionClosedError(this.where);
-    const results = await this.redis.pipeline(commands.map((c) => ['call', ...c])).exec();
-    return (results ?? []).map(([error, reply]) => {
-      if (error) throw error;
-      return reply as Reply;
+    return Promise.all(commands.map((command) => this.send(command)));
+  }
+
+  /** Hold writes to the socket until the current task and its microtasks are done. */
+  private cork(): void {
+    if (this.corked || this.redis.status !== 'ready') return;
+    const socket = this.redis.stream;
+    if (!socket || typeof socket.cork !== 'function') return;
+    socket.cork();
+    this.corked = true;
+    // After the current task and everything it awaits synchronously (microtasks): one write, no added wait.
+    process.nextTick(() => {
+      this.corked = false;
+      socket.uncork();
     });
   }
 
@@ -279,4 +314,41 @@ export class RedisConnection {
     clearTimeout(timer);
   }
 
+}
+
+/**
+ * The command connections of a process: the roles of one process on the same
+ * Redis share one (named `lightbus:<service>:<process>:commands`), so their
+ * commands are written together. Counted: closed when the last role releases it.
+ */
+const sharedConnections = new Map<string, { connection: RedisConnection; users: number }>();
+
+export interface SharedConnection {
+  readonly connection: RedisConnection;
+  /** Release this use; the connection closes when nobody uses it any more. */
+  release(): Promise<void>;
+}
+
+export function acquireSharedConnection(settings: ConnectionSettings): SharedConnection {
+  const key = `${settings.url}\u0000${settings.name}`;
+  let entry = sharedConnections.get(key);
+  if (!entry || entry.connection.isClosed) {
+    entry = { connection: new RedisConnection(settings), users: 0 };
+    sharedConnections.set(key, entry);
+  }
+  entry.users += 1;
+  entry.connection.maxBackoffMs = Math.min(entry.connection.maxBackoffMs, settings.maxBackoffMs);
+  const held = entry;
+  let released = false;
+  return {
+    connection: held.connection,
+    release: async () => {
+      if (released) return;
+      released = true;
+      held.users -= 1;
+      if (held.users > 0) return;
+      if (sharedConnections.get(key) === held) sharedConnections.delete(key);
+      await held.connection.close();
+    },
+  };
 }

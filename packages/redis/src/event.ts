@@ -94,7 +94,7 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
     readonly options: RedisEventOptions,
     context: TransportContext,
   ) {
-    super(options.url, context, 'event', options.consumption_restart_delay * 1000);
+    super(options.url, context, options.consumption_restart_delay * 1000);
     this.maxLength = options.max_stream_length ? options.max_stream_length : null;
   }
 

@@ -48,7 +48,7 @@ export class RedisResultTransport extends RedisRole implements ResultTransport {
     private readonly options: RedisResultOptions,
     context: TransportContext,
   ) {
-    super(options.url, context, 'result', RESULT_READER_MAX_BACKOFF_MS);
+    super(options.url, context, RESULT_READER_MAX_BACKOFF_MS);
     this.resultKey = `lightbus:result:${connectionName(context.serviceName, context.processName)}:${newMessageId()}`;
   }
 
@@ -113,7 +113,20 @@ export class RedisResultTransport extends RedisRole implements ResultTransport {
           await delay(backoffDelay(failures - 1, { initialMs: 100, maxMs: this.maxBackoffMs }), signal);
           continue;
         }
-        if (Array.isArray(reply) && reply.length >= 2) this.route(String(reply[1]));
+        if (!Array.isArray(reply) || reply.length < 2) continue;
+        this.route(String(reply[1]));
+        // More calls wait: take every result already there in one round trip (atomically), not one BLPOP each.
+        if (this.waiting.size > 0 && !signal.aborted) {
+          try {
+            const [rest] = await reader.connection.transaction([
+              ['LRANGE', this.resultKey, 0, -1],
+              ['DEL', this.resultKey],
+            ]);
+            if (Array.isArray(rest)) for (const blob of rest) this.route(String(blob));
+          } catch (error) {
+            logger.debug('Reading more results failed', { key: this.resultKey, error: errorText(error) });
+          }
+        }
       }
     });
   }

@@ -35,7 +35,7 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     private readonly options: RedisRpcOptions,
     context: TransportContext,
   ) {
-    super(options.url, context, 'rpc', options.consumption_restart_delay * 1000);
+    super(options.url, context, options.consumption_restart_delay * 1000);
   }
 
   async callRpc(message: RpcMessage, options: TransportCallOptions): Promise<void> {
@@ -94,8 +94,30 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
           continue;
         }
         const queue = String(reply[0]);
-        const blob = String(reply[1]);
-        void inFlight.track(this.take(queue, blob, handler).finally(() => slots.release()));
+        const dispatch = (blob: string): void => {
+          void inFlight.track(this.take(queue, blob, handler, reader.connection).finally(() => slots.release()));
+        };
+        dispatch(String(reply[1]));
+        // Calls waiting behind it in the same queue: take as many as there are free slots, atomically,
+        // in one round trip (a busy worker does not pay a BLPOP round trip per call).
+        const free = slots.available;
+        if (free > 0 && !signal.aborted) {
+          let more: string[] = [];
+          try {
+            const [range] = await reader.connection.transaction([
+              ['LRANGE', queue, 0, free - 1],
+              ['LTRIM', queue, free, -1],
+            ]);
+            more = Array.isArray(range) ? range.map(String) : [];
+          } catch (error) {
+            // Nothing was taken (a transaction happens whole or not at all); the next BLPOP goes on.
+            logger.debug(`Taking more calls from ${queue} failed`, { error: errorText(error) });
+          }
+          for (const blob of more) {
+            await slots.acquire(); // free: returns at once
+            dispatch(blob);
+          }
+        }
       }
     });
 
@@ -110,21 +132,32 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     return consumer;
   }
 
-  /** One popped call: decode it, check its expiry key, run it. */
-  private async take(queue: string, blob: string, handler: RpcHandler): Promise<void> {
+  /**
+   * One popped call: decode it and DEL its expiry key at once, on the reading
+   * connection (so the DEL leaves in the same write as the next BLPOP), then
+   * run it unless the key was gone.
+   */
+  private take(queue: string, blob: string, handler: RpcHandler, connection: RedisConnection): Promise<void> {
     let message: RpcMessage;
     try {
       message = decodeRpcCall(blob);
     } catch (error) {
       const reason = error instanceof UndecodableMessage ? error.reason : errorText(error);
-      await this.setAside(queue, blob, reason, error instanceof UndecodableMessage ? error.messageId : undefined);
-      return;
+      return this.setAside(queue, blob, reason, error instanceof UndecodableMessage ? error.messageId : undefined);
     }
+    const expiryKey = rpcExpiryKey(message.id);
+    const deletion = connection
+      .send(['DEL', expiryKey])
+      .catch(() =>
+        this.withRetries(`Checking the expiry of call ${message.id}`, Date.now() + this.options.rpc_timeout * 1000, (c) => c.send(['DEL', expiryKey])),
+      );
+    return this.run(message, deletion, handler);
+  }
+
+  private async run(message: RpcMessage, deletion: Promise<unknown>, handler: RpcHandler): Promise<void> {
     let deleted;
     try {
-      deleted = await this.withRetries(`Checking the expiry of call ${message.id}`, Date.now() + this.options.rpc_timeout * 1000, (c) =>
-        c.send(['DEL', rpcExpiryKey(message.id)]),
-      );
+      deleted = await deletion;
     } catch (error) {
       this.context.logger.error(`Dropped call ${message.apiName}.${message.procedureName}(): its expiry could not be checked`, {
         id: message.id,

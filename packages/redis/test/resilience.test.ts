@@ -66,7 +66,7 @@ describe('CLIENT KILL', () => {
     expect(first).toBe(-1);
     const inFlight = Array.from({ length: 20 }, (_, n) => caller.client.callRpc(api, 'slow', { n, ms: 100 }));
     const killed = [...(await killConnectionsOf(workerService)), ...(await killConnectionsOf(callerService))];
-    expect(killed).toEqual(expect.arrayContaining(['w:rpc', 'w:rpc-consumer', 'w:result', 'c:rpc', 'c:result-reader']));
+    expect(killed).toEqual(expect.arrayContaining(['w:commands', 'w:rpc-consumer', 'c:commands', 'c:result-reader']));
 
     const settled = await Promise.allSettled(inFlight);
     settled.forEach((outcome, n) => {
