@@ -98,12 +98,12 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
     this.maxLength = options.max_stream_length ? options.max_stream_length : null;
   }
 
-  /** The stream an event goes to. */
+  /** @internal The stream an event goes to. */
   streamOf(apiName: string, eventName: string): string {
     return streamKey(apiName, eventName, this.options.stream_use);
   }
 
-  /** `XADD <stream> [MAXLEN ~ n] * <fields>`. */
+  /** @internal `XADD <stream> [MAXLEN ~ n] * <fields>`. */
   addCommand(stream: string, fields: readonly string[], maxLength = this.maxLength): Command {
     return ['XADD', stream, ...(maxLength ? ['MAXLEN', '~', maxLength] : []), '*', ...fields];
   }
