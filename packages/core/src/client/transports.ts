@@ -17,6 +17,8 @@ export class TransportPool {
   private readonly instances = new Map<string, RoleTransport[TransportRole]>();
   /** Test doubles that replace the configured transports of a role for every API. */
   private overrides: Partial<RoleTransport> = {};
+  /** get() by `<role>|<api>`: the config is frozen, so each API's transport for a role never changes. */
+  private readonly byApi = new Map<string, RoleTransport[TransportRole]>();
 
   constructor(
     private readonly config: Config,
@@ -28,7 +30,13 @@ export class TransportPool {
   get<R extends TransportRole>(apiName: string, role: R): RoleTransport[R] {
     const override = this.overrides[role];
     if (override) return override as RoleTransport[R];
-    return this.instance(role, this.config.transport(apiName, role), role === 'schema' ? 'bus.schema' : `apis.${apiName}`);
+    const memo = `${role}|${apiName}`;
+    let transport = this.byApi.get(memo) as RoleTransport[R] | undefined;
+    if (!transport) {
+      transport = this.instance(role, this.config.transport(apiName, role), role === 'schema' ? 'bus.schema' : `apis.${apiName}`);
+      this.byApi.set(memo, transport);
+    }
+    return transport;
   }
 
   /** The pool key of an API's transport for a role: equal keys share one instance. */
@@ -68,6 +76,7 @@ export class TransportPool {
   async closeAll(): Promise<void> {
     const instances = [...this.instances.values()];
     this.instances.clear();
+    this.byApi.clear();
     await Promise.all(
       instances.map((t) =>
         t.close().catch((error: unknown) => this.context.logger.error('Closing a transport failed', { error })),

@@ -1,0 +1,504 @@
+/**
+ * Events on Redis streams, as Python Lightbus does it: `XADD <stream> MAXLEN ~
+ * <n> * id .. api_name .. event_name .. version .. :<param> <json> ...`;
+ * listeners read with consumer groups `<service>-<listener>`. See
+ * docs/explanation/redis.md for the guarantees.
+ *
+ * One consumer = one connection and one sequential loop:
+ * 1. create the groups (XGROUP CREATE ... MKSTREAM, at `since` or `$`),
+ * 2. own pending entries first (XREADGROUP ... 0: delivered to this consumer
+ *    name before a restart, never acknowledged),
+ * 3. then new entries in batches (XREADGROUP COUNT <batch_size> BLOCK ... >),
+ *    each handled in order; the batch's acknowledgements (XACK) go out with
+ *    the next read, in the same write,
+ * 4. every reclaim_interval, entries idle longer than acknowledgement_timeout
+ *    in the group (their consumer died or failed) are claimed (XPENDING,
+ *    XCLAIM) and handled here.
+ * Entries that cannot be decoded, and entries the handler rejects
+ * (MessageRejectedError), are copied to `<stream>:dead_letters` with the reason
+ * and acknowledged in one transaction. Placeholders and, in a per_api stream,
+ * events nobody here listens for are acknowledged and skipped.
+ */
+import {
+  InvalidParametersError,
+  MessageRejectedError,
+  backoffDelay,
+  delay,
+  errorText,
+  type ConsumeSpec,
+  type Consumer,
+  type EventMessage,
+  type EventMessageHandler,
+  type EventTransport,
+  type HistoryQuery,
+  type SendEventOptions,
+  type StartPosition,
+  type TransportCapabilities,
+  type TransportContext,
+} from '@lightbus/core';
+import { BLOCK_MS, BlockingReader } from './blocking';
+import { isReplyError, type Command, type RedisConnection } from './connection';
+import { RedisRole, STARTUP_WAIT_MS, commandFailure } from './common';
+import type { RedisEventOptions } from './options';
+import { parseEntries, parseInfoList, parsePending, parseStreamsReply, type StreamEntry } from './replies';
+import {
+  UndecodableMessage,
+  compareStreamIds,
+  deadLetterKey,
+  decodeEventFields,
+  encodeEventFields,
+  isPlaceholder,
+  isStreamId,
+  nextStreamId,
+  previousStreamId,
+  streamKey,
+} from './wire';
+
+export const redisCapabilities: TransportCapabilities = Object.freeze({
+  crossProcess: true,
+  durable: true,
+  consumerGroups: true,
+  replay: true,
+  history: true,
+  ordering: 'per-stream',
+});
+
+/** XREVRANGE page size for history (as Python's inspect). */
+const HISTORY_PAGE = 100;
+
+/** Where a new group starts, as an XGROUP CREATE id. */
+export function groupStartId(since: StartPosition | undefined): string {
+  if (!since) return '$';
+  switch (since.kind) {
+    case 'beginning':
+      return '0';
+    case 'time':
+      return `${Math.max(0, since.time.getTime())}-0`;
+    case 'position':
+      if (!isStreamId(since.position)) {
+        throw new InvalidParametersError(
+          `since position ${JSON.stringify(since.position)} is not a Redis stream id; give one like '1700000000000-0' ` +
+            `(an event's nativeId), or a Date.`,
+        );
+      }
+      return since.position;
+  }
+}
+
+export class RedisEventTransport extends RedisRole implements EventTransport {
+  readonly capabilities = redisCapabilities;
+  private readonly consumers = new Set<EventConsumer>();
+  private readonly maxLength: number | null;
+
+  constructor(
+    readonly options: RedisEventOptions,
+    context: TransportContext,
+  ) {
+    super(options.url, context, options.consumption_restart_delay * 1000);
+    this.maxLength = options.max_stream_length ? options.max_stream_length : null;
+  }
+
+  /** @internal The stream an event goes to. */
+  streamOf(apiName: string, eventName: string): string {
+    return streamKey(apiName, eventName, this.options.stream_use);
+  }
+
+  /** @internal `XADD <stream> [MAXLEN ~ n] * <fields>`. */
+  addCommand(stream: string, fields: readonly string[], maxLength = this.maxLength): Command {
+    return ['XADD', stream, ...(maxLength ? ['MAXLEN', '~', maxLength] : []), '*', ...fields];
+  }
+
+  async sendEvent(message: EventMessage, options: SendEventOptions): Promise<void> {
+    const fields = encodeEventFields(message); // an EncodingError reaches the caller before anything is sent
+    const command = this.addCommand(this.streamOf(message.apiName, message.eventName), fields);
+    await this.withRetries(
+      `Firing ${message.apiName}.${message.eventName}`,
+      Date.now() + options.timeoutSeconds * 1000 - 50,
+      (connection) => connection.send(command),
+    );
+  }
+
+  async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
+    const start = groupStartId(spec.since);
+    const consumer = new EventConsumer(this, this.context, spec, handler, this.commands(), this.connect(`listener:${spec.group}`, { blockMs: BLOCK_MS }));
+    await consumer.start(start);
+    this.consumers.add(consumer);
+    return {
+      stop: async () => {
+        this.consumers.delete(consumer);
+        await consumer.stop();
+      },
+    };
+  }
+
+  async *history(query: HistoryQuery): AsyncIterable<EventMessage> {
+    const connection = this.commands();
+    const what = `Reading the history of API '${query.apiName}'`;
+    await connection.ready(Date.now() + STARTUP_WAIT_MS, undefined, what);
+    const streams =
+      this.options.stream_use === 'per_api' || query.eventName !== undefined
+        ? [this.streamOf(query.apiName, query.eventName ?? '*')]
+        : await this.streamsOfApi(connection, query.apiName);
+    const end = query.stop ? `${query.stop.getTime()}-18446744073709551615` : '+';
+    const start = query.start ? `${query.start.getTime()}-0` : '-';
+    const cursors = streams.map((stream) => ({ stream, end, buffer: [] as StreamEntry[], done: false }));
+    let yielded = 0;
+    for (;;) {
+      for (const cursor of cursors) {
+        if (cursor.buffer.length > 0 || cursor.done) continue;
+        let reply;
+        try {
+          reply = await connection.send(['XREVRANGE', cursor.stream, cursor.end, start, 'COUNT', HISTORY_PAGE]);
+        } catch (error) {
+          throw commandFailure(error, what);
+        }
+        cursor.buffer = parseEntries(cursor.stream, reply);
+        const last = cursor.buffer[cursor.buffer.length - 1];
+        const before = last ? previousStreamId(last.id) : undefined;
+        if (cursor.buffer.length < HISTORY_PAGE || before === undefined) cursor.done = true;
+        else cursor.end = before;
+      }
+      let newest: (typeof cursors)[number] | undefined;
+      for (const cursor of cursors) {
+        if (cursor.buffer.length === 0) continue;
+        if (!newest || compareStreamIds(cursor.buffer[0]!.id, newest.buffer[0]!.id) > 0) newest = cursor;
+      }
+      if (!newest) return;
+      const entry = newest.buffer.shift()!;
+      if (entry.fields === null || isPlaceholder(entry.fields)) continue;
+      let message: EventMessage;
+      try {
+        message = decodeEventFields(entry.fields, entry.id);
+      } catch (error) {
+        this.context.logger.debug('History: skipped an entry that cannot be decoded', { stream: entry.stream, entryId: entry.id, error: errorText(error) });
+        continue;
+      }
+      if (message.apiName !== query.apiName) continue;
+      if (query.eventName !== undefined && message.eventName !== query.eventName) continue;
+      if (query.limit !== undefined && yielded >= query.limit) return;
+      yielded += 1;
+      yield message;
+    }
+  }
+
+  /** per_event: every stream of an API (`<api>.<event>:stream`), found with SCAN. */
+  private async streamsOfApi(connection: RedisConnection, apiName: string): Promise<string[]> {
+    const pattern = `${apiName.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}.*:stream`;
+    const found = new Set<string>();
+    let cursor = '0';
+    do {
+      const reply = await connection.send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000]);
+      const [next, keys] = Array.isArray(reply) ? reply : ['0', []];
+      cursor = String(next);
+      for (const key of Array.isArray(keys) ? keys : []) found.add(String(key));
+    } while (cursor !== '0');
+    return [...found].sort();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.consumers].map((c) => c.stop()));
+    this.consumers.clear();
+    await this.closeCommands();
+  }
+}
+
+/** One running consumer of a group: a connection, a loop. */
+class EventConsumer {
+  private readonly streams: string[];
+  private readonly wanted: Set<string>;
+  private readonly reader: BlockingReader;
+  private readonly logger;
+  /** Highest entry id seen per stream: where to re-create a group that vanished. */
+  private readonly cursors = new Map<string, string>();
+  /** Entries handled, not yet acknowledged, per stream. */
+  private readonly toAck = new Map<string, string[]>();
+  private readonly ackTimeoutMs: number;
+  private readonly reclaimIntervalMs: number;
+  private readonly reclaimBatch: number;
+  private nextReclaim = 0;
+
+  constructor(
+    private readonly transport: RedisEventTransport,
+    context: TransportContext,
+    private readonly spec: ConsumeSpec,
+    private readonly handler: EventMessageHandler,
+    commands: RedisConnection,
+    connection: RedisConnection,
+  ) {
+    this.logger = context.logger;
+    this.streams = [...new Set(spec.events.map((e) => transport.streamOf(e.apiName, e.eventName)))];
+    this.wanted = new Set(spec.events.map((e) => `${e.apiName}\u0000${e.eventName}`));
+    this.reader = new BlockingReader(connection, commands, context.logger);
+    const options = transport.options;
+    this.ackTimeoutMs = Math.round(options.acknowledgement_timeout * 1000);
+    this.reclaimIntervalMs = Math.round((options.reclaim_interval ?? options.acknowledgement_timeout) * 1000);
+    this.reclaimBatch = options.reclaim_batch_size ?? options.batch_size * 10;
+  }
+
+  private get connection(): RedisConnection {
+    return this.reader.connection;
+  }
+
+  private get what(): string {
+    return `Listening for ${this.spec.events.map((e) => `${e.apiName}.${e.eventName}`).join(', ')} (group ${this.spec.group})`;
+  }
+
+  /** Create the groups, then run the loop. Fails (clearly) if Redis cannot be reached at start. */
+  async start(startId: string): Promise<void> {
+    await this.connection.ready(Date.now() + STARTUP_WAIT_MS, undefined, this.what);
+    try {
+      await this.removeIdleConsumers();
+      await this.createGroups(() => startId);
+      await this.readCursors();
+    } catch (error) {
+      await this.connection.close();
+      throw commandFailure(error, `${this.what}: creating the consumer group`);
+    }
+    this.reader.start((signal) => this.loop(signal));
+  }
+
+  async stop(): Promise<void> {
+    await this.reader.stop();
+  }
+
+  private async loop(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    let ownPendingRead = false;
+    while (!signal.aborted) {
+      try {
+        if (!ownPendingRead) {
+          await this.readOwnPending(signal);
+          ownPendingRead = true;
+        }
+        if (Date.now() >= this.nextReclaim) {
+          await this.reclaim(signal);
+          this.nextReclaim = Date.now() + this.reclaimIntervalMs;
+          if (signal.aborted) break;
+        }
+        const block = Math.max(1, Math.min(BLOCK_MS, this.nextReclaim - Date.now()));
+        let ackFailure: unknown;
+        const acks = this.sendAcks().catch((error: unknown) => (ackFailure = error));
+        const reply = await this.reader.read([
+          'XREADGROUP', 'GROUP', this.spec.group, this.spec.consumer, 'COUNT', this.transport.options.batch_size,
+          'BLOCK', block, 'STREAMS', ...this.streams, ...this.streams.map(() => '>'),
+        ]);
+        await acks;
+        failures = 0;
+        if (ackFailure !== undefined) {
+          this.logger.warn(`${this.what}: acknowledging failed; trying again with the next read`, { error: errorText(ackFailure) });
+        }
+        await this.handleBatch(parseStreamsReply(reply), signal);
+      } catch (error) {
+        if (signal.aborted) break;
+        if (isReplyError(error) && error.message.startsWith('NOGROUP')) {
+          this.logger.warn(`${this.what}: the stream or group vanished (Redis restarted or the key was deleted); re-creating it`);
+          try {
+            await this.createGroups((stream) => this.cursors.get(stream) ?? '$');
+            this.toAck.clear(); // a new group has no pending entries to acknowledge
+            continue;
+          } catch (again) {
+            error = again;
+          }
+        }
+        failures += 1;
+        const log = failures === 1 ? this.logger.warn.bind(this.logger) : this.logger.debug.bind(this.logger);
+        log(`${this.what}: reading failed; retrying`, { error: errorText(error), attempt: failures });
+        // A read whose reply was lost left entries delivered to us: take them first when back.
+        ownPendingRead = false;
+        await delay(backoffDelay(failures - 1, { initialMs: 100, maxMs: this.transport.options.consumption_restart_delay * 1000 }), signal);
+      }
+    }
+    // Stopping: acknowledge what was handled.
+    try {
+      await this.sendAcks();
+    } catch (error) {
+      this.logger.warn(`${this.what}: could not acknowledge the last events; they will be delivered again`, { error: errorText(error) });
+    }
+  }
+
+  /** Entries delivered to this consumer name earlier and never acknowledged (a restart): handled first. */
+  private async readOwnPending(signal: AbortSignal): Promise<void> {
+    const after = new Map(this.streams.map((s) => [s, '0']));
+    while (!signal.aborted && after.size > 0) {
+      const streams = [...after.keys()];
+      const reply = await this.connection.send([
+        'XREADGROUP', 'GROUP', this.spec.group, this.spec.consumer, 'COUNT', this.transport.options.batch_size,
+        'STREAMS', ...streams, ...streams.map((s) => after.get(s)!),
+      ]);
+      const entries = parseStreamsReply(reply);
+      for (const stream of streams) {
+        const mine = entries.filter((e) => e.stream === stream);
+        if (mine.length === 0) after.delete(stream);
+        else after.set(stream, mine[mine.length - 1]!.id);
+      }
+      if (entries.length > 0) {
+        this.logger.info(`${this.what}: handling ${entries.length} event(s) delivered before a restart and never acknowledged`);
+        await this.handleBatch(entries, signal);
+        await this.sendAcks();
+      }
+    }
+  }
+
+  /** Claim entries of the group idle past acknowledgement_timeout (dead or failed consumers) and handle them. */
+  private async reclaim(signal: AbortSignal): Promise<void> {
+    for (const stream of this.streams) {
+      let from = '-';
+      for (;;) {
+        const pending = parsePending(await this.connection.send(['XPENDING', stream, this.spec.group, from, '+', this.reclaimBatch]));
+        const stale = pending.filter((p) => p.idleMs >= this.ackTimeoutMs);
+        if (stale.length > 0) {
+          const reply = await this.connection.send(['XCLAIM', stream, this.spec.group, this.spec.consumer, this.ackTimeoutMs, ...stale.map((p) => p.id)]);
+          const claimed = parseEntries(stream, reply);
+          if (claimed.length > 0) {
+            const owners = [...new Set(stale.map((p) => p.consumer))].join(', ');
+            this.logger.info(`${this.what}: reclaimed ${claimed.length} event(s) not acknowledged within ${this.ackTimeoutMs / 1000}s by ${owners}`);
+            await this.handleBatch(claimed, signal);
+            await this.sendAcks();
+            if (signal.aborted) return;
+          }
+        }
+        if (pending.length < this.reclaimBatch) break;
+        from = nextStreamId(pending[pending.length - 1]!.id);
+      }
+    }
+  }
+
+  /** Handle entries in order; stop early (leaving the rest pending) when stopping. */
+  private async handleBatch(entries: readonly StreamEntry[], signal: AbortSignal): Promise<void> {
+    for (const entry of entries) {
+      if (signal.aborted) return;
+      this.advanceCursor(entry);
+      if (entry.fields === null || isPlaceholder(entry.fields)) {
+        this.ack(entry);
+        continue;
+      }
+      let message: EventMessage;
+      try {
+        message = decodeEventFields(entry.fields, entry.id);
+      } catch (error) {
+        const reason = error instanceof UndecodableMessage ? error.reason : errorText(error);
+        await this.setAside(entry, `cannot be decoded: ${reason}`, error instanceof UndecodableMessage ? error.messageId : undefined);
+        continue;
+      }
+      if (!this.wanted.has(`${message.apiName}\u0000${message.eventName}`)) {
+        this.ack(entry); // another event of the API (per_api stream): not ours
+        continue;
+      }
+      try {
+        await this.handler(message);
+        this.ack(entry);
+      } catch (error) {
+        if (error instanceof MessageRejectedError) {
+          await this.setAside(entry, `rejected by the handler: ${error.message}`, message.id);
+        } else {
+          this.logger.debug(`${this.what}: event ${message.id} not acknowledged (its handler failed); it will be delivered again`, {
+            entryId: entry.id,
+          });
+        }
+      }
+    }
+  }
+
+  private advanceCursor(entry: StreamEntry): void {
+    const current = this.cursors.get(entry.stream);
+    if (current === undefined || compareStreamIds(entry.id, current) > 0) this.cursors.set(entry.stream, entry.id);
+  }
+
+  private ack(entry: StreamEntry): void {
+    const list = this.toAck.get(entry.stream);
+    if (list) list.push(entry.id);
+    else this.toAck.set(entry.stream, [entry.id]);
+  }
+
+  /** Send the pending acknowledgements (one XACK per stream, in one write); kept for a retry if that fails. */
+  private sendAcks(): Promise<void> {
+    if (this.toAck.size === 0) return Promise.resolve();
+    const batch = [...this.toAck.entries()];
+    this.toAck.clear();
+    const commands: Command[] = batch.map(([stream, ids]) => ['XACK', stream, this.spec.group, ...ids]);
+    return this.connection.pipeline(commands).then(
+      () => undefined,
+      (error: unknown) => {
+        for (const [stream, ids] of batch) this.toAck.set(stream, [...ids, ...(this.toAck.get(stream) ?? [])]);
+        throw error;
+      },
+    );
+  }
+
+  /** Copy an entry to `<stream>:dead_letters` with the reason, and acknowledge it, in one transaction. */
+  private async setAside(entry: StreamEntry, reason: string, messageId: string | undefined): Promise<void> {
+    const target = deadLetterKey(entry.stream);
+    this.logger.error(`${this.what}: event set aside, ${reason}`, { stream: entry.stream, entryId: entry.id, id: messageId, deadLetters: target });
+    const record = [
+      'reason', reason,
+      'stream', entry.stream,
+      'entry_id', entry.id,
+      'group', this.spec.group,
+      'consumer', this.spec.consumer,
+      'fields', JSON.stringify(entry.fields ?? []),
+    ];
+    try {
+      await this.connection.transaction([
+        this.transport.addCommand(target, record),
+        ['XACK', entry.stream, this.spec.group, entry.id],
+      ]);
+    } catch (error) {
+      // Not acknowledged: it stays pending and is set aside again when reclaimed.
+      this.logger.error(`${this.what}: could not set the event aside; it stays pending`, { entryId: entry.id, error: errorText(error) });
+    }
+  }
+
+  /** XGROUP CREATE <stream> <group> <id> MKSTREAM for each stream (an existing group is fine). */
+  private async createGroups(startOf: (stream: string) => string): Promise<void> {
+    for (const stream of this.streams) {
+      try {
+        await this.connection.send(['XGROUP', 'CREATE', stream, this.spec.group, startOf(stream), 'MKSTREAM']);
+        this.logger.debug(`Created consumer group ${this.spec.group} on ${stream}`, { at: startOf(stream) });
+      } catch (error) {
+        if (!(isReplyError(error) && error.message.startsWith('BUSYGROUP'))) throw error;
+      }
+    }
+  }
+
+  /** Where the group stands on each stream (its last delivered id). */
+  private async readCursors(): Promise<void> {
+    for (const stream of this.streams) {
+      const groups = parseInfoList(await this.connection.send(['XINFO', 'GROUPS', stream]));
+      const group = groups.find((g) => String(g.name) === this.spec.group);
+      const last = group?.['last-delivered-id'];
+      if (typeof last === 'string') this.cursors.set(stream, last);
+    }
+  }
+
+  /** consumer_ttl: forget consumers of the streams' groups idle that long and holding nothing. */
+  private async removeIdleConsumers(): Promise<void> {
+    const ttlMs = this.transport.options.consumer_ttl * 1000;
+    if (ttlMs <= 0) return;
+    for (const stream of this.streams) {
+      let groups;
+      try {
+        groups = parseInfoList(await this.connection.send(['XINFO', 'GROUPS', stream]));
+      } catch (error) {
+        if (isReplyError(error)) continue; // no stream yet
+        throw error;
+      }
+      for (const group of groups) {
+        const groupName = String(group.name);
+        let consumers;
+        try {
+          consumers = parseInfoList(await this.connection.send(['XINFO', 'CONSUMERS', stream, groupName]));
+        } catch (error) {
+          if (isReplyError(error)) continue;
+          throw error;
+        }
+        for (const consumer of consumers) {
+          const name = String(consumer.name);
+          if (Number(consumer.idle) >= ttlMs && Number(consumer.pending) === 0 && !(groupName === this.spec.group && name === this.spec.consumer)) {
+            await this.connection.send(['XGROUP', 'DELCONSUMER', stream, groupName, name]);
+            this.logger.debug(`Removed consumer ${name} of group ${groupName} on ${stream}: idle longer than consumer_ttl`);
+          }
+        }
+      }
+    }
+  }
+}

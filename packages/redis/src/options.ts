@@ -1,0 +1,131 @@
+/**
+ * The options of each role, declared once with TypeBox: core validates a
+ * config against these schemas (naming the key on error), fills the defaults,
+ * and the factories receive the static types derived from them. The keys are
+ * Python Lightbus's, so one lightbus.yaml serves Python and TypeScript
+ * services; `concurrency` is the only key Python does not have.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0';
+
+const Url = Type.String({
+  pattern: '^rediss?://',
+  default: DEFAULT_REDIS_URL,
+  description:
+    'Redis server: redis://[[user]:password@]host[:port][/db], or rediss://... for TLS. ' +
+    'The password never appears in logs or errors.',
+  errorHint: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0',
+});
+
+const ConsumptionRestartDelay = Type.Number({
+  exclusiveMinimum: 0,
+  default: 5,
+  description:
+    'Longest wait in seconds between attempts to reconnect and resume consuming after the connection to Redis ' +
+    'is lost. Attempts back off from 0.1 s up to this value.',
+});
+
+export const RedisRpcOptions = Type.Object(
+  {
+    url: Url,
+    rpc_timeout: Type.Number({
+      exclusiveMinimum: 0,
+      default: 5,
+      description:
+        "Lifetime in seconds of a call's expiry key when the call carries no deadline of its own. Calls made " +
+        "through the client always carry one (the API's rpc_timeout), so this is a fallback kept for configs " +
+        'shared with Python Lightbus.',
+    }),
+    rpc_retry_delay: Type.Number({
+      minimum: 0,
+      default: 1,
+      description:
+        'Seconds to wait before sending a call again when the connection failed while sending it. ' +
+        "Attempts stop at the call's deadline.",
+    }),
+    consumption_restart_delay: ConsumptionRestartDelay,
+    concurrency: Type.Integer({
+      minimum: 1,
+      default: 10,
+      description: 'How many calls one worker process executes at once (TypeScript only; Python workers run one at a time).',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const RedisResultOptions = Type.Object(
+  {
+    url: Url,
+    result_ttl: Type.Integer({
+      minimum: 1,
+      default: 60,
+      description: 'Seconds a result list lives after a worker pushed a result into it (EXPIRE), so unread results vanish.',
+    }),
+    rpc_timeout: Type.Number({
+      exclusiveMinimum: 0,
+      default: 5,
+      description:
+        'Seconds a worker keeps trying to deliver a result while Redis is unreachable; after that the caller has ' +
+        "timed out anyway. (The caller's own wait is the API's rpc_timeout.)",
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const RedisEventOptions = Type.Object(
+  {
+    url: Url,
+    batch_size: Type.Integer({
+      minimum: 1,
+      default: 10,
+      description: 'Most events read from Redis in one XREADGROUP and handled before they are acknowledged together.',
+    }),
+    reclaim_batch_size: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+      default: null,
+      description: 'Most pending entries inspected per XPENDING page when reclaiming (null: batch_size x 10).',
+      errorHint: 'must be a positive integer or null',
+    }),
+    acknowledgement_timeout: Type.Number({
+      exclusiveMinimum: 0,
+      default: 60,
+      description:
+        'Seconds an event may stay delivered but unacknowledged before another consumer of the group takes it ' +
+        '(the consumer is presumed dead). Longer than your slowest handler.',
+    }),
+    reclaim_interval: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()], {
+      default: null,
+      description: 'Seconds between looks for events to reclaim from dead consumers (null: acknowledgement_timeout).',
+      errorHint: 'must be a positive number or null',
+    }),
+    max_stream_length: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+      default: 100000,
+      description:
+        'Approximate length each stream is trimmed to when an event is added (XADD MAXLEN ~). 0 or null: never trim.',
+      errorHint: 'must be a non-negative integer or null',
+    }),
+    stream_use: Type.Union([Type.Literal('per_api'), Type.Literal('per_event')], {
+      default: 'per_api',
+      description:
+        "One stream per API ('per_api': <api>.*:stream, the default) or one per event ('per_event': " +
+        '<api>.<event>:stream). Every service sharing the events must use the same value.',
+      errorHint: "must be 'per_api' or 'per_event'",
+    }),
+    consumption_restart_delay: ConsumptionRestartDelay,
+    consumer_ttl: Type.Integer({
+      minimum: 0,
+      default: 2592000,
+      description:
+        'When a listener starts, consumers of the stream idle for this many seconds and holding no pending events ' +
+        'are removed from their groups (XGROUP DELCONSUMER). 0: never remove any.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const RedisSchemaOptions = Type.Object({ url: Url }, { additionalProperties: false });
+
+export type RedisRpcOptions = Static<typeof RedisRpcOptions>;
+export type RedisResultOptions = Static<typeof RedisResultOptions>;
+export type RedisEventOptions = Static<typeof RedisEventOptions>;
+export type RedisSchemaOptions = Static<typeof RedisSchemaOptions>;

@@ -1,0 +1,202 @@
+/**
+ * RPC on Redis, as Python Lightbus does it.
+ * Caller: `SET rpc_expiry_key:<id> 1 PX <ms left>` then `RPUSH <api>:rpc_queue
+ * <call>`, in one write. Worker: `BLPOP <api1>:rpc_queue ...` on its own
+ * connection, `DEL rpc_expiry_key:<id>` (0: the caller gave up, the call is
+ * dropped unexecuted), then the handler; several calls run at once
+ * (`concurrency`). At most once: a call is popped by one worker only.
+ */
+import {
+  InFlight,
+  Semaphore,
+  backoffDelay,
+  delay,
+  errorText,
+  type Consumer,
+  type RpcHandler,
+  type RpcMessage,
+  type RpcTransport,
+  type TransportCallOptions,
+  type TransportContext,
+} from '@lightbus/core';
+import { BLOCK_MS, BlockingReader } from './blocking';
+import { ConnectionClosedError, isReplyError, type RedisConnection } from './connection';
+import { RedisRole, STARTUP_WAIT_MS, commandFailure } from './common';
+import type { RedisRpcOptions } from './options';
+import { UndecodableMessage, decodeRpcCall, deadLetterKey, encodeRpcCall, rpcExpiryKey, rpcQueueKey } from './wire';
+
+/** Entries kept in an RPC queue's dead-letter stream. */
+const RPC_DEAD_LETTERS_MAX = 10_000;
+
+export class RedisRpcTransport extends RedisRole implements RpcTransport {
+  private readonly consumers = new Set<Consumer>();
+
+  constructor(
+    private readonly options: RedisRpcOptions,
+    context: TransportContext,
+  ) {
+    super(options.url, context, options.consumption_restart_delay * 1000);
+  }
+
+  async callRpc(message: RpcMessage, options: TransportCallOptions): Promise<void> {
+    const blob = encodeRpcCall(message); // an EncodingError reaches the caller before anything is sent
+    const deadline = message.deadline ?? Date.now() + (options.timeoutSeconds ?? this.options.rpc_timeout) * 1000;
+    const what = `Calling ${message.apiName}.${message.procedureName}()`;
+    // Give up a moment before the caller's own timeout, so the caller hears why.
+    await this.withRetries(
+      what,
+      deadline - 50,
+      async (connection) => {
+        const ms = Math.max(1, Math.ceil(deadline - Date.now()));
+        await connection.pipeline([
+          ['SET', rpcExpiryKey(message.id), '1', 'PX', ms],
+          ['RPUSH', rpcQueueKey(message.apiName), blob],
+        ]);
+      },
+      this.options.rpc_retry_delay * 1000,
+    );
+  }
+
+  async consumeRpcs(apiNames: readonly string[], handler: RpcHandler): Promise<Consumer> {
+    if (this.closed) throw new ConnectionClosedError('(closed transport)');
+    const queues = apiNames.map(rpcQueueKey);
+    const commands = this.commands();
+    await commands.ready(Date.now() + STARTUP_WAIT_MS, undefined, `Serving ${apiNames.join(', ')}`);
+    const reader = new BlockingReader(this.connect('rpc-consumer', { blockMs: BLOCK_MS }), commands, this.context.logger);
+    const slots = new Semaphore(this.options.concurrency);
+    const inFlight = new InFlight();
+    const logger = this.context.logger;
+    const blockSeconds = String(BLOCK_MS / 1000);
+
+    reader.start(async (signal) => {
+      let failures = 0;
+      while (!signal.aborted) {
+        await slots.acquire();
+        if (signal.aborted) {
+          slots.release();
+          break;
+        }
+        let reply;
+        try {
+          reply = await reader.read(['BLPOP', ...queues, blockSeconds]);
+          failures = 0;
+        } catch (error) {
+          slots.release();
+          if (signal.aborted) break;
+          failures += 1;
+          const log = failures === 1 ? logger.warn.bind(logger) : logger.debug.bind(logger);
+          log(`Taking calls for ${apiNames.join(', ')} failed; retrying`, { error: errorText(error), attempt: failures });
+          await delay(backoffDelay(failures - 1, { initialMs: 100, maxMs: this.maxBackoffMs }), signal);
+          continue;
+        }
+        if (!Array.isArray(reply) || reply.length < 2) {
+          slots.release();
+          continue;
+        }
+        const queue = String(reply[0]);
+        const dispatch = (blob: string): void => {
+          void inFlight.track(this.take(queue, blob, handler, reader.connection).finally(() => slots.release()));
+        };
+        dispatch(String(reply[1]));
+        // Calls waiting behind it in the same queue: take as many as there are free slots, atomically,
+        // in one round trip (a busy worker does not pay a BLPOP round trip per call).
+        const free = slots.available;
+        if (free > 0 && !signal.aborted) {
+          let more: string[] = [];
+          try {
+            const [range] = await reader.connection.transaction([
+              ['LRANGE', queue, 0, free - 1],
+              ['LTRIM', queue, free, -1],
+            ]);
+            more = Array.isArray(range) ? range.map(String) : [];
+          } catch (error) {
+            // Nothing was taken (a transaction happens whole or not at all); the next BLPOP goes on.
+            logger.debug(`Taking more calls from ${queue} failed`, { error: errorText(error) });
+          }
+          for (const blob of more) {
+            await slots.acquire(); // free: returns at once
+            dispatch(blob);
+          }
+        }
+      }
+    });
+
+    const consumer: Consumer = {
+      stop: async () => {
+        this.consumers.delete(consumer);
+        await reader.stop();
+        await inFlight.drain();
+      },
+    };
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  /**
+   * One popped call: decode it and DEL its expiry key at once, on the reading
+   * connection (so the DEL leaves in the same write as the next BLPOP), then
+   * run it unless the key was gone.
+   */
+  private take(queue: string, blob: string, handler: RpcHandler, connection: RedisConnection): Promise<void> {
+    let message: RpcMessage;
+    try {
+      message = decodeRpcCall(blob);
+    } catch (error) {
+      const reason = error instanceof UndecodableMessage ? error.reason : errorText(error);
+      return this.setAside(queue, blob, reason, error instanceof UndecodableMessage ? error.messageId : undefined);
+    }
+    const expiryKey = rpcExpiryKey(message.id);
+    const deletion = connection
+      .send(['DEL', expiryKey])
+      .catch(() =>
+        this.withRetries(`Checking the expiry of call ${message.id}`, Date.now() + this.options.rpc_timeout * 1000, (c) => c.send(['DEL', expiryKey])),
+      );
+    return this.run(message, deletion, handler);
+  }
+
+  private async run(message: RpcMessage, deletion: Promise<unknown>, handler: RpcHandler): Promise<void> {
+    let deleted;
+    try {
+      deleted = await deletion;
+    } catch (error) {
+      this.context.logger.error(`Dropped call ${message.apiName}.${message.procedureName}(): its expiry could not be checked`, {
+        id: message.id,
+        error: errorText(error),
+      });
+      return;
+    }
+    if (deleted === 0) {
+      this.context.logger.debug(`Dropped call ${message.apiName}.${message.procedureName}(): its caller's deadline passed`, {
+        id: message.id,
+      });
+      return;
+    }
+    try {
+      await handler(message);
+    } catch (error) {
+      this.context.logger.error('RPC handler failed', { id: message.id, error });
+    }
+  }
+
+  /** A call that cannot be read: log it and keep it in `<queue>:dead_letters` with the reason. */
+  private async setAside(queue: string, blob: string, reason: string, id: string | undefined): Promise<void> {
+    const target = deadLetterKey(queue);
+    this.context.logger.error(`Call set aside (cannot be decoded): ${reason}`, { queue, id, deadLetters: target });
+    try {
+      await this.withRetries(`Setting aside a call from ${queue}`, Date.now() + 5000, (c: RedisConnection) =>
+        c.send(['XADD', target, 'MAXLEN', '~', RPC_DEAD_LETTERS_MAX, '*', 'reason', reason, 'queue', queue, 'payload', blob]),
+      );
+    } catch (error) {
+      this.context.logger.error('Could not write to the dead-letter stream; the call is dropped', {
+        queue,
+        id,
+        error: isReplyError(error) ? commandFailure(error, 'XADD').message : errorText(error),
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.consumers].map((c) => c.stop()));
+    await this.closeCommands();
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Schemas on Redis: `SET schema:<api> <json> EX <ttl>` and `SADD schemas <api>`;
+ * loading is `SMEMBERS schemas` then `MGET schema:<a> schema:<b> ...`. A member
+ * whose key has expired is an API whose workers all stopped: it is left out,
+ * and removed from the set (atomically, only if its key is still missing).
+ */
+import type { ApiSchema, SchemaTransport, TransportContext } from '@lightbus/core';
+import { RedisRole } from './common';
+import { isReplyError } from './connection';
+import type { RedisSchemaOptions } from './options';
+import { SCHEMAS_SET_KEY, schemaKey } from './wire';
+
+/** Operations on the schema keys wait this long for Redis. */
+const SCHEMA_TIMEOUT_MS = 10_000;
+
+/** Remove from the set the members whose schema key is (still) missing. KEYS: schema keys..., the set. */
+const REMOVE_STALE_MEMBERS = `
+local set = KEYS[#KEYS]
+local removed = 0
+for i, name in ipairs(ARGV) do
+  if redis.call('EXISTS', KEYS[i]) == 0 then
+    removed = removed + redis.call('SREM', set, name)
+  end
+end
+return removed`;
+
+export class RedisSchemaTransport extends RedisRole implements SchemaTransport {
+  constructor(options: RedisSchemaOptions, context: TransportContext) {
+    super(options.url, context, 5000);
+  }
+
+  async store(apiName: string, schema: ApiSchema, ttlSeconds: number): Promise<void> {
+    const text = JSON.stringify(schema);
+    const ttl = Math.max(1, Math.round(ttlSeconds));
+    await this.withRetries(`Storing the schema of API '${apiName}'`, Date.now() + SCHEMA_TIMEOUT_MS, (connection) =>
+      connection.pipeline([
+        ['SET', schemaKey(apiName), text, 'EX', ttl],
+        ['SADD', SCHEMAS_SET_KEY, apiName],
+      ]),
+    );
+  }
+
+  async load(): Promise<Record<string, ApiSchema>> {
+    return this.withRetries('Loading schemas', Date.now() + SCHEMA_TIMEOUT_MS, async (connection) => {
+      const members = await connection.send(['SMEMBERS', SCHEMAS_SET_KEY]);
+      const names = Array.isArray(members) ? members.map(String).sort() : [];
+      if (names.length === 0) return {};
+      const values = await connection.send(['MGET', ...names.map(schemaKey)]);
+      const schemas: Record<string, ApiSchema> = {};
+      const gone: string[] = [];
+      names.forEach((name, index) => {
+        const value = Array.isArray(values) ? values[index] : null;
+        if (value === null || value === undefined) {
+          gone.push(name);
+          return;
+        }
+        try {
+          schemas[name] = JSON.parse(String(value)) as ApiSchema;
+        } catch {
+          this.context.logger.warn(`The schema of API '${name}' on Redis is not JSON; ignored`, { key: schemaKey(name) });
+        }
+      });
+      if (gone.length > 0) {
+        try {
+          await connection.send(['EVAL', REMOVE_STALE_MEMBERS, gone.length + 1, ...gone.map(schemaKey), SCHEMAS_SET_KEY, ...gone]);
+        } catch (error) {
+          if (!isReplyError(error)) throw error;
+          // Scripts not allowed (ACL): the stale names stay in the set, which is harmless.
+          this.context.logger.debug('Could not remove expired APIs from the schemas set', { error: error.message });
+        }
+      }
+      return schemas;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.closeCommands();
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * Shared by the integration tests: the Redis they use, transports with full
+ * options, a raw ioredis client for asserting what is on the wire, unique
+ * names, and a record of every key a test touched so it can delete them (the
+ * Redis is shared with other test runs: never flush it).
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import lightbus, {
+  ConsoleLogger,
+  type Bus,
+  type LightbusConfigInput,
+  validateAgainst,
+  type ConsumeSpec,
+  type Consumer,
+  type EventMessage,
+  type EventMessageHandler,
+  type EventTransport,
+  type HistoryQuery,
+  type Logger,
+  type PendingResult,
+  type ResultMessage,
+  type ResultTransport,
+  type RpcHandler,
+  type RpcMessage,
+  type RpcTransport,
+  type SchemaTransport,
+  type SendEventOptions,
+  type TransportCallOptions,
+  type TransportContext,
+  type ApiSchema,
+} from '@lightbus/core';
+import {
+  RedisEventOptions,
+  RedisEventTransport,
+  RedisResultOptions,
+  RedisResultTransport,
+  RedisRpcOptions,
+  RedisRpcTransport,
+  RedisSchemaOptions,
+  RedisSchemaTransport,
+  SCHEMAS_SET_KEY,
+  deadLetterKey,
+  rpcExpiryKey,
+  rpcQueueKey,
+  schemaKey,
+  streamKey,
+  transport,
+} from '@lightbus/redis';
+import type { TSchema } from '@sinclair/typebox';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+
+/** A short random id for names in one test run. */
+export function uniqueId(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/** Options of a role with every default filled in, as core would pass them. */
+export function withDefaults<T>(schema: TSchema, options: Record<string, unknown>): T {
+  const copy = { url: REDIS_URL, ...options };
+  const issues = validateAgainst(schema, copy);
+  if (issues.length > 0) throw new Error(`bad test options: ${JSON.stringify(issues)}`);
+  return copy as T;
+}
+
+export const rpcOptions = (o: Partial<RedisRpcOptions> = {}): RedisRpcOptions => withDefaults(RedisRpcOptions, o);
+export const resultOptions = (o: Partial<RedisResultOptions> = {}): RedisResultOptions => withDefaults(RedisResultOptions, o);
+export const eventOptions = (o: Partial<RedisEventOptions> = {}): RedisEventOptions => withDefaults(RedisEventOptions, o);
+export const schemaOptions = (o: Partial<RedisSchemaOptions> = {}): RedisSchemaOptions => withDefaults(RedisSchemaOptions, o);
+
+export const quietLogger: Logger = new ConsoleLogger(process.env.LIGHTBUS_TEST_LOG === 'debug' ? 'debug' : 'critical');
+
+export function context(serviceName: string, processName: string, logger: Logger = quietLogger): TransportContext {
+  return { serviceName, processName, logger };
+}
+
+/** A raw ioredis client, as a Python peer or an operator would use Redis. */
+export function rawRedis(): Redis {
+  return new Redis(REDIS_URL, { protocol: 2, lazyConnect: false, maxRetriesPerRequest: 3 });
+}
+
+/** Keys (and schema set members) a test created, deleted at the end. */
+export class TouchedKeys {
+  readonly keys = new Set<string>();
+  readonly schemaNames = new Set<string>();
+
+  add(...keys: string[]): void {
+    for (const key of keys) this.keys.add(key);
+  }
+
+  stream(key: string): void {
+    this.add(key, deadLetterKey(key));
+  }
+
+  api(apiName: string): void {
+    this.add(rpcQueueKey(apiName), deadLetterKey(rpcQueueKey(apiName)));
+    for (const use of ['per_api', 'per_event'] as const) this.stream(streamKey(apiName, '*', use));
+  }
+
+  async cleanup(redis: Redis): Promise<void> {
+    const keys = [...this.keys];
+    for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+    if (this.schemaNames.size > 0) await redis.srem(SCHEMAS_SET_KEY, ...this.schemaNames);
+    this.keys.clear();
+    this.schemaNames.clear();
+  }
+}
+
+/** Wrap transports so every key they touch is recorded. */
+export function recordRpc(inner: RpcTransport, keys: TouchedKeys): RpcTransport {
+  return {
+    callRpc: (message: RpcMessage, options: TransportCallOptions) => {
+      keys.api(message.apiName);
+      keys.add(rpcExpiryKey(message.id));
+      return inner.callRpc(message, options);
+    },
+    consumeRpcs: (apiNames: readonly string[], handler: RpcHandler) => {
+      apiNames.forEach((name) => keys.api(name));
+      return inner.consumeRpcs(apiNames, handler);
+    },
+    close: () => inner.close(),
+  };
+}
+
+export function recordResult(inner: RedisResultTransport, keys: TouchedKeys): ResultTransport {
+  keys.add(inner.resultKey);
+  return {
+    expectResult: (message: RpcMessage, options: TransportCallOptions): Promise<PendingResult> => inner.expectResult(message, options),
+    sendResult: (call: RpcMessage, result: ResultMessage) => {
+      if (call.returnPath.startsWith('redis+key://')) keys.add(call.returnPath.slice('redis+key://'.length));
+      return inner.sendResult(call, result);
+    },
+    close: () => inner.close(),
+  };
+}
+
+export function recordEvent(inner: RedisEventTransport, keys: TouchedKeys): EventTransport {
+  const streamsOf = (apiName: string, eventName: string): void => keys.stream(inner.streamOf(apiName, eventName));
+  return {
+    capabilities: inner.capabilities,
+    sendEvent: (message: EventMessage, options: SendEventOptions) => {
+      streamsOf(message.apiName, message.eventName);
+      return inner.sendEvent(message, options);
+    },
+    consume: (spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> => {
+      spec.events.forEach((e) => streamsOf(e.apiName, e.eventName));
+      return inner.consume(spec, handler);
+    },
+    history: (query: HistoryQuery) => {
+      keys.api(query.apiName);
+      return inner.history(query);
+    },
+    close: () => inner.close(),
+  };
+}
+
+export function recordSchema(inner: SchemaTransport, keys: TouchedKeys): SchemaTransport {
+  return {
+    store: (apiName: string, schema: ApiSchema, ttl: number) => {
+      keys.add(schemaKey(apiName));
+      keys.schemaNames.add(apiName);
+      return inner.store(apiName, schema, ttl);
+    },
+    load: () => inner.load(),
+    close: () => inner.close(),
+  };
+}
+
+export { RedisEventTransport, RedisResultTransport, RedisRpcTransport, RedisSchemaTransport };
+
+/** A lightbus config with every role on this Redis, plus `extra` options for each role. */
+export function redisConfig(
+  names: { service: string; process: string },
+  extra: { rpc?: Record<string, unknown>; result?: Record<string, unknown>; event?: Record<string, unknown>; schema?: Record<string, unknown> } = {},
+): LightbusConfigInput {
+  const role = (options: Record<string, unknown> | undefined) => ({ redis: { url: REDIS_URL, ...options } });
+  return {
+    service_name: names.service,
+    process_name: names.process,
+    bus: { schema: { transport: role(extra.schema) } },
+    apis: {
+      default: { rpc_transport: role(extra.rpc), result_transport: role(extra.result), event_transport: role(extra.event) },
+    },
+  };
+}
+
+/** Buses made by a test (on Redis), closed after it. */
+export function busFactory(): { make(config: LightbusConfigInput, logger?: Logger): Bus; closeAll(): Promise<void> } {
+  const buses: Bus[] = [];
+  return {
+    make(config, logger = quietLogger) {
+      const bus = lightbus.create({ config, logger, transports: [transport] });
+      buses.push(bus);
+      return bus;
+    },
+    async closeAll() {
+      await Promise.all(buses.splice(0).map((bus) => bus.close()));
+    },
+  };
+}
+
+/** JSON the way Python's json.dumps(sort_keys=True) writes it: sorted keys, ", " and ": ". */
+export function pythonJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(pythonJson).join(', ')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}: ${pythonJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(', ')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** An id as Python Lightbus makes them (uuid1 text). */
+export function pythonId(): string {
+  const hex = randomBytes(16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-1${hex.slice(13, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -1,0 +1,82 @@
+/**
+ * Failure and shutdown across real processes (children running the built
+ * packages; `npm test` builds first).
+ */
+import path from 'node:path';
+import { type EventMessage } from '@lightbus/core';
+import { Collector, startTypeScript, waitFor } from '@lightbus/testing';
+import { REDIS_URL, TouchedKeys, busFactory, rawRedis, redisConfig, uniqueId } from './helpers';
+
+const FIXTURES = path.join(__dirname, 'fixtures');
+const raw = rawRedis();
+const keys = new TouchedKeys();
+const buses = busFactory();
+
+afterEach(async () => {
+  await buses.closeAll();
+  await keys.cleanup(raw);
+});
+
+afterAll(async () => {
+  await raw.quit();
+});
+
+it('a consumer killed mid-batch (SIGKILL): another consumer of the group handles every unacknowledged event', async () => {
+  const api = `kill${uniqueId()}.clock`;
+  const service = `svc-${uniqueId()}`;
+  keys.api(api);
+  const stream = `${api}.*:stream`;
+  const group = `${service}-ticks`;
+  const child = startTypeScript(path.join(FIXTURES, 'stuck-listener.ts'), {
+    env: { REDIS_URL, API: api, SERVICE: service, PROCESS: 'doomed', STUCK_AT: '4' },
+  });
+  try {
+    await child.waitForOutput('ready');
+    // 20 events at once (one transaction), so the listener's first read takes a full batch of 10.
+    const ids = Array.from({ length: 20 }, (_, i) => `tick-${i}`);
+    const fire = raw.multi();
+    ids.forEach((id, i) => fire.xadd(stream, '*', 'id', id, 'api_name', api, 'event_name', 'tick', 'version', '1', ':i', String(i)));
+    await fire.exec();
+    await child.waitForOutput('stuck');
+    child.kill('SIGKILL');
+    expect((await child.exit).signal).toBe('SIGKILL');
+
+    // It died holding its whole batch of 10: read, none acknowledged (5 handled, 1 in progress, 4 not started).
+    const pending = (await raw.xpending(stream, group, '-', '+', 100)) as Array<[string, string, number, number]>;
+    expect(pending).toHaveLength(10);
+    expect(new Set(pending.map((p) => p[1]))).toEqual(new Set(['doomed']));
+    expect(child.output()).toMatch(/handled 0\nhandled 1\nhandled 2\nhandled 3\nhandled 4\nstuck/);
+
+    // A survivor in the same group (same service, same listener) takes over: the 10 never delivered at once,
+    // the dead consumer's 10 once they are idle past acknowledgement_timeout (1 s here).
+    const survivor = buses.make(
+      redisConfig({ service, process: 'survivor' }, { event: { acknowledgement_timeout: 1, reclaim_interval: 0.2 } }),
+    );
+    const handled = new Collector<EventMessage>();
+    survivor.client.listen([api, 'tick'], (_params, message) => handled.push(message), { listenerName: 'ticks' });
+    await survivor.start({ features: ['events'] });
+    await waitFor(() => new Set(handled.items.map((m) => m.id)).size === 20, { timeout: 15_000, message: 'the survivor to handle all 20 events' });
+    expect([...new Set(handled.items.map((m) => m.id))].sort()).toEqual([...ids].sort());
+    await waitFor(async () => ((await raw.xpending(stream, group)) as [number])[0] === 0, { message: 'nothing left pending in the group' });
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+it('closing the bus ends every blocking read at once and releases everything: the process exits by itself', async () => {
+  const api = `close${uniqueId()}.echo`;
+  keys.api(api);
+  const service = `svc-${uniqueId()}`;
+  const child = startTypeScript(path.join(FIXTURES, 'close-exits.ts'), { env: { REDIS_URL, API: api, SERVICE: service } });
+  const { code, signal } = await child.exit;
+  const output = child.output();
+  expect({ code, signal, output }).toMatchObject({ code: 0, signal: null });
+  expect(output).toContain('echo: hi');
+  // Blocking reads wait up to 5 s in Redis; stopping does not wait them out (CLIENT UNBLOCK).
+  const closedIn = Number(/closed in (\d+) ms/.exec(output)?.[1]);
+  expect(closedIn).toBeLessThan(3000);
+  expect(output).toContain('open after close: []');
+  // The result list of the process is gone (empty lists vanish); no connection of it is left on Redis.
+  const clients = await raw.client('LIST');
+  expect(String(clients)).not.toContain(`lightbus:${service}:`);
+});
