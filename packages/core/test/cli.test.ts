@@ -70,6 +70,14 @@ describe('lightbus run', () => {
   });
 });
 
+describe('a script awaiting a call', () => {
+  it('stays alive until the call ends with its timeout', async () => {
+    const run = startNode(['--import', 'tsx', path.join(FIXTURES, 'await-call.ts')], { cwd: FIXTURES, env: { LIGHTBUS_CONFIG: '' } });
+    expect((await run.exit).code).toBe(0);
+    expect(run.output()).toContain('call ended: LIGHTBUS_RPC_TIMEOUT');
+  });
+});
+
 describe('lightbus inspect', () => {
   it('shows past events newest first, filtered by event, as JSON lines', async () => {
     const run = lightbus(['inspect', '--bus', 'history-bus.mts', '--api', 'audit', '--format', 'json']);

@@ -4,13 +4,15 @@
  * takes ~3 s and a rejoin after a member left waits session_timeout - 1 s.
  */
 import { transportConformance } from '@lightbus/testing';
-import { KafkaEventTransport, KafkaResultTransport, KafkaRpcTransport, KafkaSchemaTransport, TopicNames } from '@lightbus/kafka';
+import { KafkaEventTransport, KafkaResultTransport, KafkaRpcTransport, KafkaSchemaTransport, TopicNames, kafkaCapabilities } from '@lightbus/kafka';
 import { cleanupRun, deleteTopicsWithPrefix, eventOptions, rawKafka, resultOptions, rpcOptions, schemaOptions, uniquePrefix } from './helpers';
 
 afterAll(() => cleanupRun());
 
 transportConformance({
   name: 'kafka',
+  capabilities: kafkaCapabilities('api'), // partition_key: api, the default
+  canInjectMalformedEvents: true,
   patience: 15_000,
   namespace() {
     const prefix = uniquePrefix('conf');

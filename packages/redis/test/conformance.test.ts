@@ -6,7 +6,7 @@
  * which the suite's history test does not allow for.
  */
 import { transportConformance } from '@lightbus/testing';
-import { streamKey } from '@lightbus/redis';
+import { streamKey, redisCapabilities } from '@lightbus/redis';
 import {
   RedisEventTransport,
   RedisResultTransport,
@@ -32,6 +32,8 @@ afterAll(async () => {
 for (const streamUse of ['per_api'] as const) {
   transportConformance({
     name: `redis (stream_use ${streamUse})`,
+    capabilities: redisCapabilities,
+    canInjectMalformedEvents: true,
     patience: 10_000,
     namespace() {
       const keys = new TouchedKeys();

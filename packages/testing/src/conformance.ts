@@ -47,6 +47,14 @@ export interface ConformanceNamespace {
 export interface ConformanceTarget {
   /** Shown in test names. */
   readonly name: string;
+  /**
+   * What the event transport (as `namespace().connect()` makes it) can do. Tests of
+   * capabilities it lacks are reported as skipped, and one test checks that the
+   * transport reports exactly these.
+   */
+  readonly capabilities: TransportCapabilities;
+  /** True when `namespace()` provides injectMalformedEvent (the undecodable-message test runs). */
+  readonly canInjectMalformedEvents?: boolean;
   /** A fresh namespace for one test. */
   namespace(): ConformanceNamespace | Promise<ConformanceNamespace>;
   /**
@@ -76,6 +84,9 @@ function eventMessage(apiName: string, eventName: string, kwargs: Record<string,
 /** Register the whole suite for one transport. */
 export function transportConformance(target: ConformanceTarget): void {
   const patience = target.patience ?? 10_000;
+  const caps = target.capabilities;
+  /** A test that applies only when the transport has a capability; reported as skipped otherwise. */
+  const when = (applies: boolean): typeof it.skip => (applies ? it : it.skip);
 
   describe(`transport conformance: ${target.name}`, () => {
     let namespace: ConformanceNamespace;
@@ -320,9 +331,9 @@ export function transportConformance(target: ConformanceTarget): void {
         return set.event;
       }
 
-      async function capabilities(): Promise<TransportCapabilities> {
-        return (await events()).capabilities;
-      }
+      it('reports the capabilities the target declares', async () => {
+        expect({ ...(await events()).capabilities }).toEqual({ ...caps });
+      });
 
       function collect(transport: EventTransport, api: string, names: string[], group: string, consumer = 'c1', since?: Parameters<EventTransport['consume']>[0]['since']) {
         const got = new Collector<EventMessage>();
@@ -343,9 +354,7 @@ export function transportConformance(target: ConformanceTarget): void {
         expect(received).toMatchObject({ id: sent.id, apiName: api, eventName: 'created', version: 1, kwargs: sent.kwargs });
       });
 
-      it('gives every group every event, and each event to one consumer of a group', async () => {
-        const caps = await capabilities();
-        if (!caps.consumerGroups) return;
+      when(caps.consumerGroups)('gives every group every event, and each event to one consumer of a group', async () => {
         const api = uniqueApi();
         const producer = await events();
         const a1 = collect(await events(), api, ['created'], 'svc-a', 'a1');
@@ -376,9 +385,7 @@ export function transportConformance(target: ConformanceTarget): void {
         expect(got.items.map((m) => m.eventName)).toEqual(['created', 'closed', 'created']);
       });
 
-      it('keeps order within one stream for one consumer', async () => {
-        const caps = await capabilities();
-        if (caps.ordering === 'none') return;
+      when(caps.ordering !== 'none')('keeps order within one stream for one consumer', async () => {
         const api = uniqueApi();
         const transport = await events();
         const { got, start } = collect(transport, api, ['tick'], 'svc-order');
@@ -401,9 +408,7 @@ export function transportConformance(target: ConformanceTarget): void {
         expect(got.items.map((m) => m.id)).toEqual([fresh.id]);
       });
 
-      it("replays from the beginning for a new group with since: 'beginning'", async () => {
-        const caps = await capabilities();
-        if (!caps.replay) return;
+      when(caps.replay)("replays from the beginning for a new group with since: 'beginning'", async () => {
         const api = uniqueApi();
         const transport = await events();
         const old = [eventMessage(api, 'created', { n: 1 }), eventMessage(api, 'created', { n: 2 })];
@@ -414,9 +419,7 @@ export function transportConformance(target: ConformanceTarget): void {
         expect(got.items.map((m) => m.id)).toEqual(old.map((m) => m.id));
       });
 
-      it('replays from a time for a new group', async () => {
-        const caps = await capabilities();
-        if (!caps.replay) return;
+      when(caps.replay)('replays from a time for a new group', async () => {
         const api = uniqueApi();
         const transport = await events();
         const before = eventMessage(api, 'created', { n: 'before' });
@@ -434,9 +437,7 @@ export function transportConformance(target: ConformanceTarget): void {
         expect(got.items.map((m) => m.id)).toEqual([after.id, sentinel.id]);
       });
 
-      it('keeps events for a group whose consumers are down, and delivers them on return', async () => {
-        const caps = await capabilities();
-        if (!caps.durable) return;
+      when(caps.durable)('keeps events for a group whose consumers are down, and delivers them on return', async () => {
         const api = uniqueApi();
         const producer = await events();
         const first = collect(await events(), api, ['created'], 'svc-durable', 'c1');
@@ -450,9 +451,7 @@ export function transportConformance(target: ConformanceTarget): void {
         expect(second.got.items[0]!.id).toBe(whileDown.id);
       });
 
-      it('redelivers an event whose handler failed to another consumer of the group', async () => {
-        const caps = await capabilities();
-        if (!caps.consumerGroups) return;
+      when(caps.consumerGroups)('redelivers an event whose handler failed to another consumer of the group', async () => {
         const api = uniqueApi();
         const producer = await events();
         const failing = await events();
@@ -501,12 +500,12 @@ export function transportConformance(target: ConformanceTarget): void {
         expect(again.got.items.map((m) => m.id)).toEqual([sentinel.id]);
       });
 
-      it('sets aside a message it cannot decode, and goes on', async () => {
-        if (!namespace.injectMalformedEvent) return;
+      when(target.canInjectMalformedEvents === true)('sets aside a message it cannot decode, and goes on', async () => {
         const api = uniqueApi();
         const transport = await events();
         const { got, start } = collect(transport, api, ['created'], 'svc-malformed');
         await start;
+        if (!namespace.injectMalformedEvent) throw new Error('canInjectMalformedEvents is true but the namespace has no injectMalformedEvent()');
         await namespace.injectMalformedEvent(api, 'created');
         const good = eventMessage(api, 'created', { n: 1 });
         await transport.sendEvent(good, { timeoutSeconds: 5 });
@@ -542,9 +541,9 @@ export function transportConformance(target: ConformanceTarget): void {
         expect(completed).toBe(1);
       });
 
-      it('reads history newest first', async () => {
+      when(caps.history)('reads history newest first', async () => {
         const transport = await events();
-        if (!transport.capabilities.history || !transport.history) return;
+        if (!transport.history) throw new Error('capabilities.history is true but the transport has no history()');
         const api = uniqueApi();
         const sent = [eventMessage(api, 'created', { n: 1 }), eventMessage(api, 'created', { n: 2 }), eventMessage(api, 'closed', { n: 3 })];
         for (const message of sent) await transport.sendEvent(message, { timeoutSeconds: 5 });

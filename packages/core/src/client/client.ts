@@ -26,14 +26,14 @@ import {
 } from '../errors';
 import type { Logger } from '../log';
 import { errorTypeFromTrace, newMessageId, type EventMessage, type ResultMessage, type RpcMessage } from '../message';
-import type { Consumer, EventRef, EventTransport, HistoryQuery, RoleTransport } from '../transport/interfaces';
+import type { Consumer, EventRef, EventTransport, HistoryQuery, PendingResult, RoleTransport } from '../transport/interfaces';
 import type { TransportRegistry } from '../transport/registry';
 import { InFlight, deferred, delay, errorText, isPlainObject, withTimeout } from '../util/async';
 import { Value } from '@sinclair/typebox/value';
 import { apiSchema } from '../schema/generate';
 import { castBySchema, toWire } from '../schema/codec';
 import { SchemaRegistry } from '../schema/registry';
-import type { ApiSchema, RpcSchema } from '../schema/types';
+import type { ApiSchema, JsonSchema, RpcSchema } from '../schema/types';
 import { assertValid } from '../schema/validator';
 import type { ResolvedApiConfig } from '../config';
 import { HookRegistry, type HookCallback, type HookName } from './hooks';
@@ -89,11 +89,16 @@ export class BusClient {
   private features: ReadonlySet<Feature> = new Set(ALL_FEATURES);
   private state: State = 'idle';
   private closing: Promise<void> | undefined;
+  private starting: Promise<void> | undefined;
+  /** Consumers being created (by start(), or listen()/registerApi() on a running bus). */
+  private readonly startups = new InFlight();
   private transportsClosed = false;
   private fatal: Error | undefined;
   private readonly stopped = deferred<void>();
-  /** Rejects (with BusClosedError) when the bus closes: outgoing calls still waiting end then. */
-  private readonly closedSignal = deferred<never>();
+  /** Outgoing calls still waiting for their result: ended with BusClosedError when the bus closes. */
+  private readonly waitingCalls = new Set<() => void>();
+  /** Schemas that could not be compiled (already reported). */
+  private readonly unusableSchemas = new Set<string>();
   private readonly taskAbort = new AbortController();
   private readonly runningTasks = new InFlight();
   private readonly inFlightCalls = new InFlight();
@@ -110,7 +115,6 @@ export class BusClient {
     });
     this.schemas = new SchemaRegistry(() => this.transports.get('', 'schema'), config.schemaTtl, logger);
     this.stopped.promise.catch(() => undefined);
-    this.closedSignal.promise.catch(() => undefined);
   }
 
   get serviceName(): string {
@@ -197,24 +201,6 @@ export class BusClient {
     if (!(typeof timeout === 'number' && timeout > 0)) {
       throw new InvalidParametersError(`Call option 'timeout' must be a positive number of seconds (got ${describeValue(timeout)}).`);
     }
-    const apiConfig = this.config.api(apiName);
-    const kwargs = toWire(params, `the parameters of ${apiName}.${procedureName}()`) as Record<string, unknown>;
-    const rpcSchema = await this.rpcSchema(apiName, procedureName, apiConfig);
-    if (apiConfig.validate.outgoing && rpcSchema) {
-      assertValid(rpcSchema.parameters, kwargs, `parameters for ${apiName}.${procedureName}()`);
-    }
-    const message: RpcMessage = {
-      id: newMessageId(),
-      apiName,
-      procedureName,
-      kwargs: kwargs === params ? { ...params } : kwargs,
-      returnPath: '',
-      deadline: Date.now() + timeout * 1000,
-    };
-    if (this.hooks.has('beforeRpcCall')) await this.hooks.run('beforeRpcCall', { message });
-
-    const rpc = this.transports.get(apiName, 'rpc');
-    const results = this.transports.get(apiName, 'result');
     const timeoutError = (): RpcTimeoutError =>
       new RpcTimeoutError(
         apiName,
@@ -225,31 +211,87 @@ export class BusClient {
           : `API '${apiName}' is not registered in this process; check the name and that a worker serving it is running and reachable, ` +
               `or raise apis.${apiName}.rpc_timeout.`,
       );
-    const exchange = async (): Promise<ResultMessage> => {
-      const pending = await results.expectResult(message, { timeoutSeconds: timeout });
-      try {
-        message.returnPath = pending.returnPath;
-        await rpc.callRpc(message, { timeoutSeconds: timeout });
-        return await Promise.race([pending.result, this.closedSignal.promise]);
-      } finally {
-        pending.cancel();
+    // The deadline covers everything from here: schema loading, hooks, sending and waiting.
+    const deadline = Date.now() + timeout * 1000;
+    let pending: PendingResult | undefined;
+    const call = async (): Promise<unknown> => {
+      const apiConfig = this.config.api(apiName);
+      const kwargs = toWire(params, `the parameters of ${apiName}.${procedureName}()`) as Record<string, unknown>;
+      const rpcSchema = await this.rpcSchema(apiName, procedureName, apiConfig);
+      if (apiConfig.validate.outgoing && rpcSchema) {
+        this.validate(rpcSchema.parameters, kwargs, `parameters for ${apiName}.${procedureName}()`);
       }
-    };
-    const result = await this.inFlightCalls.track(withTimeout(exchange(), timeout * 1000, timeoutError));
-    if (this.hooks.has('afterRpcCall')) await this.hooks.run('afterRpcCall', { message, result });
-    if (result.error) {
-      throw new RemoteError(
+      const message: RpcMessage = {
+        id: newMessageId(),
         apiName,
         procedureName,
-        String(result.result),
-        result.errorType ?? errorTypeFromTrace(result.trace),
-        result.trace,
+        kwargs: kwargs === params ? { ...params } : kwargs,
+        returnPath: '',
+        deadline,
+      };
+      if (this.hooks.has('beforeRpcCall')) await this.hooks.run('beforeRpcCall', { message });
+      const remaining = { timeoutSeconds: Math.max(0.001, (deadline - Date.now()) / 1000) };
+      pending = await this.transports.get(apiName, 'result').expectResult(message, remaining);
+      message.returnPath = pending.returnPath;
+      await this.transports.get(apiName, 'rpc').callRpc(message, remaining);
+      const result = await this.untilClosed(pending.result);
+      if (this.hooks.has('afterRpcCall')) await this.hooks.run('afterRpcCall', { message, result });
+      if (result.error) {
+        throw new RemoteError(
+          apiName,
+          procedureName,
+          String(result.result),
+          result.errorType ?? errorTypeFromTrace(result.trace),
+          result.trace,
+        );
+      }
+      if (rpcSchema && apiConfig.validate.incoming) {
+        this.validate(rpcSchema.response, result.result, `result from ${apiName}.${procedureName}()`);
+      }
+      return rpcSchema && apiConfig.castValues ? castBySchema(rpcSchema.response, result.result) : result.result;
+    };
+    try {
+      return await this.inFlightCalls.track(withTimeout(call(), timeout * 1000, timeoutError));
+    } finally {
+      // Also on timeout: release what the result transport holds for this call.
+      pending?.cancel();
+    }
+  }
+
+  /** Resolves with `promise`, or rejects with BusClosedError if the bus closes first. */
+  private untilClosed<T>(promise: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const abandon = (): void => reject(new BusClosedError('The bus was closed while this call waited for its result.'));
+      this.waitingCalls.add(abandon);
+      promise.then(
+        (value) => {
+          this.waitingCalls.delete(abandon);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.waitingCalls.delete(abandon);
+          reject(error);
+        },
       );
+    });
+  }
+
+  /**
+   * Check a value against a schema. A ValidationError (bad value) propagates; a
+   * schema that cannot be used at all (a peer's keyword or pattern this validator
+   * cannot compile) is reported once and skipped, never blocking calls or events.
+   */
+  private validate(schema: JsonSchema, value: unknown, what: string): void {
+    try {
+      assertValid(schema, value, what);
+    } catch (error) {
+      if (error instanceof ValidationError) throw error;
+      const key = JSON.stringify(schema);
+      if (!this.unusableSchemas.has(key)) {
+        this.unusableSchemas.add(key);
+        this.logger.warn(`The schema for ${what} cannot be used for validation; skipping it: ${errorText(error)}`);
+      }
     }
-    if (rpcSchema && apiConfig.validate.incoming) {
-      assertValid(rpcSchema.response, result.result, `result from ${apiName}.${procedureName}()`);
-    }
-    return rpcSchema && apiConfig.castValues ? castBySchema(rpcSchema.response, result.result) : result.result;
   }
 
   /**
@@ -291,6 +333,13 @@ export class BusClient {
 
   /** Execute one incoming call and send its result (never throws: failures become error results). */
   private async executeRpc(message: RpcMessage): Promise<void> {
+    if (message.deadline !== undefined && Date.now() > message.deadline) {
+      // At most once: the caller has given up; running it now would surprise everyone.
+      this.logger.debug(`Dropped ${message.apiName}.${message.procedureName}(): its deadline passed before it could run`, {
+        rpcMessageId: message.id,
+      });
+      return;
+    }
     let result: ResultMessage;
     try {
       const api = this.apis.get(message.apiName);
@@ -306,10 +355,10 @@ export class BusClient {
       const rpcSchema = this.schemas.get(message.apiName)?.rpcs[message.procedureName];
       const what = `${message.apiName}.${message.procedureName}()`;
       let params = isPlainObject(message.kwargs) ? message.kwargs : {};
-      if (rpcSchema && apiConfig.validate.incoming) assertValid(rpcSchema.parameters, params, `parameters for ${what}`);
+      if (rpcSchema && apiConfig.validate.incoming) this.validate(rpcSchema.parameters, params, `parameters for ${what}`);
       if (rpcSchema && apiConfig.castValues) params = castBySchema(rpcSchema.parameters, params) as Record<string, unknown>;
       const value = toWire(await procedure.invoke(params), `the result of ${what}`);
-      if (rpcSchema && apiConfig.validate.outgoing) assertValid(rpcSchema.response, value ?? null, `result of ${what}`);
+      if (rpcSchema && apiConfig.validate.outgoing) this.validate(rpcSchema.response, value ?? null, `result of ${what}`);
       result = { id: newMessageId(), rpcMessageId: message.id, result: value === undefined ? null : value, error: false };
     } catch (error) {
       this.logger.warn(`${message.apiName}.${message.procedureName}() raised an error; returning it to the caller`, {
@@ -340,10 +389,33 @@ export class BusClient {
       byTransport.set(key, [...(byTransport.get(key) ?? []), name]);
     }
     for (const names of byTransport.values()) {
-      const consumer = await this.transports.get(names[0]!, 'rpc').consumeRpcs(names, (message) => this.executeRpc(message));
-      this.rpcConsumers.push(consumer);
-      this.logger.info(`Serving ${names.join(', ')}`, { transport: this.config.transport(names[0]!, 'rpc').name });
+      const transport = this.transports.get(names[0]!, 'rpc');
+      const kept = await this.openConsumer(
+        () => transport.consumeRpcs(names, (message) => this.executeRpc(message)),
+        (consumer) => this.rpcConsumers.push(consumer),
+      );
+      if (kept) this.logger.info(`Serving ${names.join(', ')}`, { transport: this.config.transport(names[0]!, 'rpc').name });
     }
+  }
+
+  /**
+   * Create a consumer and keep it, unless the bus began closing (or its listener
+   * stopped) meanwhile: then stop it at once, so close() leaves nothing running.
+   * close() waits for consumers being created; this holds no user code, so it
+   * cannot wait on close() in turn.
+   */
+  private async openConsumer(create: () => Promise<Consumer>, keep: (consumer: Consumer) => void, stillWanted = (): boolean => true): Promise<boolean> {
+    return this.startups.track(
+      (async () => {
+        const consumer = await create();
+        if (this.state === 'stopping' || this.state === 'closed' || !stillWanted()) {
+          await consumer.stop();
+          return false;
+        }
+        keep(consumer);
+        return true;
+      })(),
+    );
   }
 
   // ---- Events ----------------------------------------------------------------------------
@@ -387,7 +459,7 @@ export class BusClient {
     const kwargs = toWire(filled, `the parameters of event ${apiName}.${eventName}`) as Record<string, unknown>;
     if (apiConfig.validate.outgoing) {
       const schema = this.schemas.get(apiName)?.events[eventName];
-      if (schema) assertValid(schema.parameters, kwargs, `parameters for event ${apiName}.${eventName}`);
+      if (schema) this.validate(schema.parameters, kwargs, `parameters for event ${apiName}.${eventName}`);
     }
     const message: EventMessage = {
       id: newMessageId(),
@@ -511,6 +583,7 @@ export class BusClient {
     }
     try {
       for (const { transport, events } of byTransport.values()) {
+        if (listener.stopped || this.state === 'stopping' || this.state === 'closed') return;
         const setup = transport.consume(
           { events, group, consumer: this.processName, since: listener.since },
           (message) => this.handleEvent(listener, message),
@@ -521,7 +594,12 @@ export class BusClient {
           limit * 1000,
         );
         try {
-          listener.consumers.push(await setup);
+          const kept = await this.openConsumer(
+            () => setup,
+            (consumer) => listener.consumers.push(consumer),
+            () => !listener.stopped,
+          );
+          if (!kept) return;
         } finally {
           clearTimeout(slow);
         }
@@ -559,7 +637,7 @@ export class BusClient {
     if (!eventSchema) return message;
     if (apiConfig.validate.incoming) {
       try {
-        assertValid(eventSchema.parameters, message.kwargs, `parameters for event ${message.apiName}.${message.eventName}`);
+        this.validate(eventSchema.parameters, message.kwargs, `parameters for event ${message.apiName}.${message.eventName}`);
       } catch (error) {
         if (!(error instanceof ValidationError)) throw error;
         this.logger.error(`Event ${message.id} set aside: ${error.message}`, { id: message.id, nativeId: message.nativeId });
@@ -652,9 +730,9 @@ export class BusClient {
   // ---- Lifecycle -------------------------------------------------------------------------
 
   /** Start serving registered APIs, consuming listeners and running tasks. */
-  async start(options: StartOptions = {}): Promise<void> {
+  start(options: StartOptions = {}): Promise<void> {
     this.assertOpen();
-    if (this.state !== 'idle') return;
+    if (this.state !== 'idle') return this.starting ?? Promise.resolve();
     const features = options.features ?? ALL_FEATURES;
     for (const feature of features) {
       if (!ALL_FEATURES.includes(feature)) {
@@ -663,6 +741,12 @@ export class BusClient {
     }
     this.features = new Set(features);
     this.state = 'starting';
+    this.starting = this.startWork();
+    return this.starting;
+  }
+
+  private async startWork(): Promise<void> {
+    const closing = (): boolean => this.state === 'stopping' || this.state === 'closed';
     this.logger.info('Starting Lightbus', {
       service: this.serviceName,
       process: this.processName,
@@ -670,14 +754,17 @@ export class BusClient {
       features: [...this.features].join(','),
     });
     await this.hooks.run('onStart', {});
+    if (closing()) return;
     await this.schemas.storeOwn();
+    if (closing()) return;
     this.schemas.startRefreshing();
     if (this.features.has('rpcs')) await this.serve([...this.apis.keys()]);
     if (this.features.has('events')) {
       for (const listener of [...this.listeners.values()]) await this.startListener(listener);
     }
+    if (closing()) return;
     if (this.features.has('tasks')) this.tasks.forEach((task) => this.startTask(task));
-    if (this.state === 'starting') this.state = 'running';
+    this.state = 'running';
   }
 
   /**
@@ -699,6 +786,8 @@ export class BusClient {
     this.state = 'stopping';
     this.taskAbort.abort();
     this.schemas.stopRefreshing();
+    // Consumers being created now are stopped as soon as they exist (see openConsumer).
+    await this.startups.drain();
     await Promise.all(this.rpcConsumers.splice(0).map((c) => c.stop().catch((error: unknown) => this.logger.error('Stopping an RPC consumer failed', { error }))));
     await Promise.all(
       [...this.listeners.values()].map((l) =>
@@ -709,7 +798,7 @@ export class BusClient {
     if (wasStarted) {
       await this.hooks.run('onStop', {}).catch((error: unknown) => this.logger.error('An onStop hook failed', { error }));
     }
-    this.closedSignal.reject(new BusClosedError('The bus was closed while this call waited for its result.'));
+    for (const abandon of [...this.waitingCalls]) abandon();
     await this.inFlightCalls.drain();
     this.transportsClosed = true;
     await this.transports.closeAll();

@@ -3,7 +3,7 @@
  * by every API configured the same way, created on first use, closed together.
  */
 import type { Config, TransportSelection } from '../config';
-import { ConfigError, TransportCapabilityError } from '../errors';
+import { BusClosedError, ConfigError, TransportCapabilityError } from '../errors';
 import type { RoleTransport, TransportContext, TransportRole } from '../transport/interfaces';
 import type { TransportRegistry } from '../transport/registry';
 import { stableStringify } from '../util/async';
@@ -17,6 +17,7 @@ export class TransportPool {
   private readonly instances = new Map<string, RoleTransport[TransportRole]>();
   /** Test doubles that replace the configured transports of a role for every API. */
   private overrides: Partial<RoleTransport> = {};
+  private closed = false;
   /** get() by `<role>|<api>`: the config is frozen, so each API's transport for a role never changes. */
   private readonly byApi = new Map<string, RoleTransport[TransportRole]>();
 
@@ -28,6 +29,7 @@ export class TransportPool {
 
   /** The transport for one role of one API. */
   get<R extends TransportRole>(apiName: string, role: R): RoleTransport[R] {
+    if (this.closed) throw new BusClosedError('This bus is closed: its transports are closed. Create a new one with lightbus.create().');
     const override = this.overrides[role];
     if (override) return override as RoleTransport[R];
     const memo = `${role}|${apiName}`;
@@ -74,6 +76,7 @@ export class TransportPool {
 
   /** Close every transport created so far (errors are logged, not thrown). */
   async closeAll(): Promise<void> {
+    this.closed = true;
     const instances = [...this.instances.values()];
     this.instances.clear();
     this.byApi.clear();

@@ -5,13 +5,15 @@
  * - internal_state: `internal.state` worker_started, worker_ping (every
  *   ping_interval seconds), worker_stopped.
  * - internal_metrics: `internal.metrics` events for every call, result and event.
- * A failure to send a plugin event is logged; it never fails the user's work.
+ * A failure to send a plugin event is logged; it never fails the user's work,
+ * and metrics are sent in the background, never delaying it.
  */
 import { Api } from '../api/api';
 import { Event } from '../api/event';
 import type { BusClient } from '../client/client';
 import type { Config } from '../config';
 import type { EventMessage, RpcMessage } from '../message';
+import { InFlight } from '../util/async';
 
 const WORKER_PARAMETERS = [
   'service_name',
@@ -93,7 +95,13 @@ function installMetrics(client: BusClient): void {
     event_name: message.eventName,
     kwargs: message.kwargs,
   });
-  const metric = (name: string, params: Record<string, unknown>): Promise<void> => send(client, 'internal.metrics', name, params);
+  // Metrics never delay (or count against the deadline of) the work they report on: they are sent
+  // in the background, and the bus waits for the ones in flight before it stops.
+  const inFlight = new InFlight();
+  const metric = (name: string, params: Record<string, unknown>): void => {
+    void inFlight.track(send(client, 'internal.metrics', name, params));
+  };
+  client.on('onStop', () => inFlight.drain());
   client.on('beforeRpcCall', ({ message }) => metric('rpc_call_sent', { ...call(message), kwargs: message.kwargs }));
   client.on('afterRpcCall', ({ message }) => metric('rpc_response_received', call(message)));
   client.on('beforeRpcExecution', ({ message }) => metric('rpc_call_received', call(message)));

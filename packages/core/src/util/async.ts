@@ -18,13 +18,13 @@ export function deferred<T>(): Deferred<T> {
 
 /**
  * Race a promise against a deadline. On timeout, `onTimeout()` builds the error
- * to reject with. The timer never keeps the process alive and is cleared as soon
+ * to reject with. The timer keeps the process alive while someone waits (so an
+ * awaited call ends with its timeout, not a silent exit) and is cleared as soon
  * as the promise settles.
  */
 export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(onTimeout()), ms);
-    timer.unref?.();
     promise.then(
       (value) => {
         clearTimeout(timer);

@@ -1,11 +1,13 @@
 import { transportConformance } from '@lightbus/testing';
-import { memoryTransport, memoryBroker, resetMemoryBroker } from '..';
+import { memoryCapabilities, memoryTransport, memoryBroker, resetMemoryBroker } from '..';
 import type { TransportContext } from '../interfaces';
 
 let run = 0;
 
 transportConformance({
   name: 'memory',
+  capabilities: memoryCapabilities,
+  canInjectMalformedEvents: true,
   patience: 3000,
   namespace() {
     const name = `conformance-${process.pid}-${++run}`;
