@@ -67,7 +67,7 @@ export abstract class RestartingConsumer {
     } catch (error) {
       if (this.channel === channel) this.channel = undefined;
       await channel.close().catch(() => undefined);
-      throw error;
+      throw this.link.explain(error);
     }
     if (this.stopping) await this.cancel();
   }

@@ -35,7 +35,7 @@ export class Link extends EventEmitter {
   private readonly abort = new AbortController();
   private waiters: Array<Deferred<Connection>> = [];
   /** Declarations done on each connection (declared again on a new one). */
-  private declared = new WeakMap<Connection, Set<string>>();
+  private declared = new WeakMap<Connection, Map<string, Promise<void>>>();
   private topologyChannel: Promise<Channel> | undefined;
   private topologyOf: Connection | undefined;
 
@@ -201,25 +201,34 @@ export class Link extends EventEmitter {
 
   /** Forget what was declared (for instance after someone deleted a queue). */
   forgetDeclarations(): void {
-    if (this.current) this.declared.set(this.current, new Set());
+    if (this.current) this.declared.set(this.current, new Map());
   }
 
   private async declareOnce(key: string, declare: (channel: Channel) => Promise<void>): Promise<void> {
     const connection = await this.connection();
     let done = this.declared.get(connection);
     if (!done) {
-      done = new Set();
+      done = new Map();
       this.declared.set(connection, done);
     }
-    if (done.has(key)) return;
-    const channel = await this.topology(connection);
-    try {
-      await declare(channel);
-    } catch (error) {
-      if (this.topologyOf === connection) this.topologyChannel = undefined; // a refused declaration closes the channel
-      throw this.declarationError(error);
+    let declaring = done.get(key);
+    if (!declaring) {
+      // Concurrent callers share one declaration; a failed one is tried again next time.
+      declaring = this.topology(connection).then(async (channel) => {
+        try {
+          await declare(channel);
+        } catch (error) {
+          if (this.topologyOf === connection) this.topologyChannel = undefined; // a refused declaration closes the channel
+          throw this.explain(error);
+        }
+      });
+      const mine = declaring;
+      done.set(key, mine);
+      mine.catch(() => {
+        if (done.get(key) === mine) done.delete(key);
+      });
     }
-    done.add(key);
+    await declaring;
   }
 
   /** The channel used for declarations: one per connection, replaced when an error closes it. */
@@ -254,7 +263,7 @@ export class Link extends EventEmitter {
       return true;
     } catch (error) {
       if (replyCode(error) === 404) return false;
-      throw this.declarationError(error);
+      throw this.explain(error);
     } finally {
       await channel.close().catch(() => undefined);
     }
@@ -272,8 +281,9 @@ export class Link extends EventEmitter {
     return new BrokerConnectionError(`Cannot connect to RabbitMQ at ${this.where}: ${text}. ${hint}`, { cause: error });
   }
 
-  private declarationError(error: unknown): Error {
-    if (!(error instanceof Error) || isClosedError(error) && replyCode(error) === undefined) return error as Error;
+  /** A clearer error for what RabbitMQ refused (arguments differ, permissions, exclusive queue), else the error itself. */
+  explain(error: unknown): Error {
+    if (!(error instanceof Error) || (isClosedError(error) && replyCode(error) === undefined)) return error as Error;
     const code = replyCode(error);
     const text = errorText(error);
     if (code === 406) {

@@ -122,8 +122,13 @@ export class ReplyEndpoint {
   private async openChannel(): Promise<Channel> {
     const channel = this.mode === 'direct' ? await this.link.confirmChannel() : await this.link.channel();
     channel.once('close', () => this.lost(channel));
-    if (this.queueName) await assertQueue(channel, replyQueue(this.queueName), this.link.log);
-    await channel.consume(this.address, (delivery) => this.onReply(delivery), { noAck: true });
+    try {
+      if (this.queueName) await assertQueue(channel, replyQueue(this.queueName), this.link.log);
+      await channel.consume(this.address, (delivery) => this.onReply(delivery), { noAck: true });
+    } catch (error) {
+      await channel.close().catch(() => undefined);
+      throw this.link.explain(error);
+    }
     this.current = channel;
     return channel;
   }

@@ -6,7 +6,7 @@
  * Results are transient and at most once: a result for a caller that is gone
  * is dropped by the broker.
  */
-import { TransportCapabilityError, type PendingResult, type ResultMessage, type ResultTransport, type RpcMessage, type TransportContext } from '@lightbus/core';
+import { TransportCapabilityError, type PendingResult, type ResultMessage, type ResultTransport, type RpcMessage, type TransportCallOptions, type TransportContext } from '@lightbus/core';
 import { encodeResult, replyAddressOf } from './codec';
 import { Link } from './link';
 import type { AmqpResultOptions } from './options';
@@ -27,7 +27,8 @@ export class AmqpResultTransport implements ResultTransport {
     this.publisher = new Publisher(this.link, false, context.logger);
   }
 
-  expectResult(message: RpcMessage): Promise<PendingResult> {
+  /** The deadline is core's to apply; the endpoint only routes the reply. */
+  expectResult(message: RpcMessage, _options?: TransportCallOptions): Promise<PendingResult> {
     return this.endpoint.expect(message);
   }
 

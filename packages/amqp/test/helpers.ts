@@ -194,31 +194,24 @@ function normaliseArguments(value: unknown): Record<string, unknown> {
   return (value as Record<string, unknown>) ?? {};
 }
 
-interface ConnectionInfo {
-  name: string;
-  client_properties: unknown;
-}
-
-/** Broker-side names of the connections whose connection_name client property starts with `prefix`. */
+/**
+ * Broker-side ids (pids) of the connections whose connection_name client property starts with `prefix`.
+ * The table output is used: close_connection wants the pid as it prints there (<rabbit@host.x.y.z>).
+ */
 export async function connectionsNamed(prefix: string): Promise<string[]> {
-  const all = await listJson<ConnectionInfo>(['list_connections', 'name', 'client_properties']);
-  return all.filter((c) => clientProperty(c.client_properties, 'connection_name')?.startsWith(prefix)).map((c) => c.name);
-}
-
-function clientProperty(properties: unknown, key: string): string | undefined {
-  if (Array.isArray(properties)) {
-    for (const entry of properties) {
-      if (Array.isArray(entry) && entry[0] === key) return String(entry[entry.length - 1]);
-    }
-    return undefined;
+  const out = await rabbitmqctl(['list_connections', 'pid', 'client_properties', '-q', '--no-table-headers']);
+  const pids: string[] = [];
+  for (const line of out.split('\n')) {
+    const [pid, properties] = line.split('\t');
+    const name = /\{"connection_name","((?:[^"\\]|\\.)*)"\}/.exec(properties ?? '')?.[1];
+    if (pid && name?.startsWith(prefix)) pids.push(pid.trim());
   }
-  const value = (properties as Record<string, unknown> | undefined)?.[key];
-  return typeof value === 'string' ? value : undefined;
+  return pids;
 }
 
 /** Force-close (from the broker's side) only the connections whose connection_name starts with `prefix`. */
 export async function closeConnections(prefix: string): Promise<number> {
-  const names = await connectionsNamed(prefix);
-  for (const name of names) await rabbitmqctl(['close_connection', name, 'lightbus test: forced close']).catch(() => undefined);
-  return names.length;
+  const pids = await connectionsNamed(prefix);
+  for (const pid of pids) await rabbitmqctl(['close_connection', pid, 'lightbus test: forced close']);
+  return pids.length;
 }
