@@ -106,3 +106,51 @@ export function isClosedError(error: unknown): boolean {
   if (code === 320 || code === 501 || code === 504 || code === 505 || code === 506) return true;
   return /channel (is )?closed|connection (is )?closed|closed by server|socket|ECONNRESET|EPIPE/i.test(error.message);
 }
+
+/**
+ * Settle when `emitter` emits 'close', `closing` settles, or `ms` passed. amqplib's
+ * close() waits for the broker's close-ok, which never comes if the socket dies
+ * meanwhile; shutdown must not hang on that.
+ */
+function closed(emitter: NodeJS.EventEmitter, closing: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const done = (clean: boolean): void => {
+      clearTimeout(timer);
+      emitter.off('close', onClose);
+      resolve(clean);
+    };
+    const onClose = (): void => done(true);
+    const timer = setTimeout(() => done(false), ms);
+    emitter.once('close', onClose);
+    closing.then(
+      () => done(true),
+      () => done(true),
+    );
+  });
+}
+
+/** Close a channel; never waits longer than `ms`. */
+export async function closeChannel(channel: Channel, ms = 5000): Promise<void> {
+  let closing: Promise<unknown>;
+  try {
+    closing = channel.close();
+  } catch {
+    return; // already closed
+  }
+  await closed(channel, closing, ms);
+}
+
+/** Close a connection; if the broker does not confirm within `ms`, drop the socket. */
+export async function closeConnection(connection: Connection, ms = 5000): Promise<void> {
+  let closing: Promise<unknown>;
+  try {
+    closing = connection.close();
+  } catch {
+    return;
+  }
+  if (!(await closed(connection, closing, ms))) {
+    // No close-ok: the broker or the network is gone. Drop the socket so nothing stays open.
+    const socket = (connection as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream;
+    socket?.destroy?.();
+  }
+}

@@ -5,7 +5,7 @@
  * cancels, lets the subclass finish its work, and closes the channel.
  */
 import { backoffDelay, delay, errorText, type Logger } from '@lightbus/core';
-import { isClosedError, type Channel, type Delivery } from './adapter';
+import { closeChannel, isClosedError, type Channel, type Delivery } from './adapter';
 import type { Link } from './link';
 
 export abstract class RestartingConsumer {
@@ -46,7 +46,7 @@ export abstract class RestartingConsumer {
           if (!this.stopping) {
             this.logger.warn(`RabbitMQ cancelled the ${this.what} (was queue ${queue} deleted?); consuming again`);
             this.link.forgetDeclarations();
-            void channel.close().catch(() => undefined);
+            void closeChannel(channel);
           }
           return;
         }
@@ -58,7 +58,7 @@ export abstract class RestartingConsumer {
   }
 
   private async open(first: boolean): Promise<void> {
-    const channel = await this.link.channel();
+    const channel = await this.link.channel(first ? undefined : this.abort.signal);
     this.channel = channel;
     this.tags.length = 0;
     channel.once('close', () => this.lost(channel));
@@ -66,7 +66,7 @@ export abstract class RestartingConsumer {
       await this.setup(channel, first);
     } catch (error) {
       if (this.channel === channel) this.channel = undefined;
-      await channel.close().catch(() => undefined);
+      await closeChannel(channel);
       throw this.link.explain(error);
     }
     if (this.stopping) await this.cancel();
@@ -117,6 +117,6 @@ export abstract class RestartingConsumer {
     await this.drain();
     const channel = this.channel;
     this.channel = undefined;
-    if (channel) await channel.close().catch(() => undefined);
+    if (channel) await closeChannel(channel);
   }
 }

@@ -32,7 +32,7 @@ import {
   type TransportContext,
   ConfigError,
 } from '@lightbus/core';
-import { isClosedError, type Channel, type Delivery } from './adapter';
+import { closeChannel, isClosedError, type Channel, type Delivery } from './adapter';
 import { decodeEvent, encodeEvent, eventTime, idForLog, isMarker } from './codec';
 import { RestartingConsumer } from './consumer';
 import { DeadLetters } from './dead-letter';
@@ -247,7 +247,7 @@ class GroupConsumer extends RestartingConsumer {
           if (!this.stopping && this.channel === channel) await this.consumeFrom(channel, this.queue);
         })
         .catch((error: unknown) => {
-          if (this.channel === channel) void channel.close().catch(() => undefined); // restarts consumption
+          if (this.channel === channel) void closeChannel(channel); // restarts consumption
           this.transport.logger.debug('Starting to consume after the replay failed', { error: errorText(error) });
         });
       return;

@@ -16,7 +16,7 @@ import {
   type Deferred,
   type Logger,
 } from '@lightbus/core';
-import { isClosedError, openConnection, redactUrl, replyCode, type Channel, type ConfirmChannel, type Connection, type OpenSettings } from './adapter';
+import { closeChannel, closeConnection, isClosedError, openConnection, redactUrl, replyCode, type Channel, type ConfirmChannel, type Connection, type OpenSettings } from './adapter';
 import type { ExchangeDeclaration, QueueDeclaration } from './topology';
 
 /** A queue or exchange declaration RabbitMQ refused (arguments differ from the existing one, no permission, ...). */
@@ -36,8 +36,10 @@ export class Link extends EventEmitter {
   private waiters: Array<Deferred<Connection>> = [];
   /** Declarations done on each connection (declared again on a new one). */
   private declared = new WeakMap<Connection, Map<string, Promise<void>>>();
+  private completed = new WeakMap<Connection, Set<string>>();
   private topologyChannel: Promise<Channel> | undefined;
   private topologyOf: Connection | undefined;
+  private cachedBrokerKey: string | undefined;
 
   constructor(
     private readonly settings: OpenSettings,
@@ -55,9 +57,13 @@ export class Link extends EventEmitter {
 
   /** Normalised url: transports on the same url (and vhost, user) share a broker. */
   get brokerKey(): string {
-    const url = new URL(this.settings.options.url);
-    const vhost = decodeURIComponent(url.pathname.slice(1)) || '/';
-    return `${url.protocol}//${decodeURIComponent(url.username) || 'guest'}@${url.hostname}:${url.port || (url.protocol === 'amqps:' ? '5671' : '5672')}/${vhost}`;
+    if (this.cachedBrokerKey === undefined) {
+      const url = new URL(this.settings.options.url);
+      const vhost = decodeURIComponent(url.pathname.slice(1)) || '/';
+      const port = url.port || (url.protocol === 'amqps:' ? '5671' : '5672');
+      this.cachedBrokerKey = `${url.protocol}//${decodeURIComponent(url.username) || 'guest'}@${url.hostname}:${port}/${vhost}`;
+    }
+    return this.cachedBrokerKey;
   }
 
   get isClosed(): boolean {
@@ -69,13 +75,20 @@ export class Link extends EventEmitter {
    * BrokerConnectionError that says what to check. After a loss, waits until
    * the connection is back (callers bound the wait with their own deadline).
    */
-  async connection(): Promise<Connection> {
+  async connection(signal?: AbortSignal): Promise<Connection> {
     if (this.closed) throw this.closedError();
     if (this.current) return this.current;
     if (this.everConnected) {
+      if (signal?.aborted) throw this.closedError();
       const waiter = deferred<Connection>();
       this.waiters.push(waiter);
-      return waiter.promise;
+      // A consumer that stops while the connection is down stops waiting for it.
+      const abandon = (): void => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        waiter.reject(this.closedError());
+      };
+      signal?.addEventListener('abort', abandon, { once: true });
+      return waiter.promise.finally(() => signal?.removeEventListener('abort', abandon));
     }
     this.opening ??= this.openFirst().finally(() => (this.opening = undefined));
     return this.opening;
@@ -89,7 +102,7 @@ export class Link extends EventEmitter {
       throw this.connectionError(error);
     }
     if (this.closed) {
-      await connection.close().catch(() => undefined);
+      await closeConnection(connection);
       throw this.closedError();
     }
     this.adopt(connection);
@@ -141,7 +154,7 @@ export class Link extends EventEmitter {
         try {
           const connection = await openConnection(this.settings);
           if (this.closed) {
-            await connection.close().catch(() => undefined);
+            await closeConnection(connection);
             return;
           }
           this.logger.info(`Reconnected the ${this.role} connection to RabbitMQ`, { url: this.where, attempts: attempt + 1 });
@@ -158,8 +171,8 @@ export class Link extends EventEmitter {
   }
 
   /** A new channel on the current connection, with an error listener (channel errors also reject the failing call). */
-  async channel(): Promise<Channel> {
-    const connection = await this.connection();
+  async channel(signal?: AbortSignal): Promise<Channel> {
+    const connection = await this.connection(signal);
     const channel = await connection.createChannel();
     this.watch(channel);
     return channel;
@@ -201,10 +214,15 @@ export class Link extends EventEmitter {
 
   /** Forget what was declared (for instance after someone deleted a queue). */
   forgetDeclarations(): void {
-    if (this.current) this.declared.set(this.current, new Map());
+    if (this.current) {
+      this.declared.set(this.current, new Map());
+      this.completed.set(this.current, new Set());
+    }
   }
 
   private async declareOnce(key: string, declare: (channel: Channel) => Promise<void>): Promise<void> {
+    // Fast path (every call and every event asks): declared on the open connection already.
+    if (this.current && this.completed.get(this.current)?.has(key)) return;
     const connection = await this.connection();
     let done = this.declared.get(connection);
     if (!done) {
@@ -217,6 +235,9 @@ export class Link extends EventEmitter {
       declaring = this.topology(connection).then(async (channel) => {
         try {
           await declare(channel);
+          let completed = this.completed.get(connection);
+          if (!completed) this.completed.set(connection, (completed = new Set()));
+          completed.add(key);
         } catch (error) {
           if (this.topologyOf === connection) this.topologyChannel = undefined; // a refused declaration closes the channel
           throw this.explain(error);
@@ -265,7 +286,7 @@ export class Link extends EventEmitter {
       if (replyCode(error) === 404) return false;
       throw this.explain(error);
     } finally {
-      await channel.close().catch(() => undefined);
+      await closeChannel(channel);
     }
   }
 
@@ -276,7 +297,7 @@ export class Link extends EventEmitter {
     const text = errorText(error);
     let hint = `Check that RabbitMQ is running and reachable there, and the url of the amqp ${this.role} transport.`;
     if (/ACCESS.REFUSED|403/.test(text)) hint = 'Check the user name and password in the url, and that the user may use this vhost.';
-    else if (/NOT.ALLOWED|530|vhost/i.test(text)) hint = 'Check the vhost in the url (the path; "/" is %2F or an empty path) and that it exists.';
+    else if (/NOT.ALLOWED|530|vhost|ConnectionOpenOk/i.test(text)) hint = 'The broker refused to open the vhost: check the vhost in the url (the path; "/" is %2F or an empty path), that it exists and that the user may use it.';
     else if (/tls\.|certificate|self.signed|SSL|TLS/i.test(text)) hint = 'Check the tls options (ca_file, cert_file, key_file, servername) and the broker certificate.';
     return new BrokerConnectionError(`Cannot connect to RabbitMQ at ${this.where}: ${text}. ${hint}`, { cause: error });
   }
@@ -322,9 +343,7 @@ export class Link extends EventEmitter {
     const connection = this.current;
     this.current = undefined;
     if (connection) {
-      await connection.close().catch((error: unknown) => {
-        if (!isClosedError(error)) this.logger.debug('Closing the AMQP connection failed', { role: this.role, error: errorText(error) });
-      });
+      await closeConnection(connection);
     }
     this.emit('closed');
     this.removeAllListeners();

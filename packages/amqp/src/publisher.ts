@@ -5,7 +5,7 @@
  * replaced on the next publish.
  */
 import { BrokerConnectionError, type Logger } from '@lightbus/core';
-import type { Channel, ConfirmChannel, PublishOptions } from './adapter';
+import { closeChannel, type Channel, type ConfirmChannel, type PublishOptions } from './adapter';
 import { drained, type Link } from './link';
 
 export class Publisher {
@@ -64,7 +64,7 @@ export class Publisher {
     this.channel = undefined;
     if (!opening) return;
     const channel = await opening.catch(() => undefined);
-    await channel?.close().catch(() => undefined);
+    if (channel) await closeChannel(channel);
   }
 }
 

@@ -29,7 +29,7 @@ import {
   type RpcMessage,
   type TransportContext,
 } from '@lightbus/core';
-import { isClosedError, type Channel, type ConfirmChannel, type Delivery, type PublishOptions } from './adapter';
+import { closeChannel, isClosedError, type Channel, type ConfirmChannel, type Delivery, type PublishOptions } from './adapter';
 import { decodeResult, idForLog, returnPathFor } from './codec';
 import { assertQueue, drained, type Link } from './link';
 import { DIRECT_REPLY_TO, replyQueue, type Names } from './topology';
@@ -126,7 +126,7 @@ export class ReplyEndpoint {
       if (this.queueName) await assertQueue(channel, replyQueue(this.queueName), this.link.log);
       await channel.consume(this.address, (delivery) => this.onReply(delivery), { noAck: true });
     } catch (error) {
-      await channel.close().catch(() => undefined);
+      await closeChannel(channel);
       throw this.link.explain(error);
     }
     this.current = channel;
@@ -136,7 +136,7 @@ export class ReplyEndpoint {
   private onReply(delivery: Delivery | null): void {
     if (!delivery) {
       // Cancelled by the broker (reply queue deleted): open it again.
-      void this.current?.close().catch(() => undefined);
+      if (this.current) void closeChannel(this.current);
       return;
     }
     const decoded = decodeResult(delivery);
@@ -146,6 +146,7 @@ export class ReplyEndpoint {
     }
     const correlationId = typeof delivery.properties.correlationId === 'string' ? delivery.properties.correlationId : decoded.value.rpcMessageId;
     const waiting = this.pending.get(correlationId);
+    this.logger.debug('Reply received', { rpcMessageId: correlationId, waiting: waiting !== undefined });
     if (!waiting) {
       this.logger.debug('A result arrived that no caller waits for any more; dropped', { rpcMessageId: correlationId });
       return;
@@ -203,6 +204,6 @@ export class ReplyEndpoint {
     const opening = this.channel;
     this.channel = undefined;
     const channel = opening ? await opening.catch(() => undefined) : undefined;
-    await channel?.close().catch(() => undefined);
+    if (channel) await closeChannel(channel);
   }
 }

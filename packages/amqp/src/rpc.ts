@@ -10,8 +10,8 @@
  * (the worker that had it died or lost its connection mid-call, so it may have
  * run). Calls are transient messages: a broker restart loses calls waiting.
  */
-import { InFlight, TransportCapabilityError, errorText, type Consumer, type Logger, type RpcHandler, type RpcMessage, type RpcTransport, type TransportCallOptions, type TransportContext } from '@lightbus/core';
-import type { Channel, Delivery } from './adapter';
+import { BrokerConnectionError, InFlight, TransportCapabilityError, errorText, type Consumer, type Logger, type RpcHandler, type RpcMessage, type RpcTransport, type TransportCallOptions, type TransportContext } from '@lightbus/core';
+import { isClosedError, type Channel, type Delivery } from './adapter';
 import { decodeCall, encodeCall, idForLog } from './codec';
 import { RestartingConsumer } from './consumer';
 import { DeadLetters } from './dead-letter';
@@ -19,7 +19,7 @@ import { assertQueue, Link } from './link';
 import type { AmqpRpcOptions } from './options';
 import { Publisher } from './publisher';
 import { directEndpointFor } from './reply';
-import { DIRECT_REPLY_TO, Names, rpcQueue } from './topology';
+import { DIRECT_REPLY_TO, Names, rpcQueue, type QueueDeclaration } from './topology';
 import { linkSettings } from './settings';
 
 export class AmqpRpcTransport implements RpcTransport {
@@ -28,6 +28,7 @@ export class AmqpRpcTransport implements RpcTransport {
   private readonly publisher: Publisher;
   private readonly deadLetters: DeadLetters;
   private readonly consumers = new Set<RpcConsumer>();
+  private readonly queues = new Map<string, QueueDeclaration>();
 
   constructor(
     private readonly options: AmqpRpcOptions,
@@ -40,9 +41,24 @@ export class AmqpRpcTransport implements RpcTransport {
   }
 
   async callRpc(message: RpcMessage, options: TransportCallOptions): Promise<void> {
+    try {
+      await this.send(message, options);
+    } catch (error) {
+      if (!isClosedError(error) || this.link.isClosed) throw error;
+      // Not sent again: the broker may have it already, and a call runs at most once.
+      throw new BrokerConnectionError(
+        `The connection to RabbitMQ closed while sending the call to ${message.apiName}.${message.procedureName}(); ` +
+          `it may or may not have been delivered. Call again if that is safe.`,
+        { cause: error },
+      );
+    }
+  }
+
+  private async send(message: RpcMessage, options: TransportCallOptions): Promise<void> {
     const deadline = message.deadline ?? Date.now() + options.timeoutSeconds * 1000;
     const encoded = encodeCall(message, deadline);
-    const queue = rpcQueue(this.names, message.apiName);
+    let queue = this.queues.get(message.apiName);
+    if (!queue) this.queues.set(message.apiName, (queue = rpcQueue(this.names, message.apiName)));
     if (encoded.properties.replyTo === DIRECT_REPLY_TO) {
       // Direct reply-to: publish on the channel that consumes the reply.
       const endpoint = directEndpointFor(message.id, this.link.brokerKey);

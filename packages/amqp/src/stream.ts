@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LightbusError, deferred, errorText } from '@lightbus/core';
-import type { Delivery } from './adapter';
+import { closeChannel, type Delivery } from './adapter';
 import { isMarker } from './codec';
 import type { Link } from './link';
 import type { Publisher } from './publisher';
@@ -112,6 +112,6 @@ export async function readStream(
     if (error instanceof StreamReadError) throw error;
     throw new StreamReadError(`Reading stream '${stream}' failed: ${errorText(error)}`, { cause: error });
   } finally {
-    await channel.close().catch(() => undefined);
+    await closeChannel(channel);
   }
 }

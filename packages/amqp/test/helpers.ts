@@ -5,6 +5,7 @@
  * what it declared, and closes only connections it opened itself.
  */
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as amqplib from 'amqplib';
@@ -214,4 +215,73 @@ export async function closeConnections(prefix: string): Promise<number> {
   const pids = await connectionsNamed(prefix);
   for (const pid of pids) await rabbitmqctl(['close_connection', pid, 'lightbus test: forced close']);
   return pids.length;
+}
+
+// ---- a TCP proxy in front of the broker: an outage this test alone sees ----------------------
+
+/** Forwards 127.0.0.1:<port> to the broker; stop() is a broker outage for its clients only. */
+export class TcpProxy {
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  port = 0;
+
+  get url(): string {
+    const target = new URL(AMQP_URL);
+    target.hostname = '127.0.0.1';
+    target.port = String(this.port);
+    return target.toString();
+  }
+
+  async start(): Promise<void> {
+    const target = new URL(AMQP_URL);
+    const server = net.createServer((client) => {
+      const upstream = net.connect({ host: target.hostname, port: Number(target.port) || 5672 });
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.port = (server.address() as net.AddressInfo).port;
+    this.server = server;
+  }
+
+  /** Refuse new connections and cut the open ones (both ends). */
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** A logger that keeps every line (and forwards nothing). */
+export class LogCollector implements Logger {
+  readonly lines: string[] = [];
+  private add(level: string, message: string, fields?: LogFields): void {
+    this.lines.push(`${level} ${message} ${fields ? JSON.stringify(fields) : ''}`);
+    if (process.env.DEBUG_LOGS && !message.startsWith('Reconnecting') && !message.startsWith('Declared')) console.log(this.lines[this.lines.length - 1]);
+  }
+  debug(message: string, fields?: LogFields): void {
+    this.add('debug', message, fields);
+  }
+  info(message: string, fields?: LogFields): void {
+    this.add('info', message, fields);
+  }
+  warn(message: string, fields?: LogFields): void {
+    this.add('warn', message, fields);
+  }
+  error(message: string, fields?: LogFields): void {
+    this.add('error', message, fields);
+  }
+  has(text: string): boolean {
+    return this.lines.some((line) => line.includes(text));
+  }
 }

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startNode, startTypeScript, type ChildRun } from '@lightbus/testing';
-import { AMQP_URL, TestNamespace, listExchanges, listQueues } from './helpers';
+import { AMQP_URL, TcpProxy, TestNamespace, listExchanges, listQueues } from './helpers';
 
 jest.setTimeout(60_000);
 
@@ -26,12 +26,12 @@ afterAll(async () => {
   await ns.cleanup();
 });
 
-function configCopy(): string {
+function configCopy(url = AMQP_URL): string {
   const original = readFileSync(path.join(quickstart, 'lightbus.amqp.yaml'), 'utf8');
   const line = '        url: amqp://guest:guest@127.0.0.1:5672/\n';
   expect(original).toContain(line);
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'lightbus-amqp-quickstart-')), 'lightbus.amqp.yaml');
-  writeFileSync(file, original.replace(line, `        url: ${AMQP_URL}\n        prefix: ${ns.prefix}\n`));
+  writeFileSync(file, original.replace(line, `        url: ${url}\n        prefix: ${ns.prefix}\n`));
   return file;
 }
 
@@ -53,4 +53,16 @@ it('runs the quickstart worker with `lightbus run` and the client in another pro
   expect({ ...exit, output: worker.output() }).toEqual({ code: 0, signal: null, output: expect.not.stringContaining('handles still open') });
   const queues = (await listQueues(ns.prefix)).map((q) => q.name).sort();
   expect(queues).toEqual([`${ns.prefix}.dead-letter`, `${ns.prefix}.group.quickstart-print-new-cases`, `${ns.prefix}.rpc.support.case`]);
+});
+
+it('a worker whose broker is down exits 1 saying where it tried and what to check', async () => {
+  const proxy = new TcpProxy();
+  await proxy.start();
+  const url = proxy.url;
+  await proxy.stop(); // nothing listens there
+  const worker = startNode([BIN, 'run', '--bus', 'bus.ts'], { cwd: quickstart, env: { LIGHTBUS_CONFIG: configCopy(url) } });
+  children.push(worker);
+  const { code } = await worker.exit;
+  expect(code).toBe(1);
+  expect(worker.output()).toMatch(/Cannot connect to RabbitMQ at amqp:\/\/guest:\*\*\*@127\.0\.0\.1:\d+\/: .*ECONNREFUSED.*Check that RabbitMQ is running/);
 });
