@@ -146,7 +146,6 @@ export class ReplyEndpoint {
     }
     const correlationId = typeof delivery.properties.correlationId === 'string' ? delivery.properties.correlationId : decoded.value.rpcMessageId;
     const waiting = this.pending.get(correlationId);
-    this.logger.debug('Reply received', { rpcMessageId: correlationId, waiting: waiting !== undefined });
     if (!waiting) {
       this.logger.debug('A result arrived that no caller waits for any more; dropped', { rpcMessageId: correlationId });
       return;

@@ -210,6 +210,24 @@ export async function connectionsNamed(prefix: string): Promise<string[]> {
   return pids;
 }
 
+export interface ConnectionDetails {
+  readonly connectionName: string;
+  readonly heartbeat: number;
+  readonly clientProperties: string;
+}
+
+/** Connections whose connection_name starts with `prefix`: name, negotiated heartbeat, raw client properties. */
+export async function connectionDetails(prefix: string): Promise<ConnectionDetails[]> {
+  const out = await rabbitmqctl(['list_connections', 'timeout', 'client_properties', '-q', '--no-table-headers']);
+  const found: ConnectionDetails[] = [];
+  for (const line of out.split('\n')) {
+    const [timeout, properties] = line.split('\t');
+    const name = /\{"connection_name","((?:[^"\\]|\\.)*)"\}/.exec(properties ?? '')?.[1];
+    if (name?.startsWith(prefix)) found.push({ connectionName: name, heartbeat: Number(timeout), clientProperties: properties ?? '' });
+  }
+  return found;
+}
+
 /** Force-close (from the broker's side) only the connections whose connection_name starts with `prefix`. */
 export async function closeConnections(prefix: string): Promise<number> {
   const pids = await connectionsNamed(prefix);

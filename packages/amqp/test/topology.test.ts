@@ -6,7 +6,7 @@
 import { newMessageId, type EventMessage, type RpcMessage } from '@lightbus/core';
 import { Collector } from '@lightbus/testing';
 import { AmqpDeclarationError } from '@lightbus/amqp';
-import { TestNamespace, listBindings, listExchanges, listQueues } from './helpers';
+import { TestNamespace, connectionDetails, listBindings, listExchanges, listQueues } from './helpers';
 
 const namespaces: TestNamespace[] = [];
 afterEach(async () => {
@@ -125,4 +125,20 @@ it('says what to do when a queue exists with other arguments', async () => {
   const failure = await classic.consume(spec, async () => {}).catch((error: unknown) => error);
   expect(failure).toBeInstanceOf(AmqpDeclarationError);
   expect(String((failure as Error).message)).toMatch(/inequivalent arg 'x-queue-type'.*every process must use the same options/s);
+});
+
+it('names its connections after role, service and process, and asks for the configured heartbeat', async () => {
+  const ns = namespace();
+  const context = ns.context({ serviceName: `svc-${ns.prefix}`, processName: 'p7' });
+  const set = ns.connect(context, { all: { connection_name: undefined }, event: { heartbeat: 7 } });
+  await set.event.sendEvent(event('a', 'e'), { timeoutSeconds: 5 });
+  await set.schema.store('a', { rpcs: {}, events: {} }, 60);
+  const connections = await connectionDetails(`lightbus `);
+  const mine = connections.filter((c) => c.connectionName.includes(`svc-${ns.prefix}/p7`));
+  expect(mine.map((c) => [c.connectionName, c.heartbeat]).sort()).toEqual([
+    [`lightbus event svc-${ns.prefix}/p7`, 7],
+    [`lightbus schema svc-${ns.prefix}/p7`, 30],
+  ]);
+  expect(mine[0]!.clientProperties).toContain(`{"lightbus_service","svc-${ns.prefix}"}`);
+  expect(mine[0]!.clientProperties).toContain('{"lightbus_process","p7"}');
 });
