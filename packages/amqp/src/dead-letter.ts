@@ -7,9 +7,9 @@
  * RabbitMQ's x-death headers.
  */
 import { errorText, type Logger } from '@lightbus/core';
-import type { Delivery, PublishOptions } from './adapter';
+import type { Channel, Delivery, PublishOptions } from './adapter';
 import { idForLog } from './codec';
-import type { Link } from './link';
+import { assertExchange, assertQueue, type Link } from './link';
 import { Publisher } from './publisher';
 import { HEADER, deadLetterExchange, deadLetterQueue, type Names } from './topology';
 
@@ -24,6 +24,13 @@ export class DeadLetters {
     private readonly logger: Logger,
   ) {
     this.publisher = new Publisher(link, true, logger);
+  }
+
+  /** Declare the dead-letter exchange, queue and binding on a consumer's channel (before consuming). */
+  async declareOn(channel: Channel, logger: Logger): Promise<void> {
+    await assertExchange(channel, deadLetterExchange(this.names), logger);
+    await assertQueue(channel, deadLetterQueue(this.names), logger);
+    await channel.bindQueue(this.names.deadLetter, this.names.deadLetter, '#');
   }
 
   /** Declare the dead-letter exchange and queue (idempotent, once per connection). */

@@ -77,7 +77,10 @@ export function checkEventOptions(options: AmqpEventOptions): void {
 
 export class AmqpEventTransport implements EventTransport {
   readonly capabilities: TransportCapabilities;
+  /** Consuming (group queues) and reading streams. */
   readonly link: Link;
+  /** Publishing events, markers, dead letters. */
+  readonly publishLink: Link;
   private readonly names: Names;
   private readonly publisher: Publisher;
   private readonly deadLetters: DeadLetters;
@@ -89,10 +92,11 @@ export class AmqpEventTransport implements EventTransport {
   ) {
     checkEventOptions(options);
     this.capabilities = eventCapabilities(options);
-    this.link = new Link(linkSettings(options, 'event', context), 'event', context.logger);
+    this.link = new Link(linkSettings(options, 'event', context, 'consumer'), 'event', context.logger, 'consumer');
+    this.publishLink = new Link(linkSettings(options, 'event', context, 'publisher'), 'event', context.logger, 'publisher');
     this.names = new Names(options.prefix);
-    this.publisher = new Publisher(this.link, true, context.logger);
-    this.deadLetters = new DeadLetters(this.link, this.names, options.dead_letter, context.logger);
+    this.publisher = new Publisher(this.publishLink, true, context.logger);
+    this.deadLetters = new DeadLetters(this.publishLink, this.names, options.dead_letter, context.logger);
   }
 
   async sendEvent(message: EventMessage, options: SendEventOptions): Promise<void> {
@@ -101,13 +105,13 @@ export class AmqpEventTransport implements EventTransport {
     const routingKey = eventRoutingKey(message.apiName, message.eventName);
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.link.declareExchange(eventsExchange(this.names));
+        await this.publishLink.declareExchange(eventsExchange(this.names));
         if (this.options.stream) await this.declareStream(message.apiName);
         await this.publisher.publish(this.names.eventsExchange, routingKey, encoded.content, encoded.properties);
         return;
       } catch (error) {
         // The channel or connection went away before the confirm: publish again (at least once) until the deadline.
-        if (!isClosedError(error) || this.link.isClosed || Date.now() >= deadline) throw error;
+        if (!isClosedError(error) || this.publishLink.isClosed || Date.now() >= deadline) throw error;
         this.context.logger.debug('Publishing an event again after the channel closed', { id: message.id, error: errorText(error) });
         await delay(Math.min(backoffDelay(attempt, { initialMs: 50, maxMs: 1000 }), Math.max(0, deadline - Date.now())));
       }
@@ -116,8 +120,9 @@ export class AmqpEventTransport implements EventTransport {
 
   private async declareStream(apiName: string): Promise<void> {
     const stream = eventStream(this.names, apiName, this.options);
-    await this.link.declareQueue(stream);
-    await this.link.bind(stream.name, this.names.eventsExchange, apiBindingKey(apiName));
+    await this.publishLink.declareExchange(eventsExchange(this.names));
+    await this.publishLink.declareQueue(stream);
+    await this.publishLink.bind(stream.name, this.names.eventsExchange, apiBindingKey(apiName));
   }
 
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
@@ -149,8 +154,9 @@ export class AmqpEventTransport implements EventTransport {
     if (!this.options.stream) {
       throw new TransportCapabilityError(`This amqp event transport keeps no history: set event_transport.amqp.stream: true.`);
     }
-    await this.declareStream(query.apiName);
     const stream = this.names.eventStream(query.apiName);
+    // Reading history creates nothing: an API whose stream does not exist has no history.
+    if (!(await this.link.queueExists(stream))) return;
     const marker = await writeMarker(this.publisher, stream);
     const limit = query.limit ?? Infinity;
     const start = query.start?.getTime();
@@ -179,7 +185,7 @@ export class AmqpEventTransport implements EventTransport {
     this.consumers.clear();
     await this.publisher.close();
     await this.deadLetters.close();
-    await this.link.close();
+    await Promise.all([this.link.close(), this.publishLink.close()]);
   }
 
   // ---- for GroupConsumer ------------------------------------------------------------------
@@ -213,7 +219,7 @@ class GroupConsumer extends RestartingConsumer {
   private replaying: Promise<void> | undefined;
 
   constructor(
-    private readonly owner: AmqpEventTransport,
+    owner: AmqpEventTransport,
     private readonly spec: ConsumeSpec,
     private readonly handler: EventMessageHandler,
   ) {
@@ -231,7 +237,7 @@ class GroupConsumer extends RestartingConsumer {
   protected async setup(channel: Channel, first: boolean): Promise<void> {
     const { names, deadLetters } = this.transport;
     await assertExchange(channel, eventsExchange(names), this.link.log);
-    await deadLetters.declare();
+    if (this.options.dead_letter) await deadLetters.declareOn(channel, this.link.log);
     const since = first ? this.spec.since : undefined;
     const created = since ? !(await this.link.queueExists(this.queue)) : false;
     await assertQueue(channel, groupQueue(names, this.spec.group, this.options), this.link.log);

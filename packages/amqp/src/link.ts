@@ -25,6 +25,8 @@ export class AmqpDeclarationError extends LightbusError {
 }
 
 export type Role = 'rpc' | 'result' | 'event' | 'schema';
+/** A role's connection for publishing or for consuming (see linkSettings). */
+export type Purpose = 'publisher' | 'consumer';
 
 export class Link extends EventEmitter {
   private current: Connection | undefined;
@@ -41,12 +43,17 @@ export class Link extends EventEmitter {
   private topologyOf: Connection | undefined;
   private cachedBrokerKey: string | undefined;
 
+  /** For logs: "event consumer", "rpc publisher", "result", ... */
+  private readonly label: string;
+
   constructor(
     private readonly settings: OpenSettings,
     private readonly role: Role,
     private readonly logger: Logger,
+    purpose?: Purpose,
   ) {
     super();
+    this.label = purpose ? `${role} ${purpose}` : role;
     this.setMaxListeners(0);
   }
 
@@ -113,12 +120,12 @@ export class Link extends EventEmitter {
     this.current = connection;
     this.everConnected = true;
     connection.on('error', (error: Error) => {
-      this.logger.debug('AMQP connection error', { role: this.role, url: this.where, error: errorText(error) });
+      this.logger.debug('AMQP connection error', { role: this.label, url: this.where, error: errorText(error) });
     });
     connection.on('blocked', (reason: string) => {
-      this.logger.warn(`RabbitMQ blocked the ${this.role} connection (${reason}); publishing waits until it unblocks`, { url: this.where });
+      this.logger.warn(`RabbitMQ blocked the ${this.label} connection (${reason}); publishing waits until it unblocks`, { url: this.where });
     });
-    connection.on('unblocked', () => this.logger.info(`RabbitMQ unblocked the ${this.role} connection`, { url: this.where }));
+    connection.on('unblocked', () => this.logger.info(`RabbitMQ unblocked the ${this.label} connection`, { url: this.where }));
     connection.once('close', (error?: Error) => this.lost(connection, error));
     const waiters = this.waiters;
     this.waiters = [];
@@ -132,7 +139,7 @@ export class Link extends EventEmitter {
     this.topologyChannel = undefined;
     this.topologyOf = undefined;
     if (this.closed) return;
-    this.logger.warn(`Lost the ${this.role} connection to RabbitMQ; reconnecting`, {
+    this.logger.warn(`Lost the ${this.label} connection to RabbitMQ; reconnecting`, {
       url: this.where,
       reason: error ? errorText(error) : 'closed',
     });
@@ -157,12 +164,12 @@ export class Link extends EventEmitter {
             await closeConnection(connection);
             return;
           }
-          this.logger.info(`Reconnected the ${this.role} connection to RabbitMQ`, { url: this.where, attempts: attempt + 1 });
+          this.logger.info(`Reconnected the ${this.label} connection to RabbitMQ`, { url: this.where, attempts: attempt + 1 });
           this.reconnecting = false;
           this.adopt(connection);
           return;
         } catch (error) {
-          this.logger.warn(`Reconnecting to RabbitMQ failed; trying again`, { role: this.role, url: this.where, attempt: attempt + 1, error: errorText(error) });
+          this.logger.warn(`Reconnecting to RabbitMQ failed; trying again`, { role: this.label, url: this.where, attempt: attempt + 1, error: errorText(error) });
         }
       }
     } finally {
@@ -187,7 +194,7 @@ export class Link extends EventEmitter {
 
   private watch(channel: Channel): void {
     channel.on('error', (error: Error) => {
-      this.logger.debug('AMQP channel closed with an error', { role: this.role, error: errorText(error) });
+      this.logger.debug('AMQP channel closed with an error', { role: this.label, error: errorText(error) });
     });
   }
 
@@ -379,7 +386,7 @@ export function drained(channel: Channel): Promise<void> {
   });
 }
 
-/** Connection name a transport announces: the option, or "lightbus <role> <service>/<process>". */
-export function defaultConnectionName(role: Role, serviceName: string, processName: string): string {
-  return `lightbus ${role} ${serviceName}/${processName}`;
+/** Connection name a transport announces by default: "lightbus <role>[ <purpose>] <service>/<process>". */
+export function defaultConnectionName(role: Role, serviceName: string, processName: string, purpose?: Purpose): string {
+  return `lightbus ${role}${purpose ? ` ${purpose}` : ''} ${serviceName}/${processName}`;
 }

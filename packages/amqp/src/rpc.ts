@@ -23,7 +23,10 @@ import { DIRECT_REPLY_TO, Names, rpcQueue, type QueueDeclaration } from './topol
 import { linkSettings } from './settings';
 
 export class AmqpRpcTransport implements RpcTransport {
+  /** Consuming calls (workers). */
   readonly link: Link;
+  /** Publishing calls (reply_mode queue or a non-amqp result transport) and dead letters. */
+  readonly publishLink: Link;
   private readonly names: Names;
   private readonly publisher: Publisher;
   private readonly deadLetters: DeadLetters;
@@ -34,17 +37,18 @@ export class AmqpRpcTransport implements RpcTransport {
     private readonly options: AmqpRpcOptions,
     private readonly context: TransportContext,
   ) {
-    this.link = new Link(linkSettings(options, 'rpc', context), 'rpc', context.logger);
+    this.link = new Link(linkSettings(options, 'rpc', context, 'consumer'), 'rpc', context.logger, 'consumer');
+    this.publishLink = new Link(linkSettings(options, 'rpc', context, 'publisher'), 'rpc', context.logger, 'publisher');
     this.names = new Names(options.prefix);
-    this.publisher = new Publisher(this.link, true, context.logger);
-    this.deadLetters = new DeadLetters(this.link, this.names, true, context.logger);
+    this.publisher = new Publisher(this.publishLink, true, context.logger);
+    this.deadLetters = new DeadLetters(this.publishLink, this.names, true, context.logger);
   }
 
   async callRpc(message: RpcMessage, options: TransportCallOptions): Promise<void> {
     try {
       await this.send(message, options);
     } catch (error) {
-      if (!isClosedError(error) || this.link.isClosed) throw error;
+      if (!isClosedError(error) || this.publishLink.isClosed) throw error;
       // Not sent again: the broker may have it already, and a call runs at most once.
       throw new BrokerConnectionError(
         `The connection to RabbitMQ closed while sending the call to ${message.apiName}.${message.procedureName}(); ` +
@@ -78,7 +82,7 @@ export class AmqpRpcTransport implements RpcTransport {
       await endpoint.publishCall(queue.name, encoded.content, encoded.properties);
       return;
     }
-    await this.link.declareQueue(queue);
+    await this.publishLink.declareQueue(queue);
     await this.publisher.publish('', queue.name, encoded.content, encoded.properties);
   }
 
@@ -105,7 +109,7 @@ export class AmqpRpcTransport implements RpcTransport {
     this.consumers.clear();
     await this.publisher.close();
     await this.deadLetters.close();
-    await this.link.close();
+    await Promise.all([this.link.close(), this.publishLink.close()]);
   }
 }
 

@@ -87,7 +87,8 @@ it('waits through an outage: reconnects with backoff, then calls, fires and deli
   expect(await calling).toEqual({ during: true });
   await waitFor(() => got.items.some((m) => m.id === during.id), { timeout: 20_000, message: 'the event fired during the outage to arrive' });
   expect(await call({ after: true })).toEqual({ after: true });
-  expect(logs.has('Reconnected the event connection to RabbitMQ')).toBe(true);
+  expect(logs.has('Reconnected the event consumer connection to RabbitMQ')).toBe(true);
+  expect(logs.has('Reconnected the event publisher connection to RabbitMQ')).toBe(true);
   await rpcConsumer.stop();
   await eventConsumer.stop();
 });

@@ -5,7 +5,7 @@
 import lightbus, { TransportCapabilityError, newMessageId, type EventMessage } from '@lightbus/core';
 import { Collector } from '@lightbus/testing';
 import { transport } from '@lightbus/amqp';
-import { AMQP_URL, TestNamespace } from './helpers';
+import { AMQP_URL, TestNamespace, listQueues } from './helpers';
 
 jest.setTimeout(60_000);
 
@@ -33,6 +33,11 @@ it('replays from a position taken from history, and only when the group is new',
   expect(history.map((m) => m.id)).toEqual([...sent].reverse().map((m) => m.id));
   expect(history.every((m) => /^\d+$/.test(m.nativeId ?? '') && m.time instanceof Date)).toBe(true);
   const position = history.find((m) => m.id === sent[2]!.id)!.nativeId!;
+  // An API with no stream has no history (and reading it creates none).
+  const none: EventMessage[] = [];
+  for await (const message of events.history({ apiName: 'svc.other' })) none.push(message);
+  expect(none).toEqual([]);
+  expect((await listQueues(ns.prefix)).map((q) => q.name)).not.toContain(`${ns.prefix}.stream.svc.other`);
 
   const got = new Collector<EventMessage>();
   const consumer = await events.consume(

@@ -132,13 +132,17 @@ it('names its connections after role, service and process, and asks for the conf
   const context = ns.context({ serviceName: `svc-${ns.prefix}`, processName: 'p7' });
   const set = ns.connect(context, { all: { connection_name: undefined }, event: { heartbeat: 7 } });
   await set.event.sendEvent(event('a', 'e'), { timeoutSeconds: 5 });
+  const consumer = await set.event.consume({ events: [{ apiName: 'a', eventName: 'e' }], group: 'g', consumer: 'p7' }, async () => {});
   await set.schema.store('a', { rpcs: {}, events: {} }, 60);
   const connections = await connectionDetails(`lightbus `);
   const mine = connections.filter((c) => c.connectionName.includes(`svc-${ns.prefix}/p7`));
+  // Publishing and consuming use separate connections (flow control blocks publishers, not acknowledgements).
   expect(mine.map((c) => [c.connectionName, c.heartbeat]).sort()).toEqual([
-    [`lightbus event svc-${ns.prefix}/p7`, 7],
+    [`lightbus event consumer svc-${ns.prefix}/p7`, 7],
+    [`lightbus event publisher svc-${ns.prefix}/p7`, 7],
     [`lightbus schema svc-${ns.prefix}/p7`, 30],
   ]);
+  await consumer.stop();
   expect(mine[0]!.clientProperties).toContain(`{"lightbus_service","svc-${ns.prefix}"}`);
   expect(mine[0]!.clientProperties).toContain('{"lightbus_process","p7"}');
 });
