@@ -13,12 +13,22 @@
  *   prefetch 100, an ack after each handler.
  * The Lightbus side is the whole bus (lightbus.create, an Api class), so the
  * ratio includes core's work (parameter checks, hooks, message building), not
- * only the transport's.
+ * only the transport's. A second table measures the transport alone (its rpc,
+ * result and event transports driven directly, as core drives them), to show
+ * which share is the transport's.
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import * as amqplib from 'amqplib';
-import lightbus, { Api, Event, type Bus } from '@lightbus/core';
+import lightbus, { Api, ConsoleLogger, Event, newMessageId, validateAgainst, type Bus, type RpcMessage } from '@lightbus/core';
+import {
+  AmqpEventOptions,
+  AmqpEventTransport,
+  AmqpResultOptions,
+  AmqpResultTransport,
+  AmqpRpcOptions,
+  AmqpRpcTransport,
+} from '@lightbus/amqp';
 import { endToEnd, printTable, sequentialLatency, throughput, type Row } from './lib';
 
 const URL = process.env.LIGHTBUS_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/';
@@ -111,6 +121,61 @@ async function measure(call: (value: number) => Promise<unknown>, fire: (i: numb
   const eventsSequential = await endToEnd(fire, handled.after(EVENTS), EVENTS);
   const eventsConcurrent = await concurrentEndToEnd(fire, handled.after(EVENTS), EVENTS);
   return { rpcP50: latency.p50, rpcP99: latency.p99, rpcRate, eventsSequential, eventsConcurrent };
+}
+
+/** Options with their defaults filled in, as core passes them from a config file. */
+function options<T>(schema: Parameters<typeof validateAgainst>[0], value: Record<string, unknown>): T {
+  const copy = { ...value };
+  const issues = validateAgainst(schema, copy);
+  if (issues.length > 0) throw new Error(JSON.stringify(issues));
+  return copy as T;
+}
+
+/** The transport alone: its rpc, result and event transports driven the way core drives them. */
+async function transportSide(prefix: string): Promise<Side> {
+  const context = { serviceName: 'bench-transport', processName: 'p1', logger: new ConsoleLogger('warning') };
+  const base = { url: URL, prefix: `${prefix}-t` };
+  const workerRpc = new AmqpRpcTransport(options(AmqpRpcOptions, { ...base, prefetch: IN_FLIGHT }), context);
+  const workerResult = new AmqpResultTransport(options(AmqpResultOptions, base), context);
+  const callerRpc = new AmqpRpcTransport(options(AmqpRpcOptions, base), context);
+  const callerResult = new AmqpResultTransport(options(AmqpResultOptions, base), context);
+  const events = new AmqpEventTransport(options(AmqpEventOptions, { ...base, prefetch: EVENT_PREFETCH }), context);
+  const rpcConsumer = await workerRpc.consumeRpcs(['bench.amqp'], async (message) => {
+    await workerResult.sendResult(message, { id: newMessageId(), rpcMessageId: message.id, result: message.kwargs.value, error: false });
+  });
+  const handled = new Counter();
+  const eventConsumer = await events.consume({ events: [{ apiName: 'bench.amqp', eventName: 'tick' }], group: 'bench-transport-count', consumer: 'p1' }, async () =>
+    handled.hit(),
+  );
+  const call = async (value: number): Promise<unknown> => {
+    const message: RpcMessage = { id: newMessageId(), apiName: 'bench.amqp', procedureName: 'echo', kwargs: { value }, returnPath: '', deadline: Date.now() + 5000 };
+    const pending = await callerResult.expectResult(message, { timeoutSeconds: 5 });
+    try {
+      message.returnPath = pending.returnPath;
+      await callerRpc.callRpc(message, { timeoutSeconds: 5 });
+      return (await pending.result).result;
+    } finally {
+      pending.cancel();
+    }
+  };
+  const fire = (i: number) =>
+    events.sendEvent({ id: newMessageId(), apiName: 'bench.amqp', eventName: 'tick', version: 1, kwargs: { i } }, { timeoutSeconds: 5 });
+  const warm = handled.after(1);
+  await fire(-1);
+  await warm;
+  return {
+    measure: () => measure(call, fire, handled),
+    close: async () => {
+      await rpcConsumer.stop();
+      await eventConsumer.stop();
+      await Promise.all([workerRpc.close(), workerResult.close(), callerRpc.close(), callerResult.close(), events.close()]);
+      const connection = await amqplib.connect(URL);
+      const channel = await connection.createChannel();
+      for (const queue of [`${prefix}-t.rpc.bench.amqp`, `${prefix}-t.group.bench-transport-count`, `${prefix}-t.dead-letter`]) await channel.deleteQueue(queue);
+      for (const exchange of [`${prefix}-t.events`, `${prefix}-t.dead-letter`]) await channel.deleteExchange(exchange);
+      await connection.close();
+    },
+  };
 }
 
 /** The same work with amqplib alone: what a careful hand-written RabbitMQ service does. */
@@ -227,37 +292,45 @@ async function main(): Promise<void> {
   const prefix = `bench-${randomBytes(4).toString('hex')}`;
   console.log(
     `RabbitMQ at ${URL.replace(/:[^:@/]*@/, ':***@')}; per round: ${CALLS} sequential calls, ${CALLS * 4} with ${IN_FLIGHT} in flight, ` +
-      `${EVENTS} events each way; ${ROUNDS} rounds, Lightbus and raw alternating, medians shown`,
+      `${EVENTS} events each way; ${ROUNDS} rounds, Lightbus, transport alone and raw alternating, medians shown`,
   );
   const ours: Figures[] = [];
+  const alone: Figures[] = [];
   const raw: Figures[] = [];
   const lightbusBench = await lightbusSide(prefix);
+  const transportBench = await transportSide(prefix);
   const rawBench = await rawSide(prefix);
   try {
     for (let round = 0; round < ROUNDS; round++) {
       ours.push(await lightbusBench.measure());
+      alone.push(await transportBench.measure());
       raw.push(await rawBench.measure());
-      if (process.env.BENCH_VERBOSE) console.log(`round ${round + 1}`, { lightbus: ours[round], raw: raw[round] });
+      if (process.env.BENCH_VERBOSE) console.log(`round ${round + 1}`, { lightbus: ours[round], transport: alone[round], raw: raw[round] });
     }
   } finally {
     await lightbusBench.close();
+    await transportBench.close();
     await rawBench.close();
     await cleanupLightbus(prefix);
   }
-  const row = (metric: string, unit: string, key: keyof Figures, higherIsBetter: boolean): Row => ({
-    metric,
-    unit,
-    lightbus: median(ours.map((f) => f[key])),
-    raw: median(raw.map((f) => f[key])),
-    higherIsBetter,
-  });
-  printTable('Lightbus on RabbitMQ (amqp transport) vs raw amqplib', [
-    row('RPC latency p50, one call at a time', 'ms', 'rpcP50', false),
-    row('RPC latency p99, one call at a time', 'ms', 'rpcP99', false),
-    row(`RPC throughput, ${IN_FLIGHT} in flight`, 'calls/s', 'rpcRate', true),
-    row('events end to end, fired one after another', 'events/s', 'eventsSequential', true),
-    row(`events end to end, ${IN_FLIGHT} fires in flight`, 'events/s', 'eventsConcurrent', true),
-  ]);
+  const table = (title: string, side: Figures[]): void => {
+    const row = (metric: string, unit: string, key: keyof Figures, higherIsBetter: boolean): Row => ({
+      metric,
+      unit,
+      lightbus: median(side.map((f) => f[key])),
+      raw: median(raw.map((f) => f[key])),
+      higherIsBetter,
+    });
+    printTable(title, [
+      row('RPC latency p50, one call at a time', 'ms', 'rpcP50', false),
+      row('RPC latency p99, one call at a time', 'ms', 'rpcP99', false),
+      row(`RPC throughput, ${IN_FLIGHT} in flight`, 'calls/s', 'rpcRate', true),
+      row('events end to end, fired one after another', 'events/s', 'eventsSequential', true),
+      row(`events end to end, ${IN_FLIGHT} fires in flight`, 'events/s', 'eventsConcurrent', true),
+    ]);
+  };
+  table('Lightbus on RabbitMQ (whole bus, amqp transport) vs raw amqplib', ours);
+  table('The amqp transport alone (no core) vs raw amqplib', alone);
 }
 
 main().catch((error: unknown) => {

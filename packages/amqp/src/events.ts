@@ -78,9 +78,9 @@ export function checkEventOptions(options: AmqpEventOptions): void {
 export class AmqpEventTransport implements EventTransport {
   readonly capabilities: TransportCapabilities;
   /** Consuming (group queues) and reading streams. */
-  readonly link: Link;
+  private readonly link: Link;
   /** Publishing events, markers, dead letters. */
-  readonly publishLink: Link;
+  private readonly publishLink: Link;
   private readonly names: Names;
   private readonly publisher: Publisher;
   private readonly deadLetters: DeadLetters;
@@ -133,7 +133,7 @@ export class AmqpEventTransport implements EventTransport {
           `Set event_transport.amqp.stream: true (RabbitMQ >= 3.9) in every process of these APIs, or remove 'since'.`,
       );
     }
-    const consumer = new GroupConsumer(this, spec, handler);
+    const consumer = new GroupConsumer(this.groupContext(), spec, handler);
     this.consumers.add(consumer);
     try {
       await consumer.start();
@@ -188,11 +188,10 @@ export class AmqpEventTransport implements EventTransport {
     await Promise.all([this.link.close(), this.publishLink.close()]);
   }
 
-  // ---- for GroupConsumer ------------------------------------------------------------------
-
-  /** @internal */
-  get internals(): { options: AmqpEventOptions; names: Names; publisher: Publisher; deadLetters: DeadLetters; logger: Logger; declareStream: (api: string) => Promise<void> } {
+  /** What a group consumer needs from its transport. */
+  private groupContext(): GroupContext {
     return {
+      link: this.link,
       options: this.options,
       names: this.names,
       publisher: this.publisher,
@@ -201,6 +200,16 @@ export class AmqpEventTransport implements EventTransport {
       declareStream: (api) => this.declareStream(api),
     };
   }
+}
+
+interface GroupContext {
+  readonly link: Link;
+  readonly options: AmqpEventOptions;
+  readonly names: Names;
+  readonly publisher: Publisher;
+  readonly deadLetters: DeadLetters;
+  readonly logger: Logger;
+  declareStream(apiName: string): Promise<void>;
 }
 
 /** How many ids a replay remembers to skip the same events when the group queue takes over. */
@@ -214,19 +223,18 @@ class GroupConsumer extends RestartingConsumer {
   private held: Array<{ channel: Channel; delivery: Delivery }> = [];
   /** Ids a replay delivered; the group queue may hold some of them again. */
   private replayed: Set<string> | undefined;
-  private readonly transport: AmqpEventTransport['internals'];
+  private readonly transport: GroupContext;
   /** A replay in progress (new group with since); live consumption starts after it. */
   private replaying: Promise<void> | undefined;
 
   constructor(
-    owner: AmqpEventTransport,
+    transport: GroupContext,
     private readonly spec: ConsumeSpec,
     private readonly handler: EventMessageHandler,
   ) {
-    const internals = owner.internals;
-    super(owner.link, internals.logger, `event consumer of group ${spec.group}`);
-    this.transport = internals;
-    this.queue = internals.names.groupQueue(spec.group);
+    super(transport.link, transport.logger, `event consumer of group ${spec.group}`);
+    this.transport = transport;
+    this.queue = transport.names.groupQueue(spec.group);
     this.wanted = new Set(spec.events.map((e) => eventRoutingKey(e.apiName, e.eventName)));
   }
 

@@ -8,7 +8,6 @@ import { EventEmitter } from 'node:events';
 import {
   BrokerConnectionError,
   BusClosedError,
-  LightbusError,
   backoffDelay,
   delay,
   deferred,
@@ -16,13 +15,9 @@ import {
   type Deferred,
   type Logger,
 } from '@lightbus/core';
+import { AmqpDeclarationError } from './errors';
 import { closeChannel, closeConnection, isClosedError, openConnection, redactUrl, replyCode, type Channel, type ConfirmChannel, type Connection, type OpenSettings } from './adapter';
 import type { ExchangeDeclaration, QueueDeclaration } from './topology';
-
-/** A queue or exchange declaration RabbitMQ refused (arguments differ from the existing one, no permission, ...). */
-export class AmqpDeclarationError extends LightbusError {
-  override readonly code = 'LIGHTBUS_AMQP_DECLARATION';
-}
 
 export type Role = 'rpc' | 'result' | 'event' | 'schema';
 /** A role's connection for publishing or for consuming (see linkSettings). */

@@ -16,7 +16,7 @@ import { linkSettings } from './settings';
 import { DIRECT_REPLY_TO, Names } from './topology';
 
 export class AmqpResultTransport implements ResultTransport {
-  readonly link: Link;
+  private readonly link: Link;
   private readonly endpoint: ReplyEndpoint;
   /** Results need no confirms (at most once): written to the socket, done. */
   private readonly publisher: Publisher;

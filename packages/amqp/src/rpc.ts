@@ -24,9 +24,9 @@ import { linkSettings } from './settings';
 
 export class AmqpRpcTransport implements RpcTransport {
   /** Consuming calls (workers). */
-  readonly link: Link;
+  private readonly link: Link;
   /** Publishing calls (reply_mode queue or a non-amqp result transport) and dead letters. */
-  readonly publishLink: Link;
+  private readonly publishLink: Link;
   private readonly names: Names;
   private readonly publisher: Publisher;
   private readonly deadLetters: DeadLetters;
@@ -174,7 +174,7 @@ class RpcConsumer extends RestartingConsumer {
 }
 
 /** Acknowledge on the channel the message came on; if that channel is gone, the broker already gave it back. */
-export function ack(channel: Channel, delivery: Delivery): void {
+function ack(channel: Channel, delivery: Delivery): void {
   try {
     channel.ack(delivery);
   } catch {

@@ -18,7 +18,7 @@ import { readStream, writeMarker } from './stream';
 import { Names, schemaStream } from './topology';
 
 export class AmqpSchemaTransport implements SchemaTransport {
-  readonly link: Link;
+  private readonly link: Link;
   private readonly names: Names;
   private readonly publisher: Publisher;
 

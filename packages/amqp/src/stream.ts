@@ -6,7 +6,8 @@
  * read, deterministically, with no idle timeout. Every reader skips markers.
  */
 import { randomUUID } from 'node:crypto';
-import { LightbusError, deferred, errorText } from '@lightbus/core';
+import { deferred, errorText } from '@lightbus/core';
+import { StreamReadError } from './errors';
 import { closeChannel, type Delivery } from './adapter';
 import { isMarker } from './codec';
 import type { Link } from './link';
@@ -38,10 +39,6 @@ export async function writeMarker(publisher: Publisher, stream: string): Promise
   const id = randomUUID();
   await publisher.publish('', stream, Buffer.from('{}'), { type: MESSAGE_TYPE.marker, messageId: id, persistent: true, contentType: 'application/json' });
   return id;
-}
-
-export class StreamReadError extends LightbusError {
-  override readonly code = 'LIGHTBUS_AMQP_STREAM_READ';
 }
 
 /** The stream offset of a delivery from a stream queue. */
