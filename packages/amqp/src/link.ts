@@ -20,6 +20,7 @@ import { closeChannel, closeConnection, isClosedError, openConnection, redactUrl
 import type { ExchangeDeclaration, QueueDeclaration } from './topology';
 
 export type Role = 'rpc' | 'result' | 'event' | 'schema';
+const DONE: Promise<void> = Promise.resolve();
 /** A role's connection for publishing or for consuming (see linkSettings). */
 export type Purpose = 'publisher' | 'consumer';
 
@@ -196,12 +197,21 @@ export class Link extends EventEmitter {
   // ---- declarations -----------------------------------------------------------------------
 
   /** Declare a queue once per connection (again after a reconnection). */
-  async declareQueue(queue: QueueDeclaration): Promise<void> {
-    await this.declareOnce(`q:${queue.name}`, (channel) => assertQueue(channel, queue, this.logger));
+  declareQueue(queue: QueueDeclaration): Promise<void> {
+    const key = `q:${queue.name}`;
+    if (this.isDeclared(key)) return DONE;
+    return this.declareOnce(key, (channel) => assertQueue(channel, queue, this.logger));
   }
 
-  async declareExchange(exchange: ExchangeDeclaration): Promise<void> {
-    await this.declareOnce(`x:${exchange.name}`, (channel) => assertExchange(channel, exchange, this.logger));
+  declareExchange(exchange: ExchangeDeclaration): Promise<void> {
+    const key = `x:${exchange.name}`;
+    if (this.isDeclared(key)) return DONE;
+    return this.declareOnce(key, (channel) => assertExchange(channel, exchange, this.logger));
+  }
+
+  /** Declared on the open connection already (checked on every call and every event, so kept synchronous). */
+  private isDeclared(key: string): boolean {
+    return this.current !== undefined && this.completed.get(this.current)?.has(key) === true;
   }
 
   async bind(queue: string, exchange: string, routingKey: string): Promise<void> {
@@ -223,8 +233,7 @@ export class Link extends EventEmitter {
   }
 
   private async declareOnce(key: string, declare: (channel: Channel) => Promise<void>): Promise<void> {
-    // Fast path (every call and every event asks): declared on the open connection already.
-    if (this.current && this.completed.get(this.current)?.has(key)) return;
+    if (this.isDeclared(key)) return;
     const connection = await this.connection();
     let done = this.declared.get(connection);
     if (!done) {

@@ -8,8 +8,12 @@ import { BrokerConnectionError, type Logger } from '@lightbus/core';
 import { closeChannel, type Channel, type ConfirmChannel, type PublishOptions } from './adapter';
 import { drained, type Link } from './link';
 
+const DONE: Promise<void> = Promise.resolve();
+
 export class Publisher {
   private channel: Promise<Channel> | undefined;
+  /** The channel once open (publishing on it needs no await). */
+  private ready: Channel | undefined;
   private drain: Promise<void> | undefined;
 
   constructor(
@@ -24,7 +28,9 @@ export class Publisher {
       this.channel = opening;
       opening.then(
         (channel) => {
+          if (this.channel === opening) this.ready = channel;
           channel.once('close', () => {
+            if (this.ready === channel) this.ready = undefined;
             if (this.channel === opening) this.channel = undefined;
           });
         },
@@ -37,14 +43,28 @@ export class Publisher {
   }
 
   /** Publish; with confirms, resolves once the broker confirmed and rejects if it refused (nack) or the channel closed first. */
-  async publish(exchange: string, routingKey: string, content: Buffer, options: PublishOptions): Promise<void> {
+  publish(exchange: string, routingKey: string, content: Buffer, options: PublishOptions): Promise<void> {
+    // Hot path: the channel is open and not flow-controlled.
+    if (this.ready && !this.drain) return this.send(this.ready, exchange, routingKey, content, options);
+    return this.publishSlowly(exchange, routingKey, content, options);
+  }
+
+  private async publishSlowly(exchange: string, routingKey: string, content: Buffer, options: PublishOptions): Promise<void> {
     const channel = await this.open();
     while (this.drain) await this.drain;
+    await this.send(channel, exchange, routingKey, content, options);
+  }
+
+  private send(channel: Channel, exchange: string, routingKey: string, content: Buffer, options: PublishOptions): Promise<void> {
     if (!this.confirm) {
-      if (!channel.publish(exchange, routingKey, content, options)) this.waitForDrain(channel);
-      return;
+      try {
+        if (!channel.publish(exchange, routingKey, content, options)) this.waitForDrain(channel);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return DONE;
     }
-    await new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       const written = (channel as ConfirmChannel).publish(exchange, routingKey, content, options, (error: unknown) => {
         if (error === null || error === undefined) resolve();
         else reject(nackError(error, exchange, routingKey));
@@ -62,6 +82,7 @@ export class Publisher {
   async close(): Promise<void> {
     const opening = this.channel;
     this.channel = undefined;
+    this.ready = undefined;
     if (!opening) return;
     const channel = await opening.catch(() => undefined);
     if (channel) await closeChannel(channel);

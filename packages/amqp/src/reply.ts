@@ -78,8 +78,13 @@ export class ReplyEndpoint {
     return this.queueName ?? DIRECT_REPLY_TO;
   }
 
-  async expect(message: RpcMessage): Promise<PendingResult> {
-    await this.open();
+  expect(message: RpcMessage): Promise<PendingResult> {
+    // Hot path: the reply channel is open already.
+    if (this.current && !this.closed) return Promise.resolve(this.pend(message));
+    return this.open().then(() => this.pend(message));
+  }
+
+  private pend(message: RpcMessage): PendingResult {
     const waiting = deferred<ResultMessage>();
     waiting.promise.catch(() => undefined);
     this.pending.set(message.id, waiting);
@@ -95,10 +100,19 @@ export class ReplyEndpoint {
   }
 
   /** Publish a call on the endpoint's channel (direct reply-to needs the caller's consuming channel). */
-  async publishCall(queue: string, content: Buffer, options: PublishOptions): Promise<void> {
+  publishCall(queue: string, content: Buffer, options: PublishOptions): Promise<void> {
+    if (this.current && !this.drain) return this.send(this.current as ConfirmChannel, queue, content, options);
+    return this.publishSlowly(queue, content, options);
+  }
+
+  private async publishSlowly(queue: string, content: Buffer, options: PublishOptions): Promise<void> {
     const channel = (await this.open()) as ConfirmChannel;
     while (this.drain) await this.drain;
-    await new Promise<void>((resolve, reject) => {
+    await this.send(channel, queue, content, options);
+  }
+
+  private send(channel: ConfirmChannel, queue: string, content: Buffer, options: PublishOptions): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const written = channel.publish('', queue, content, options, (error: unknown) => {
         if (error === null || error === undefined) resolve();
         else reject(error instanceof Error ? error : new Error(String(error)));
