@@ -191,6 +191,8 @@ export class Link extends EventEmitter {
   private watch(channel: Channel): void {
     channel.on('error', (error: Error) => {
       this.logger.debug('AMQP channel closed with an error', { role: this.label, error: errorText(error) });
+      // NOT_FOUND: something declared earlier was deleted (by an operator?): declare again on next use.
+      if (replyCode(error) === 404) this.forgetDeclarations();
     });
   }
 

@@ -6,7 +6,7 @@
 import { newMessageId, type EventMessage, type RpcMessage } from '@lightbus/core';
 import { Collector } from '@lightbus/testing';
 import { AmqpDeclarationError } from '@lightbus/amqp';
-import { TestNamespace, connectionDetails, listBindings, listExchanges, listQueues } from './helpers';
+import { TestNamespace, connectionDetails, listBindings, listExchanges, listQueues, withChannel } from './helpers';
 
 const namespaces: TestNamespace[] = [];
 afterEach(async () => {
@@ -145,4 +145,27 @@ it('names its connections after role, service and process, and asks for the conf
   await consumer.stop();
   expect(mine[0]!.clientProperties).toContain(`{"lightbus_service","svc-${ns.prefix}"}`);
   expect(mine[0]!.clientProperties).toContain('{"lightbus_process","p7"}');
+});
+
+it('declares again what an operator deleted, and goes on firing', async () => {
+  const ns = namespace();
+  const set = ns.connect(ns.context());
+  const got = new Collector<EventMessage>();
+  const consumer = await set.event.consume({ events: [{ apiName: 'a', eventName: 'e' }], group: 'svc-l', consumer: 'c' }, async (m) => got.push(m));
+  await set.event.sendEvent(event('a', 'e'), { timeoutSeconds: 5 });
+  await got.waitForCount(1);
+  // Delete the events exchange under the running transport (its group queue binding goes with it).
+  await withChannel(async (channel) => {
+    await channel.deleteExchange(`${ns.prefix}.events`);
+  });
+  // The next fire meets the missing exchange (404 closes its channel), declares it again and publishes.
+  // The group queue lost its binding with the exchange; RabbitMQ tells its consumer nothing, so the
+  // binding comes back when the consumer starts again.
+  await set.event.sendEvent(event('a', 'e'), { timeoutSeconds: 5 });
+  expect((await listExchanges(ns.prefix)).map((e) => e.name)).toContain(`${ns.prefix}.events`);
+  await consumer.stop();
+  const again = await set.event.consume({ events: [{ apiName: 'a', eventName: 'e' }], group: 'svc-l', consumer: 'c' }, async (m) => got.push(m));
+  await set.event.sendEvent(event('a', 'e'), { timeoutSeconds: 5 });
+  await got.waitForCount(2);
+  await again.stop();
 });
