@@ -5,14 +5,19 @@
  * queue, classic group queues, no stream). Each test gets its own prefix and
  * deletes what it declared.
  */
-import { transportConformance } from '@lightbus/testing';
+import { transportConformance, type ConformanceNamespace } from '@lightbus/testing';
+import { eventCapabilities } from '@lightbus/amqp';
 import { withChannel, TestNamespace, type RoleOverrides } from './helpers';
 
-function target(name: string, overrides: RoleOverrides): void {
-  transportConformance({
+function target(name: string, overrides: RoleOverrides & { event?: { stream?: boolean } }): void {
+  // Built apart and passed as a variable: newer versions of the suite read `capabilities`
+  // (what the event transport must report) and `canInjectMalformedEvents`.
+  const conformanceTarget = {
     name,
     patience: 10_000,
-    namespace() {
+    capabilities: eventCapabilities({ stream: overrides.event?.stream === true }),
+    canInjectMalformedEvents: true,
+    namespace(): ConformanceNamespace {
       const namespace = new TestNamespace('conf');
       return {
         connect: (context) => namespace.connect(context, overrides),
@@ -25,7 +30,8 @@ function target(name: string, overrides: RoleOverrides): void {
         },
       };
     },
-  });
+  };
+  transportConformance(conformanceTarget);
 }
 
 target('amqp (direct reply-to, quorum queues, streams)', { event: { stream: true } });
