@@ -1,0 +1,297 @@
+/**
+ * Messages on the wire. Bodies are UTF-8 JSON in the shape of Lightbus's Redis
+ * blobs (`{"metadata": {...}, "kwargs": {...}}`); AMQP properties carry what
+ * the broker and tools act on (message id, correlation id, reply-to,
+ * expiration, persistence, type, timestamp). Decoders never throw: they return
+ * the reason a message cannot be used, and the transport sets it aside.
+ */
+import { EncodingError, isPlainObject, type ApiSchema, type EventMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { CONTENT_TYPE, HEADER, MESSAGE_TYPE } from './topology';
+
+/** The AMQP properties the transport sets (a subset of amqplib's publish options). */
+export interface Properties {
+  messageId?: string;
+  correlationId?: string;
+  replyTo?: string;
+  expiration?: string;
+  contentType?: string;
+  contentEncoding?: string;
+  type?: string;
+  timestamp?: number;
+  persistent?: boolean;
+  appId?: string;
+  headers?: Record<string, unknown>;
+}
+
+/** What arrives: body and the properties the decoders read. */
+export interface Incoming {
+  readonly content: Buffer;
+  readonly properties: {
+    readonly messageId?: unknown;
+    readonly correlationId?: unknown;
+    readonly replyTo?: unknown;
+    readonly type?: unknown;
+    readonly headers?: Record<string, unknown> | undefined;
+  };
+  readonly fields?: { readonly routingKey?: string };
+}
+
+export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+
+const RETURN_PATH_SCHEME = 'amqp:';
+
+/** The return path of an AMQP reply address (a queue name, or amq.rabbitmq.reply-to). */
+export function returnPathFor(replyAddress: string): string {
+  return `${RETURN_PATH_SCHEME}${replyAddress}`;
+}
+
+/** The reply address in an AMQP return path; undefined for another transport's return path. */
+export function replyAddressOf(returnPath: string): string | undefined {
+  return returnPath.startsWith(RETURN_PATH_SCHEME) ? returnPath.slice(RETURN_PATH_SCHEME.length) : undefined;
+}
+
+function json(value: unknown, what: string): Buffer {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    throw new EncodingError(`${what} cannot be sent as JSON: ${(error as Error).message}`, { cause: error });
+  }
+  if (text === undefined) throw new EncodingError(`${what} cannot be sent as JSON.`);
+  return Buffer.from(text, 'utf8');
+}
+
+function parse(content: Buffer): Decoded<Record<string, unknown>> {
+  let value: unknown;
+  try {
+    value = JSON.parse(content.toString('utf8'));
+  } catch (error) {
+    return { ok: false, reason: `body is not JSON (${(error as Error).message})` };
+  }
+  if (!isPlainObject(value)) return { ok: false, reason: 'body is not a JSON object' };
+  return { ok: true, value };
+}
+
+function metadataOf(body: Record<string, unknown>): Decoded<Record<string, unknown>> {
+  if (!isPlainObject(body.metadata)) return { ok: false, reason: "body has no 'metadata' object" };
+  return { ok: true, value: body.metadata };
+}
+
+function text(metadata: Record<string, unknown>, key: string): string | undefined {
+  const value = metadata[key];
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+function header(message: Incoming, name: string): unknown {
+  return message.properties.headers?.[name];
+}
+
+function numberHeader(message: Incoming, name: string): number | undefined {
+  const value = header(message, name);
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'string' && /^\d+$/.test(value)) return Number(value);
+  return undefined;
+}
+
+// ---- calls ---------------------------------------------------------------------------------
+
+export interface EncodedMessage {
+  readonly content: Buffer;
+  readonly properties: Properties;
+}
+
+/** A call: the deadline is both the message's expiration and a header the worker checks. */
+export function encodeCall(message: RpcMessage, deadline: number, now = Date.now()): EncodedMessage {
+  const content = json(
+    {
+      metadata: { id: message.id, api_name: message.apiName, procedure_name: message.procedureName },
+      kwargs: message.kwargs,
+    },
+    `The parameters of ${message.apiName}.${message.procedureName}()`,
+  );
+  const headers: Record<string, unknown> = { [HEADER.deadline]: deadline };
+  const replyTo = replyAddressOf(message.returnPath);
+  if (replyTo === undefined && message.returnPath) headers[HEADER.returnPath] = message.returnPath;
+  return {
+    content,
+    properties: {
+      messageId: message.id,
+      correlationId: message.id,
+      ...(replyTo !== undefined ? { replyTo } : {}),
+      expiration: String(Math.max(0, Math.ceil(deadline - now))),
+      contentType: CONTENT_TYPE,
+      contentEncoding: 'utf-8',
+      type: MESSAGE_TYPE.call,
+      timestamp: Math.floor(now / 1000),
+      persistent: false,
+      headers,
+    },
+  };
+}
+
+export function decodeCall(message: Incoming): Decoded<RpcMessage> {
+  const body = parse(message.content);
+  if (!body.ok) return body;
+  const metadata = metadataOf(body.value);
+  if (!metadata.ok) return metadata;
+  const id = text(metadata.value, 'id');
+  const apiName = text(metadata.value, 'api_name');
+  const procedureName = text(metadata.value, 'procedure_name');
+  if (!id || !apiName || !procedureName) return { ok: false, reason: 'metadata lacks id, api_name or procedure_name' };
+  const kwargs = body.value.kwargs;
+  if (!isPlainObject(kwargs)) return { ok: false, reason: "'kwargs' is not a JSON object" };
+  const replyTo = typeof message.properties.replyTo === 'string' && message.properties.replyTo ? message.properties.replyTo : undefined;
+  const foreign = header(message, HEADER.returnPath);
+  const returnPath = replyTo !== undefined ? returnPathFor(replyTo) : typeof foreign === 'string' ? foreign : '';
+  const deadline = numberHeader(message, HEADER.deadline);
+  return { ok: true, value: { id, apiName, procedureName, kwargs, returnPath, ...(deadline !== undefined ? { deadline } : {}) } };
+}
+
+// ---- results -------------------------------------------------------------------------------
+
+export function encodeResult(call: RpcMessage, result: ResultMessage): EncodedMessage {
+  const metadata: Record<string, unknown> = { id: result.id, rpc_message_id: result.rpcMessageId, error: result.error };
+  if (result.trace !== undefined) metadata.trace = result.trace;
+  if (result.errorType !== undefined) metadata.error_type = result.errorType;
+  const content = json({ metadata, kwargs: { result: result.result } }, `The result of ${call.apiName}.${call.procedureName}()`);
+  return {
+    content,
+    properties: {
+      messageId: result.id,
+      correlationId: result.rpcMessageId,
+      contentType: CONTENT_TYPE,
+      contentEncoding: 'utf-8',
+      type: MESSAGE_TYPE.result,
+      persistent: false,
+    },
+  };
+}
+
+export function decodeResult(message: Incoming): Decoded<ResultMessage> {
+  const body = parse(message.content);
+  if (!body.ok) return body;
+  const metadata = metadataOf(body.value);
+  if (!metadata.ok) return metadata;
+  const id = text(metadata.value, 'id');
+  const rpcMessageId = text(metadata.value, 'rpc_message_id');
+  const error = metadata.value.error;
+  if (!id || !rpcMessageId || typeof error !== 'boolean') return { ok: false, reason: 'metadata lacks id, rpc_message_id or error' };
+  const kwargs = body.value.kwargs;
+  if (!isPlainObject(kwargs) || !('result' in kwargs)) return { ok: false, reason: "'kwargs' has no 'result'" };
+  const trace = text(metadata.value, 'trace');
+  const errorType = text(metadata.value, 'error_type');
+  return {
+    ok: true,
+    value: { id, rpcMessageId, result: kwargs.result, error, ...(trace ? { trace } : {}), ...(errorType ? { errorType } : {}) },
+  };
+}
+
+// ---- events --------------------------------------------------------------------------------
+
+export function encodeEvent(message: EventMessage, persistent: boolean, now = Date.now()): EncodedMessage {
+  const content = json(
+    {
+      metadata: { id: message.id, api_name: message.apiName, event_name: message.eventName, version: message.version },
+      kwargs: message.kwargs,
+    },
+    `The parameters of event ${message.apiName}.${message.eventName}`,
+  );
+  return {
+    content,
+    properties: {
+      messageId: message.id,
+      contentType: CONTENT_TYPE,
+      contentEncoding: 'utf-8',
+      type: MESSAGE_TYPE.event,
+      timestamp: Math.floor(now / 1000),
+      persistent,
+      headers: { [HEADER.time]: now },
+    },
+  };
+}
+
+/** Decode an event; `nativeId` is the stream offset where the event came from a stream. */
+export function decodeEvent(message: Incoming, nativeId?: string): Decoded<EventMessage> {
+  const body = parse(message.content);
+  if (!body.ok) return body;
+  const metadata = metadataOf(body.value);
+  if (!metadata.ok) return metadata;
+  const id = text(metadata.value, 'id');
+  const apiName = text(metadata.value, 'api_name');
+  const eventName = text(metadata.value, 'event_name');
+  if (!id || !apiName || !eventName) return { ok: false, reason: 'metadata lacks id, api_name or event_name' };
+  const rawVersion = metadata.value.version;
+  const version = rawVersion === undefined ? 1 : Number(rawVersion);
+  if (!Number.isInteger(version)) return { ok: false, reason: "metadata 'version' is not an integer" };
+  const kwargs = body.value.kwargs;
+  if (!isPlainObject(kwargs)) return { ok: false, reason: "'kwargs' is not a JSON object" };
+  const time = numberHeader(message, HEADER.time);
+  return {
+    ok: true,
+    value: {
+      id,
+      apiName,
+      eventName,
+      version,
+      kwargs,
+      ...(nativeId !== undefined ? { nativeId } : {}),
+      ...(time !== undefined ? { time: new Date(time) } : {}),
+    },
+  };
+}
+
+/** Publisher time of an event (header lightbus-time, else the AMQP timestamp in seconds). */
+export function eventTime(message: Incoming & { properties: { timestamp?: unknown } }): number | undefined {
+  const time = numberHeader(message, HEADER.time);
+  if (time !== undefined) return time;
+  const seconds = message.properties.timestamp;
+  return typeof seconds === 'number' ? seconds * 1000 : undefined;
+}
+
+// ---- schemas -------------------------------------------------------------------------------
+
+export interface SchemaAnnouncement {
+  readonly apiName: string;
+  readonly schema: ApiSchema;
+  /** Epoch milliseconds (the storing process's clock). */
+  readonly expiresAt: number;
+}
+
+export function encodeSchema(apiName: string, schema: ApiSchema, expiresAt: number): EncodedMessage {
+  return {
+    content: json({ metadata: { api_name: apiName, expires_at: expiresAt }, schema }, `The schema of API '${apiName}'`),
+    properties: {
+      contentType: CONTENT_TYPE,
+      contentEncoding: 'utf-8',
+      type: MESSAGE_TYPE.schema,
+      timestamp: Math.floor(Date.now() / 1000),
+      persistent: true,
+    },
+  };
+}
+
+export function decodeSchema(message: Incoming): Decoded<SchemaAnnouncement> {
+  const body = parse(message.content);
+  if (!body.ok) return body;
+  const metadata = metadataOf(body.value);
+  if (!metadata.ok) return metadata;
+  const apiName = text(metadata.value, 'api_name');
+  const expiresAt = metadata.value.expires_at;
+  if (!apiName || typeof expiresAt !== 'number') return { ok: false, reason: 'metadata lacks api_name or expires_at' };
+  const schema = body.value.schema;
+  if (!isPlainObject(schema)) return { ok: false, reason: "'schema' is not a JSON object" };
+  return { ok: true, value: { apiName, schema: schema as unknown as ApiSchema, expiresAt } };
+}
+
+/** The id of a message for logs: its message id, else its correlation id, else "(no id)". */
+export function idForLog(message: Incoming): string {
+  const { messageId, correlationId } = message.properties;
+  if (typeof messageId === 'string' && messageId) return messageId;
+  if (typeof correlationId === 'string' && correlationId) return correlationId;
+  return '(no id)';
+}
+
+export function isMarker(message: Incoming): boolean {
+  return message.properties.type === MESSAGE_TYPE.marker;
+}

@@ -1,0 +1,122 @@
+/**
+ * What RPC and event consumers share: a channel set up by `setup()` (declare,
+ * qos, basic.consume), set up again with backoff whenever it is lost (channel
+ * or connection closed, consumer cancelled by the broker), and a stop() that
+ * cancels, lets the subclass finish its work, and closes the channel.
+ */
+import { backoffDelay, delay, errorText, type Logger } from '@lightbus/core';
+import { closeChannel, isClosedError, type Channel, type Delivery } from './adapter';
+import type { Link } from './link';
+
+export abstract class RestartingConsumer {
+  protected channel: Channel | undefined;
+  protected stopping = false;
+  private readonly tags: string[] = [];
+  private restarting: Promise<void> | undefined;
+  private readonly abort = new AbortController();
+  private stopped: Promise<void> | undefined;
+
+  constructor(
+    protected readonly link: Link,
+    protected readonly logger: Logger,
+    /** For logs: "consumer of group svc-notify", ... */
+    protected readonly what: string,
+  ) {}
+
+  /** Declare what is needed and start consuming on `channel` (call consumeFrom for each queue). */
+  protected abstract setup(channel: Channel, first: boolean): Promise<void>;
+  /** Handle one delivery that arrived on `channel`. */
+  protected abstract deliver(channel: Channel, message: Delivery): void;
+  /** After basic.cancel: finish work in hand (handlers, acks). */
+  protected abstract drain(): Promise<void>;
+  /** The channel is gone: forget deliveries received on it (the broker gives them back). */
+  protected channelLost(_channel: Channel): void {}
+
+  /** First setup: errors reach the caller of consume(). */
+  async start(): Promise<void> {
+    await this.open(true);
+  }
+
+  protected async consumeFrom(channel: Channel, queue: string, args?: Record<string, unknown>): Promise<void> {
+    const { consumerTag } = await channel.consume(
+      queue,
+      (message) => {
+        if (message === null) {
+          // The broker cancelled this consumer (queue deleted, leader moved): start again.
+          if (!this.stopping) {
+            this.logger.warn(`RabbitMQ cancelled the ${this.what} (was queue ${queue} deleted?); consuming again`);
+            this.link.forgetDeclarations();
+            void closeChannel(channel);
+          }
+          return;
+        }
+        this.deliver(channel, message);
+      },
+      { noAck: false, ...(args ? { arguments: args } : {}) },
+    );
+    if (this.channel === channel) this.tags.push(consumerTag);
+  }
+
+  private async open(first: boolean): Promise<void> {
+    const channel = await this.link.channel(first ? undefined : this.abort.signal);
+    this.channel = channel;
+    this.tags.length = 0;
+    channel.once('close', () => this.lost(channel));
+    try {
+      await this.setup(channel, first);
+    } catch (error) {
+      if (this.channel === channel) this.channel = undefined;
+      await closeChannel(channel);
+      throw this.link.explain(error);
+    }
+    if (this.stopping) await this.cancel();
+  }
+
+  private lost(channel: Channel): void {
+    if (this.channel !== channel) return;
+    this.channel = undefined;
+    this.tags.length = 0;
+    this.channelLost(channel);
+    if (this.stopping || this.link.isClosed) return;
+    this.restarting ??= this.restart().finally(() => (this.restarting = undefined));
+  }
+
+  private async restart(): Promise<void> {
+    for (let attempt = 0; !this.stopping && !this.link.isClosed; attempt++) {
+      await delay(backoffDelay(attempt, { initialMs: 100, maxMs: 10_000 }), this.abort.signal);
+      if (this.stopping || this.link.isClosed) return;
+      try {
+        await this.open(false);
+        this.logger.info(`Resumed the ${this.what}`);
+        return;
+      } catch (error) {
+        const level = isClosedError(error) ? 'debug' : 'error';
+        this.logger[level](`Could not resume the ${this.what}; trying again`, { attempt: attempt + 1, error: errorText(error) });
+      }
+    }
+  }
+
+  private async cancel(): Promise<void> {
+    const channel = this.channel;
+    const tags = this.tags.splice(0);
+    if (!channel) return;
+    await Promise.all(tags.map((tag) => channel.cancel(tag).catch(() => undefined)));
+  }
+
+  /** Stop taking work, finish and acknowledge what is in hand, close the channel. Idempotent. */
+  stop(): Promise<void> {
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    await this.restarting;
+    await this.cancel();
+    await this.drain();
+    const channel = this.channel;
+    this.channel = undefined;
+    if (channel) await closeChannel(channel);
+  }
+}

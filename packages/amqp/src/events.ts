@@ -1,0 +1,443 @@
+/**
+ * The event role. Events are published, persistent and with publisher
+ * confirms, to the topic exchange `<prefix>.events` with routing key
+ * `<api>.<event>`. Each consumer group (`<service>-<listener>`) has one queue
+ * `<prefix>.group.<group>` (quorum by default) bound to exactly the events it
+ * listens for; the processes of a group consume it as competing consumers.
+ * An event is acknowledged after its handler succeeded; a rejected (poison) or
+ * undecodable one is copied to the dead-letter queue with the reason, then
+ * acknowledged; any other failure leaves it unacknowledged, so it goes back
+ * to the group when the consumer stops (bounded by delivery_limit).
+ *
+ * With `stream: true` every API's events are also kept in a stream queue
+ * `<prefix>.stream.<api>`, which gives replay (`since`) and history.
+ */
+import {
+  InvalidParametersError,
+  MessageRejectedError,
+  TransportCapabilityError,
+  backoffDelay,
+  delay,
+  errorText,
+  type ConsumeSpec,
+  type Consumer,
+  type EventMessage,
+  type EventMessageHandler,
+  type EventTransport,
+  type HistoryQuery,
+  type Logger,
+  type SendEventOptions,
+  type StartPosition,
+  type TransportCapabilities,
+  type TransportContext,
+  ConfigError,
+} from '@lightbus/core';
+import { closeChannel, isClosedError, type Channel, type Delivery } from './adapter';
+import { decodeEvent, encodeEvent, eventTime, idForLog, isMarker } from './codec';
+import { RestartingConsumer } from './consumer';
+import { DeadLetters } from './dead-letter';
+import { assertExchange, assertQueue, Link } from './link';
+import type { AmqpEventOptions } from './options';
+import { Publisher } from './publisher';
+import { linkSettings } from './settings';
+import { readStream, streamOffset, writeMarker, type StreamStart } from './stream';
+import {
+  HEADER,
+  Names,
+  apiBindingKey,
+  eventRoutingKey,
+  eventStream,
+  eventsExchange,
+  groupQueue,
+  parseRoutingKey,
+} from './topology';
+
+/** What an event transport with these options can do. */
+export function eventCapabilities(options: Pick<AmqpEventOptions, 'stream'>): TransportCapabilities {
+  return Object.freeze({
+    crossProcess: true,
+    // Group queues keep events while a group's consumers are down (across broker restarts with durable: true).
+    durable: true,
+    consumerGroups: true,
+    replay: options.stream,
+    history: options.stream,
+    // One consumer handles a queue's events one at a time in publish order (per publisher).
+    ordering: 'per-stream',
+  });
+}
+
+/** Reject option combinations RabbitMQ cannot declare. */
+export function checkEventOptions(options: AmqpEventOptions): void {
+  if (options.queue_type === 'quorum' && !options.durable) {
+    throw new ConfigError('amqp event transport options', [
+      { path: 'queue_type', message: "quorum queues are always durable: with durable: false use queue_type: 'classic'" },
+    ]);
+  }
+}
+
+export class AmqpEventTransport implements EventTransport {
+  readonly capabilities: TransportCapabilities;
+  /** Consuming (group queues) and reading streams. */
+  private readonly link: Link;
+  /** Publishing events, markers, dead letters. */
+  private readonly publishLink: Link;
+  private readonly names: Names;
+  private readonly publisher: Publisher;
+  private readonly deadLetters: DeadLetters;
+  private readonly consumers = new Set<GroupConsumer>();
+
+  constructor(
+    private readonly options: AmqpEventOptions,
+    private readonly context: TransportContext,
+  ) {
+    checkEventOptions(options);
+    this.capabilities = eventCapabilities(options);
+    this.link = new Link(linkSettings(options, 'event', context, 'consumer'), 'event', context.logger, 'consumer');
+    this.publishLink = new Link(linkSettings(options, 'event', context, 'publisher'), 'event', context.logger, 'publisher');
+    this.names = new Names(options.prefix);
+    this.publisher = new Publisher(this.publishLink, true, context.logger);
+    this.deadLetters = new DeadLetters(this.publishLink, this.names, options.dead_letter, context.logger);
+  }
+
+  async sendEvent(message: EventMessage, options: SendEventOptions): Promise<void> {
+    const deadline = Date.now() + options.timeoutSeconds * 1000;
+    const encoded = encodeEvent(message, this.options.durable);
+    const routingKey = eventRoutingKey(message.apiName, message.eventName);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.publishLink.declareExchange(eventsExchange(this.names));
+        if (this.options.stream) await this.declareStream(message.apiName);
+        await this.publisher.publish(this.names.eventsExchange, routingKey, encoded.content, encoded.properties);
+        return;
+      } catch (error) {
+        // The channel or connection went away before the confirm: publish again (at least once) until the deadline.
+        if (!isClosedError(error) || this.publishLink.isClosed || Date.now() >= deadline) throw error;
+        this.context.logger.debug('Publishing an event again after the channel closed', { id: message.id, error: errorText(error) });
+        await delay(Math.min(backoffDelay(attempt, { initialMs: 50, maxMs: 1000 }), Math.max(0, deadline - Date.now())));
+      }
+    }
+  }
+
+  private async declareStream(apiName: string): Promise<void> {
+    const stream = eventStream(this.names, apiName, this.options);
+    await this.publishLink.declareExchange(eventsExchange(this.names));
+    await this.publishLink.declareQueue(stream);
+    await this.publishLink.bind(stream.name, this.names.eventsExchange, apiBindingKey(apiName));
+  }
+
+  async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
+    if (spec.events.length === 0) throw new InvalidParametersError('consume() needs at least one event.');
+    if (spec.since && !this.options.stream) {
+      throw new TransportCapabilityError(
+        `Consumer group '${spec.group}' asks to replay events (since) but this amqp event transport keeps no stream. ` +
+          `Set event_transport.amqp.stream: true (RabbitMQ >= 3.9) in every process of these APIs, or remove 'since'.`,
+      );
+    }
+    const consumer = new GroupConsumer(this.groupContext(), spec, handler);
+    this.consumers.add(consumer);
+    try {
+      await consumer.start();
+    } catch (error) {
+      this.consumers.delete(consumer);
+      await consumer.stop();
+      throw error;
+    }
+    return {
+      stop: async () => {
+        await consumer.stop();
+        this.consumers.delete(consumer);
+      },
+    };
+  }
+
+  async *history(query: HistoryQuery): AsyncIterable<EventMessage> {
+    if (!this.options.stream) {
+      throw new TransportCapabilityError(`This amqp event transport keeps no history: set event_transport.amqp.stream: true.`);
+    }
+    const stream = this.names.eventStream(query.apiName);
+    // Reading history creates nothing: an API whose stream does not exist has no history.
+    if (!(await this.link.queueExists(stream))) return;
+    const marker = await writeMarker(this.publisher, stream);
+    const limit = query.limit ?? Infinity;
+    const start = query.start?.getTime();
+    const stop = query.stop?.getTime();
+    const found: EventMessage[] = [];
+    await readStream(this.link, stream, query.start ? { kind: 'time', time: query.start } : { kind: 'first' }, marker, (delivery) => {
+      const offset = streamOffset(delivery);
+      const decoded = decodeEvent(delivery, offset === undefined ? undefined : String(offset));
+      if (!decoded.ok) {
+        this.context.logger.debug('Skipped an undecodable message in history', { id: idForLog(delivery), reason: decoded.reason });
+        return;
+      }
+      const event = decoded.value;
+      if (event.apiName !== query.apiName || (query.eventName && event.eventName !== query.eventName)) return;
+      const time = event.time?.getTime();
+      if (start !== undefined && (time === undefined || time < start)) return;
+      if (stop !== undefined && time !== undefined && time > stop) return;
+      found.push(event);
+      if (found.length > limit) found.shift();
+    });
+    for (let i = found.length - 1; i >= 0; i--) yield found[i]!;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.consumers].map((c) => c.stop()));
+    this.consumers.clear();
+    await this.publisher.close();
+    await this.deadLetters.close();
+    await Promise.all([this.link.close(), this.publishLink.close()]);
+  }
+
+  /** What a group consumer needs from its transport. */
+  private groupContext(): GroupContext {
+    return {
+      link: this.link,
+      options: this.options,
+      names: this.names,
+      publisher: this.publisher,
+      deadLetters: this.deadLetters,
+      logger: this.context.logger,
+      declareStream: (api) => this.declareStream(api),
+    };
+  }
+}
+
+interface GroupContext {
+  readonly link: Link;
+  readonly options: AmqpEventOptions;
+  readonly names: Names;
+  readonly publisher: Publisher;
+  readonly deadLetters: DeadLetters;
+  readonly logger: Logger;
+  declareStream(apiName: string): Promise<void>;
+}
+
+/** How many ids a replay remembers to skip the same events when the group queue takes over. */
+const REPLAY_OVERLAP_IDS = 10_000;
+
+class GroupConsumer extends RestartingConsumer {
+  private readonly queue: string;
+  private readonly wanted: Set<string>;
+  private chain: Promise<void> = Promise.resolve();
+  /** Failed deliveries left unacknowledged on the current channel (given back when it closes). */
+  private held: Array<{ channel: Channel; delivery: Delivery }> = [];
+  /** Ids a replay delivered; the group queue may hold some of them again. */
+  private replayed: Set<string> | undefined;
+  private readonly transport: GroupContext;
+  /** A replay in progress (new group with since); live consumption starts after it. */
+  private replaying: Promise<void> | undefined;
+
+  constructor(
+    transport: GroupContext,
+    private readonly spec: ConsumeSpec,
+    private readonly handler: EventMessageHandler,
+  ) {
+    super(transport.link, transport.logger, `event consumer of group ${spec.group}`);
+    this.transport = transport;
+    this.queue = transport.names.groupQueue(spec.group);
+    this.wanted = new Set(spec.events.map((e) => eventRoutingKey(e.apiName, e.eventName)));
+  }
+
+  private get options(): AmqpEventOptions {
+    return this.transport.options;
+  }
+
+  protected async setup(channel: Channel, first: boolean): Promise<void> {
+    const { names, deadLetters } = this.transport;
+    await assertExchange(channel, eventsExchange(names), this.link.log);
+    if (this.options.dead_letter) await deadLetters.declareOn(channel, this.link.log);
+    const since = first ? this.spec.since : undefined;
+    const created = since ? !(await this.link.queueExists(this.queue)) : false;
+    await assertQueue(channel, groupQueue(names, this.spec.group, this.options), this.link.log);
+    for (const key of this.wanted) await channel.bindQueue(this.queue, names.eventsExchange, key);
+    await channel.prefetch(this.options.prefetch, false);
+    if (created && since) {
+      // The queue is bound: events fired from now on wait in it. Replay the stored ones first, in the background.
+      this.replaying = this.replay(since)
+        .catch((error: unknown) => {
+          this.transport.logger.error(`Replay for the new group ${this.spec.group} failed; consuming new events only`, { error: errorText(error) });
+        })
+        .then(async () => {
+          if (!this.stopping && this.channel === channel) await this.consumeFrom(channel, this.queue);
+        })
+        .catch((error: unknown) => {
+          if (this.channel === channel) void closeChannel(channel); // restarts consumption
+          this.transport.logger.debug('Starting to consume after the replay failed', { error: errorText(error) });
+        });
+      return;
+    }
+    await this.replaying;
+    await this.consumeFrom(channel, this.queue);
+  }
+
+  /** A new group with `since`: hand it the stored events from each API's stream first, then the group queue takes over. */
+  private async replay(since: StartPosition): Promise<void> {
+    const { names, publisher, logger } = this.transport;
+    const start: StreamStart =
+      since.kind === 'beginning'
+        ? { kind: 'first' }
+        : since.kind === 'time'
+          ? { kind: 'time', time: since.time }
+          : { kind: 'offset', offset: parsePosition(since.position) };
+    const from = since.kind === 'time' ? since.time.getTime() : undefined;
+    const replayed = new Set<string>();
+    const apis = [...new Set(this.spec.events.map((e) => e.apiName))];
+    let count = 0;
+    for (const apiName of apis) {
+      await this.transport.declareStream(apiName);
+      const stream = names.eventStream(apiName);
+      // The group queue is bound already: the marker splits what only the stream has from what the queue also gets.
+      const marker = await writeMarker(publisher, stream);
+      await readStream(this.link, stream, start, marker, async (delivery) => {
+        if (this.stopping) return false;
+        if (from !== undefined && (eventTime(delivery) ?? 0) < from) return;
+        const offset = streamOffset(delivery);
+        const decoded = decodeEvent(delivery, offset === undefined ? undefined : String(offset));
+        if (!decoded.ok) return; // set aside when it came through the group queue; a replay just skips it
+        if (!this.wanted.has(eventRoutingKey(decoded.value.apiName, decoded.value.eventName))) return;
+        replayed.add(decoded.value.id);
+        if (replayed.size > REPLAY_OVERLAP_IDS) replayed.delete(replayed.values().next().value!);
+        count += 1;
+        try {
+          await this.handler(decoded.value);
+        } catch (error) {
+          if (error instanceof MessageRejectedError) {
+            await this.transport.deadLetters.setAside(delivery, errorText(error), stream);
+            return;
+          }
+          logger.error(`Replay for group ${this.spec.group} stopped: the handler failed`, { id: decoded.value.id, error: errorText(error) });
+          return false;
+        }
+      });
+    }
+    this.replayed = replayed.size > 0 ? replayed : undefined;
+    logger.info(`Replayed ${count} stored event(s) to the new group ${this.spec.group}`);
+  }
+
+  protected deliver(channel: Channel, delivery: Delivery): void {
+    // One at a time, in order: the next handler starts when the previous one is done.
+    this.chain = this.chain
+      .then(() => this.handle(channel, delivery))
+      .catch((error: unknown) => {
+        this.transport.logger.error('Handling an event failed unexpectedly; it goes back to the group', { id: idForLog(delivery), error: errorText(error) });
+        nack(channel, delivery, true);
+      });
+  }
+
+  private async handle(channel: Channel, delivery: Delivery): Promise<void> {
+    if (this.channel !== channel) return; // that channel is gone; the broker gives the message to the group again
+    if (this.stopping) {
+      // Delivered ahead (prefetch) but not started: give it back for another consumer.
+      nack(channel, delivery, true);
+      return;
+    }
+    const { deadLetters, logger, names } = this.transport;
+    if (isMarker(delivery)) return ack(channel, delivery);
+    if (this.options.queue_type === 'classic' && this.options.delivery_limit > 0 && delivery.fields.redelivered) {
+      if (await this.countRedelivery(channel, delivery)) return;
+    }
+    const decoded = decodeEvent(delivery);
+    if (!decoded.ok) {
+      const reason = `cannot be decoded as an event: ${decoded.reason}`;
+      logger.warn('Received an event that cannot be decoded', { id: idForLog(delivery), group: this.spec.group, reason });
+      return this.settleAside(channel, delivery, reason);
+    }
+    const event = decoded.value;
+    const key = eventRoutingKey(event.apiName, event.eventName);
+    if (!this.wanted.has(key)) {
+      // A binding from an earlier version of this listener: this group no longer listens for it.
+      ack(channel, delivery);
+      if (delivery.fields.exchange === names.eventsExchange && parseRoutingKey(delivery.fields.routingKey)) {
+        logger.info(`Group ${this.spec.group} no longer listens for ${delivery.fields.routingKey}; removing that binding`, { id: event.id });
+        await channel.unbindQueue(this.queue, names.eventsExchange, delivery.fields.routingKey).catch(() => undefined);
+      }
+      return;
+    }
+    if (this.replayed?.has(event.id)) {
+      this.replayed.delete(event.id);
+      if (this.replayed.size === 0) this.replayed = undefined;
+      return ack(channel, delivery);
+    }
+    try {
+      await this.handler(event);
+    } catch (error) {
+      if (error instanceof MessageRejectedError) {
+        return this.settleAside(channel, delivery, errorText(error));
+      }
+      // Not acknowledged: it goes back to the group when this consumer stops or its channel closes.
+      this.held.push({ channel, delivery });
+      return;
+    }
+    ack(channel, delivery);
+  }
+
+  private async settleAside(channel: Channel, delivery: Delivery, reason: string): Promise<void> {
+    if (await this.transport.deadLetters.setAside(delivery, reason, this.queue)) ack(channel, delivery);
+    else nack(channel, delivery, false);
+  }
+
+  /**
+   * Classic queues count no deliveries: a message given back carries only the
+   * redelivered flag. Count in a header instead: republish it to the group
+   * queue with the count raised (or dead-letter it past the limit), then
+   * acknowledge the original. Returns true when the delivery was dealt with.
+   */
+  private async countRedelivery(channel: Channel, delivery: Delivery): Promise<boolean> {
+    const previous = Number(delivery.properties.headers?.[HEADER.redeliveries] ?? 0);
+    const count = (Number.isFinite(previous) ? previous : 0) + 1;
+    if (count > this.options.delivery_limit) {
+      await this.settleAside(channel, delivery, `delivery limit reached: given back ${count} times without being acknowledged`);
+      return true;
+    }
+    const p = delivery.properties;
+    try {
+      await this.transport.publisher.publish('', this.queue, delivery.content, {
+        headers: { ...(p.headers ?? {}), [HEADER.redeliveries]: count },
+        persistent: p.deliveryMode === 2,
+        messageId: p.messageId as string | undefined,
+        contentType: p.contentType as string | undefined,
+        contentEncoding: p.contentEncoding as string | undefined,
+        type: p.type as string | undefined,
+        timestamp: p.timestamp as number | undefined,
+      });
+    } catch {
+      return false; // handle it as it is; counting resumes next time
+    }
+    ack(channel, delivery);
+    return true;
+  }
+
+  protected override channelLost(channel: Channel): void {
+    this.held = this.held.filter((h) => h.channel !== channel);
+  }
+
+  protected async drain(): Promise<void> {
+    await this.replaying;
+    await this.chain;
+    for (const { channel, delivery } of this.held.splice(0)) nack(channel, delivery, true);
+  }
+}
+
+function parsePosition(position: string): number {
+  const offset = Number(position);
+  if (!Number.isInteger(offset) || offset < 0) {
+    throw new InvalidParametersError(`since: { position: '${position}' } is not a stream offset: use the nativeId of an event from history (a whole number).`);
+  }
+  return offset;
+}
+
+function ack(channel: Channel, delivery: Delivery): void {
+  try {
+    channel.ack(delivery);
+  } catch {
+    // Channel closed: the broker gives the message back to the group.
+  }
+}
+
+function nack(channel: Channel, delivery: Delivery, requeue: boolean): void {
+  try {
+    channel.nack(delivery, false, requeue);
+  } catch {
+    // Channel closed: the broker gives the message back to the group.
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The result role. Caller side: a reply endpoint (direct reply-to or a
+ * per-process reply queue, see reply.ts) where results are matched to calls by
+ * correlation id. Worker side: results are published to the default exchange
+ * with the call's reply address as routing key, correlation id = call id.
+ * Results are transient and at most once: a result for a caller that is gone
+ * is dropped by the broker.
+ */
+import { TransportCapabilityError, type PendingResult, type ResultMessage, type ResultTransport, type RpcMessage, type TransportCallOptions, type TransportContext } from '@lightbus/core';
+import { encodeResult, replyAddressOf } from './codec';
+import { Link } from './link';
+import type { AmqpResultOptions } from './options';
+import { Publisher } from './publisher';
+import { ReplyEndpoint } from './reply';
+import { linkSettings } from './settings';
+import { DIRECT_REPLY_TO, Names } from './topology';
+
+export class AmqpResultTransport implements ResultTransport {
+  private readonly link: Link;
+  private readonly endpoint: ReplyEndpoint;
+  /** Results need no confirms (at most once): written to the socket, done. */
+  private readonly publisher: Publisher;
+
+  constructor(options: AmqpResultOptions, private readonly context: TransportContext) {
+    this.link = new Link(linkSettings(options, 'result', context), 'result', context.logger);
+    this.endpoint = new ReplyEndpoint(this.link, options.reply_mode, new Names(options.prefix), context, context.logger);
+    this.publisher = new Publisher(this.link, false, context.logger);
+  }
+
+  /** The deadline is core's to apply; the endpoint only routes the reply. */
+  expectResult(message: RpcMessage, _options?: TransportCallOptions): Promise<PendingResult> {
+    return this.endpoint.expect(message);
+  }
+
+  async sendResult(call: RpcMessage, result: ResultMessage): Promise<void> {
+    const address = replyAddressOf(call.returnPath);
+    if (address === undefined) {
+      throw new TransportCapabilityError(
+        `The call ${call.id} to ${call.apiName}.${call.procedureName}() has return path '${call.returnPath}', which is not an AMQP ` +
+          `reply address: the caller's result transport is not amqp. Configure the same result_transport for API '${call.apiName}' in every process.`,
+      );
+    }
+    if (address === DIRECT_REPLY_TO) {
+      // The broker rewrites amq.rabbitmq.reply-to when the call is published over AMQP; unrewritten, it came another way.
+      this.context.logger.error(
+        `Cannot reply to call ${call.id}: it asks for a direct reply but did not travel over AMQP. With a non-amqp rpc transport, ` +
+          `set result_transport.amqp.reply_mode: queue for API '${call.apiName}'.`,
+      );
+      return;
+    }
+    const encoded = encodeResult(call, result);
+    await this.publisher.publish('', address, encoded.content, encoded.properties);
+  }
+
+  async close(): Promise<void> {
+    await this.endpoint.close();
+    await this.publisher.close();
+    await this.link.close();
+  }
+}

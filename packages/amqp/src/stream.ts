@@ -1,0 +1,114 @@
+/**
+ * Reading RabbitMQ stream queues (x-queue-type: stream) over AMQP 0-9-1. A
+ * stream never tells a reader that it reached the end, so a reader first
+ * appends a marker (type lightbus.marker, a fresh message id) and reads until
+ * it sees that marker: everything confirmed before the marker was written is
+ * read, deterministically, with no idle timeout. Every reader skips markers.
+ */
+import { randomUUID } from 'node:crypto';
+import { deferred, errorText } from '@lightbus/core';
+import { StreamReadError } from './errors';
+import { closeChannel, type Delivery } from './adapter';
+import { isMarker } from './codec';
+import type { Link } from './link';
+import type { Publisher } from './publisher';
+import { MESSAGE_TYPE } from './topology';
+
+/** Where a stream reader starts: RabbitMQ's x-stream-offset. */
+export type StreamStart = { readonly kind: 'first' } | { readonly kind: 'offset'; readonly offset: number } | { readonly kind: 'time'; readonly time: Date };
+
+/** Seconds a reader starting at a time begins early, in case the broker's clock is behind ours; readers filter by time. */
+export const CLOCK_MARGIN_SECONDS = 60;
+
+/** A stream read made no progress for this long: something is wrong (stream deleted, marker lost). */
+const STALL_MS = 15_000;
+
+export function offsetArgument(start: StreamStart): unknown {
+  switch (start.kind) {
+    case 'first':
+      return 'first';
+    case 'offset':
+      return start.offset;
+    case 'time':
+      return { '!': 'timestamp', value: Math.max(0, Math.floor(start.time.getTime() / 1000) - CLOCK_MARGIN_SECONDS) };
+  }
+}
+
+/** Append a marker to the stream (confirmed) and return its id. */
+export async function writeMarker(publisher: Publisher, stream: string): Promise<string> {
+  const id = randomUUID();
+  await publisher.publish('', stream, Buffer.from('{}'), { type: MESSAGE_TYPE.marker, messageId: id, persistent: true, contentType: 'application/json' });
+  return id;
+}
+
+/** The stream offset of a delivery from a stream queue. */
+export function streamOffset(delivery: Delivery): number | undefined {
+  const value = delivery.properties.headers?.['x-stream-offset'];
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  return undefined;
+}
+
+/**
+ * Read `stream` from `start` up to the marker `markerId`, calling `visit` for
+ * each message (markers excluded) in order, one at a time. `visit` returning
+ * false stops the read early.
+ */
+export async function readStream(
+  link: Link,
+  stream: string,
+  start: StreamStart,
+  markerId: string,
+  visit: (delivery: Delivery) => Promise<boolean | void> | boolean | void,
+  prefetch = 500,
+): Promise<void> {
+  const channel = await link.channel();
+  const buffered: Delivery[] = [];
+  let wake = deferred<void>();
+  let failure: Error | undefined;
+  channel.once('close', () => {
+    failure ??= new StreamReadError(`The channel reading stream '${stream}' closed before the read finished.`);
+    wake.resolve();
+  });
+  try {
+    await channel.prefetch(prefetch, false);
+    await channel.consume(
+      stream,
+      (delivery) => {
+        if (delivery === null) failure ??= new StreamReadError(`RabbitMQ cancelled the read of stream '${stream}' (was it deleted?).`);
+        else buffered.push(delivery);
+        wake.resolve();
+      },
+      { noAck: false, arguments: { 'x-stream-offset': offsetArgument(start) } },
+    );
+    let unacked = 0;
+    for (;;) {
+      while (buffered.length === 0 && !failure) {
+        const stall = setTimeout(() => {
+          failure ??= new StreamReadError(`Reading stream '${stream}' made no progress for ${STALL_MS / 1000}s.`);
+          wake.resolve();
+        }, STALL_MS);
+        await wake.promise;
+        clearTimeout(stall);
+        wake = deferred<void>();
+      }
+      const delivery = buffered.shift();
+      if (!delivery) throw failure!;
+      // Stream acknowledgements only grant credit; acknowledge in batches.
+      if (++unacked >= Math.max(1, Math.floor(prefetch / 2))) {
+        channel.ack(delivery, true);
+        unacked = 0;
+      }
+      if (isMarker(delivery)) {
+        if (delivery.properties.messageId === markerId) return;
+        continue;
+      }
+      if ((await visit(delivery)) === false) return;
+    }
+  } catch (error) {
+    if (error instanceof StreamReadError) throw error;
+    throw new StreamReadError(`Reading stream '${stream}' failed: ${errorText(error)}`, { cause: error });
+  } finally {
+    await closeChannel(channel);
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The transport conformance suite against RabbitMQ, unchanged, in two
+ * configurations: the defaults plus streams (direct reply-to, quorum group
+ * queues, replay and history), and the alternatives (a per-process reply
+ * queue, classic group queues, no stream). Each test gets its own prefix and
+ * deletes what it declared.
+ */
+import { transportConformance, type ConformanceNamespace } from '@lightbus/testing';
+import { eventCapabilities } from '@lightbus/amqp';
+import { withChannel, TestNamespace, type RoleOverrides } from './helpers';
+
+function target(name: string, overrides: RoleOverrides & { event?: { stream?: boolean } }): void {
+  transportConformance({
+    name,
+    patience: 10_000,
+    capabilities: eventCapabilities({ stream: overrides.event?.stream === true }),
+    canInjectMalformedEvents: true,
+    namespace(): ConformanceNamespace {
+      const namespace = new TestNamespace('conf');
+      return {
+        connect: (context) => namespace.connect(context, overrides),
+        cleanup: () => namespace.cleanup(),
+        injectMalformedEvent: async (apiName, eventName) => {
+          await withChannel(async (channel) => {
+            channel.publish(`${namespace.prefix}.events`, `${apiName}.${eventName}`, Buffer.from('{not json'), { messageId: 'malformed-1' });
+            await channel.waitForConfirms();
+          });
+        },
+      };
+    },
+  });
+}
+
+target('amqp (direct reply-to, quorum queues, streams)', { event: { stream: true } });
+target('amqp (reply queue, classic queues, no stream)', { result: { reply_mode: 'queue' }, event: { queue_type: 'classic' } });

@@ -1,0 +1,110 @@
+/**
+ * The broker unreachable: at first use (a clear error at once, naming the url
+ * without its password and what to check), and for a while after connecting
+ * (a TCP proxy in front of RabbitMQ is stopped, so only this test's clients see
+ * the outage): calls and events wait, reconnection attempts back off, and all
+ * resumes when the broker is back.
+ */
+import { BrokerConnectionError, newMessageId, type EventMessage, type RpcMessage } from '@lightbus/core';
+import { Collector, waitFor } from '@lightbus/testing';
+import { AMQP_URL, LogCollector, TcpProxy, TestNamespace, eventOptions } from './helpers';
+import { AmqpEventTransport } from '@lightbus/amqp';
+
+
+const namespaces: TestNamespace[] = [];
+const proxies: TcpProxy[] = [];
+afterEach(async () => {
+  await Promise.all(proxies.splice(0).map((p) => p.stop()));
+  await Promise.all(namespaces.splice(0).map((n) => n.cleanup()));
+});
+
+const tick = (i: number): EventMessage => ({ id: newMessageId(), apiName: 'svc.api', eventName: 'tick', version: 1, kwargs: { i } });
+
+it('fails at once with what to check when the broker cannot be reached at first use', async () => {
+  const proxy = new TcpProxy();
+  await proxy.start();
+  const closedUrl = proxy.url;
+  await proxy.stop(); // nothing listens there now
+  const context = { serviceName: 's', processName: 'p', logger: new LogCollector() };
+  const down = new AmqpEventTransport(eventOptions({ url: closedUrl.replace('guest:guest@', 'guest:s3cret@'), prefix: 'lbtest-never' }), context);
+  const error = await down.sendEvent(tick(1), { timeoutSeconds: 5 }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(BrokerConnectionError);
+  const message = (error as Error).message;
+  expect(message).toMatch(/^Cannot connect to RabbitMQ at amqp:\/\/guest:\*\*\*@127\.0\.0\.1:\d+\/.*ECONNREFUSED.*Check that RabbitMQ is running/);
+  expect(message).not.toContain('s3cret');
+  await down.close();
+
+  const wrongPassword = new AmqpEventTransport(eventOptions({ url: AMQP_URL.replace(/\/\/[^@]*@/, '//guest:wrong@'), prefix: 'lbtest-never' }), context);
+  await expect(wrongPassword.sendEvent(tick(1), { timeoutSeconds: 5 })).rejects.toThrow(/ACCESS.REFUSED.*Check the user name and password/);
+  await wrongPassword.close();
+
+  const noVhost = new AmqpEventTransport(eventOptions({ url: new URL('/no-such-vhost', AMQP_URL).toString(), prefix: 'lbtest-never' }), context);
+  await expect(noVhost.sendEvent(tick(1), { timeoutSeconds: 5 })).rejects.toThrow(/refused to open the vhost: check the vhost/);
+  await noVhost.close();
+});
+
+it('waits through an outage: reconnects with backoff, then calls, fires and deliveries resume', async () => {
+  const proxy = new TcpProxy();
+  proxies.push(proxy);
+  await proxy.start();
+  const ns = new TestNamespace('outage');
+  namespaces.push(ns);
+  const logs = new LogCollector();
+  const overrides = { all: { url: proxy.url, reconnect_initial_delay: 0.05, reconnect_max_delay: 0.5 } };
+  const worker = ns.connect(ns.context({ processName: 'worker', logger: logs }), overrides);
+  const caller = ns.connect(ns.context({ processName: 'caller', logger: logs }), overrides);
+  const rpcConsumer = await worker.rpc.consumeRpcs(['svc.api'], async (message) => {
+    await worker.result.sendResult(message, { id: newMessageId(), rpcMessageId: message.id, result: message.kwargs, error: false });
+  });
+  const got = new Collector<EventMessage>();
+  const eventConsumer = await worker.event.consume({ events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-l', consumer: 'w' }, async (m) => got.push(m));
+  const call = async (kwargs: Record<string, unknown>, timeoutSeconds = 30) => {
+    const message: RpcMessage = { id: newMessageId(), apiName: 'svc.api', procedureName: 'echo', kwargs, returnPath: '', deadline: Date.now() + timeoutSeconds * 1000 };
+    const pending = await caller.result.expectResult(message, { timeoutSeconds });
+    message.returnPath = pending.returnPath;
+    await caller.rpc.callRpc(message, { timeoutSeconds });
+    try {
+      return (await pending.result).result;
+    } finally {
+      pending.cancel();
+    }
+  };
+  expect(await call({ before: true })).toEqual({ before: true });
+  await caller.event.sendEvent(tick(0), { timeoutSeconds: 5 });
+  await got.waitForCount(1);
+
+  await proxy.stop();
+  await waitFor(() => logs.has('Reconnecting to RabbitMQ failed'), { timeout: 20_000, message: 'a failed reconnection attempt' });
+  // Sent during the outage: they wait for the connection (within their deadlines).
+  const during = tick(1);
+  const firing = caller.event.sendEvent(during, { timeoutSeconds: 30 });
+  const calling = call({ during: true });
+  await waitFor(() => logs.lines.filter((l) => l.includes('Reconnecting to RabbitMQ failed')).length >= 3, { timeout: 20_000, message: 'more attempts' });
+  await proxy.start();
+
+  await firing;
+  expect(await calling).toEqual({ during: true });
+  await waitFor(() => got.items.some((m) => m.id === during.id), { timeout: 20_000, message: 'the event fired during the outage to arrive' });
+  expect(await call({ after: true })).toEqual({ after: true });
+  expect(logs.has('Reconnected the event consumer connection to RabbitMQ')).toBe(true);
+  expect(logs.has('Reconnected the event publisher connection to RabbitMQ')).toBe(true);
+  await rpcConsumer.stop();
+  await eventConsumer.stop();
+});
+
+it('closes promptly while the broker is unreachable', async () => {
+  const proxy = new TcpProxy();
+  proxies.push(proxy);
+  await proxy.start();
+  const ns = new TestNamespace('outage');
+  namespaces.push(ns);
+  const set = ns.connect(ns.context({ logger: new LogCollector() }), { all: { url: proxy.url } });
+  const consumer = await set.event.consume({ events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-l', consumer: 'c' }, async () => {});
+  await set.event.sendEvent(tick(1), { timeoutSeconds: 5 });
+  await set.result.expectResult({ id: newMessageId(), apiName: 'svc.api', procedureName: 'x', kwargs: {}, returnPath: '' }, { timeoutSeconds: 5 });
+  await proxy.stop();
+  const t0 = Date.now();
+  await consumer.stop();
+  await Promise.all([set.event.close(), set.result.close(), set.rpc.close(), set.schema.close()]);
+  expect(Date.now() - t0).toBeLessThan(10_000);
+});

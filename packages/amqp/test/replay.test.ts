@@ -1,0 +1,117 @@
+/**
+ * Replay and history come from the stream queue kept per API when `stream` is
+ * on; without it, asking for them fails clearly rather than being ignored.
+ */
+import lightbus, { TransportCapabilityError, newMessageId, type EventMessage } from '@lightbus/core';
+import { Collector } from '@lightbus/testing';
+import { transport } from '@lightbus/amqp';
+import { AMQP_URL, TestNamespace, listQueues } from './helpers';
+
+
+const namespaces: TestNamespace[] = [];
+afterEach(async () => {
+  await Promise.all(namespaces.splice(0).map((n) => n.cleanup()));
+});
+
+function namespace(): TestNamespace {
+  const n = new TestNamespace('replay');
+  namespaces.push(n);
+  return n;
+}
+
+const tick = (i: number): EventMessage => ({ id: newMessageId(), apiName: 'svc.api', eventName: 'tick', version: 1, kwargs: { i } });
+const spec = (group: string) => ({ events: [{ apiName: 'svc.api', eventName: 'tick' }], group, consumer: 'c1' });
+
+it('replays from a position taken from history, and only when the group is new', async () => {
+  const ns = namespace();
+  const events = ns.connect(ns.context(), { event: { stream: true } }).event;
+  const sent = [tick(0), tick(1), tick(2), tick(3)];
+  for (const message of sent) await events.sendEvent(message, { timeoutSeconds: 5 });
+  const history: EventMessage[] = [];
+  for await (const message of events.history({ apiName: 'svc.api', eventName: 'tick' })) history.push(message);
+  expect(history.map((m) => m.id)).toEqual([...sent].reverse().map((m) => m.id));
+  expect(history.every((m) => /^\d+$/.test(m.nativeId ?? '') && m.time instanceof Date)).toBe(true);
+  const position = history.find((m) => m.id === sent[2]!.id)!.nativeId!;
+  // An API with no stream has no history (and reading it creates none).
+  const none: EventMessage[] = [];
+  for await (const message of events.history({ apiName: 'svc.other' })) none.push(message);
+  expect(none).toEqual([]);
+  expect((await listQueues(ns.prefix)).map((q) => q.name)).not.toContain(`${ns.prefix}.stream.svc.other`);
+
+  const got = new Collector<EventMessage>();
+  const consumer = await events.consume(
+    { events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-from-position', consumer: 'c1', since: { kind: 'position', position } },
+    async (m) => got.push(m),
+  );
+  await got.waitForCount(2);
+  expect(got.items.map((m) => m.id)).toEqual([sent[2]!.id, sent[3]!.id]);
+  await consumer.stop();
+
+  // The group exists now: `since` is ignored, only new events come.
+  const again = new Collector<EventMessage>();
+  const second = await events.consume(
+    { events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-from-position', consumer: 'c1', since: { kind: 'beginning' } },
+    async (m) => again.push(m),
+  );
+  const fresh = tick(4);
+  await events.sendEvent(fresh, { timeoutSeconds: 5 });
+  await again.waitForCount(1);
+  expect(again.items.map((m) => m.id)).toEqual([fresh.id]);
+  await second.stop();
+});
+
+it('hands over from the replay to the group queue without losing or repeating events fired meanwhile', async () => {
+  const ns = namespace();
+  const producer = ns.connect(ns.context(), { event: { stream: true } }).event;
+  const consumerSide = ns.connect(ns.context(), { event: { stream: true } }).event;
+  const sent: string[] = [];
+  const fire = async (from: number, count: number) => {
+    for (let i = from; i < from + count; i++) {
+      const message = tick(i);
+      await producer.sendEvent(message, { timeoutSeconds: 5 });
+      sent.push(message.id);
+    }
+  };
+  await fire(0, 150);
+  const got = new Collector<EventMessage>();
+  const firing = fire(150, 150);
+  const consumer = await consumerSide.consume(
+    { events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-handover', consumer: 'c1', since: { kind: 'beginning' } },
+    async (m) => got.push(m),
+  );
+  await firing;
+  const sentinel = tick(-1);
+  await producer.sendEvent(sentinel, { timeoutSeconds: 5 });
+  sent.push(sentinel.id);
+  await got.waitForCount(sent.length, 30_000);
+  const ids = got.items.map((m) => m.id);
+  expect(new Set(ids).size).toBe(ids.length);
+  expect([...ids].sort()).toEqual([...sent].sort());
+  // In order, too: one consumer, one producer.
+  expect(ids).toEqual(sent);
+  await consumer.stop();
+});
+
+it('says so when a configuration without stream is asked for replay or history', async () => {
+  const ns = namespace();
+  const events = ns.connect(ns.context()).event;
+  expect(events.capabilities).toMatchObject({ replay: false, history: false, consumerGroups: true, durable: true, crossProcess: true });
+  await expect(events.consume({ ...spec('svc-x'), since: { kind: 'beginning' } }, async () => {})).rejects.toThrow(TransportCapabilityError);
+  await expect(events.consume({ ...spec('svc-x'), since: { kind: 'beginning' } }, async () => {})).rejects.toThrow(/event_transport\.amqp\.stream: true/);
+  const reading = async () => {
+    for await (const message of events.history({ apiName: 'svc.api' })) void message;
+  };
+  await expect(reading()).rejects.toThrow(TransportCapabilityError);
+
+  // Through the bus: listen() refuses `since` at once, naming the transport.
+  const bus = lightbus.create({
+    transports: [transport],
+    config: { apis: { default: { event_transport: { amqp: { url: AMQP_URL, prefix: ns.prefix } } } } },
+    logLevel: 'critical',
+  });
+  expect(() => bus.client.listen('svc.api.tick', () => undefined, { listenerName: 'l', since: 'beginning' })).toThrow(
+    /cannot replay events/,
+  );
+  expect(() => bus.client.history({ apiName: 'svc.api' })).toThrow(TransportCapabilityError);
+  await bus.close();
+});
