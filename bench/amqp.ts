@@ -29,7 +29,7 @@ import {
   AmqpRpcOptions,
   AmqpRpcTransport,
 } from '@lightbus/amqp';
-import { endToEnd, printTable, sequentialLatency, throughput, type Row } from './lib';
+import { Counter, endToEnd, printTable, sequentialLatency, throughput, type Row } from './lib';
 
 const URL = process.env.LIGHTBUS_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/';
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 5000);
@@ -43,21 +43,6 @@ class BenchApi extends Api {
   tick = new Event({ parameters: ['i'] });
   async echo({ value }: { value: number }): Promise<number> {
     return value;
-  }
-}
-
-/** Resolves when `count` more things have happened. */
-class Counter {
-  private seen = 0;
-  private target = Number.POSITIVE_INFINITY;
-  private wake: (() => void) | undefined;
-  hit = (): void => {
-    this.seen += 1;
-    if (this.seen >= this.target) this.wake?.();
-  };
-  after(count: number): Promise<void> {
-    this.target = this.seen + count;
-    return new Promise((resolve) => (this.wake = resolve));
   }
 }
 

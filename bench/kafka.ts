@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import lightbus, { Api, Event, type Bus } from '@lightbus/core';
 import { Kafka, Partitioners, logLevel, type Consumer, type Producer } from 'kafkajs';
-import { endToEnd, printTable, sequentialLatency, throughput, type Row } from './lib';
+import { Counter, endToEnd, printTable, sequentialLatency, throughput, type Row } from './lib';
 
 const { startMock } = require('../tools/kafka-mock/mock') as {
   startMock(): Promise<{ bootstrap: string; output(): string; stop(): Promise<void> }>;
@@ -28,21 +28,6 @@ class BenchApi extends Api {
   tick = new Event({ parameters: ['i'] });
   async echo({ value }: { value: number }): Promise<number> {
     return value;
-  }
-}
-
-/** Resolves when `count` more things have happened. */
-class Counter {
-  private seen = 0;
-  private target = Number.POSITIVE_INFINITY;
-  private wake: (() => void) | undefined;
-  hit = (): void => {
-    this.seen += 1;
-    if (this.seen >= this.target) this.wake?.();
-  };
-  after(count: number): Promise<void> {
-    this.target = this.seen + count;
-    return new Promise((resolve) => (this.wake = resolve));
   }
 }
 

@@ -44,6 +44,21 @@ export async function endToEnd(send: (i: number) => Promise<unknown>, allHandled
   return total / ((performance.now() - t0) / 1000);
 }
 
+/** Counts things that happen (events handled, replies) and resolves when `count` more have. */
+export class Counter {
+  private seen = 0;
+  private target = Number.POSITIVE_INFINITY;
+  private wake: (() => void) | undefined;
+  hit = (): void => {
+    this.seen += 1;
+    if (this.seen >= this.target) this.wake?.();
+  };
+  after(count: number): Promise<void> {
+    this.target = this.seen + count;
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+}
+
 export interface Row {
   readonly metric: string;
   readonly unit: string;
