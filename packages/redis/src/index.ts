@@ -32,7 +32,7 @@ export const transport = defineTransport({
 
 export { RedisEventOptions, RedisResultOptions, RedisRpcOptions, RedisSchemaOptions, DEFAULT_REDIS_URL } from './options';
 export { RedisRpcTransport } from './rpc';
-export { RedisResultTransport, UndecodableResultError } from './result';
+export { RedisResultTransport } from './result';
 export { RedisEventTransport, redisCapabilities, groupStartId } from './event';
 export { RedisSchemaTransport } from './schema';
 export { RedisCommandError } from './common';

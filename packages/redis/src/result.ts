@@ -11,6 +11,7 @@
 import {
   BusClosedError,
   LightbusError,
+  UndecodableResultError,
   backoffDelay,
   deferred,
   delay,
@@ -32,11 +33,6 @@ import { UndecodableMessage, decodeResult, encodeResult, keyOfReturnPath, return
 
 /** Reconnection backoff cap of the result reader (Python has no option for it). */
 const RESULT_READER_MAX_BACKOFF_MS = 5000;
-
-/** A result arrived that cannot be read, for a call still waiting. */
-export class UndecodableResultError extends LightbusError {
-  override readonly code = 'LIGHTBUS_UNDECODABLE_RESULT';
-}
 
 export class RedisResultTransport extends RedisRole implements ResultTransport {
   /** The list this process's results arrive in. */

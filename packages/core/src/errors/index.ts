@@ -193,3 +193,12 @@ export class SchemaFileError extends LightbusError {
 export class EncodingError extends LightbusError {
   override readonly code = 'LIGHTBUS_ENCODING';
 }
+
+/**
+ * A reply arrived for a call that is still waiting, but it cannot be read (not
+ * JSON, or missing the fields of a result). The call fails at once with this
+ * error rather than waiting for its timeout.
+ */
+export class UndecodableResultError extends LightbusError {
+  override readonly code = 'LIGHTBUS_UNDECODABLE_RESULT';
+}
