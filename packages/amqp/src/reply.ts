@@ -18,6 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   BrokerConnectionError,
+  UndecodableResultError,
   backoffDelay,
   deferred,
   delay,
@@ -154,19 +155,34 @@ export class ReplyEndpoint {
       return;
     }
     const decoded = decodeResult(delivery);
+    const stated = typeof delivery.properties.correlationId === 'string' && delivery.properties.correlationId ? delivery.properties.correlationId : undefined;
     if (!decoded.ok) {
-      this.logger.warn('Dropped a reply that cannot be decoded', { id: idForLog(delivery), reason: decoded.reason });
+      // The correlation id says whose reply it is even when the body is unreadable: fail that call now, not at its timeout.
+      const waiting = stated === undefined ? undefined : this.take(stated);
+      this.logger.warn(`A reply cannot be decoded${waiting ? '; its call fails' : ' and no call waits for it; dropped'}`, {
+        id: idForLog(delivery),
+        rpcMessageId: stated,
+        reason: decoded.reason,
+      });
+      waiting?.reject(new UndecodableResultError(`The result of call ${stated} cannot be decoded: ${decoded.reason}.`));
       return;
     }
-    const correlationId = typeof delivery.properties.correlationId === 'string' ? delivery.properties.correlationId : decoded.value.rpcMessageId;
-    const waiting = this.pending.get(correlationId);
+    const correlationId = stated ?? decoded.value.rpcMessageId;
+    const waiting = this.take(correlationId);
     if (!waiting) {
       this.logger.debug('A result arrived that no caller waits for any more; dropped', { rpcMessageId: correlationId });
       return;
     }
+    waiting.resolve(decoded.value);
+  }
+
+  /** The call waiting for this correlation id, no longer waiting once taken. */
+  private take(correlationId: string): Deferred<ResultMessage> | undefined {
+    const waiting = this.pending.get(correlationId);
+    if (!waiting) return undefined;
     this.pending.delete(correlationId);
     directCalls.delete(correlationId);
-    waiting.resolve(decoded.value);
+    return waiting;
   }
 
   private lost(channel: Channel): void {
