@@ -255,7 +255,8 @@ class GroupConsumer extends RestartingConsumer {
       // The queue is bound: events fired from now on wait in it. Replay the stored ones first, in the background.
       this.replaying = this.replay(since)
         .catch((error: unknown) => {
-          this.transport.logger.error(`Replay for the new group ${this.spec.group} failed; consuming new events only`, { error: errorText(error) });
+          if (this.stopping) this.transport.logger.debug(`Replay for the new group ${this.spec.group} ended: the consumer stopped`, { error: errorText(error) });
+          else this.transport.logger.error(`Replay for the new group ${this.spec.group} failed; consuming new events only`, { error: errorText(error) });
         })
         .then(async () => {
           if (!this.stopping && this.channel === channel) await this.consumeFrom(channel, this.queue);

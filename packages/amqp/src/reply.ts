@@ -58,6 +58,8 @@ export class ReplyEndpoint {
   private closed = false;
   private readonly queueName: string | undefined;
   private restarting = false;
+  /** Ends the waits of reopen() when the endpoint closes. */
+  private readonly abort = new AbortController();
 
   constructor(
     readonly link: Link,
@@ -86,6 +88,8 @@ export class ReplyEndpoint {
   }
 
   private pend(message: RpcMessage): PendingResult {
+    // Closed while the reply channel opened: nothing would ever settle this call.
+    if (this.closed) throw this.link.closedError();
     const waiting = deferred<ResultMessage>();
     waiting.promise.catch(() => undefined);
     this.pending.set(message.id, waiting);
@@ -217,7 +221,7 @@ export class ReplyEndpoint {
         } catch (error) {
           if (!isClosedError(error)) this.logger.warn('Could not open the reply queue again; retrying', { error: errorText(error) });
         }
-        await delay(backoffDelay(attempt, { initialMs: 100, maxMs: 5000 }));
+        await delay(backoffDelay(attempt, { initialMs: 100, maxMs: 5000 }), this.abort.signal);
       }
     } finally {
       this.restarting = false;
@@ -227,8 +231,14 @@ export class ReplyEndpoint {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.abort.abort();
     directEndpoints.delete(this);
-    for (const id of this.pending.keys()) directCalls.delete(id);
+    // Calls still waiting get their answer now: no result can reach a closed endpoint.
+    const closedError = this.link.closedError();
+    for (const [id, waiting] of this.pending) {
+      directCalls.delete(id);
+      waiting.reject(closedError);
+    }
     this.pending.clear();
     const opening = this.channel;
     this.channel = undefined;
