@@ -224,6 +224,8 @@ class GroupConsumer extends RestartingConsumer {
   /** Ids a replay delivered; the group queue may hold some of them again. */
   private replayed: Set<string> | undefined;
   private readonly transport: GroupContext;
+  /** Routing keys of events received that the listener does not listen for (warned about once each). */
+  private readonly unwantedKeys = new Set<string>();
   /** A replay in progress (new group with since); live consumption starts after it. */
   private replaying: Promise<void> | undefined;
 
@@ -332,7 +334,7 @@ class GroupConsumer extends RestartingConsumer {
       nack(channel, delivery, true);
       return;
     }
-    const { deadLetters, logger, names } = this.transport;
+    const { logger } = this.transport;
     if (isMarker(delivery)) return ack(channel, delivery);
     if (this.options.queue_type === 'classic' && this.options.delivery_limit > 0 && delivery.fields.redelivered) {
       if (await this.countRedelivery(channel, delivery)) return;
@@ -346,12 +348,9 @@ class GroupConsumer extends RestartingConsumer {
     const event = decoded.value;
     const key = eventRoutingKey(event.apiName, event.eventName);
     if (!this.wanted.has(key)) {
-      // A binding from an earlier version of this listener: this group no longer listens for it.
+      // Not for this listener (a binding left by an earlier version of it): acknowledged, never handled or given back.
       ack(channel, delivery);
-      if (delivery.fields.exchange === names.eventsExchange && parseRoutingKey(delivery.fields.routingKey)) {
-        logger.info(`Group ${this.spec.group} no longer listens for ${delivery.fields.routingKey}; removing that binding`, { id: event.id });
-        await channel.unbindQueue(this.queue, names.eventsExchange, delivery.fields.routingKey).catch(() => undefined);
-      }
+      await this.unwanted(event, delivery);
       return;
     }
     if (this.replayed?.has(event.id)) {
@@ -370,6 +369,42 @@ class GroupConsumer extends RestartingConsumer {
       return;
     }
     ack(channel, delivery);
+  }
+
+  /**
+   * An event this group's listener does not listen for: logged (warning once
+   * per routing key), and its binding removed when that is safe. Unsafe while
+   * other consumers share the queue: during a rolling deploy an older version
+   * may still listen for it (and binds it again when it reconnects). The
+   * binding is removed on a channel of its own, so a refusal never closes the
+   * consuming channel (and its unacknowledged events) with it.
+   */
+  private async unwanted(event: EventMessage, delivery: Delivery): Promise<void> {
+    const { names, logger } = this.transport;
+    const routingKey = delivery.fields.routingKey;
+    const fields = { id: event.id, group: this.spec.group, routingKey };
+    if (!this.unwantedKeys.has(routingKey)) {
+      this.unwantedKeys.add(routingKey);
+      logger.warn(`Group ${this.spec.group} received ${event.apiName}.${event.eventName}, which its listener does not listen for; acknowledged without handling`, fields);
+    } else {
+      logger.debug('Acknowledged an event the listener does not listen for', fields);
+    }
+    // Only a binding of the events exchange that names none of this listener's events is stale.
+    if (delivery.fields.exchange !== names.eventsExchange || this.wanted.has(routingKey) || !parseRoutingKey(routingKey)) return;
+    try {
+      const queue = await this.link.inspectQueue(this.queue);
+      if (!queue || queue.consumers > 1) {
+        logger.debug(`Kept the binding ${routingKey} of group ${this.spec.group}: other consumers of the queue may still listen for it`, {
+          ...fields,
+          consumers: queue?.consumers,
+        });
+        return;
+      }
+      await this.link.unbind(this.queue, names.eventsExchange, routingKey);
+      logger.info(`Removed the binding ${routingKey} of group ${this.spec.group}: its listener no longer listens for it`, fields);
+    } catch (error) {
+      logger.warn(`Could not remove the binding ${routingKey} of group ${this.spec.group}`, { ...fields, error: errorText(error) });
+    }
   }
 
   private async settleAside(channel: Channel, delivery: Delivery, reason: string): Promise<void> {

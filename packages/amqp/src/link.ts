@@ -285,18 +285,37 @@ export class Link extends EventEmitter {
   }
 
   /**
-   * Does this queue exist? A passive declare on a throwaway channel (a missing
-   * queue closes the channel it was asked on).
+   * Does this queue exist, and how many consumers does it have? A passive
+   * declare on a throwaway channel (a missing queue closes the channel it was
+   * asked on, and must not close a channel anyone else uses). undefined: no such queue.
    */
-  async queueExists(name: string): Promise<boolean> {
-    const connection = await this.connection();
-    const channel = await connection.createChannel();
-    this.watch(channel);
+  async inspectQueue(name: string): Promise<{ readonly messages: number; readonly consumers: number } | undefined> {
     try {
-      await channel.checkQueue(name);
-      return true;
+      return await this.onOwnChannel(async (channel) => {
+        const { messageCount, consumerCount } = await channel.checkQueue(name);
+        return { messages: messageCount, consumers: consumerCount };
+      });
     } catch (error) {
-      if (replyCode(error) === 404) return false;
+      if (replyCode(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async queueExists(name: string): Promise<boolean> {
+    return (await this.inspectQueue(name)) !== undefined;
+  }
+
+  /** Remove a binding, on a throwaway channel (a refusal closes that channel only). */
+  async unbind(queue: string, exchange: string, routingKey: string): Promise<void> {
+    await this.onOwnChannel((channel) => channel.unbindQueue(queue, exchange, routingKey));
+  }
+
+  /** Run `use` on a channel of its own, closed afterwards; what RabbitMQ refuses is explained. */
+  private async onOwnChannel<T>(use: (channel: Channel) => Promise<T>): Promise<T> {
+    const channel = await this.channel();
+    try {
+      return await use(channel);
+    } catch (error) {
       throw this.explain(error);
     } finally {
       await closeChannel(channel);
