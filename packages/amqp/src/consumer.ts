@@ -4,7 +4,7 @@
  * or connection closed, consumer cancelled by the broker), and a stop() that
  * cancels, lets the subclass finish its work, and closes the channel.
  */
-import { backoffDelay, delay, errorText, type Logger } from '@lightbus/core';
+import { backoffDelay, delay, errorText, type Consumer, type Logger } from '@lightbus/core';
 import { closeChannel, isClosedError, type Channel, type Delivery } from './adapter';
 import type { Link } from './link';
 
@@ -129,5 +129,43 @@ export abstract class RestartingConsumer {
     const channel = this.channel;
     this.channel = undefined;
     if (channel) await closeChannel(channel);
+  }
+}
+
+/**
+ * Start `consumer` as one of a transport's `running` consumers (so close()
+ * stops it); a start that fails stops it again. The Consumer handed to core.
+ */
+export async function startConsumer(running: Set<RestartingConsumer>, consumer: RestartingConsumer): Promise<Consumer> {
+  running.add(consumer);
+  try {
+    await consumer.start();
+  } catch (error) {
+    running.delete(consumer);
+    await consumer.stop();
+    throw error;
+  }
+  return {
+    stop: async () => {
+      await consumer.stop();
+      running.delete(consumer);
+    },
+  };
+}
+
+/** Acknowledge on the channel the message came on; if that channel is gone, the broker gives the message back anyway. */
+export function ack(channel: Channel, delivery: Delivery): void {
+  try {
+    channel.ack(delivery);
+  } catch {
+    // Channel closed: nothing to acknowledge any more.
+  }
+}
+
+export function nack(channel: Channel, delivery: Delivery, requeue: boolean): void {
+  try {
+    channel.nack(delivery, false, requeue);
+  } catch {
+    // Channel closed: the broker gives the message back to the queue.
   }
 }

@@ -13,6 +13,7 @@
  * `<prefix>.stream.<api>`, which gives replay (`since`) and history.
  */
 import {
+  BrokerConnectionError,
   InvalidParametersError,
   MessageRejectedError,
   TransportCapabilityError,
@@ -34,8 +35,8 @@ import {
 } from '@lightbus/core';
 import { closeChannel, isClosedError, type Channel, type Delivery } from './adapter';
 import { decodeEvent, encodeEvent, eventTime, idForLog, isMarker } from './codec';
-import { RestartingConsumer } from './consumer';
-import { DeadLetters } from './dead-letter';
+import { RestartingConsumer, ack, nack, startConsumer } from './consumer';
+import { DeadLetters, republishOptions } from './dead-letter';
 import { assertExchange, assertQueue, Link } from './link';
 import type { AmqpEventOptions } from './options';
 import { Publisher } from './publisher';
@@ -84,7 +85,7 @@ export class AmqpEventTransport implements EventTransport {
   private readonly names: Names;
   private readonly publisher: Publisher;
   private readonly deadLetters: DeadLetters;
-  private readonly consumers = new Set<GroupConsumer>();
+  private readonly consumers = new Set<RestartingConsumer>();
 
   constructor(
     private readonly options: AmqpEventOptions,
@@ -103,13 +104,22 @@ export class AmqpEventTransport implements EventTransport {
     const deadline = Date.now() + options.timeoutSeconds * 1000;
     const encoded = encodeEvent(message, this.options.durable);
     const routingKey = eventRoutingKey(message.apiName, message.eventName);
+    // Waits for a lost connection end at the deadline: an event whose caller was told it failed is not published later.
+    const signal = AbortSignal.timeout(options.timeoutSeconds * 1000);
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.publishLink.declareExchange(eventsExchange(this.names));
-        if (this.options.stream) await this.declareStream(message.apiName);
-        await this.publisher.publish(this.names.eventsExchange, routingKey, encoded.content, encoded.properties);
+        await this.publishLink.declareExchange(eventsExchange(this.names), signal);
+        if (this.options.stream) await this.declareStream(message.apiName, signal);
+        await this.publisher.publish(this.names.eventsExchange, routingKey, encoded.content, encoded.properties, signal);
         return;
       } catch (error) {
+        if (signal.aborted && !this.publishLink.isClosed) {
+          throw new BrokerConnectionError(
+            `Event ${message.apiName}.${message.eventName} was not sent: RabbitMQ at ${this.publishLink.where} could not be reached within ` +
+              `${options.timeoutSeconds}s (event_fire_timeout). It will not be sent later; fire it again once the broker is back.`,
+            { cause: error },
+          );
+        }
         // The channel or connection went away before the confirm: publish again (at least once) until the deadline.
         if (!isClosedError(error) || this.publishLink.isClosed || Date.now() >= deadline) throw error;
         this.context.logger.debug('Publishing an event again after the channel closed', { id: message.id, error: errorText(error) });
@@ -118,11 +128,11 @@ export class AmqpEventTransport implements EventTransport {
     }
   }
 
-  private async declareStream(apiName: string): Promise<void> {
+  private async declareStream(apiName: string, signal?: AbortSignal): Promise<void> {
     const stream = eventStream(this.names, apiName, this.options);
-    await this.publishLink.declareExchange(eventsExchange(this.names));
-    await this.publishLink.declareQueue(stream);
-    await this.publishLink.bind(stream.name, this.names.eventsExchange, apiBindingKey(apiName));
+    await this.publishLink.declareExchange(eventsExchange(this.names), signal);
+    await this.publishLink.declareQueue(stream, signal);
+    await this.publishLink.bind(stream.name, this.names.eventsExchange, apiBindingKey(apiName), signal);
   }
 
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
@@ -133,21 +143,7 @@ export class AmqpEventTransport implements EventTransport {
           `Set event_transport.amqp.stream: true (RabbitMQ >= 3.9) in every process of these APIs, or remove 'since'.`,
       );
     }
-    const consumer = new GroupConsumer(this.groupContext(), spec, handler);
-    this.consumers.add(consumer);
-    try {
-      await consumer.start();
-    } catch (error) {
-      this.consumers.delete(consumer);
-      await consumer.stop();
-      throw error;
-    }
-    return {
-      stop: async () => {
-        await consumer.stop();
-        this.consumers.delete(consumer);
-      },
-    };
+    return startConsumer(this.consumers, new GroupConsumer(this.groupContext(), spec, handler));
   }
 
   async *history(query: HistoryQuery): AsyncIterable<EventMessage> {
@@ -425,17 +421,8 @@ class GroupConsumer extends RestartingConsumer {
       await this.settleAside(channel, delivery, `delivery limit reached: given back ${count} times without being acknowledged`);
       return true;
     }
-    const p = delivery.properties;
     try {
-      await this.transport.publisher.publish('', this.queue, delivery.content, {
-        headers: { ...(p.headers ?? {}), [HEADER.redeliveries]: count },
-        persistent: p.deliveryMode === 2,
-        messageId: p.messageId as string | undefined,
-        contentType: p.contentType as string | undefined,
-        contentEncoding: p.contentEncoding as string | undefined,
-        type: p.type as string | undefined,
-        timestamp: p.timestamp as number | undefined,
-      });
+      await this.transport.publisher.publish('', this.queue, delivery.content, republishOptions(delivery, { [HEADER.redeliveries]: count }));
     } catch {
       return false; // handle it as it is; counting resumes next time
     }
@@ -460,20 +447,4 @@ function parsePosition(position: string): number {
     throw new InvalidParametersError(`since: { position: '${position}' } is not a stream offset: use the nativeId of an event from history (a whole number).`);
   }
   return offset;
-}
-
-function ack(channel: Channel, delivery: Delivery): void {
-  try {
-    channel.ack(delivery);
-  } catch {
-    // Channel closed: the broker gives the message back to the group.
-  }
-}
-
-function nack(channel: Channel, delivery: Delivery, requeue: boolean): void {
-  try {
-    channel.nack(delivery, false, requeue);
-  } catch {
-    // Channel closed: the broker gives the message back to the group.
-  }
 }

@@ -33,6 +33,7 @@ import {
 import { closeChannel, isClosedError, type Channel, type ConfirmChannel, type Delivery, type PublishOptions } from './adapter';
 import { decodeResult, idForLog, returnPathFor } from './codec';
 import { assertQueue, drained, type Link } from './link';
+import { publishConfirmed } from './publisher';
 import { DIRECT_REPLY_TO, replyQueue, type Names } from './topology';
 
 export type ReplyMode = 'direct' | 'queue';
@@ -117,12 +118,8 @@ export class ReplyEndpoint {
   }
 
   private send(channel: ConfirmChannel, queue: string, content: Buffer, options: PublishOptions): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const written = channel.publish('', queue, content, options, (error: unknown) => {
-        if (error === null || error === undefined) resolve();
-        else reject(error instanceof Error ? error : new Error(String(error)));
-      });
-      if (!written && !this.drain) this.drain = drained(channel).finally(() => (this.drain = undefined));
+    return publishConfirmed(channel, '', queue, content, options, () => {
+      this.drain ??= drained(channel).finally(() => (this.drain = undefined));
     });
   }
 

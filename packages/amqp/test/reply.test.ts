@@ -5,18 +5,9 @@
  */
 import { UndecodableResultError, newMessageId, type ResultMessage, type RpcMessage } from '@lightbus/core';
 import { waitFor } from '@lightbus/testing';
-import { TestNamespace, withChannel } from './helpers';
+import { namespaces, withChannel } from './helpers';
 
-const namespaces: TestNamespace[] = [];
-afterEach(async () => {
-  await Promise.all(namespaces.splice(0).map((n) => n.cleanup()));
-});
-
-function namespace(): TestNamespace {
-  const n = new TestNamespace('reply');
-  namespaces.push(n);
-  return n;
-}
+const namespace = namespaces('reply');
 
 /** The outcome of a promise once it settles, for waitFor. */
 function outcome<T>(promise: Promise<T>): () => { value?: T; error?: unknown } | undefined {

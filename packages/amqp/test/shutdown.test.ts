@@ -6,20 +6,13 @@
  */
 import { BusClosedError, newMessageId, type EventMessage, type RpcMessage } from '@lightbus/core';
 import { Collector, waitFor } from '@lightbus/testing';
-import { LogCollector, TcpProxy, TestNamespace, connectionsNamed, withChannel } from './helpers';
+import { LogCollector, TcpProxy, connectionsNamed, namespaces, withChannel } from './helpers';
 
-const namespaces: TestNamespace[] = [];
 const proxies: TcpProxy[] = [];
 afterEach(async () => {
   await Promise.all(proxies.splice(0).map((p) => p.stop()));
-  await Promise.all(namespaces.splice(0).map((n) => n.cleanup()));
 });
-
-function namespace(): TestNamespace {
-  const n = new TestNamespace('shut');
-  namespaces.push(n);
-  return n;
-}
+const namespace = namespaces('shut');
 
 const spec = (group: string) => ({ events: [{ apiName: 'svc.api', eventName: 'tick' }], group, consumer: 'c1' });
 const tick = (): EventMessage => ({ id: newMessageId(), apiName: 'svc.api', eventName: 'tick', version: 1, kwargs: {} });

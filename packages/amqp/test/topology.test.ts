@@ -6,18 +6,9 @@
 import { newMessageId, type EventMessage, type RpcMessage } from '@lightbus/core';
 import { Collector, waitFor } from '@lightbus/testing';
 import { AmqpDeclarationError } from '@lightbus/amqp';
-import { LogCollector, TestNamespace, connectionDetails, listBindings, listExchanges, listQueues, withChannel } from './helpers';
+import { LogCollector, namespaces, connectionDetails, listBindings, listExchanges, listQueues, withChannel } from './helpers';
 
-const namespaces: TestNamespace[] = [];
-afterEach(async () => {
-  await Promise.all(namespaces.splice(0).map((n) => n.cleanup()));
-});
-
-function namespace(): TestNamespace {
-  const n = new TestNamespace('topo');
-  namespaces.push(n);
-  return n;
-}
+const namespace = namespaces('topo');
 
 const event = (apiName: string, eventName: string): EventMessage => ({ id: newMessageId(), apiName, eventName, version: 1, kwargs: {} });
 
