@@ -72,6 +72,15 @@ function parse(content: Buffer): Decoded<Record<string, unknown>> {
   return { ok: true, value };
 }
 
+/** A body `{"metadata": {...}, ...}`: the object and its metadata. */
+function parseMessage(content: Buffer): Decoded<{ body: Record<string, unknown>; metadata: Record<string, unknown> }> {
+  const body = parse(content);
+  if (!body.ok) return body;
+  const metadata = metadataOf(body.value);
+  if (!metadata.ok) return metadata;
+  return { ok: true, value: { body: body.value, metadata: metadata.value } };
+}
+
 function metadataOf(body: Record<string, unknown>): Decoded<Record<string, unknown>> {
   if (!isPlainObject(body.metadata)) return { ok: false, reason: "body has no 'metadata' object" };
   return { ok: true, value: body.metadata };
@@ -131,15 +140,14 @@ export function encodeCall(message: RpcMessage, deadline: number, now = Date.now
 }
 
 export function decodeCall(message: Incoming): Decoded<RpcMessage> {
-  const body = parse(message.content);
-  if (!body.ok) return body;
-  const metadata = metadataOf(body.value);
-  if (!metadata.ok) return metadata;
-  const id = text(metadata.value, 'id');
-  const apiName = text(metadata.value, 'api_name');
-  const procedureName = text(metadata.value, 'procedure_name');
+  const parsed = parseMessage(message.content);
+  if (!parsed.ok) return parsed;
+  const { body, metadata } = parsed.value;
+  const id = text(metadata, 'id');
+  const apiName = text(metadata, 'api_name');
+  const procedureName = text(metadata, 'procedure_name');
   if (!id || !apiName || !procedureName) return { ok: false, reason: 'metadata lacks id, api_name or procedure_name' };
-  const kwargs = body.value.kwargs;
+  const kwargs = body.kwargs;
   if (!isPlainObject(kwargs)) return { ok: false, reason: "'kwargs' is not a JSON object" };
   const replyTo = typeof message.properties.replyTo === 'string' && message.properties.replyTo ? message.properties.replyTo : undefined;
   const foreign = header(message, HEADER.returnPath);
@@ -169,18 +177,17 @@ export function encodeResult(call: RpcMessage, result: ResultMessage): EncodedMe
 }
 
 export function decodeResult(message: Incoming): Decoded<ResultMessage> {
-  const body = parse(message.content);
-  if (!body.ok) return body;
-  const metadata = metadataOf(body.value);
-  if (!metadata.ok) return metadata;
-  const id = text(metadata.value, 'id');
-  const rpcMessageId = text(metadata.value, 'rpc_message_id');
-  const error = metadata.value.error;
+  const parsed = parseMessage(message.content);
+  if (!parsed.ok) return parsed;
+  const { body, metadata } = parsed.value;
+  const id = text(metadata, 'id');
+  const rpcMessageId = text(metadata, 'rpc_message_id');
+  const error = metadata.error;
   if (!id || !rpcMessageId || typeof error !== 'boolean') return { ok: false, reason: 'metadata lacks id, rpc_message_id or error' };
-  const kwargs = body.value.kwargs;
+  const kwargs = body.kwargs;
   if (!isPlainObject(kwargs) || !('result' in kwargs)) return { ok: false, reason: "'kwargs' has no 'result'" };
-  const trace = text(metadata.value, 'trace');
-  const errorType = text(metadata.value, 'error_type');
+  const trace = text(metadata, 'trace');
+  const errorType = text(metadata, 'error_type');
   return {
     ok: true,
     value: { id, rpcMessageId, result: kwargs.result, error, ...(trace ? { trace } : {}), ...(errorType ? { errorType } : {}) },
@@ -213,18 +220,17 @@ export function encodeEvent(message: EventMessage, persistent: boolean, now = Da
 
 /** Decode an event; `nativeId` is the stream offset where the event came from a stream. */
 export function decodeEvent(message: Incoming, nativeId?: string): Decoded<EventMessage> {
-  const body = parse(message.content);
-  if (!body.ok) return body;
-  const metadata = metadataOf(body.value);
-  if (!metadata.ok) return metadata;
-  const id = text(metadata.value, 'id');
-  const apiName = text(metadata.value, 'api_name');
-  const eventName = text(metadata.value, 'event_name');
+  const parsed = parseMessage(message.content);
+  if (!parsed.ok) return parsed;
+  const { body, metadata } = parsed.value;
+  const id = text(metadata, 'id');
+  const apiName = text(metadata, 'api_name');
+  const eventName = text(metadata, 'event_name');
   if (!id || !apiName || !eventName) return { ok: false, reason: 'metadata lacks id, api_name or event_name' };
-  const rawVersion = metadata.value.version;
+  const rawVersion = metadata.version;
   const version = rawVersion === undefined ? 1 : Number(rawVersion);
   if (!Number.isInteger(version)) return { ok: false, reason: "metadata 'version' is not an integer" };
-  const kwargs = body.value.kwargs;
+  const kwargs = body.kwargs;
   if (!isPlainObject(kwargs)) return { ok: false, reason: "'kwargs' is not a JSON object" };
   const time = numberHeader(message, HEADER.time);
   return {
@@ -272,14 +278,13 @@ export function encodeSchema(apiName: string, schema: ApiSchema, expiresAt: numb
 }
 
 export function decodeSchema(message: Incoming): Decoded<SchemaAnnouncement> {
-  const body = parse(message.content);
-  if (!body.ok) return body;
-  const metadata = metadataOf(body.value);
-  if (!metadata.ok) return metadata;
-  const apiName = text(metadata.value, 'api_name');
-  const expiresAt = metadata.value.expires_at;
+  const parsed = parseMessage(message.content);
+  if (!parsed.ok) return parsed;
+  const { body, metadata } = parsed.value;
+  const apiName = text(metadata, 'api_name');
+  const expiresAt = metadata.expires_at;
   if (!apiName || typeof expiresAt !== 'number') return { ok: false, reason: 'metadata lacks api_name or expires_at' };
-  const schema = body.value.schema;
+  const schema = body.schema;
   if (!isPlainObject(schema)) return { ok: false, reason: "'schema' is not a JSON object" };
   return { ok: true, value: { apiName, schema: schema as unknown as ApiSchema, expiresAt } };
 }

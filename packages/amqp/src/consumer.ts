@@ -4,7 +4,7 @@
  * or connection closed, consumer cancelled by the broker), and a stop() that
  * cancels, lets the subclass finish its work, and closes the channel.
  */
-import { backoffDelay, delay, errorText, type Logger } from '@lightbus/core';
+import { backoffDelay, delay, errorText, type Consumer, type Logger } from '@lightbus/core';
 import { closeChannel, isClosedError, type Channel, type Delivery } from './adapter';
 import type { Link } from './link';
 
@@ -13,6 +13,8 @@ export abstract class RestartingConsumer {
   protected stopping = false;
   private readonly tags: string[] = [];
   private restarting: Promise<void> | undefined;
+  /** The first setup, while it runs: stop() waits for it, so nothing it starts outlives the stop. */
+  private starting: Promise<void> | undefined;
   private readonly abort = new AbortController();
   private stopped: Promise<void> | undefined;
 
@@ -32,9 +34,10 @@ export abstract class RestartingConsumer {
   /** The channel is gone: forget deliveries received on it (the broker gives them back). */
   protected channelLost(_channel: Channel): void {}
 
-  /** First setup: errors reach the caller of consume(). */
+  /** First setup: errors reach the caller of consume(); stopped meanwhile (the transport closed), it fails with BusClosedError. */
   async start(): Promise<void> {
-    await this.open(true);
+    this.starting = this.open(true);
+    await this.starting;
   }
 
   protected async consumeFrom(channel: Channel, queue: string, args?: Record<string, unknown>): Promise<void> {
@@ -58,7 +61,12 @@ export abstract class RestartingConsumer {
   }
 
   private async open(first: boolean): Promise<void> {
-    const channel = await this.link.channel(first ? undefined : this.abort.signal);
+    // The abort signal ends a wait for a lost connection when stop() is called.
+    const channel = await this.link.channel(this.abort.signal);
+    if (this.stopping) {
+      await closeChannel(channel);
+      throw this.link.closedError();
+    }
     this.channel = channel;
     this.tags.length = 0;
     channel.once('close', () => this.lost(channel));
@@ -67,9 +75,10 @@ export abstract class RestartingConsumer {
     } catch (error) {
       if (this.channel === channel) this.channel = undefined;
       await closeChannel(channel);
-      throw this.link.explain(error);
+      throw this.stopping ? this.link.closedError() : this.link.explain(error);
     }
-    if (this.stopping) await this.cancel();
+    // Stopped during setup: stop() (waiting for this) cancels, drains and closes the channel.
+    if (this.stopping) throw this.link.closedError();
   }
 
   private lost(channel: Channel): void {
@@ -90,6 +99,7 @@ export abstract class RestartingConsumer {
         this.logger.info(`Resumed the ${this.what}`);
         return;
       } catch (error) {
+        if (this.stopping || this.link.isClosed) return;
         const level = isClosedError(error) ? 'debug' : 'error';
         this.logger[level](`Could not resume the ${this.what}; trying again`, { attempt: attempt + 1, error: errorText(error) });
       }
@@ -112,11 +122,50 @@ export abstract class RestartingConsumer {
   private async shutdown(): Promise<void> {
     this.stopping = true;
     this.abort.abort();
+    await this.starting?.catch(() => undefined);
     await this.restarting;
     await this.cancel();
     await this.drain();
     const channel = this.channel;
     this.channel = undefined;
     if (channel) await closeChannel(channel);
+  }
+}
+
+/**
+ * Start `consumer` as one of a transport's `running` consumers (so close()
+ * stops it); a start that fails stops it again. The Consumer handed to core.
+ */
+export async function startConsumer(running: Set<RestartingConsumer>, consumer: RestartingConsumer): Promise<Consumer> {
+  running.add(consumer);
+  try {
+    await consumer.start();
+  } catch (error) {
+    running.delete(consumer);
+    await consumer.stop();
+    throw error;
+  }
+  return {
+    stop: async () => {
+      await consumer.stop();
+      running.delete(consumer);
+    },
+  };
+}
+
+/** Acknowledge on the channel the message came on; if that channel is gone, the broker gives the message back anyway. */
+export function ack(channel: Channel, delivery: Delivery): void {
+  try {
+    channel.ack(delivery);
+  } catch {
+    // Channel closed: nothing to acknowledge any more.
+  }
+}
+
+export function nack(channel: Channel, delivery: Delivery, requeue: boolean): void {
+  try {
+    channel.nack(delivery, false, requeue);
+  } catch {
+    // Channel closed: the broker gives the message back to the queue.
   }
 }

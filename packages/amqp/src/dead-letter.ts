@@ -53,23 +53,12 @@ export class DeadLetters {
       this.logger.warn('Dropped a message that cannot be processed (dead_letter is off)', { id, queue, reason });
       return true;
     }
-    const p = delivery.properties;
-    const options: PublishOptions = {
-      headers: {
-        ...(p.headers ?? {}),
-        [HEADER.deadLetterReason]: reason.slice(0, 4000),
-        [HEADER.deadLetterQueue]: queue,
-        [HEADER.deadLetterTime]: Date.now(),
-      },
-      persistent: true,
-      ...(p.messageId !== undefined ? { messageId: p.messageId as string } : {}),
-      ...(p.correlationId !== undefined ? { correlationId: p.correlationId as string } : {}),
-      ...(p.contentType !== undefined ? { contentType: p.contentType as string } : {}),
-      ...(p.contentEncoding !== undefined ? { contentEncoding: p.contentEncoding as string } : {}),
-      ...(p.type !== undefined ? { type: p.type as string } : {}),
-      ...(p.timestamp !== undefined ? { timestamp: p.timestamp as number } : {}),
-      ...(p.appId !== undefined ? { appId: p.appId as string } : {}),
-    };
+    const options = republishOptions(delivery, {
+      [HEADER.deadLetterReason]: reason.slice(0, 4000),
+      [HEADER.deadLetterQueue]: queue,
+      [HEADER.deadLetterTime]: Date.now(),
+    });
+    options.persistent = true;
     try {
       await this.declare();
       await this.publisher.publish(this.names.deadLetter, delivery.fields.routingKey, delivery.content, options);
@@ -84,4 +73,23 @@ export class DeadLetters {
   async close(): Promise<void> {
     await this.publisher.close();
   }
+}
+
+/**
+ * Publish options that carry a delivery's properties over to a copy of it
+ * (dead letter, classic-queue redelivery count), with `headers` added.
+ */
+export function republishOptions(delivery: Delivery, headers: Record<string, unknown>): PublishOptions {
+  const p = delivery.properties;
+  return {
+    headers: { ...(p.headers ?? {}), ...headers },
+    persistent: p.deliveryMode === 2,
+    ...(p.messageId !== undefined ? { messageId: p.messageId as string } : {}),
+    ...(p.correlationId !== undefined ? { correlationId: p.correlationId as string } : {}),
+    ...(p.contentType !== undefined ? { contentType: p.contentType as string } : {}),
+    ...(p.contentEncoding !== undefined ? { contentEncoding: p.contentEncoding as string } : {}),
+    ...(p.type !== undefined ? { type: p.type as string } : {}),
+    ...(p.timestamp !== undefined ? { timestamp: p.timestamp as number } : {}),
+    ...(p.appId !== undefined ? { appId: p.appId as string } : {}),
+  };
 }

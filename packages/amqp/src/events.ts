@@ -13,6 +13,7 @@
  * `<prefix>.stream.<api>`, which gives replay (`since`) and history.
  */
 import {
+  BrokerConnectionError,
   InvalidParametersError,
   MessageRejectedError,
   TransportCapabilityError,
@@ -34,8 +35,8 @@ import {
 } from '@lightbus/core';
 import { closeChannel, isClosedError, type Channel, type Delivery } from './adapter';
 import { decodeEvent, encodeEvent, eventTime, idForLog, isMarker } from './codec';
-import { RestartingConsumer } from './consumer';
-import { DeadLetters } from './dead-letter';
+import { RestartingConsumer, ack, nack, startConsumer } from './consumer';
+import { DeadLetters, republishOptions } from './dead-letter';
 import { assertExchange, assertQueue, Link } from './link';
 import type { AmqpEventOptions } from './options';
 import { Publisher } from './publisher';
@@ -84,7 +85,7 @@ export class AmqpEventTransport implements EventTransport {
   private readonly names: Names;
   private readonly publisher: Publisher;
   private readonly deadLetters: DeadLetters;
-  private readonly consumers = new Set<GroupConsumer>();
+  private readonly consumers = new Set<RestartingConsumer>();
 
   constructor(
     private readonly options: AmqpEventOptions,
@@ -103,13 +104,22 @@ export class AmqpEventTransport implements EventTransport {
     const deadline = Date.now() + options.timeoutSeconds * 1000;
     const encoded = encodeEvent(message, this.options.durable);
     const routingKey = eventRoutingKey(message.apiName, message.eventName);
+    // Waits for a lost connection end at the deadline: an event whose caller was told it failed is not published later.
+    const signal = AbortSignal.timeout(options.timeoutSeconds * 1000);
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.publishLink.declareExchange(eventsExchange(this.names));
-        if (this.options.stream) await this.declareStream(message.apiName);
-        await this.publisher.publish(this.names.eventsExchange, routingKey, encoded.content, encoded.properties);
+        await this.publishLink.declareExchange(eventsExchange(this.names), signal);
+        if (this.options.stream) await this.declareStream(message.apiName, signal);
+        await this.publisher.publish(this.names.eventsExchange, routingKey, encoded.content, encoded.properties, signal);
         return;
       } catch (error) {
+        if (signal.aborted && !this.publishLink.isClosed) {
+          throw new BrokerConnectionError(
+            `Event ${message.apiName}.${message.eventName} was not sent: RabbitMQ at ${this.publishLink.where} could not be reached within ` +
+              `${options.timeoutSeconds}s (event_fire_timeout). It will not be sent later; fire it again once the broker is back.`,
+            { cause: error },
+          );
+        }
         // The channel or connection went away before the confirm: publish again (at least once) until the deadline.
         if (!isClosedError(error) || this.publishLink.isClosed || Date.now() >= deadline) throw error;
         this.context.logger.debug('Publishing an event again after the channel closed', { id: message.id, error: errorText(error) });
@@ -118,11 +128,11 @@ export class AmqpEventTransport implements EventTransport {
     }
   }
 
-  private async declareStream(apiName: string): Promise<void> {
+  private async declareStream(apiName: string, signal?: AbortSignal): Promise<void> {
     const stream = eventStream(this.names, apiName, this.options);
-    await this.publishLink.declareExchange(eventsExchange(this.names));
-    await this.publishLink.declareQueue(stream);
-    await this.publishLink.bind(stream.name, this.names.eventsExchange, apiBindingKey(apiName));
+    await this.publishLink.declareExchange(eventsExchange(this.names), signal);
+    await this.publishLink.declareQueue(stream, signal);
+    await this.publishLink.bind(stream.name, this.names.eventsExchange, apiBindingKey(apiName), signal);
   }
 
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
@@ -133,21 +143,7 @@ export class AmqpEventTransport implements EventTransport {
           `Set event_transport.amqp.stream: true (RabbitMQ >= 3.9) in every process of these APIs, or remove 'since'.`,
       );
     }
-    const consumer = new GroupConsumer(this.groupContext(), spec, handler);
-    this.consumers.add(consumer);
-    try {
-      await consumer.start();
-    } catch (error) {
-      this.consumers.delete(consumer);
-      await consumer.stop();
-      throw error;
-    }
-    return {
-      stop: async () => {
-        await consumer.stop();
-        this.consumers.delete(consumer);
-      },
-    };
+    return startConsumer(this.consumers, new GroupConsumer(this.groupContext(), spec, handler));
   }
 
   async *history(query: HistoryQuery): AsyncIterable<EventMessage> {
@@ -224,6 +220,8 @@ class GroupConsumer extends RestartingConsumer {
   /** Ids a replay delivered; the group queue may hold some of them again. */
   private replayed: Set<string> | undefined;
   private readonly transport: GroupContext;
+  /** Routing keys of events received that the listener does not listen for (warned about once each). */
+  private readonly unwantedKeys = new Set<string>();
   /** A replay in progress (new group with since); live consumption starts after it. */
   private replaying: Promise<void> | undefined;
 
@@ -255,7 +253,8 @@ class GroupConsumer extends RestartingConsumer {
       // The queue is bound: events fired from now on wait in it. Replay the stored ones first, in the background.
       this.replaying = this.replay(since)
         .catch((error: unknown) => {
-          this.transport.logger.error(`Replay for the new group ${this.spec.group} failed; consuming new events only`, { error: errorText(error) });
+          if (this.stopping) this.transport.logger.debug(`Replay for the new group ${this.spec.group} ended: the consumer stopped`, { error: errorText(error) });
+          else this.transport.logger.error(`Replay for the new group ${this.spec.group} failed; consuming new events only`, { error: errorText(error) });
         })
         .then(async () => {
           if (!this.stopping && this.channel === channel) await this.consumeFrom(channel, this.queue);
@@ -331,7 +330,7 @@ class GroupConsumer extends RestartingConsumer {
       nack(channel, delivery, true);
       return;
     }
-    const { deadLetters, logger, names } = this.transport;
+    const { logger } = this.transport;
     if (isMarker(delivery)) return ack(channel, delivery);
     if (this.options.queue_type === 'classic' && this.options.delivery_limit > 0 && delivery.fields.redelivered) {
       if (await this.countRedelivery(channel, delivery)) return;
@@ -345,12 +344,9 @@ class GroupConsumer extends RestartingConsumer {
     const event = decoded.value;
     const key = eventRoutingKey(event.apiName, event.eventName);
     if (!this.wanted.has(key)) {
-      // A binding from an earlier version of this listener: this group no longer listens for it.
+      // Not for this listener (a binding left by an earlier version of it): acknowledged, never handled or given back.
       ack(channel, delivery);
-      if (delivery.fields.exchange === names.eventsExchange && parseRoutingKey(delivery.fields.routingKey)) {
-        logger.info(`Group ${this.spec.group} no longer listens for ${delivery.fields.routingKey}; removing that binding`, { id: event.id });
-        await channel.unbindQueue(this.queue, names.eventsExchange, delivery.fields.routingKey).catch(() => undefined);
-      }
+      await this.unwanted(event, delivery);
       return;
     }
     if (this.replayed?.has(event.id)) {
@@ -371,6 +367,42 @@ class GroupConsumer extends RestartingConsumer {
     ack(channel, delivery);
   }
 
+  /**
+   * An event this group's listener does not listen for: logged (warning once
+   * per routing key), and its binding removed when that is safe. Unsafe while
+   * other consumers share the queue: during a rolling deploy an older version
+   * may still listen for it (and binds it again when it reconnects). The
+   * binding is removed on a channel of its own, so a refusal never closes the
+   * consuming channel (and its unacknowledged events) with it.
+   */
+  private async unwanted(event: EventMessage, delivery: Delivery): Promise<void> {
+    const { names, logger } = this.transport;
+    const routingKey = delivery.fields.routingKey;
+    const fields = { id: event.id, group: this.spec.group, routingKey };
+    if (!this.unwantedKeys.has(routingKey)) {
+      this.unwantedKeys.add(routingKey);
+      logger.warn(`Group ${this.spec.group} received ${event.apiName}.${event.eventName}, which its listener does not listen for; acknowledged without handling`, fields);
+    } else {
+      logger.debug('Acknowledged an event the listener does not listen for', fields);
+    }
+    // Only a binding of the events exchange that names none of this listener's events is stale.
+    if (delivery.fields.exchange !== names.eventsExchange || this.wanted.has(routingKey) || !parseRoutingKey(routingKey)) return;
+    try {
+      const queue = await this.link.inspectQueue(this.queue);
+      if (!queue || queue.consumers > 1) {
+        logger.debug(`Kept the binding ${routingKey} of group ${this.spec.group}: other consumers of the queue may still listen for it`, {
+          ...fields,
+          consumers: queue?.consumers,
+        });
+        return;
+      }
+      await this.link.unbind(this.queue, names.eventsExchange, routingKey);
+      logger.info(`Removed the binding ${routingKey} of group ${this.spec.group}: its listener no longer listens for it`, fields);
+    } catch (error) {
+      logger.warn(`Could not remove the binding ${routingKey} of group ${this.spec.group}`, { ...fields, error: errorText(error) });
+    }
+  }
+
   private async settleAside(channel: Channel, delivery: Delivery, reason: string): Promise<void> {
     if (await this.transport.deadLetters.setAside(delivery, reason, this.queue)) ack(channel, delivery);
     else nack(channel, delivery, false);
@@ -389,17 +421,8 @@ class GroupConsumer extends RestartingConsumer {
       await this.settleAside(channel, delivery, `delivery limit reached: given back ${count} times without being acknowledged`);
       return true;
     }
-    const p = delivery.properties;
     try {
-      await this.transport.publisher.publish('', this.queue, delivery.content, {
-        headers: { ...(p.headers ?? {}), [HEADER.redeliveries]: count },
-        persistent: p.deliveryMode === 2,
-        messageId: p.messageId as string | undefined,
-        contentType: p.contentType as string | undefined,
-        contentEncoding: p.contentEncoding as string | undefined,
-        type: p.type as string | undefined,
-        timestamp: p.timestamp as number | undefined,
-      });
+      await this.transport.publisher.publish('', this.queue, delivery.content, republishOptions(delivery, { [HEADER.redeliveries]: count }));
     } catch {
       return false; // handle it as it is; counting resumes next time
     }
@@ -424,20 +447,4 @@ function parsePosition(position: string): number {
     throw new InvalidParametersError(`since: { position: '${position}' } is not a stream offset: use the nativeId of an event from history (a whole number).`);
   }
   return offset;
-}
-
-function ack(channel: Channel, delivery: Delivery): void {
-  try {
-    channel.ack(delivery);
-  } catch {
-    // Channel closed: the broker gives the message back to the group.
-  }
-}
-
-function nack(channel: Channel, delivery: Delivery, requeue: boolean): void {
-  try {
-    channel.nack(delivery, false, requeue);
-  } catch {
-    // Channel closed: the broker gives the message back to the group.
-  }
 }

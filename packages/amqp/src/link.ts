@@ -181,8 +181,8 @@ export class Link extends EventEmitter {
     return channel;
   }
 
-  async confirmChannel(): Promise<ConfirmChannel> {
-    const connection = await this.connection();
+  async confirmChannel(signal?: AbortSignal): Promise<ConfirmChannel> {
+    const connection = await this.connection(signal);
     const channel = await connection.createConfirmChannel();
     this.watch(channel);
     return channel;
@@ -199,16 +199,16 @@ export class Link extends EventEmitter {
   // ---- declarations -----------------------------------------------------------------------
 
   /** Declare a queue once per connection (again after a reconnection). */
-  declareQueue(queue: QueueDeclaration): Promise<void> {
+  declareQueue(queue: QueueDeclaration, signal?: AbortSignal): Promise<void> {
     const key = `q:${queue.name}`;
     if (this.isDeclared(key)) return DONE;
-    return this.declareOnce(key, (channel) => assertQueue(channel, queue, this.logger));
+    return this.declareOnce(key, (channel) => assertQueue(channel, queue, this.logger), signal);
   }
 
-  declareExchange(exchange: ExchangeDeclaration): Promise<void> {
+  declareExchange(exchange: ExchangeDeclaration, signal?: AbortSignal): Promise<void> {
     const key = `x:${exchange.name}`;
     if (this.isDeclared(key)) return DONE;
-    return this.declareOnce(key, (channel) => assertExchange(channel, exchange, this.logger));
+    return this.declareOnce(key, (channel) => assertExchange(channel, exchange, this.logger), signal);
   }
 
   /** Declared on the open connection already (checked on every call and every event, so kept synchronous). */
@@ -216,10 +216,14 @@ export class Link extends EventEmitter {
     return this.current !== undefined && this.completed.get(this.current)?.has(key) === true;
   }
 
-  async bind(queue: string, exchange: string, routingKey: string): Promise<void> {
-    await this.declareOnce(`b:${queue}|${exchange}|${routingKey}`, async (channel) => {
-      await channel.bindQueue(queue, exchange, routingKey);
-    });
+  async bind(queue: string, exchange: string, routingKey: string, signal?: AbortSignal): Promise<void> {
+    await this.declareOnce(
+      `b:${queue}|${exchange}|${routingKey}`,
+      async (channel) => {
+        await channel.bindQueue(queue, exchange, routingKey);
+      },
+      signal,
+    );
   }
 
   get log(): Logger {
@@ -234,9 +238,10 @@ export class Link extends EventEmitter {
     }
   }
 
-  private async declareOnce(key: string, declare: (channel: Channel) => Promise<void>): Promise<void> {
+  /** `signal` ends the wait for a lost connection (the caller's deadline), not a declaration under way. */
+  private async declareOnce(key: string, declare: (channel: Channel) => Promise<void>, signal?: AbortSignal): Promise<void> {
     if (this.isDeclared(key)) return;
-    const connection = await this.connection();
+    const connection = await this.connection(signal);
     let done = this.declared.get(connection);
     if (!done) {
       done = new Map();
@@ -285,18 +290,37 @@ export class Link extends EventEmitter {
   }
 
   /**
-   * Does this queue exist? A passive declare on a throwaway channel (a missing
-   * queue closes the channel it was asked on).
+   * Does this queue exist, and how many consumers does it have? A passive
+   * declare on a throwaway channel (a missing queue closes the channel it was
+   * asked on, and must not close a channel anyone else uses). undefined: no such queue.
    */
-  async queueExists(name: string): Promise<boolean> {
-    const connection = await this.connection();
-    const channel = await connection.createChannel();
-    this.watch(channel);
+  async inspectQueue(name: string): Promise<{ readonly messages: number; readonly consumers: number } | undefined> {
     try {
-      await channel.checkQueue(name);
-      return true;
+      return await this.onOwnChannel(async (channel) => {
+        const { messageCount, consumerCount } = await channel.checkQueue(name);
+        return { messages: messageCount, consumers: consumerCount };
+      });
     } catch (error) {
-      if (replyCode(error) === 404) return false;
+      if (replyCode(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async queueExists(name: string): Promise<boolean> {
+    return (await this.inspectQueue(name)) !== undefined;
+  }
+
+  /** Remove a binding, on a throwaway channel (a refusal closes that channel only). */
+  async unbind(queue: string, exchange: string, routingKey: string): Promise<void> {
+    await this.onOwnChannel((channel) => channel.unbindQueue(queue, exchange, routingKey));
+  }
+
+  /** Run `use` on a channel of its own, closed afterwards; what RabbitMQ refuses is explained. */
+  private async onOwnChannel<T>(use: (channel: Channel) => Promise<T>): Promise<T> {
+    const channel = await this.channel();
+    try {
+      return await use(channel);
+    } catch (error) {
       throw this.explain(error);
     } finally {
       await closeChannel(channel);

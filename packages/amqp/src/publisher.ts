@@ -42,16 +42,21 @@ export class Publisher {
     return this.channel;
   }
 
-  /** Publish; with confirms, resolves once the broker confirmed and rejects if it refused (nack) or the channel closed first. */
-  publish(exchange: string, routingKey: string, content: Buffer, options: PublishOptions): Promise<void> {
+  /**
+   * Publish; with confirms, resolves once the broker confirmed and rejects if it refused (nack) or the channel closed first.
+   * `signal` (the caller's deadline) ends the waits before the message is written (connection, channel, flow control):
+   * then it rejects with `signal.reason` and the message is never published later.
+   */
+  publish(exchange: string, routingKey: string, content: Buffer, options: PublishOptions, signal?: AbortSignal): Promise<void> {
     // Hot path: the channel is open and not flow-controlled.
     if (this.ready && !this.drain) return this.send(this.ready, exchange, routingKey, content, options);
-    return this.publishSlowly(exchange, routingKey, content, options);
+    return this.publishSlowly(exchange, routingKey, content, options, signal);
   }
 
-  private async publishSlowly(exchange: string, routingKey: string, content: Buffer, options: PublishOptions): Promise<void> {
-    const channel = await this.open();
-    while (this.drain) await this.drain;
+  private async publishSlowly(exchange: string, routingKey: string, content: Buffer, options: PublishOptions, signal?: AbortSignal): Promise<void> {
+    const channel = await untilAborted(this.open(), signal);
+    while (this.drain) await untilAborted(this.drain, signal);
+    signal?.throwIfAborted();
     await this.send(channel, exchange, routingKey, content, options);
   }
 
@@ -64,13 +69,7 @@ export class Publisher {
       }
       return DONE;
     }
-    return new Promise<void>((resolve, reject) => {
-      const written = (channel as ConfirmChannel).publish(exchange, routingKey, content, options, (error: unknown) => {
-        if (error === null || error === undefined) resolve();
-        else reject(nackError(error, exchange, routingKey));
-      });
-      if (!written) this.waitForDrain(channel);
-    });
+    return publishConfirmed(channel as ConfirmChannel, exchange, routingKey, content, options, () => this.waitForDrain(channel));
   }
 
   private waitForDrain(channel: Channel): void {
@@ -89,6 +88,28 @@ export class Publisher {
   }
 }
 
+/**
+ * Publish on a confirm channel: resolves once the broker confirmed, rejects if
+ * it refused (nack) or the channel closed first. `full` is called when the
+ * channel's write buffer is full (wait for 'drain' before writing more).
+ */
+export function publishConfirmed(
+  channel: ConfirmChannel,
+  exchange: string,
+  routingKey: string,
+  content: Buffer,
+  options: PublishOptions,
+  full: () => void,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const written = channel.publish(exchange, routingKey, content, options, (error: unknown) => {
+      if (error === null || error === undefined) resolve();
+      else reject(nackError(error, exchange, routingKey));
+    });
+    if (!written) full();
+  });
+}
+
 function nackError(error: unknown, exchange: string, routingKey: string): Error {
   if (error instanceof Error && /nack/i.test(error.message)) {
     return new BrokerConnectionError(
@@ -98,4 +119,24 @@ function nackError(error: unknown, exchange: string, routingKey: string): Error 
     );
   }
   return error instanceof Error ? error : new Error(String(error));
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts (what `promise` does next is not waited for). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const abort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', abort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', abort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', abort);
+        reject(error as Error);
+      },
+    );
+  });
 }

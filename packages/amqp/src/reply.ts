@@ -18,6 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   BrokerConnectionError,
+  UndecodableResultError,
   backoffDelay,
   deferred,
   delay,
@@ -32,6 +33,7 @@ import {
 import { closeChannel, isClosedError, type Channel, type ConfirmChannel, type Delivery, type PublishOptions } from './adapter';
 import { decodeResult, idForLog, returnPathFor } from './codec';
 import { assertQueue, drained, type Link } from './link';
+import { publishConfirmed } from './publisher';
 import { DIRECT_REPLY_TO, replyQueue, type Names } from './topology';
 
 export type ReplyMode = 'direct' | 'queue';
@@ -57,6 +59,8 @@ export class ReplyEndpoint {
   private closed = false;
   private readonly queueName: string | undefined;
   private restarting = false;
+  /** Ends the waits of reopen() when the endpoint closes. */
+  private readonly abort = new AbortController();
 
   constructor(
     readonly link: Link,
@@ -85,6 +89,8 @@ export class ReplyEndpoint {
   }
 
   private pend(message: RpcMessage): PendingResult {
+    // Closed while the reply channel opened: nothing would ever settle this call.
+    if (this.closed) throw this.link.closedError();
     const waiting = deferred<ResultMessage>();
     waiting.promise.catch(() => undefined);
     this.pending.set(message.id, waiting);
@@ -112,12 +118,8 @@ export class ReplyEndpoint {
   }
 
   private send(channel: ConfirmChannel, queue: string, content: Buffer, options: PublishOptions): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const written = channel.publish('', queue, content, options, (error: unknown) => {
-        if (error === null || error === undefined) resolve();
-        else reject(error instanceof Error ? error : new Error(String(error)));
-      });
-      if (!written && !this.drain) this.drain = drained(channel).finally(() => (this.drain = undefined));
+    return publishConfirmed(channel, '', queue, content, options, () => {
+      this.drain ??= drained(channel).finally(() => (this.drain = undefined));
     });
   }
 
@@ -154,19 +156,34 @@ export class ReplyEndpoint {
       return;
     }
     const decoded = decodeResult(delivery);
+    const stated = typeof delivery.properties.correlationId === 'string' && delivery.properties.correlationId ? delivery.properties.correlationId : undefined;
     if (!decoded.ok) {
-      this.logger.warn('Dropped a reply that cannot be decoded', { id: idForLog(delivery), reason: decoded.reason });
+      // The correlation id says whose reply it is even when the body is unreadable: fail that call now, not at its timeout.
+      const waiting = stated === undefined ? undefined : this.take(stated);
+      this.logger.warn(`A reply cannot be decoded${waiting ? '; its call fails' : ' and no call waits for it; dropped'}`, {
+        id: idForLog(delivery),
+        rpcMessageId: stated,
+        reason: decoded.reason,
+      });
+      waiting?.reject(new UndecodableResultError(`The result of call ${stated} cannot be decoded: ${decoded.reason}.`));
       return;
     }
-    const correlationId = typeof delivery.properties.correlationId === 'string' ? delivery.properties.correlationId : decoded.value.rpcMessageId;
-    const waiting = this.pending.get(correlationId);
+    const correlationId = stated ?? decoded.value.rpcMessageId;
+    const waiting = this.take(correlationId);
     if (!waiting) {
       this.logger.debug('A result arrived that no caller waits for any more; dropped', { rpcMessageId: correlationId });
       return;
     }
+    waiting.resolve(decoded.value);
+  }
+
+  /** The call waiting for this correlation id, no longer waiting once taken. */
+  private take(correlationId: string): Deferred<ResultMessage> | undefined {
+    const waiting = this.pending.get(correlationId);
+    if (!waiting) return undefined;
     this.pending.delete(correlationId);
     directCalls.delete(correlationId);
-    waiting.resolve(decoded.value);
+    return waiting;
   }
 
   private lost(channel: Channel): void {
@@ -201,7 +218,7 @@ export class ReplyEndpoint {
         } catch (error) {
           if (!isClosedError(error)) this.logger.warn('Could not open the reply queue again; retrying', { error: errorText(error) });
         }
-        await delay(backoffDelay(attempt, { initialMs: 100, maxMs: 5000 }));
+        await delay(backoffDelay(attempt, { initialMs: 100, maxMs: 5000 }), this.abort.signal);
       }
     } finally {
       this.restarting = false;
@@ -211,8 +228,14 @@ export class ReplyEndpoint {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.abort.abort();
     directEndpoints.delete(this);
-    for (const id of this.pending.keys()) directCalls.delete(id);
+    // Calls still waiting get their answer now: no result can reach a closed endpoint.
+    const closedError = this.link.closedError();
+    for (const [id, waiting] of this.pending) {
+      directCalls.delete(id);
+      waiting.reject(closedError);
+    }
     this.pending.clear();
     const opening = this.channel;
     this.channel = undefined;

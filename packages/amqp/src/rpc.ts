@@ -13,7 +13,7 @@
 import { BrokerConnectionError, InFlight, TransportCapabilityError, errorText, type Consumer, type Logger, type RpcHandler, type RpcMessage, type RpcTransport, type TransportCallOptions, type TransportContext } from '@lightbus/core';
 import { isClosedError, type Channel, type Delivery } from './adapter';
 import { decodeCall, encodeCall, idForLog } from './codec';
-import { RestartingConsumer } from './consumer';
+import { RestartingConsumer, ack, startConsumer } from './consumer';
 import { DeadLetters } from './dead-letter';
 import { assertQueue, Link } from './link';
 import type { AmqpRpcOptions } from './options';
@@ -30,7 +30,7 @@ export class AmqpRpcTransport implements RpcTransport {
   private readonly names: Names;
   private readonly publisher: Publisher;
   private readonly deadLetters: DeadLetters;
-  private readonly consumers = new Set<RpcConsumer>();
+  private readonly consumers = new Set<RestartingConsumer>();
   private readonly queues = new Map<string, QueueDeclaration>();
 
   constructor(
@@ -87,21 +87,7 @@ export class AmqpRpcTransport implements RpcTransport {
   }
 
   async consumeRpcs(apiNames: readonly string[], handler: RpcHandler): Promise<Consumer> {
-    const consumer = new RpcConsumer(this.link, this.context.logger, apiNames, handler, this.options, this.names, this.deadLetters);
-    this.consumers.add(consumer);
-    try {
-      await consumer.start();
-    } catch (error) {
-      this.consumers.delete(consumer);
-      await consumer.stop();
-      throw error;
-    }
-    return {
-      stop: async () => {
-        await consumer.stop();
-        this.consumers.delete(consumer);
-      },
-    };
+    return startConsumer(this.consumers, new RpcConsumer(this.link, this.context.logger, apiNames, handler, this.options, this.names, this.deadLetters));
   }
 
   async close(): Promise<void> {
@@ -170,14 +156,5 @@ class RpcConsumer extends RestartingConsumer {
 
   protected async drain(): Promise<void> {
     await this.inFlight.drain();
-  }
-}
-
-/** Acknowledge on the channel the message came on; if that channel is gone, the broker already gave it back. */
-function ack(channel: Channel, delivery: Delivery): void {
-  try {
-    channel.ack(delivery);
-  } catch {
-    // Channel closed: nothing to acknowledge any more.
   }
 }

@@ -7,19 +7,10 @@
 import { MessageRejectedError, newMessageId, type EventMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
 import { Collector, waitFor } from '@lightbus/testing';
 import type { AmqpEventTransport } from '@lightbus/amqp';
-import { TestNamespace, withChannel } from './helpers';
+import { namespaces, withChannel, type TestNamespace } from './helpers';
 
 
-const namespaces: TestNamespace[] = [];
-afterEach(async () => {
-  await Promise.all(namespaces.splice(0).map((n) => n.cleanup()));
-});
-
-function namespace(): TestNamespace {
-  const n = new TestNamespace('dlq');
-  namespaces.push(n);
-  return n;
-}
+const namespace = namespaces('dlq');
 
 interface DeadLetter {
   body: string;

@@ -123,6 +123,19 @@ export class TestNamespace {
   }
 }
 
+/** For one test file: a maker of namespaces (label in their prefix), each cleaned up after the test that made it. */
+export function namespaces(label: string): () => TestNamespace {
+  const made: TestNamespace[] = [];
+  afterEach(async () => {
+    await Promise.all(made.splice(0).map((n) => n.cleanup()));
+  });
+  return () => {
+    const n = new TestNamespace(label);
+    made.push(n);
+    return n;
+  };
+}
+
 /** Run `fn` with a raw amqplib channel on a connection of its own (closed afterwards). */
 export async function withChannel<T>(fn: (channel: amqplib.ConfirmChannel) => Promise<T>): Promise<T> {
   const connection = await amqplib.connect(AMQP_URL, { clientProperties: { connection_name: 'lightbus-test-raw' } });
@@ -159,6 +172,12 @@ export interface QueueInfo {
 export async function listQueues(prefix: string): Promise<QueueInfo[]> {
   const all = await listJson<QueueInfo>(['list_queues', 'name', 'durable', 'auto_delete', 'exclusive', 'type', 'arguments']);
   return all.filter((q) => q.name.startsWith(prefix)).map((q) => ({ ...q, arguments: normaliseArguments(q.arguments) }));
+}
+
+/** Consumers of each queue under a prefix, as the broker counts them (also for exclusive queues of other connections). */
+export async function consumerCounts(prefix: string): Promise<Record<string, number>> {
+  const all = await listJson<{ name: string; consumers: number }>(['list_queues', 'name', 'consumers']);
+  return Object.fromEntries(all.filter((q) => q.name.startsWith(prefix)).map((q) => [q.name, q.consumers]));
 }
 
 export interface ExchangeInfo {

@@ -108,3 +108,37 @@ it('closes promptly while the broker is unreachable', async () => {
   await Promise.all([set.event.close(), set.result.close(), set.rpc.close(), set.schema.close()]);
   expect(Date.now() - t0).toBeLessThan(10_000);
 });
+
+it('a fire that cannot reach the broker within its deadline fails, and is not published once the broker is back', async () => {
+  const proxy = new TcpProxy();
+  proxies.push(proxy);
+  await proxy.start();
+  const ns = new TestNamespace('outage');
+  namespaces.push(ns);
+  const logs = new LogCollector();
+  const set = ns.connect(ns.context({ logger: logs }), { all: { reconnect_initial_delay: 0.05, reconnect_max_delay: 0.2 }, event: { url: proxy.url } });
+  const got = new Collector<EventMessage>();
+  const consumer = await set.event.consume({ events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-l', consumer: 'c' }, async (m) => got.push(m));
+  await set.event.sendEvent(tick(0), { timeoutSeconds: 5 });
+  await got.waitForCount(1);
+
+  await proxy.stop();
+  await waitFor(() => logs.has('Reconnecting to RabbitMQ failed'), { timeout: 20_000, message: 'a failed reconnection attempt' });
+  const late = tick(1);
+  let outcome: unknown;
+  set.event.sendEvent(late, { timeoutSeconds: 0.5 }).then(
+    () => (outcome = 'sent'),
+    (error: unknown) => (outcome = error),
+  );
+  await waitFor(() => outcome, { message: 'the fire to fail at its deadline, while the broker is still unreachable' });
+  expect(outcome).toBeInstanceOf(BrokerConnectionError);
+  expect((outcome as Error).message).toMatch(/was not sent: RabbitMQ .* could not be reached within 0.5s .* will not be sent later/);
+
+  await proxy.start();
+  // Fired after the broker is back, on the same channel: anything published late would arrive before it.
+  const after = tick(2);
+  await set.event.sendEvent(after, { timeoutSeconds: 20 });
+  await waitFor(() => got.items.some((m) => m.id === after.id), { timeout: 20_000, message: 'the event fired after the outage' });
+  expect(got.items.map((m) => m.id)).not.toContain(late.id);
+  await consumer.stop();
+});

@@ -8,19 +8,10 @@
 import { BrokerConnectionError, newMessageId, type EventMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
 import { Collector, waitFor } from '@lightbus/testing';
 import type { AmqpResultTransport, AmqpRpcTransport } from '@lightbus/amqp';
-import { TestNamespace, closeConnections, connectionsNamed, listQueues } from './helpers';
+import { namespaces, closeConnections, connectionsNamed, consumerCounts, listQueues } from './helpers';
 
 
-const namespaces: TestNamespace[] = [];
-afterEach(async () => {
-  await Promise.all(namespaces.splice(0).map((n) => n.cleanup()));
-});
-
-function namespace(): TestNamespace {
-  const n = new TestNamespace('reconn');
-  namespaces.push(n);
-  return n;
-}
+const namespace = namespaces('reconn');
 
 type Caller = { rpc: AmqpRpcTransport; result: AmqpResultTransport };
 
@@ -163,4 +154,39 @@ it('consumers and producers whose connections are closed resume; every event is 
   expect(sent).toHaveLength(200);
   await waitFor(() => sent.every((id) => handled.items.includes(id)), { timeout: 30_000, interval: 100, message: 'every fired event to be handled' });
   await consumer.stop();
+});
+
+it('after two reconnections every consumer consumes exactly once (no duplicate consumers)', async () => {
+  const ns = namespace();
+  const worker = ns.connect(ns.context({ processName: 'worker' }), { all: { connection_name: `${ns.prefix}-worker` }, result: { reply_mode: 'queue' } });
+  const rpcConsumer = await echo(worker, 'svc.api');
+  const handled = new Collector<string>();
+  const eventConsumer = await worker.event.consume({ events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-l', consumer: 'w' }, async (m) => handled.push(m.id));
+  const pending = await worker.result.expectResult({ id: newMessageId(), apiName: 'svc.api', procedureName: 'x', kwargs: {}, returnPath: '' }, { timeoutSeconds: 60 });
+  const replyQueue = pending.returnPath.slice('amqp:'.length);
+  const consumers = async () => {
+    const counts = await consumerCounts(ns.prefix);
+    return [`${ns.prefix}.rpc.svc.api`, `${ns.prefix}.group.svc-l`, replyQueue].map((q) => counts[q] ?? 0);
+  };
+  for (let round = 1; round <= 2; round++) {
+    const before = await connectionsNamed(`${ns.prefix}-worker`);
+    await closeConnections(`${ns.prefix}-worker`);
+    await waitFor(
+      async () => {
+        const now = await connectionsNamed(`${ns.prefix}-worker`);
+        return now.length === before.length && now.every((pid) => !before.includes(pid)) && (await consumers()).every((n) => n === 1);
+      },
+      { timeout: 20_000, interval: 100, message: `every consumer back after reconnection ${round}` },
+    );
+  }
+  expect(await consumers()).toEqual([1, 1, 1]);
+  const caller = ns.connect(ns.context({ processName: 'caller' }));
+  expect((await call(caller, 'svc.api', { n: 1 })).result).toEqual({ n: 1 });
+  const message: EventMessage = { id: newMessageId(), apiName: 'svc.api', eventName: 'tick', version: 1, kwargs: {} };
+  await caller.event.sendEvent(message, { timeoutSeconds: 5 });
+  await handled.waitForCount(1);
+  expect(handled.items).toEqual([message.id]);
+  pending.cancel();
+  await rpcConsumer.stop();
+  await eventConsumer.stop();
 });

@@ -5,19 +5,10 @@
 import lightbus, { TransportCapabilityError, newMessageId, type EventMessage } from '@lightbus/core';
 import { Collector } from '@lightbus/testing';
 import { transport } from '@lightbus/amqp';
-import { AMQP_URL, TestNamespace, listQueues } from './helpers';
+import { AMQP_URL, namespaces, listQueues } from './helpers';
 
 
-const namespaces: TestNamespace[] = [];
-afterEach(async () => {
-  await Promise.all(namespaces.splice(0).map((n) => n.cleanup()));
-});
-
-function namespace(): TestNamespace {
-  const n = new TestNamespace('replay');
-  namespaces.push(n);
-  return n;
-}
+const namespace = namespaces('replay');
 
 const tick = (i: number): EventMessage => ({ id: newMessageId(), apiName: 'svc.api', eventName: 'tick', version: 1, kwargs: { i } });
 const spec = (group: string) => ({ events: [{ apiName: 'svc.api', eventName: 'tick' }], group, consumer: 'c1' });

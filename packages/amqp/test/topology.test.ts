@@ -4,20 +4,11 @@
  * durability, arguments and bindings are a wire format other processes rely on.
  */
 import { newMessageId, type EventMessage, type RpcMessage } from '@lightbus/core';
-import { Collector } from '@lightbus/testing';
+import { Collector, waitFor } from '@lightbus/testing';
 import { AmqpDeclarationError } from '@lightbus/amqp';
-import { TestNamespace, connectionDetails, listBindings, listExchanges, listQueues, withChannel } from './helpers';
+import { LogCollector, namespaces, connectionDetails, listBindings, listExchanges, listQueues, withChannel } from './helpers';
 
-const namespaces: TestNamespace[] = [];
-afterEach(async () => {
-  await Promise.all(namespaces.splice(0).map((n) => n.cleanup()));
-});
-
-function namespace(): TestNamespace {
-  const n = new TestNamespace('topo');
-  namespaces.push(n);
-  return n;
-}
+const namespace = namespaces('topo');
 
 const event = (apiName: string, eventName: string): EventMessage => ({ id: newMessageId(), apiName, eventName, version: 1, kwargs: {} });
 
@@ -114,6 +105,49 @@ it('binds a group to exactly the events it listens for, and drops a binding the 
   const bindings = (await listBindings(p)).filter((b) => b.destination_name === `${p}.group.svc-l`).map((b) => b.routing_key);
   expect(bindings).toEqual(['a.kept']);
   await second.stop();
+});
+
+it('during a rolling deploy keeps a binding an older consumer still uses; acknowledges what the new one does not want, once', async () => {
+  const ns = namespace();
+  const p = ns.prefix;
+  const producer = ns.connect(ns.context()).event;
+  // The old version listens for 'old' and 'kept' and keeps running.
+  const oldGot = new Collector<EventMessage>();
+  const oldVersion = await ns.connect(ns.context({ processName: 'old' })).event.consume(
+    { events: [{ apiName: 'a', eventName: 'old' }, { apiName: 'a', eventName: 'kept' }], group: 'svc-l', consumer: 'old' },
+    async (m) => oldGot.push(m),
+  );
+  // The new version, in the same group, listens for 'kept' only.
+  const logs = new LogCollector();
+  const newGot = new Collector<EventMessage>();
+  const newVersion = await ns.connect(ns.context({ processName: 'new', logger: logs })).event.consume(
+    { events: [{ apiName: 'a', eventName: 'kept' }], group: 'svc-l', consumer: 'new' },
+    async (m) => newGot.push(m),
+  );
+  const fired = Array.from({ length: 20 }, () => event('a', 'old'));
+  for (const message of fired) await producer.sendEvent(message, { timeoutSeconds: 5 });
+  const acknowledgedByNew = () => fired.filter((m) => logs.lines.some((l) => l.includes('listener does not listen for') && l.includes(m.id)));
+  // Competing consumers: each event goes to one of them; the new one acknowledges its share without handling it.
+  await waitFor(() => acknowledgedByNew().length > 0 && acknowledgedByNew().length + oldGot.length === fired.length, {
+    message: 'every event to be handled by the old version or acknowledged by the new one',
+  });
+  await waitFor(() => logs.has('Kept the binding a.old of group svc-l'), { message: 'the new version to keep the binding' });
+  expect(newGot.items).toEqual([]);
+  expect(logs.lines.filter((l) => l.startsWith('warn') && l.includes('listener does not listen for'))).toHaveLength(1);
+  expect(logs.has('Removed the binding')).toBe(false);
+  let bindings = (await listBindings(p)).filter((b) => b.destination_name === `${p}.group.svc-l`).map((b) => b.routing_key).sort();
+  expect(bindings).toEqual(['a.kept', 'a.old']);
+  // Nothing loops: the queue is empty, no event was handed out twice.
+  expect((await withChannel((channel) => channel.checkQueue(`${p}.group.svc-l`))).messageCount).toBe(0);
+  expect(new Set(oldGot.items.map((m) => m.id)).size).toBe(oldGot.length);
+
+  // The old version is gone: the next such event removes the binding.
+  await oldVersion.stop();
+  await producer.sendEvent(event('a', 'old'), { timeoutSeconds: 5 });
+  await waitFor(() => logs.has('Removed the binding a.old of group svc-l'), { message: 'the stale binding to be removed' });
+  bindings = (await listBindings(p)).filter((b) => b.destination_name === `${p}.group.svc-l`).map((b) => b.routing_key);
+  expect(bindings).toEqual(['a.kept']);
+  await newVersion.stop();
 });
 
 it('says what to do when a queue exists with other arguments', async () => {

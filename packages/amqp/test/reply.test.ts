@@ -1,0 +1,50 @@
+/**
+ * The caller's side of results (reply endpoint), in both reply modes: a reply
+ * whose body cannot be read fails its call at once, by its correlation id,
+ * instead of leaving the caller to its timeout.
+ */
+import { UndecodableResultError, newMessageId, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { waitFor } from '@lightbus/testing';
+import { namespaces, withChannel } from './helpers';
+
+const namespace = namespaces('reply');
+
+/** The outcome of a promise once it settles, for waitFor. */
+function outcome<T>(promise: Promise<T>): () => { value?: T; error?: unknown } | undefined {
+  let settled: { value?: T; error?: unknown } | undefined;
+  promise.then(
+    (value) => (settled = { value }),
+    (error: unknown) => (settled = { error }),
+  );
+  return () => settled;
+}
+
+for (const mode of ['direct', 'queue'] as const) {
+  it(`fails a call at once with UndecodableResultError when its reply cannot be decoded (reply_mode ${mode})`, async () => {
+    const ns = namespace();
+    const caller = ns.connect(ns.context({ processName: 'caller' }), { result: { reply_mode: mode } });
+    const call: RpcMessage = { id: newMessageId(), apiName: 'svc.api', procedureName: 'x', kwargs: {}, returnPath: '', deadline: Date.now() + 30_000 };
+    const other: RpcMessage = { ...call, id: newMessageId() };
+    const pending = await caller.result.expectResult(call, { timeoutSeconds: 30 });
+    const bystander = await caller.result.expectResult(other, { timeoutSeconds: 30 });
+    call.returnPath = pending.returnPath;
+    await caller.rpc.callRpc(call, { timeoutSeconds: 30 });
+    // A worker that answers with something that is not a result, with the call's correlation id.
+    await withChannel(async (channel) => {
+      const received = await waitFor(async () => (await channel.get(`${ns.prefix}.rpc.svc.api`, { noAck: true })) || undefined, { message: 'the call in its queue' });
+      const replyTo = String(received.properties.replyTo);
+      channel.sendToQueue(replyTo, Buffer.from('{"metadata": {"id": "r1"'), { correlationId: call.id });
+      channel.sendToQueue(replyTo, Buffer.from('garbage'), { correlationId: 'nobody-waits-for-this' });
+      await channel.waitForConfirms();
+    });
+    const settled = outcome<ResultMessage>(pending.result);
+    const result = await waitFor(settled, { message: 'the call to fail (long before its 30 s deadline)' });
+    expect(result.error).toBeInstanceOf(UndecodableResultError);
+    expect((result.error as UndecodableResultError).code).toBe('LIGHTBUS_UNDECODABLE_RESULT');
+    expect((result.error as Error).message).toContain(`The result of call ${call.id} cannot be decoded: body is not JSON`);
+    // Another call waiting on the same endpoint is not affected.
+    expect(outcome(bystander.result)()).toBeUndefined();
+    pending.cancel();
+    bystander.cancel();
+  });
+}
