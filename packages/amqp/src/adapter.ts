@@ -104,7 +104,7 @@ export function isClosedError(error: unknown): boolean {
   if (error instanceof amqplib.IllegalOperationError) return true;
   const code = replyCode(error);
   if (code === 320 || code === 501 || code === 504 || code === 505 || code === 506) return true;
-  return /channel (is )?closed|connection (is )?closed|closed by server|socket|ECONNRESET|EPIPE/i.test(error.message);
+  return /channel (is )?closed|channel ended|connection (is )?closed|closed by server|socket|ECONNRESET|EPIPE/i.test(error.message);
 }
 
 /**

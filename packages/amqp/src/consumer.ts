@@ -4,15 +4,20 @@
  * or connection closed, consumer cancelled by the broker), and a stop() that
  * cancels, lets the subclass finish its work, and closes the channel.
  */
-import { backoffDelay, delay, errorText, type Consumer, type Logger } from '@lightbus/core';
+import { LightbusError, backoffDelay, delay, errorText, type Consumer, type Logger } from '@lightbus/core';
 import { closeChannel, isClosedError, type Channel, type Delivery } from './adapter';
 import type { Link } from './link';
+
+/** How many times the first setup is tried when the connection drops under it. */
+const FIRST_SETUP_ATTEMPTS = 5;
 
 export abstract class RestartingConsumer {
   protected channel: Channel | undefined;
   protected stopping = false;
   private readonly tags: string[] = [];
   private restarting: Promise<void> | undefined;
+  /** The first setup succeeded; until then a lost channel is firstOpen()'s to retry, not restart()'s. */
+  private started = false;
   /** The first setup, while it runs: stop() waits for it, so nothing it starts outlives the stop. */
   private starting: Promise<void> | undefined;
   private readonly abort = new AbortController();
@@ -36,8 +41,31 @@ export abstract class RestartingConsumer {
 
   /** First setup: errors reach the caller of consume(); stopped meanwhile (the transport closed), it fails with BusClosedError. */
   async start(): Promise<void> {
-    this.starting = this.open(true);
+    this.starting = this.firstOpen();
     await this.starting;
+  }
+
+  /**
+   * The first setup, again on the next connection when the connection or channel
+   * dropped under it (a broker restart, or RabbitMQ closing a connection on an
+   * internal error, as 3.10 does when a quorum queue is consumed right after another
+   * connection declared it). What RabbitMQ refuses (arguments, permissions) fails at once.
+   */
+  private async firstOpen(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.open(true);
+        this.started = true;
+        // The channel closed just as the setup finished: from now on, lost channels are set up again by restart().
+        if (!this.channel && !this.stopping && !this.link.isClosed) this.restarting ??= this.restart().finally(() => (this.restarting = undefined));
+        return;
+      } catch (error) {
+        const dropped = !(error instanceof LightbusError) && isClosedError(error);
+        if (!dropped || this.stopping || this.link.isClosed || attempt >= FIRST_SETUP_ATTEMPTS) throw error;
+        this.logger.warn(`The connection dropped while starting the ${this.what}; starting it again`, { attempt, error: errorText(error) });
+        await delay(backoffDelay(attempt - 1, { initialMs: 100, maxMs: 2000 }), this.abort.signal);
+      }
+    }
   }
 
   protected async consumeFrom(channel: Channel, queue: string, args?: Record<string, unknown>): Promise<void> {
@@ -86,7 +114,7 @@ export abstract class RestartingConsumer {
     this.channel = undefined;
     this.tags.length = 0;
     this.channelLost(channel);
-    if (this.stopping || this.link.isClosed) return;
+    if (this.stopping || this.link.isClosed || !this.started) return;
     this.restarting ??= this.restart().finally(() => (this.restarting = undefined));
   }
 

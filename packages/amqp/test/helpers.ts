@@ -260,7 +260,15 @@ export async function closeConnections(prefix: string): Promise<number> {
 export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
+  private trigger: { match: (chunk: Buffer) => boolean; cut: () => void } | undefined;
   port = 0;
+
+  /** Cut the connection the first time its client sends bytes that `match`; resolves when it did. */
+  cutOnceWhenClientSends(match: (chunk: Buffer) => boolean): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.trigger = { match, cut: resolve };
+    });
+  }
 
   get url(): string {
     const target = new URL(AMQP_URL);
@@ -278,7 +286,19 @@ export class TcpProxy {
         socket.on('close', () => this.sockets.delete(socket));
         socket.on('error', () => undefined);
       }
-      client.pipe(upstream).pipe(client);
+      client.on('data', (chunk: Buffer) => {
+        const trigger = this.trigger;
+        if (trigger && trigger.match(chunk)) {
+          this.trigger = undefined;
+          client.destroy();
+          upstream.destroy();
+          trigger.cut();
+          return;
+        }
+        if (!upstream.write(chunk)) client.pause();
+      });
+      upstream.on('drain', () => client.resume());
+      upstream.pipe(client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -297,6 +317,14 @@ export class TcpProxy {
     for (const socket of this.sockets) socket.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/** Whether `chunk` holds the AMQP method frame basic.consume (class 60, method 20). */
+export function holdsBasicConsume(chunk: Buffer): boolean {
+  for (let i = 0; i + 11 <= chunk.length; i++) {
+    if (chunk[i] === 1 && chunk.readUInt16BE(i + 7) === 60 && chunk.readUInt16BE(i + 9) === 20) return true;
+  }
+  return false;
 }
 
 /** A logger that keeps every line (and forwards nothing). */

@@ -7,7 +7,7 @@
  */
 import { BrokerConnectionError, newMessageId, type EventMessage, type RpcMessage } from '@lightbus/core';
 import { Collector, waitFor } from '@lightbus/testing';
-import { AMQP_URL, LogCollector, TcpProxy, TestNamespace, eventOptions } from './helpers';
+import { AMQP_URL, LogCollector, TcpProxy, TestNamespace, eventOptions, holdsBasicConsume } from './helpers';
 import { AmqpEventTransport } from '@lightbus/amqp';
 
 
@@ -90,6 +90,25 @@ it('waits through an outage: reconnects with backoff, then calls, fires and deli
   expect(logs.has('Reconnected the event publisher connection to RabbitMQ')).toBe(true);
   await rpcConsumer.stop();
   await eventConsumer.stop();
+});
+
+it('a connection that drops while a consumer starts: consume() starts it on the next connection', async () => {
+  const proxy = new TcpProxy();
+  proxies.push(proxy);
+  await proxy.start();
+  const ns = new TestNamespace('outage');
+  namespaces.push(ns);
+  const logs = new LogCollector();
+  const set = ns.connect(ns.context({ logger: logs }), { all: { url: proxy.url, reconnect_initial_delay: 0.05, reconnect_max_delay: 0.5 } });
+  const cut = proxy.cutOnceWhenClientSends(holdsBasicConsume);
+  const got = new Collector<EventMessage>();
+  const consumer = await set.event.consume({ events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-l', consumer: 'c' }, async (m) => got.push(m));
+  await cut;
+  expect(logs.has('The connection dropped while starting the')).toBe(true);
+  const event = tick(7);
+  await set.event.sendEvent(event, { timeoutSeconds: 5 });
+  expect((await got.waitForCount(1)).map((m) => m.id)).toEqual([event.id]);
+  await consumer.stop();
 });
 
 it('closes promptly while the broker is unreachable', async () => {
