@@ -4,7 +4,7 @@
  * or connection closed, consumer cancelled by the broker), and a stop() that
  * cancels, lets the subclass finish its work, and closes the channel.
  */
-import { LightbusError, backoffDelay, delay, errorText, type Consumer, type Logger } from '@lightbus/core';
+import { LightbusError, backoffDelay, delay, errorText, type Logger } from '@lightbus/core';
 import { closeChannel, isClosedError, type Channel, type Delivery } from './adapter';
 import type { Link } from './link';
 
@@ -158,27 +158,6 @@ export abstract class RestartingConsumer {
     this.channel = undefined;
     if (channel) await closeChannel(channel);
   }
-}
-
-/**
- * Start `consumer` as one of a transport's `running` consumers (so close()
- * stops it); a start that fails stops it again. The Consumer handed to core.
- */
-export async function startConsumer(running: Set<RestartingConsumer>, consumer: RestartingConsumer): Promise<Consumer> {
-  running.add(consumer);
-  try {
-    await consumer.start();
-  } catch (error) {
-    running.delete(consumer);
-    await consumer.stop();
-    throw error;
-  }
-  return {
-    stop: async () => {
-      await consumer.stop();
-      running.delete(consumer);
-    },
-  };
 }
 
 /** Acknowledge on the channel the message came on; if that channel is gone, the broker gives the message back anyway. */

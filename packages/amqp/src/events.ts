@@ -32,10 +32,11 @@ import {
   type TransportCapabilities,
   type TransportContext,
   ConfigError,
+  ConsumerSet,
 } from '@lightbus/core';
 import { closeChannel, isClosedError, type Channel, type Delivery } from './adapter';
 import { decodeEvent, encodeEvent, eventTime, idForLog, isMarker } from './codec';
-import { RestartingConsumer, ack, nack, startConsumer } from './consumer';
+import { RestartingConsumer, ack, nack } from './consumer';
 import { DeadLetters, republishOptions } from './dead-letter';
 import { assertExchange, assertQueue, Link } from './link';
 import type { AmqpEventOptions } from './options';
@@ -85,7 +86,7 @@ export class AmqpEventTransport implements EventTransport {
   private readonly names: Names;
   private readonly publisher: Publisher;
   private readonly deadLetters: DeadLetters;
-  private readonly consumers = new Set<RestartingConsumer>();
+  private readonly consumers = new ConsumerSet();
 
   constructor(
     private readonly options: AmqpEventOptions,
@@ -143,7 +144,7 @@ export class AmqpEventTransport implements EventTransport {
           `Set event_transport.amqp.stream: true (RabbitMQ >= 3.9) in every process of these APIs, or remove 'since'.`,
       );
     }
-    return startConsumer(this.consumers, new GroupConsumer(this.groupContext(), spec, handler));
+    return this.consumers.start(new GroupConsumer(this.groupContext(), spec, handler));
   }
 
   async *history(query: HistoryQuery): AsyncIterable<EventMessage> {
@@ -177,8 +178,7 @@ export class AmqpEventTransport implements EventTransport {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.consumers].map((c) => c.stop()));
-    this.consumers.clear();
+    await this.consumers.stopAll();
     await this.publisher.close();
     await this.deadLetters.close();
     await Promise.all([this.link.close(), this.publishLink.close()]);

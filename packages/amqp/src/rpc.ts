@@ -10,10 +10,10 @@
  * (the worker that had it died or lost its connection mid-call, so it may have
  * run). Calls are transient messages: a broker restart loses calls waiting.
  */
-import { BrokerConnectionError, InFlight, TransportCapabilityError, errorText, type Consumer, type Logger, type RpcHandler, type RpcMessage, type RpcTransport, type TransportCallOptions, type TransportContext } from '@lightbus/core';
+import { BrokerConnectionError, ConsumerSet, InFlight, TransportCapabilityError, errorText, type Consumer, type Logger, type RpcHandler, type RpcMessage, type RpcTransport, type TransportCallOptions, type TransportContext } from '@lightbus/core';
 import { isClosedError, type Channel, type Delivery } from './adapter';
 import { decodeCall, encodeCall, idForLog } from './codec';
-import { RestartingConsumer, ack, startConsumer } from './consumer';
+import { RestartingConsumer, ack } from './consumer';
 import { DeadLetters } from './dead-letter';
 import { assertQueue, Link } from './link';
 import type { AmqpRpcOptions } from './options';
@@ -30,7 +30,7 @@ export class AmqpRpcTransport implements RpcTransport {
   private readonly names: Names;
   private readonly publisher: Publisher;
   private readonly deadLetters: DeadLetters;
-  private readonly consumers = new Set<RestartingConsumer>();
+  private readonly consumers = new ConsumerSet();
   private readonly queues = new Map<string, QueueDeclaration>();
 
   constructor(
@@ -87,12 +87,11 @@ export class AmqpRpcTransport implements RpcTransport {
   }
 
   async consumeRpcs(apiNames: readonly string[], handler: RpcHandler): Promise<Consumer> {
-    return startConsumer(this.consumers, new RpcConsumer(this.link, this.context.logger, apiNames, handler, this.options, this.names, this.deadLetters));
+    return this.consumers.start(new RpcConsumer(this.link, this.context.logger, apiNames, handler, this.options, this.names, this.deadLetters));
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.consumers].map((c) => c.stop()));
-    this.consumers.clear();
+    await this.consumers.stopAll();
     await this.publisher.close();
     await this.deadLetters.close();
     await Promise.all([this.link.close(), this.publishLink.close()]);
