@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  LightbusError,
+  UndecodableResultError,
   deferred,
   errorText,
   type Deferred,
@@ -116,7 +116,7 @@ export class KafkaResultTransport implements ResultTransport {
       if (decoded.ok) box.resolve(decoded.value);
       else {
         this.base.logger.warn('Undecodable reply', { rpcMessageId: id, reason: decoded.reason });
-        box.reject(new LightbusError(`The reply to call ${id} cannot be decoded: ${decoded.reason}`));
+        box.reject(new UndecodableResultError(`The reply to call ${id} cannot be decoded: ${decoded.reason}.`));
       }
     }
   }
