@@ -2,7 +2,8 @@
  * The RPC role: a call is a record on its API's request topic
  * (`<prefix>rpc.<api>`), read by one consumer group shared by every worker of
  * that API. At most once: a worker commits a call's offset before it starts
- * executing it, and skips (unread) calls whose deadline header has passed.
+ * executing it, and skips (unread) calls whose deadline header has passed,
+ * when it reads them and again when a concurrency slot frees up for them.
  */
 import {
   InFlight,
@@ -16,7 +17,7 @@ import {
   type TransportContext,
 } from '@lightbus/core';
 import type { ConsumedBatch, GroupConsumer } from './adapter/client';
-import { deadLetterOf, decodeRequest, encodeRequest, requestDeadline } from './codec';
+import { deadLetterOf, decodeRequest, encodeRequest, requestDeadline, type IncomingRecord } from './codec';
 import type { KafkaRpcOptions } from './options';
 import { RoleBase } from './role';
 
@@ -125,17 +126,19 @@ class RpcConsumer {
         );
       }
     };
+    const expired = (record: IncomingRecord, deadline: number | undefined, when: string): boolean => {
+      if (deadline === undefined || Date.now() <= deadline) return false;
+      base.logger.debug(`Skipping a call whose deadline passed ${when}`, {
+        at: `${record.topic}:${record.partition}:${record.offset}`,
+        late: `${Date.now() - deadline} ms`,
+      });
+      batch.resolve(record.offset);
+      return true;
+    };
     for (const record of batch.records) {
       if (this.stopping || !batch.isActive()) break;
       const deadline = requestDeadline(record);
-      if (deadline !== undefined && Date.now() > deadline) {
-        base.logger.debug('Skipping a call whose deadline passed before a worker took it', {
-          at: `${record.topic}:${record.partition}:${record.offset}`,
-          late: `${Date.now() - deadline} ms`,
-        });
-        batch.resolve(record.offset);
-        continue;
-      }
+      if (expired(record, deadline, 'before a worker read it')) continue;
       const decoded = decodeRequest(record);
       if (!decoded.ok) {
         try {
@@ -153,6 +156,11 @@ class RpcConsumer {
       if (this.stopping || !batch.isActive()) {
         this.slots.release();
         break;
+      }
+      // The wait for a slot may outlast the call's deadline: the caller has given up, so do not run it late.
+      if (expired(record, deadline, 'while it waited for a free worker slot (concurrency)')) {
+        this.slots.release();
+        continue;
       }
       batch.resolve(record.offset);
       ready.push(decoded.value);

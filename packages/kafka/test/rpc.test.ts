@@ -5,7 +5,7 @@
  */
 import { UndecodableResultError, newMessageId, type RpcMessage } from '@lightbus/core';
 import { KafkaResultTransport, KafkaRpcTransport } from '@lightbus/kafka';
-import { Collector, untilTime } from '@lightbus/testing';
+import { Collector, untilTime, waitFor } from '@lightbus/testing';
 import { cleanupRun, context, rawKafka, resultOptions, rpcOptions, uniquePrefix } from './helpers';
 
 function call(apiName: string, deadline: number, kwargs: Record<string, unknown> = {}): RpcMessage {
@@ -45,6 +45,37 @@ describe('kafka rpc and results', () => {
     } finally {
       await producer.disconnect();
       await results.close();
+    }
+  });
+
+  it('skips a call whose deadline passed while it waited for a concurrency slot', async () => {
+    const prefix = uniquePrefix('slot');
+    const api = 'slot.api';
+    const rpc = new KafkaRpcTransport(rpcOptions(prefix, { concurrency: 1 }), context('worker'));
+    const started = new Collector<string>();
+    let lateDeadline = 0;
+    try {
+      const consumer = await rpc.consumeRpcs([api], async (message) => {
+        started.push(String(message.kwargs.name));
+        // The only slot stays busy until the second call's deadline has passed.
+        if (message.kwargs.name === 'first') {
+          await waitFor(() => lateDeadline > 0 && Date.now() > lateDeadline + 50, { timeout: 30_000, message: "the 'late' call's deadline to pass" });
+        }
+      });
+      const long = Date.now() + 60_000;
+      await rpc.callRpc(call(api, long, { name: 'first' }), { timeoutSeconds: 60 });
+      await started.waitForCount(1, 20_000);
+      // Read by the worker well within its deadline, but the slot frees up only after it.
+      lateDeadline = Date.now() + 2000;
+      await rpc.callRpc(call(api, lateDeadline, { name: 'late' }), { timeoutSeconds: 2 });
+      await untilTime(lateDeadline + 50);
+      // Calls are handled in the order the worker reads them: once 'after' ran, 'late' was decided.
+      await rpc.callRpc(call(api, Date.now() + 60_000, { name: 'after' }), { timeoutSeconds: 60 });
+      await started.waitForCount(2, 20_000);
+      expect(started.items).toEqual(['first', 'after']);
+      await consumer.stop();
+    } finally {
+      await rpc.close();
     }
   });
 });
