@@ -19,7 +19,7 @@ import {
 import type { ConsumedBatch, GroupConsumer } from './adapter/client';
 import { deadLetterOf, decodeRequest, encodeRequest, requestDeadline, type IncomingRecord } from './codec';
 import type { KafkaRpcOptions } from './options';
-import { RoleBase } from './role';
+import { RoleBase, stoppedWhileStarting } from './role';
 
 /** Calls are useless after their deadline: topics this role creates keep them an hour unless topic_config says otherwise. */
 export const REQUEST_TOPIC_DEFAULTS: Readonly<Record<string, string>> = { 'retention.ms': '3600000' };
@@ -42,28 +42,16 @@ export class KafkaRpcTransport implements RpcTransport {
     await this.base.produce(topic, encodeRequest(message), deadline);
   }
 
-  async consumeRpcs(apiNames: readonly string[], handler: RpcHandler): Promise<Consumer> {
-    const consumer = new RpcConsumer(this, apiNames, handler);
-    this.consumers.add(consumer);
-    try {
-      await consumer.start();
-    } catch (error) {
-      await consumer.stop();
-      this.consumers.delete(consumer);
-      throw error;
-    }
-    return {
-      stop: async () => {
-        await consumer.stop();
-        this.consumers.delete(consumer);
-      },
-    };
+  consumeRpcs(apiNames: readonly string[], handler: RpcHandler): Promise<Consumer> {
+    return this.base.startConsumer(this.consumers, new RpcConsumer(this, apiNames, handler), 'serve calls');
   }
 
-  async close(): Promise<void> {
-    await Promise.all([...this.consumers].map((c) => c.stop()));
-    this.consumers.clear();
-    await this.base.close();
+  /** Stops the workers' consumers (those still starting too), then closes the connections. */
+  close(): Promise<void> {
+    return this.base.close(async () => {
+      await Promise.all([...this.consumers].map((c) => c.stop()));
+      this.consumers.clear();
+    });
   }
 }
 
@@ -73,6 +61,7 @@ class RpcConsumer {
   private readonly slots: Semaphore;
   private readonly inFlight = new InFlight();
   private stopping = false;
+  private starting: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;
 
   constructor(
@@ -83,10 +72,17 @@ class RpcConsumer {
     this.slots = new Semaphore(transport.options.concurrency);
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.starting ??= this.connect();
+    return this.starting;
+  }
+
+  /** Gives up (rejecting) at the first step after stop() was called: no group is created or left running. */
+  private async connect(): Promise<void> {
     const { base, options } = this.transport;
     const topics = this.apiNames.map((api) => base.names.request(api));
     await base.ensureTopics(topics, REQUEST_TOPIC_DEFAULTS);
+    if (this.stopping) throw stoppedWhileStarting(`the workers of ${this.apiNames.join(', ')}`);
     for (const apiName of this.apiNames) {
       const topic = base.names.request(apiName);
       const groupId = base.names.workerGroup(apiName);
@@ -104,6 +100,7 @@ class RpcConsumer {
       this.groups.push(group);
     }
     await Promise.all(this.groups.map((g) => g.start()));
+    if (this.stopping) throw stoppedWhileStarting(`the workers of ${this.apiNames.join(', ')}`);
   }
 
   private async handleBatch(batch: ConsumedBatch, groupId: string): Promise<void> {
@@ -171,6 +168,8 @@ class RpcConsumer {
   stop(): Promise<void> {
     this.stopPromise ??= (async () => {
       this.stopping = true;
+      // A start in progress gives up at its next step; the groups it may have created are stopped below.
+      await this.starting?.catch(() => undefined);
       await Promise.all(this.groups.map((g) => g.stop()));
       await this.inFlight.drain();
     })();
