@@ -24,7 +24,7 @@ import {
 import { BusClosedError, ConfigError, errorText, type Logger, type TransportContext } from '@lightbus/core';
 import { subscribedRoundRobin } from './assigners';
 import { isAuthorizationFailure, isConnectionFailure, isUnsupportedApi, kafkaErrorType, rootMessage, toLightbusError } from './errors';
-import type { IncomingRecord, OutgoingRecord } from '../codec';
+import { toIncomingRecord, type IncomingRecord, type OutgoingRecord } from '../codec';
 import { PartitionReader, type PartitionReaderSettings, type ReaderConnection } from './partition-reader';
 import type { ConnectionOptions, ConsumerOptions } from '../options';
 
@@ -643,15 +643,7 @@ export class GroupConsumer {
         partitionsConsumedConcurrently: this.settings.partitionsConsumedConcurrently,
         eachBatch: async (payload) => {
           const { batch } = payload;
-          const records: IncomingRecord[] = batch.messages.map((m) => ({
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: m.offset,
-            timestamp: m.timestamp,
-            key: m.key ?? null,
-            value: m.value,
-            headers: m.headers ?? {},
-          }));
+          const records = batch.messages.map((m) => toIncomingRecord(batch.topic, batch.partition, m));
           await this.settings.handle({
             topic: batch.topic,
             partition: batch.partition,

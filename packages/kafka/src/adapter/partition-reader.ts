@@ -14,7 +14,7 @@
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { Logger } from '@lightbus/core';
 import type { logCreator as KafkaLogCreator, RetryOptions, SASLOptions } from 'kafkajs';
-import type { HeaderValue, IncomingRecord } from '../codec';
+import { toIncomingRecord, type HeaderValue, type IncomingRecord } from '../codec';
 import { isConnectionFailure, kafkaErrorType, rootMessage } from './errors';
 
 interface InternalMessage {
@@ -212,15 +212,7 @@ export class PartitionReader {
             if (fetched === undefined || this.positions.get(data.partition) !== fetched || this.paused.has(data.partition) || this.stopping) continue;
             const messages = new Batch(topicName, fetched, data).messages;
             if (messages.length === 0) continue;
-            const records: IncomingRecord[] = messages.map((m) => ({
-              topic: topicName,
-              partition: data.partition,
-              offset: m.offset,
-              timestamp: m.timestamp,
-              key: m.key ?? null,
-              value: m.value,
-              headers: m.headers ?? {},
-            }));
+            const records = messages.map((m) => toIncomingRecord(topicName, data.partition, m));
             this.positions.set(data.partition, String(BigInt(messages[messages.length - 1]!.offset) + 1n));
             await this.settings.onRecords(records, data.partition, data.highWatermark);
           }
