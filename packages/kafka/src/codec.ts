@@ -39,6 +39,28 @@ export interface IncomingRecord {
   readonly headers?: Record<string, HeaderValue>;
 }
 
+/** A message as kafkajs hands it over (group consumer or partition reader). */
+export interface FetchedMessage {
+  readonly offset: string;
+  readonly timestamp: string;
+  readonly key?: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers?: Record<string, HeaderValue>;
+}
+
+/** A fetched kafkajs message of a topic's partition as the codec reads it. */
+export function toIncomingRecord(topic: string, partition: number, message: FetchedMessage): IncomingRecord {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    timestamp: message.timestamp,
+    key: message.key ?? null,
+    value: message.value,
+    headers: message.headers ?? {},
+  };
+}
+
 export const CONTENT_TYPE = 'application/json';
 
 export const H = {

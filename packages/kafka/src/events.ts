@@ -31,7 +31,7 @@ import { isRebalanceError, rootMessage } from './adapter/errors';
 import { deadLetterOf, decodeEvent, encodeEvent, eventKey, eventTypeOf, type IncomingRecord } from './codec';
 import { readHistory } from './history';
 import type { KafkaEventOptions, PartitionKeyOption } from './options';
-import { RoleBase } from './role';
+import { RoleBase, stoppedWhileStarting } from './role';
 
 /** What a given partition-key choice keeps in order. */
 export function orderingOf(key: PartitionKeyOption): TransportCapabilities['ordering'] {
@@ -88,6 +88,8 @@ export class KafkaEventTransport implements EventTransport {
   readonly capabilities: TransportCapabilities;
   readonly base: RoleBase;
   private readonly consumers = new Set<EventConsumer>();
+  /** History queries reading now: stopped on close. */
+  private readonly historyReads = new Set<{ stop(): Promise<void> }>();
   private readonly source: string;
 
   constructor(
@@ -117,20 +119,7 @@ export class KafkaEventTransport implements EventTransport {
 
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
     if (spec.since?.kind === 'position') parsePosition(spec.since.position);
-    const consumer = new EventConsumer(this, spec, handler);
-    this.consumers.add(consumer);
-    try {
-      await consumer.start();
-    } catch (error) {
-      this.consumers.delete(consumer);
-      throw error;
-    }
-    return {
-      stop: async () => {
-        await consumer.stop();
-        this.consumers.delete(consumer);
-      },
-    };
+    return this.base.startConsumer(this.consumers, new EventConsumer(this, spec, handler), 'start a listener');
   }
 
   /** Put a record on the dead-letter topic with the reason, where it came from and for which group. */
@@ -148,13 +137,15 @@ export class KafkaEventTransport implements EventTransport {
   }
 
   history(query: HistoryQuery): AsyncIterable<EventMessage> {
-    return readHistory(this, query);
+    return readHistory(this, query, this.historyReads);
   }
 
-  async close(): Promise<void> {
-    await Promise.all([...this.consumers].map((c) => c.stop()));
-    this.consumers.clear();
-    await this.base.close();
+  /** Stops the listeners (those still starting too) and history reads in progress, then closes the connections. */
+  close(): Promise<void> {
+    return this.base.close(async () => {
+      await Promise.all([...this.consumers, ...this.historyReads].map((c) => c.stop()));
+      this.consumers.clear();
+    });
   }
 }
 
@@ -169,6 +160,7 @@ class EventConsumer {
   private generation = 0;
   private establishing: Promise<void> = Promise.resolve();
   private stopping = false;
+  private starting: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;
   /** Partitions replaying by time on a broker without a time index: skip records older than this. */
   private readonly scanFrom = new Map<string, number>();
@@ -189,12 +181,23 @@ class EventConsumer {
     return this.transport.base;
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.starting ??= this.connect();
+    return this.starting;
+  }
+
+  /** Gives up (rejecting) at the first step after stop() was called: no group is created or left running. */
+  private async connect(): Promise<void> {
     const { base } = this;
+    const check = (): void => {
+      if (this.stopping) throw stoppedWhileStarting(`listener group ${this.groupId}`);
+    };
     await base.ensureTopics(this.topics);
+    check();
     if (this.spec.since === undefined) {
       for (const topic of this.topics) {
         const marks = await base.client.watermarks(topic);
+        check();
         this.snapshot.set(topic, new Map(marks.map((m) => [m.partition, m.high])));
       }
     }
@@ -211,6 +214,7 @@ class EventConsumer {
       handle: (batch) => this.handleBatch(batch),
     });
     await this.group.start();
+    check();
   }
 
   private onAssigned(assignment: readonly TopicPartitions[]): void {
@@ -387,6 +391,8 @@ class EventConsumer {
       this.stopping = true;
       for (const timer of this.retryTimers) clearTimeout(timer);
       this.retryTimers.clear();
+      // A start in progress gives up at its next step; the group it may have created is stopped below.
+      await this.starting?.catch(() => undefined);
       if (!this.group) return;
       // Record where new partitions start before leaving, so events fired while nobody listens wait for the group.
       await this.group.untilJoinSettled();

@@ -7,7 +7,7 @@
  *
  * Partitions are read directly (no consumer group), and nothing is committed.
  */
-import { LightbusError, deferred, type Deferred, type EventMessage, type HistoryQuery } from '@lightbus/core';
+import { BusClosedError, LightbusError, deferred, type Deferred, type EventMessage, type HistoryQuery } from '@lightbus/core';
 import type { PartitionReader } from './adapter/partition-reader';
 import { decodeEvent, type IncomingRecord } from './codec';
 import type { KafkaEventTransport } from './events';
@@ -41,7 +41,16 @@ async function historyTopics(transport: KafkaEventTransport, query: HistoryQuery
   return all.filter((t) => transport.base.names.isPerEventTopicOf(t, query.apiName)).sort();
 }
 
-export async function* readHistory(transport: KafkaEventTransport, query: HistoryQuery): AsyncGenerator<EventMessage> {
+/**
+ * `reads` holds the queries reading now: the transport's close() stops them
+ * (their readers disconnect and the query fails with BusClosedError).
+ */
+export async function* readHistory(
+  transport: KafkaEventTransport,
+  query: HistoryQuery,
+  reads: Set<{ stop(): Promise<void> }>,
+): AsyncGenerator<EventMessage> {
+  transport.base.assertOpen('read event history');
   const limit = query.limit ?? Number.POSITIVE_INFINITY;
   if (limit <= 0) return;
   const { client } = transport.base;
@@ -68,6 +77,7 @@ export async function* readHistory(transport: KafkaEventTransport, query: Histor
   const maxScan = transport.options.history_max_scan;
   const matches: Array<{ message: EventMessage; order: bigint }> = [];
   const reader = new RangeReader(transport);
+  reads.add(reader);
   try {
     let window = BigInt(Math.min(maxScan, Math.max(100, Number.isFinite(limit) ? limit * 2 : 1000)));
     for (;;) {
@@ -97,7 +107,8 @@ export async function* readHistory(transport: KafkaEventTransport, query: Histor
       window *= 2n;
     }
   } finally {
-    await reader.close();
+    reads.delete(reader);
+    await reader.stop();
   }
   matches.sort(newestFirst);
   let count = 0;
@@ -136,13 +147,19 @@ class RangeReader {
   private readonly readers = new Map<string, PartitionReader>();
   private readings = new Map<string, Reading>();
   private round: Deferred<void> | undefined;
+  private stopPromise: Promise<void> | undefined;
 
   constructor(private readonly transport: KafkaEventTransport) {}
+
+  private checkOpen(): void {
+    if (this.stopPromise) throw new BusClosedError('The Kafka event transport closed while reading event history.');
+  }
 
   private async reader(topic: string): Promise<PartitionReader> {
     let reader = this.readers.get(topic);
     if (!reader) {
       const { options, base } = this.transport;
+      this.checkOpen();
       reader = await base.client.startPartitionReader({
         topic,
         start: new Map(),
@@ -152,6 +169,10 @@ class RangeReader {
         description: `history reader of ${topic}`,
         onRecords: (records, partition) => this.collect(topic, partition, records),
       });
+      if (this.stopPromise) {
+        await base.client.stopPartitionReader(reader);
+        this.checkOpen();
+      }
       this.readers.set(topic, reader);
     }
     return reader;
@@ -159,7 +180,9 @@ class RangeReader {
 
   async read(ranges: readonly Range[]): Promise<Map<string, IncomingRecord[]>> {
     const { base, options } = this.transport;
+    this.checkOpen();
     this.round = deferred<void>();
+    this.round.promise.catch(() => undefined); // raced below; stop() may reject it before that
     this.readings = new Map(ranges.map((range) => [`${range.topic}:${range.partition}`, { range, records: [], done: range.from >= range.to }]));
     for (const reading of this.readings.values()) {
       if (!reading.done) (await this.reader(reading.range.topic)).seek(reading.range.partition, String(reading.range.from));
@@ -210,7 +233,12 @@ class RangeReader {
     if ([...this.readings.values()].every((r) => r.done)) this.round?.resolve();
   }
 
-  async close(): Promise<void> {
-    await Promise.all([...this.readers.values()].map((reader) => this.transport.base.client.stopPartitionReader(reader)));
+  /** Stop reading: a round in progress fails with BusClosedError; every reader disconnects. Idempotent. */
+  stop(): Promise<void> {
+    this.stopPromise ??= (async () => {
+      this.round?.reject(new BusClosedError('The Kafka event transport closed while reading event history.'));
+      await Promise.all([...this.readers.values()].map((reader) => this.transport.base.client.stopPartitionReader(reader)));
+    })();
+    return this.stopPromise;
   }
 }

@@ -1,4 +1,5 @@
 import { deferred, type Deferred } from '@lightbus/core';
+import { untilTime } from '@lightbus/testing';
 import { DeadlinePassedError, ProduceQueue, type QueuedRecord } from './produce-queue';
 
 const record = (value: string) => ({ key: null, value, headers: {} });
@@ -92,6 +93,18 @@ describe('the produce queue', () => {
     expect(sender.requests[1]!.records.map((r) => String(r.record.value))).toEqual(['fine']);
     sender.requests[1]!.done.resolve();
     await fine;
+  });
+
+  it('still sends a record that was already in a request when its deadline passed (a request in flight cannot be taken back)', async () => {
+    const sender = manualSender();
+    const queue = new ProduceQueue(sender.send, { lingerMs: 0, batchSize: 100, batchBytes: 1_000_000 });
+    const deadline = Date.now() + 20;
+    const sent = queue.push('t', record('in flight'), deadline);
+    await tick();
+    expect(sender.requests).toHaveLength(1);
+    await untilTime(deadline);
+    sender.requests[0]!.done.resolve(); // the broker (after kafkajs's retries, perhaps) has it, late
+    await expect(sent).resolves.toBeUndefined();
   });
 
   it('waits linger_ms for company before sending', async () => {

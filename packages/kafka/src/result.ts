@@ -9,7 +9,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  LightbusError,
+  BusClosedError,
+  UndecodableResultError,
   deferred,
   errorText,
   type Deferred,
@@ -48,7 +49,7 @@ export class KafkaResultTransport implements ResultTransport {
   }
 
   async expectResult(message: RpcMessage, _options?: TransportCallOptions): Promise<PendingResult> {
-    const reader = await this.startReader();
+    const reader = await this.base.unlessClosed('wait for a result', () => this.startReader());
     const box = deferred<ResultMessage>();
     box.promise.catch(() => undefined);
     this.pending.set(message.id, box);
@@ -91,6 +92,7 @@ export class KafkaResultTransport implements ResultTransport {
     const topic = base.names.reply(context.serviceName);
     await base.ensureTopics([topic], REQUEST_TOPIC_DEFAULTS);
     const marks = await base.client.watermarks(topic);
+    base.assertOpen('start the reply reader');
     const hash = createHash('sha256').update(this.token).digest().readUInt32BE(0);
     const { partition, high } = marks[hash % marks.length]!;
     // Replies to calls made from now on are at or after today's end of the partition.
@@ -103,6 +105,11 @@ export class KafkaResultTransport implements ResultTransport {
       description: `reply reader of ${topic}[${partition}]`,
       onRecords: (records) => this.route(records),
     });
+    if (base.isClosed) {
+      // close() ran while this started: it waits for this promise, so stop the reader here.
+      await base.client.stopPartitionReader(reader);
+      base.assertOpen('start the reply reader');
+    }
     return { topic, partition, reader };
   }
 
@@ -116,19 +123,22 @@ export class KafkaResultTransport implements ResultTransport {
       if (decoded.ok) box.resolve(decoded.value);
       else {
         this.base.logger.warn('Undecodable reply', { rpcMessageId: id, reason: decoded.reason });
-        box.reject(new LightbusError(`The reply to call ${id} cannot be decoded: ${decoded.reason}`));
+        box.reject(new UndecodableResultError(`The reply to call ${id} cannot be decoded: ${decoded.reason}.`));
       }
     }
   }
 
-  async close(): Promise<void> {
-    const reader = await this.reader?.catch(() => undefined);
-    if (reader) {
-      await this.base.client.stopPartitionReader(reader.reader).catch((error: unknown) => {
-        this.base.logger.debug('Stopping the reply reader failed', { error: errorText(error) });
-      });
-    }
-    this.pending.clear();
-    await this.base.close();
+  /** Stops the reply reader (also one still starting); calls still waiting fail with BusClosedError. */
+  close(): Promise<void> {
+    return this.base.close(async () => {
+      const reader = await this.reader?.catch(() => undefined);
+      if (reader) {
+        await this.base.client.stopPartitionReader(reader.reader).catch((error: unknown) => {
+          this.base.logger.debug('Stopping the reply reader failed', { error: errorText(error) });
+        });
+      }
+      for (const [id, box] of this.pending) box.reject(new BusClosedError(`The Kafka result transport closed while call ${id} waited for its result.`));
+      this.pending.clear();
+    });
   }
 }

@@ -2,7 +2,7 @@
  * What every role's transport holds: a share of the process's Kafka client,
  * the topic names, a produce queue, and the shape of the topics it creates.
  */
-import type { TransportContext } from '@lightbus/core';
+import { BusClosedError, type Consumer, type TransportContext } from '@lightbus/core';
 import { KafkaClient, type TopicSpec } from './adapter/client';
 import type { OutgoingRecord } from './codec';
 import { TopicNames } from './names';
@@ -45,6 +45,28 @@ export class RoleBase {
     return this.closing !== undefined;
   }
 
+  /** Throw BusClosedError once close() has begun: nothing new starts on a closing transport. */
+  assertOpen(what: string): void {
+    if (this.isClosed) throw this.closedError(what);
+  }
+
+  private closedError(what: string, cause?: unknown): BusClosedError {
+    return new BusClosedError(`The Kafka transport is closed (or closing): cannot ${what}. Create a new bus.`, cause === undefined ? undefined : { cause });
+  }
+
+  /** Run `work`; a failure once close() has begun (a connection it closed, ...) is reported as BusClosedError. */
+  async unlessClosed<T>(what: string, work: () => Promise<T>): Promise<T> {
+    this.assertOpen(what);
+    try {
+      const result = await work();
+      this.assertOpen(what);
+      return result;
+    } catch (error) {
+      if (this.isClosed && !(error instanceof BusClosedError)) throw this.closedError(what, error);
+      throw error;
+    }
+  }
+
   /** The shape of a topic this role creates: the options' partitions, replication and configs over `defaults`. */
   topicSpec(topic: string, defaults: Readonly<Record<string, string>> = {}, forced: Readonly<Record<string, string>> = {}): TopicSpec {
     return {
@@ -67,12 +89,49 @@ export class RoleBase {
     return this.queue.push(topic, record, deadline);
   }
 
-  /** Send what is queued, then give the client back. Idempotent. */
-  close(): Promise<void> {
+  /**
+   * Close: from now on isClosed is true (so work starting meanwhile gives up),
+   * then `stopWork` (the role's consumers and readers), then send what is
+   * queued and give the client back. Idempotent.
+   */
+  close(stopWork: () => Promise<void> = async () => undefined): Promise<void> {
     this.closing ??= (async () => {
+      await stopWork();
       await this.queue.drain();
       await this.client.release();
     })();
     return this.closing;
   }
+
+  /**
+   * Start a consumer and keep it in `running` until it stops. If it fails to
+   * start, or the role closes (or the consumer is stopped) while it starts, it
+   * is stopped and forgotten and this rejects: nothing is left running.
+   */
+  async startConsumer<C extends StartableConsumer>(running: Set<C>, consumer: C, what: string): Promise<Consumer> {
+    this.assertOpen(what);
+    running.add(consumer);
+    const stop = async (): Promise<void> => {
+      await consumer.stop();
+      running.delete(consumer);
+    };
+    try {
+      await this.unlessClosed(what, () => consumer.start());
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+    return { stop };
+  }
+}
+
+/** A role's consumer: start() gives up (rejecting) when stop() is called meanwhile. */
+export interface StartableConsumer {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The error a consumer's start() rejects with when stop() was called before it finished. */
+export function stoppedWhileStarting(what: string): BusClosedError {
+  return new BusClosedError(`Stopped while starting ${what}: the transport is closing, or the consumer was stopped.`);
 }

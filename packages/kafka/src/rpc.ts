@@ -2,7 +2,8 @@
  * The RPC role: a call is a record on its API's request topic
  * (`<prefix>rpc.<api>`), read by one consumer group shared by every worker of
  * that API. At most once: a worker commits a call's offset before it starts
- * executing it, and skips (unread) calls whose deadline header has passed.
+ * executing it, and skips (unread) calls whose deadline header has passed,
+ * when it reads them and again when a concurrency slot frees up for them.
  */
 import {
   InFlight,
@@ -16,9 +17,9 @@ import {
   type TransportContext,
 } from '@lightbus/core';
 import type { ConsumedBatch, GroupConsumer } from './adapter/client';
-import { deadLetterOf, decodeRequest, encodeRequest, requestDeadline } from './codec';
+import { deadLetterOf, decodeRequest, encodeRequest, requestDeadline, type IncomingRecord } from './codec';
 import type { KafkaRpcOptions } from './options';
-import { RoleBase } from './role';
+import { RoleBase, stoppedWhileStarting } from './role';
 
 /** Calls are useless after their deadline: topics this role creates keep them an hour unless topic_config says otherwise. */
 export const REQUEST_TOPIC_DEFAULTS: Readonly<Record<string, string>> = { 'retention.ms': '3600000' };
@@ -41,28 +42,16 @@ export class KafkaRpcTransport implements RpcTransport {
     await this.base.produce(topic, encodeRequest(message), deadline);
   }
 
-  async consumeRpcs(apiNames: readonly string[], handler: RpcHandler): Promise<Consumer> {
-    const consumer = new RpcConsumer(this, apiNames, handler);
-    this.consumers.add(consumer);
-    try {
-      await consumer.start();
-    } catch (error) {
-      await consumer.stop();
-      this.consumers.delete(consumer);
-      throw error;
-    }
-    return {
-      stop: async () => {
-        await consumer.stop();
-        this.consumers.delete(consumer);
-      },
-    };
+  consumeRpcs(apiNames: readonly string[], handler: RpcHandler): Promise<Consumer> {
+    return this.base.startConsumer(this.consumers, new RpcConsumer(this, apiNames, handler), 'serve calls');
   }
 
-  async close(): Promise<void> {
-    await Promise.all([...this.consumers].map((c) => c.stop()));
-    this.consumers.clear();
-    await this.base.close();
+  /** Stops the workers' consumers (those still starting too), then closes the connections. */
+  close(): Promise<void> {
+    return this.base.close(async () => {
+      await Promise.all([...this.consumers].map((c) => c.stop()));
+      this.consumers.clear();
+    });
   }
 }
 
@@ -72,6 +61,7 @@ class RpcConsumer {
   private readonly slots: Semaphore;
   private readonly inFlight = new InFlight();
   private stopping = false;
+  private starting: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;
 
   constructor(
@@ -82,10 +72,17 @@ class RpcConsumer {
     this.slots = new Semaphore(transport.options.concurrency);
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.starting ??= this.connect();
+    return this.starting;
+  }
+
+  /** Gives up (rejecting) at the first step after stop() was called: no group is created or left running. */
+  private async connect(): Promise<void> {
     const { base, options } = this.transport;
     const topics = this.apiNames.map((api) => base.names.request(api));
     await base.ensureTopics(topics, REQUEST_TOPIC_DEFAULTS);
+    if (this.stopping) throw stoppedWhileStarting(`the workers of ${this.apiNames.join(', ')}`);
     for (const apiName of this.apiNames) {
       const topic = base.names.request(apiName);
       const groupId = base.names.workerGroup(apiName);
@@ -103,6 +100,7 @@ class RpcConsumer {
       this.groups.push(group);
     }
     await Promise.all(this.groups.map((g) => g.start()));
+    if (this.stopping) throw stoppedWhileStarting(`the workers of ${this.apiNames.join(', ')}`);
   }
 
   private async handleBatch(batch: ConsumedBatch, groupId: string): Promise<void> {
@@ -125,17 +123,19 @@ class RpcConsumer {
         );
       }
     };
+    const expired = (record: IncomingRecord, deadline: number | undefined, when: string): boolean => {
+      if (deadline === undefined || Date.now() <= deadline) return false;
+      base.logger.debug(`Skipping a call whose deadline passed ${when}`, {
+        at: `${record.topic}:${record.partition}:${record.offset}`,
+        late: `${Date.now() - deadline} ms`,
+      });
+      batch.resolve(record.offset);
+      return true;
+    };
     for (const record of batch.records) {
       if (this.stopping || !batch.isActive()) break;
       const deadline = requestDeadline(record);
-      if (deadline !== undefined && Date.now() > deadline) {
-        base.logger.debug('Skipping a call whose deadline passed before a worker took it', {
-          at: `${record.topic}:${record.partition}:${record.offset}`,
-          late: `${Date.now() - deadline} ms`,
-        });
-        batch.resolve(record.offset);
-        continue;
-      }
+      if (expired(record, deadline, 'before a worker read it')) continue;
       const decoded = decodeRequest(record);
       if (!decoded.ok) {
         try {
@@ -154,6 +154,11 @@ class RpcConsumer {
         this.slots.release();
         break;
       }
+      // The wait for a slot may outlast the call's deadline: the caller has given up, so do not run it late.
+      if (expired(record, deadline, 'while it waited for a free worker slot (concurrency)')) {
+        this.slots.release();
+        continue;
+      }
       batch.resolve(record.offset);
       ready.push(decoded.value);
     }
@@ -163,6 +168,8 @@ class RpcConsumer {
   stop(): Promise<void> {
     this.stopPromise ??= (async () => {
       this.stopping = true;
+      // A start in progress gives up at its next step; the groups it may have created are stopped below.
+      await this.starting?.catch(() => undefined);
       await Promise.all(this.groups.map((g) => g.stop()));
       await this.inFlight.drain();
     })();

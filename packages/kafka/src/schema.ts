@@ -9,7 +9,7 @@
  * The reader reads the partitions directly (no consumer group to join), so a
  * process's first load() costs a few fetches, not a group join.
  */
-import { LightbusError, type ApiSchema, type SchemaTransport, type TransportContext } from '@lightbus/core';
+import { BusClosedError, LightbusError, type ApiSchema, type SchemaTransport, type TransportContext } from '@lightbus/core';
 import type { PartitionReader } from './adapter/partition-reader';
 import { decodeSchema, encodeSchema, type IncomingRecord, type StoredSchema } from './codec';
 import type { KafkaSchemaOptions } from './options';
@@ -24,7 +24,8 @@ export class KafkaSchemaTransport implements SchemaTransport {
   /** Next offset to read, per partition. */
   private readonly positions = new Map<number, bigint>();
   private reader: Promise<PartitionReader> | undefined;
-  private readonly waiters = new Set<() => void>();
+  /** load() calls waiting for the reader: each is told on new records, or failed on close. */
+  private readonly waiters = new Map<() => void, (error: Error) => void>();
 
   constructor(
     readonly options: KafkaSchemaOptions,
@@ -46,13 +47,18 @@ export class KafkaSchemaTransport implements SchemaTransport {
     await this.base.produce(this.topic, encodeSchema(apiName, schema, ttlSeconds));
   }
 
-  async load(): Promise<Record<string, ApiSchema>> {
+  load(): Promise<Record<string, ApiSchema>> {
+    return this.base.unlessClosed('load schemas', () => this.read());
+  }
+
+  private async read(): Promise<Record<string, ApiSchema>> {
     await this.ensureTopic();
     const marks = await this.base.client.watermarks(this.topic);
     const behind = (): boolean =>
       marks.some((m) => BigInt(m.high) > BigInt(m.low) && (this.positions.get(m.partition) ?? -1n) < BigInt(m.high));
     if (behind()) {
       await this.startReader();
+      this.base.assertOpen('load schemas');
       await this.until(behind, marks.map((m) => `${m.partition}:${m.high}`).join(' '));
     }
     const now = Date.now();
@@ -81,7 +87,10 @@ export class KafkaSchemaTransport implements SchemaTransport {
         clearTimeout(timer);
         this.waiters.delete(check);
       };
-      this.waiters.add(check);
+      this.waiters.set(check, (error) => {
+        cleanup();
+        reject(error);
+      });
       check();
     });
   }
@@ -90,7 +99,8 @@ export class KafkaSchemaTransport implements SchemaTransport {
     this.reader ??= (async () => {
       const { base, options } = this;
       const marks = await base.client.watermarks(this.topic);
-      return base.client.startPartitionReader({
+      base.assertOpen('start the schema reader');
+      const reader = await base.client.startPartitionReader({
         topic: this.topic,
         start: new Map(marks.map((m) => [m.partition, m.low])),
         maxWaitMs: options.max_wait_ms,
@@ -99,6 +109,12 @@ export class KafkaSchemaTransport implements SchemaTransport {
         description: `schema reader of ${this.topic}`,
         onRecords: (records, partition) => this.apply(records, partition),
       });
+      if (base.isClosed) {
+        // close() ran while this started: it waits for this promise, so stop the reader here.
+        await base.client.stopPartitionReader(reader);
+        base.assertOpen('start the schema reader');
+      }
+      return reader;
     })().catch((error: unknown) => {
       this.reader = undefined;
       throw error;
@@ -118,12 +134,15 @@ export class KafkaSchemaTransport implements SchemaTransport {
       if (decoded.ok) this.table.set(decoded.value.apiName, decoded.value);
       else this.base.logger.warn('Ignoring an unreadable record on the schema topic', { key: apiName, reason: decoded.reason, offset: record.offset });
     }
-    this.waiters.forEach((check) => check());
+    [...this.waiters.keys()].forEach((check) => check());
   }
 
-  async close(): Promise<void> {
-    const reader = await this.reader?.catch(() => undefined);
-    if (reader) await this.base.client.stopPartitionReader(reader);
-    await this.base.close();
+  /** Stops the schema reader (also one still starting); load() calls still waiting fail with BusClosedError. */
+  close(): Promise<void> {
+    return this.base.close(async () => {
+      for (const fail of [...this.waiters.values()]) fail(new BusClosedError('The Kafka schema transport closed while load() waited for the schema topic.'));
+      const reader = await this.reader?.catch(() => undefined);
+      if (reader) await this.base.client.stopPartitionReader(reader);
+    });
   }
 }

@@ -21,10 +21,10 @@ import {
   type Producer,
   type SASLOptions,
 } from 'kafkajs';
-import { ConfigError, errorText, type Logger, type TransportContext } from '@lightbus/core';
+import { BusClosedError, ConfigError, errorText, type Logger, type TransportContext } from '@lightbus/core';
 import { subscribedRoundRobin } from './assigners';
 import { isAuthorizationFailure, isConnectionFailure, isUnsupportedApi, kafkaErrorType, rootMessage, toLightbusError } from './errors';
-import type { IncomingRecord, OutgoingRecord } from '../codec';
+import { toIncomingRecord, type IncomingRecord, type OutgoingRecord } from '../codec';
 import { PartitionReader, type PartitionReaderSettings, type ReaderConnection } from './partition-reader';
 import type { ConnectionOptions, ConsumerOptions } from '../options';
 
@@ -223,9 +223,15 @@ export class KafkaClient {
     return this.closed;
   }
 
+  /** Nothing connects once the client is released: a late start would leave a connection open. */
+  private assertOpen(what: string): void {
+    if (this.closed) throw new BusClosedError(`The Kafka client for ${this.brokers} is closed: cannot ${what}.`);
+  }
+
   // ---- producing ------------------------------------------------------------------------------
 
   private producer(): Promise<Producer> {
+    this.assertOpen('produce');
     this.producerPromise ??= this.connectProducer().catch((error: unknown) => {
       this.producerPromise = undefined;
       throw toLightbusError(error, this.brokers, 'connecting the producer');
@@ -288,6 +294,7 @@ export class KafkaClient {
   // ---- admin ----------------------------------------------------------------------------------
 
   private admin(): Promise<Admin> {
+    this.assertOpen('send admin requests');
     this.adminPromise ??= (async () => {
       const admin = this.kafka.admin();
       await admin.connect();
@@ -459,6 +466,7 @@ export class KafkaClient {
 
   /** Start reading partitions without a group (see partition-reader.ts); stopped on release at the latest. */
   async startPartitionReader(settings: PartitionReaderSettings): Promise<PartitionReader> {
+    this.assertOpen(`start the ${settings.description}`);
     const reader = new PartitionReader(this.readerConnection, settings, this.logger);
     this.consumers.add(reader);
     try {
@@ -478,6 +486,7 @@ export class KafkaClient {
   }
 
   createGroupConsumer(settings: GroupConsumerSettings): GroupConsumer {
+    this.assertOpen(`start ${settings.description}`);
     const consumer = new GroupConsumer(this, settings);
     this.consumers.add(consumer);
     consumer.onStopped(() => this.consumers.delete(consumer));
@@ -531,6 +540,7 @@ export interface GroupConsumerSettings {
 export class GroupConsumer {
   private readonly consumer: KafkaConsumer;
   private running: Promise<void> | undefined;
+  private starting: Promise<void> | undefined;
   private stopping = false;
   private stopPromise: Promise<void> | undefined;
   private fetching = false;
@@ -606,16 +616,21 @@ export class GroupConsumer {
     this.stoppedCallbacks.push(callback);
   }
 
-  async start(): Promise<void> {
-    try {
-      await this.consumer.connect();
-      await this.consumer.subscribe({ topics: [...this.settings.topics], fromBeginning: this.settings.fromBeginning });
-    } catch (error) {
-      await this.consumer.disconnect().catch(() => undefined);
-      this.stoppedCallbacks.splice(0).forEach((callback) => callback());
-      throw toLightbusError(error, this.client.brokers, `starting ${this.settings.description}`);
-    }
-    this.running = this.run();
+  /** Connect, subscribe and start running; when stop() is called meanwhile, it returns without running (stop() disconnects). */
+  start(): Promise<void> {
+    this.starting ??= (async () => {
+      try {
+        await this.consumer.connect();
+        if (this.stopping) return;
+        await this.consumer.subscribe({ topics: [...this.settings.topics], fromBeginning: this.settings.fromBeginning });
+      } catch (error) {
+        await this.consumer.disconnect().catch(() => undefined);
+        this.stoppedCallbacks.splice(0).forEach((callback) => callback());
+        throw toLightbusError(error, this.client.brokers, `starting ${this.settings.description}`);
+      }
+      if (!this.stopping) this.running = this.run();
+    })();
+    return this.starting;
   }
 
   private run(): Promise<void> {
@@ -628,15 +643,7 @@ export class GroupConsumer {
         partitionsConsumedConcurrently: this.settings.partitionsConsumedConcurrently,
         eachBatch: async (payload) => {
           const { batch } = payload;
-          const records: IncomingRecord[] = batch.messages.map((m) => ({
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: m.offset,
-            timestamp: m.timestamp,
-            key: m.key ?? null,
-            value: m.value,
-            headers: m.headers ?? {},
-          }));
+          const records = batch.messages.map((m) => toIncomingRecord(batch.topic, batch.partition, m));
           await this.settings.handle({
             topic: batch.topic,
             partition: batch.partition,
@@ -697,6 +704,8 @@ export class GroupConsumer {
       this.stopping = true;
       if (this.restartTimer) clearTimeout(this.restartTimer);
       this.fetchWaiters.splice(0).forEach((wake) => wake());
+      // A connect in progress finishes first (disconnecting in the middle of it could leave its socket open).
+      await this.starting?.catch(() => undefined);
       // kafkajs's stop() does nothing while the first join is in progress: let the join finish first.
       await this.running;
       await this.consumer.disconnect().catch((error: unknown) => {

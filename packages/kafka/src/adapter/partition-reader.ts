@@ -14,7 +14,7 @@
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { Logger } from '@lightbus/core';
 import type { logCreator as KafkaLogCreator, RetryOptions, SASLOptions } from 'kafkajs';
-import type { HeaderValue, IncomingRecord } from '../codec';
+import { toIncomingRecord, type HeaderValue, type IncomingRecord } from '../codec';
 import { isConnectionFailure, kafkaErrorType, rootMessage } from './errors';
 
 interface InternalMessage {
@@ -94,9 +94,12 @@ export class PartitionReader {
   private readonly cluster: InternalCluster;
   private readonly positions: Map<number, string>;
   private stopping = false;
+  private starting: Promise<void> | undefined;
+  private stopPromise: Promise<void> | undefined;
   private loop: Promise<void> | undefined;
   private failures = 0;
-  private readonly idle: Array<() => void> = [];
+  /** Wake-ups of the sleeps in progress (at most one: the loop sleeps one at a time); each removes itself when done. */
+  private readonly idle = new Set<() => void>();
   private paused = new Set<number>();
 
   constructor(
@@ -122,11 +125,21 @@ export class PartitionReader {
     });
   }
 
-  /** Connect and start reading (in the background). */
-  async start(): Promise<void> {
-    await this.cluster.connect();
-    await this.cluster.addMultipleTargetTopics([this.settings.topic]);
-    this.loop = this.run();
+  /** Connect and start reading (in the background); when stop() is called meanwhile, it returns without reading. */
+  start(): Promise<void> {
+    this.starting ??= (async () => {
+      await this.cluster.connect();
+      if (this.stopping) return;
+      await this.cluster.addMultipleTargetTopics([this.settings.topic]);
+      if (this.stopping) return;
+      this.loop = this.run();
+    })();
+    return this.starting;
+  }
+
+  /** Sleeps in progress that stop() or seek() would cut short (for tests: never more than one). */
+  get pendingWakeups(): number {
+    return this.idle.size;
   }
 
   /** The next offset this reader will read in a partition. */
@@ -138,7 +151,11 @@ export class PartitionReader {
   seek(partition: number, offset: string): void {
     this.positions.set(partition, offset);
     this.paused.delete(partition);
-    this.idle.splice(0).forEach((wake) => wake());
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const wake of [...this.idle]) wake();
   }
 
   /** Stop fetching a partition until it is sought again. */
@@ -195,15 +212,7 @@ export class PartitionReader {
             if (fetched === undefined || this.positions.get(data.partition) !== fetched || this.paused.has(data.partition) || this.stopping) continue;
             const messages = new Batch(topicName, fetched, data).messages;
             if (messages.length === 0) continue;
-            const records: IncomingRecord[] = messages.map((m) => ({
-              topic: topicName,
-              partition: data.partition,
-              offset: m.offset,
-              timestamp: m.timestamp,
-              key: m.key ?? null,
-              value: m.value,
-              headers: m.headers ?? {},
-            }));
+            const records = messages.map((m) => toIncomingRecord(topicName, data.partition, m));
             this.positions.set(data.partition, String(BigInt(messages[messages.length - 1]!.offset) + 1n));
             await this.settings.onRecords(records, data.partition, data.highWatermark);
           }
@@ -215,6 +224,7 @@ export class PartitionReader {
   private async recover(error: unknown): Promise<void> {
     const type = kafkaErrorType(error);
     const { topic } = this.settings;
+    if (this.stopping) return;
     if ((error as { name?: string }).name === 'KafkaJSOffsetOutOfRange') {
       const partition = (error as { partition?: number }).partition;
       const partitions = partition === undefined ? this.active() : [partition];
@@ -241,21 +251,32 @@ export class PartitionReader {
 
   /** Wait, or less when the reader stops or a partition is sought. */
   private sleep(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
+        this.idle.delete(done);
         resolve();
-      }
-      this.idle.push(done);
+      };
+      const timer = setTimeout(done, ms);
+      this.idle.add(done);
     });
   }
 
-  async stop(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
-    this.idle.splice(0).forEach((wake) => wake());
-    await this.cluster.disconnect().catch(() => undefined);
-    await this.loop;
+  /**
+   * Stop reading and disconnect; waits for a start in progress, and for the
+   * loop. Disconnects again after the loop ended, in case a metadata refresh
+   * in flight reconnected a broker meanwhile. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopPromise ??= (async () => {
+      this.stopping = true;
+      this.wake();
+      await this.starting?.catch(() => undefined);
+      await this.cluster.disconnect().catch(() => undefined);
+      await this.loop;
+      await this.cluster.disconnect().catch(() => undefined);
+    })();
+    return this.stopPromise;
   }
 }
