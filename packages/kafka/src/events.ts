@@ -12,6 +12,7 @@
  * member died before handling it.
  */
 import {
+  ConsumerSet,
   InvalidParametersError,
   MessageRejectedError,
   backoffDelay,
@@ -87,7 +88,7 @@ function minBig(a: bigint, b: bigint): bigint {
 export class KafkaEventTransport implements EventTransport {
   readonly capabilities: TransportCapabilities;
   readonly base: RoleBase;
-  private readonly consumers = new Set<EventConsumer>();
+  private readonly consumers = new ConsumerSet();
   /** History queries reading now: stopped on close. */
   private readonly historyReads = new Set<{ stop(): Promise<void> }>();
   private readonly source: string;
@@ -143,8 +144,7 @@ export class KafkaEventTransport implements EventTransport {
   /** Stops the listeners (those still starting too) and history reads in progress, then closes the connections. */
   close(): Promise<void> {
     return this.base.close(async () => {
-      await Promise.all([...this.consumers, ...this.historyReads].map((c) => c.stop()));
-      this.consumers.clear();
+      await Promise.all([this.consumers.stopAll(), ...[...this.historyReads].map((c) => c.stop())]);
     });
   }
 }

@@ -5,6 +5,7 @@
  * a request is in flight (so under load batches grow by themselves, as with
  * the Java client's batching). One request in flight per queue.
  */
+import { BrokerConnectionError } from '@lightbus/core';
 import type { OutgoingRecord } from './codec';
 
 export interface ProduceQueueOptions {
@@ -26,10 +27,14 @@ interface Item extends QueuedRecord {
   readonly reject: (error: unknown) => void;
 }
 
-export class DeadlinePassedError extends Error {
+/** A record still queued when its deadline passed: dropped, never sent later. A broker problem as far as the caller knows. */
+export class DeadlinePassedError extends BrokerConnectionError {
   constructor(topic: string) {
-    super(`Not produced to ${topic}: its deadline passed while it waited to be sent.`);
-    this.name = 'DeadlinePassedError';
+    super(
+      `Not produced to ${topic}: its deadline passed while it waited to be sent, and it will not be sent later. ` +
+        `Check that the Kafka brokers are reachable and not overloaded.`,
+      { retriable: true },
+    );
   }
 }
 

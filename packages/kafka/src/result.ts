@@ -23,6 +23,7 @@ import {
 } from '@lightbus/core';
 import type { PartitionReader } from './adapter/partition-reader';
 import { correlationIdOf, decodeResult, encodeResult, formatReturnPath, parseReturnPath, type IncomingRecord } from './codec';
+import { DeadlinePassedError } from './produce-queue';
 import type { KafkaResultOptions } from './options';
 import { RoleBase } from './role';
 import { REQUEST_TOPIC_DEFAULTS } from './rpc';
@@ -70,7 +71,7 @@ export class KafkaResultTransport implements ResultTransport {
     }
     // A reply after the caller's deadline is dropped unsent: nobody waits for it.
     await this.base.produce(path.topic, encodeResult(result, path.token, path.partition), call.deadline).catch((error: unknown) => {
-      if ((error as Error | undefined)?.name === 'DeadlinePassedError') {
+      if (error instanceof DeadlinePassedError) {
         this.base.logger.debug('Result not sent: the caller stopped waiting', { rpcMessageId: call.id });
         return;
       }

@@ -2,7 +2,7 @@
  * What every role's transport holds: a share of the process's Kafka client,
  * the topic names, a produce queue, and the shape of the topics it creates.
  */
-import { BusClosedError, type Consumer, type TransportContext } from '@lightbus/core';
+import { BusClosedError, ConsumerSet, type Consumer, type StartableConsumer, type TransportContext } from '@lightbus/core';
 import { KafkaClient, type TopicSpec } from './adapter/client';
 import type { OutgoingRecord } from './codec';
 import { TopicNames } from './names';
@@ -84,6 +84,15 @@ export class RoleBase {
     );
   }
 
+  /**
+   * Start a consumer as one of `running` (stopped by close()). If it fails to
+   * start, or the role closes while it starts, it is stopped and this rejects:
+   * nothing is left running. A failure caused by the close is a BusClosedError.
+   */
+  startConsumer(running: ConsumerSet, consumer: StartableConsumer, what: string): Promise<Consumer> {
+    return this.unlessClosed(what, () => running.start(consumer));
+  }
+
   /** Produce one record through the batching queue; resolves once the brokers have it. */
   produce(topic: string, record: OutgoingRecord, deadline?: number): Promise<void> {
     return this.queue.push(topic, record, deadline);
@@ -102,33 +111,6 @@ export class RoleBase {
     })();
     return this.closing;
   }
-
-  /**
-   * Start a consumer and keep it in `running` until it stops. If it fails to
-   * start, or the role closes (or the consumer is stopped) while it starts, it
-   * is stopped and forgotten and this rejects: nothing is left running.
-   */
-  async startConsumer<C extends StartableConsumer>(running: Set<C>, consumer: C, what: string): Promise<Consumer> {
-    this.assertOpen(what);
-    running.add(consumer);
-    const stop = async (): Promise<void> => {
-      await consumer.stop();
-      running.delete(consumer);
-    };
-    try {
-      await this.unlessClosed(what, () => consumer.start());
-    } catch (error) {
-      await stop();
-      throw error;
-    }
-    return { stop };
-  }
-}
-
-/** A role's consumer: start() gives up (rejecting) when stop() is called meanwhile. */
-export interface StartableConsumer {
-  start(): Promise<void>;
-  stop(): Promise<void>;
 }
 
 /** The error a consumer's start() rejects with when stop() was called before it finished. */

@@ -6,6 +6,7 @@
  * when it reads them and again when a concurrency slot frees up for them.
  */
 import {
+  ConsumerSet,
   InFlight,
   Semaphore,
   errorText,
@@ -26,7 +27,7 @@ export const REQUEST_TOPIC_DEFAULTS: Readonly<Record<string, string>> = { 'reten
 
 export class KafkaRpcTransport implements RpcTransport {
   readonly base: RoleBase;
-  private readonly consumers = new Set<RpcConsumer>();
+  private readonly consumers = new ConsumerSet();
 
   constructor(
     readonly options: KafkaRpcOptions,
@@ -49,8 +50,7 @@ export class KafkaRpcTransport implements RpcTransport {
   /** Stops the workers' consumers (those still starting too), then closes the connections. */
   close(): Promise<void> {
     return this.base.close(async () => {
-      await Promise.all([...this.consumers].map((c) => c.stop()));
-      this.consumers.clear();
+      await this.consumers.stopAll();
     });
   }
 }
