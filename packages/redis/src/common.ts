@@ -1,6 +1,8 @@
 /** What every role shares: its command connection, names, retries, errors. */
 import { LightbusError, delay, type LightbusErrorOptions, type TransportContext } from '@lightbus/core';
 import {
+  ConnectionClosedError,
+  NotSentError,
   RedisConnection,
   acquireSharedConnection,
   connectionName,
@@ -67,13 +69,46 @@ export abstract class RedisRole {
    * Run `attempt` on the command connection until it succeeds or `deadline`
    * (ms since the epoch) passes: waits for the connection, and after a
    * connection failure waits `retryDelayMs` and tries again. Redis's own
-   * refusals are not retried.
+   * refusals are not retried. For commands that may run twice (an event is
+   * at least once; a result or a schema stored twice is harmless).
    */
-  protected async withRetries<T>(
+  protected withRetries<T>(
     what: string,
     deadline: number,
     attempt: (connection: RedisConnection) => Promise<T>,
     retryDelayMs = 100,
+  ): Promise<T> {
+    return this.retrying(what, deadline, attempt, retryDelayMs, () => true);
+  }
+
+  /**
+   * As withRetries, for commands that must not run twice (a call): they are
+   * sent again only when they certainly did not reach Redis (NotSentError).
+   * Resolves 'sent', or 'unknown' when the connection failed after they were
+   * written: Redis may or may not have executed them, and they are not sent
+   * again (sending again could run them twice).
+   */
+  protected async sendAtMostOnce(
+    what: string,
+    deadline: number,
+    attempt: (connection: RedisConnection) => Promise<unknown>,
+    retryDelayMs: number,
+  ): Promise<'sent' | 'unknown'> {
+    try {
+      await this.retrying(what, deadline, attempt, retryDelayMs, (error) => error instanceof NotSentError);
+      return 'sent';
+    } catch (error) {
+      if (error instanceof LightbusError || error instanceof ConnectionClosedError || isProgrammingError(error)) throw error;
+      return 'unknown';
+    }
+  }
+
+  private async retrying<T>(
+    what: string,
+    deadline: number,
+    attempt: (connection: RedisConnection) => Promise<T>,
+    retryDelayMs: number,
+    mayRetry: (error: unknown) => boolean,
   ): Promise<T> {
     const connection = this.commands();
     for (;;) {
@@ -82,7 +117,7 @@ export abstract class RedisRole {
         return await attempt(connection);
       } catch (error) {
         if (isReplyError(error) || error instanceof LightbusError) throw commandFailure(error, what);
-        if (connection.isClosed || isProgrammingError(error)) throw error;
+        if (connection.isClosed || isProgrammingError(error) || !mayRetry(error)) throw error;
         if (Date.now() + retryDelayMs >= deadline) {
           throw connection.unreachable(what, error);
         }

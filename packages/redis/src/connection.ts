@@ -70,6 +70,19 @@ export class ConnectionClosedError extends Error {
   }
 }
 
+/**
+ * A command was refused before anything was written (the connection is not
+ * ready): it certainly did not reach Redis, so sending it again cannot
+ * duplicate it. Any other connection error after a send leaves it unknown
+ * whether Redis executed the command.
+ */
+export class NotSentError extends Error {
+  constructor(where: string, cause: Error | undefined) {
+    super(`Not sent: the Redis connection to ${where} is not ready${cause ? ` (${cause.message})` : ''}.`, { cause });
+    this.name = 'NotSentError';
+  }
+}
+
 export class RedisConnection {
   readonly where: string;
   private readonly redis: Redis;
@@ -233,6 +246,7 @@ export class RedisConnection {
    */
   send(command: Command): Promise<Reply> {
     if (this.closed) return Promise.reject(new ConnectionClosedError(this.where));
+    if (!this.writable) return Promise.reject(new NotSentError(this.where, this.lastError));
     this.cork();
     const [name, ...args] = command;
     return this.redis.call(name, args) as Promise<Reply>;
@@ -241,6 +255,12 @@ export class RedisConnection {
   /** Send commands back to back (in one write); each reply in order. The first failed command's error is thrown. */
   async pipeline(commands: readonly Command[]): Promise<Reply[]> {
     return Promise.all(commands.map((command) => this.send(command)));
+  }
+
+  /** ioredis writes a command to the socket now (it has no offline queue): ready, and the socket takes writes. */
+  private get writable(): boolean {
+    const socket = this.redis.stream as { writable?: boolean } | undefined;
+    return this.redis.status === 'ready' && socket?.writable === true;
   }
 
   /** Hold writes to the socket until the current task and its microtasks are done. */
@@ -260,6 +280,7 @@ export class RedisConnection {
   /** Send commands as one MULTI/EXEC transaction: all of them happen, or none. */
   async transaction(commands: readonly Command[]): Promise<Reply[]> {
     if (this.closed) throw new ConnectionClosedError(this.where);
+    if (!this.writable) throw new NotSentError(this.where, this.lastError);
     const results = await this.redis.multi(commands.map((c) => ['call', ...c])).exec();
     if (!results) throw new Error('The transaction was aborted');
     return results.map(([error, reply]) => {

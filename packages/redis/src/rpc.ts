@@ -43,7 +43,7 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     const deadline = message.deadline ?? Date.now() + (options.timeoutSeconds ?? this.options.rpc_timeout) * 1000;
     const what = `Calling ${message.apiName}.${message.procedureName}()`;
     // Give up a moment before the caller's own timeout, so the caller hears why.
-    await this.withRetries(
+    const outcome = await this.sendAtMostOnce(
       what,
       deadline - 50,
       async (connection) => {
@@ -55,6 +55,16 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
       },
       this.options.rpc_retry_delay * 1000,
     );
+    if (outcome === 'unknown') {
+      // Sending it again could run it twice (a worker may already have taken the first copy).
+      this.context.logger.warn(
+        `${what}: the connection to Redis at ${this.commands().where} dropped while the call was being sent, so it may or ` +
+          `may not have reached Redis. It is not sent again (a call runs at most once); its result is awaited until its ` +
+          `deadline. If it never comes, the call fails with a timeout: check the Redis connection, and retry the call ` +
+          `yourself only if running it twice is harmless.`,
+        { id: message.id },
+      );
+    }
   }
 
   async consumeRpcs(apiNames: readonly string[], handler: RpcHandler): Promise<Consumer> {
