@@ -36,8 +36,9 @@ export class BlockingReader {
     return this.abort.signal.aborted;
   }
 
-  /** Run `body` until it returns (it loops until `signal` aborts). */
+  /** Run `body` until it returns (it loops until `signal` aborts). Not after stop(). */
   start(body: (signal: AbortSignal) => Promise<void>): void {
+    if (this.stopping || this.loop) return;
     this.loop = body(this.abort.signal).catch((error: unknown) => {
       if (error instanceof ConnectionClosedError && this.stopping) return;
       this.logger.error('A Redis read loop stopped on an unexpected error', { error });

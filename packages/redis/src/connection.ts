@@ -98,6 +98,7 @@ export class RedisConnection {
   /** Writes are held until the current task and its microtasks are done. */
   private corked = false;
   private readyGate: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
 
   constructor(private readonly settings: ConnectionSettings) {
     this.where = redactUrl(settings.url);
@@ -311,9 +312,13 @@ export class RedisConnection {
     }
   }
 
-  /** Close the connection: waits for replies still due (briefly), then releases the socket. Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /** Close the connection: waits for replies still due (briefly), then releases the socket. Idempotent: every caller waits for the end. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     this.closed = true; // from now on retryStrategy says stop: no reconnection starts
     const redis = this.redis;
     if (redis.status !== 'ready' && redis.status !== 'connect' && redis.status !== 'connecting') {

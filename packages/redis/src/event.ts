@@ -20,6 +20,7 @@
  * events nobody here listens for are acknowledged and skipped.
  */
 import {
+  BusClosedError,
   InvalidParametersError,
   MessageRejectedError,
   backoffDelay,
@@ -38,7 +39,7 @@ import {
 } from '@lightbus/core';
 import { BLOCK_MS, BlockingReader } from './blocking';
 import { isReplyError, type Command, type RedisConnection } from './connection';
-import { RedisRole, STARTUP_WAIT_MS, commandFailure } from './common';
+import { RedisRole, STARTUP_WAIT_MS, commandFailure, startFailure } from './common';
 import type { RedisEventOptions } from './options';
 import { parseEntries, parseInfoList, parsePending, parseStreamsReply, type StreamEntry } from './replies';
 import {
@@ -120,15 +121,21 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
 
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
     const start = groupStartId(spec.since);
+    if (this.closed) throw this.closedError(`Listening (group ${spec.group})`);
     const consumer = new EventConsumer(this, this.context, spec, handler, this.commands(), this.connect(`listener:${spec.group}`, { blockMs: BLOCK_MS }));
-    await consumer.start(start);
+    // Known from the start, so close() stops it while it is still starting.
     this.consumers.add(consumer);
-    return {
-      stop: async () => {
-        this.consumers.delete(consumer);
-        await consumer.stop();
-      },
+    const stop = async (): Promise<void> => {
+      this.consumers.delete(consumer);
+      await consumer.stop();
     };
+    try {
+      await consumer.start(start, (what, signal) => this.readyToStart(consumer.connection, what, signal));
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+    return { stop };
   }
 
   async *history(query: HistoryQuery): AsyncIterable<EventMessage> {
@@ -195,10 +202,9 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
     return [...found].sort();
   }
 
-  async close(): Promise<void> {
+  protected override async stopConsumers(): Promise<void> {
     await Promise.all([...this.consumers].map((c) => c.stop()));
     this.consumers.clear();
-    await this.closeCommands();
   }
 }
 
@@ -235,7 +241,7 @@ class EventConsumer {
     this.reclaimBatch = options.reclaim_batch_size ?? options.batch_size * 10;
   }
 
-  private get connection(): RedisConnection {
+  get connection(): RedisConnection {
     return this.reader.connection;
   }
 
@@ -243,17 +249,22 @@ class EventConsumer {
     return `Listening for ${this.spec.events.map((e) => `${e.apiName}.${e.eventName}`).join(', ')} (group ${this.spec.group})`;
   }
 
-  /** Create the groups, then run the loop. Fails (clearly) if Redis cannot be reached at start. */
-  async start(startId: string): Promise<void> {
-    await this.connection.ready(Date.now() + STARTUP_WAIT_MS, undefined, this.what);
+  /**
+   * Wait for Redis (`ready`), create the groups, then run the loop. Fails
+   * clearly if Redis cannot be reached at start, or if stop() came first; the
+   * caller then stops this consumer (closing its connection).
+   */
+  async start(startId: string, ready: (what: string, signal: AbortSignal) => Promise<void>): Promise<void> {
+    await ready(this.what, this.reader.signal);
     try {
       await this.removeIdleConsumers();
       await this.createGroups(() => startId);
       await this.readCursors();
     } catch (error) {
-      await this.connection.close();
-      throw commandFailure(error, `${this.what}: creating the consumer group`);
+      if (this.reader.stopping) throw new BusClosedError(`${this.what}: stopped while starting (the bus is closing).`);
+      throw startFailure(error, `${this.what}: creating the consumer group`, this.connection);
     }
+    if (this.reader.stopping) throw new BusClosedError(`${this.what}: stopped while starting (the bus is closing).`);
     this.reader.start((signal) => this.loop(signal));
   }
 

@@ -154,14 +154,11 @@ export class RedisResultTransport extends RedisRole implements ResultTransport {
     box.resolve(result);
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  protected override async stopConsumers(): Promise<void> {
     await this.reader?.stop();
     for (const [id, box] of this.waiting) {
       box.reject(new BusClosedError(`The bus was closed while call ${id} waited for its result.`));
     }
     this.waiting.clear();
-    await this.closeCommands();
   }
 }

@@ -20,8 +20,8 @@ import {
   type TransportContext,
 } from '@lightbus/core';
 import { BLOCK_MS, BlockingReader } from './blocking';
-import { ConnectionClosedError, isReplyError, type RedisConnection } from './connection';
-import { RedisRole, STARTUP_WAIT_MS, commandFailure } from './common';
+import { isReplyError, type RedisConnection } from './connection';
+import { RedisRole, commandFailure } from './common';
 import type { RedisRpcOptions } from './options';
 import { UndecodableMessage, decodeRpcCall, deadLetterKey, encodeRpcCall, rpcExpiryKey, rpcQueueKey } from './wire';
 
@@ -68,10 +68,12 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
   }
 
   async consumeRpcs(apiNames: readonly string[], handler: RpcHandler): Promise<Consumer> {
-    if (this.closed) throw new ConnectionClosedError('(closed transport)');
+    const what = `Serving ${apiNames.join(', ')}`;
+    if (this.closed) throw this.closedError(what);
     const queues = apiNames.map(rpcQueueKey);
     const commands = this.commands();
-    await commands.ready(Date.now() + STARTUP_WAIT_MS, undefined, `Serving ${apiNames.join(', ')}`);
+    await this.readyToStart(commands, what);
+    // From here to the end nothing waits: close() either came before (and threw above) or finds this consumer.
     const reader = new BlockingReader(this.connect('rpc-consumer', { blockMs: BLOCK_MS }), commands, this.context.logger);
     const slots = new Semaphore(this.options.concurrency);
     const inFlight = new InFlight();
@@ -205,8 +207,7 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     }
   }
 
-  async close(): Promise<void> {
+  protected override async stopConsumers(): Promise<void> {
     await Promise.all([...this.consumers].map((c) => c.stop()));
-    await this.closeCommands();
   }
 }

@@ -72,8 +72,4 @@ export class RedisSchemaTransport extends RedisRole implements SchemaTransport {
       return schemas;
     });
   }
-
-  async close(): Promise<void> {
-    await this.closeCommands();
-  }
 }
