@@ -9,8 +9,8 @@
  * 2. own pending entries first (XREADGROUP ... 0: delivered to this consumer
  *    name before a restart, never acknowledged),
  * 3. then new entries in batches (XREADGROUP COUNT <batch_size> BLOCK ... >),
- *    each handled in order; the batch's acknowledgements (XACK) go out with
- *    the next read, in the same write,
+ *    each handled in order and acknowledged (XACK) as soon as its handler
+ *    finished (those finished in the same task in one write),
  * 4. every reclaim_interval, entries idle longer than acknowledgement_timeout
  *    in the group (their consumer died or failed) are claimed (XPENDING,
  *    XCLAIM) and handled here.
@@ -216,8 +216,13 @@ class EventConsumer {
   private readonly logger;
   /** Highest entry id seen per stream: where to re-create a group that vanished. */
   private readonly cursors = new Map<string, string>();
-  /** Entries handled, not yet acknowledged, per stream. */
+  /** Entries handled, not yet acknowledged (or whose XACK failed), per stream. */
   private readonly toAck = new Map<string, string[]>();
+  /** XACKs on the wire. */
+  private readonly acking = new Set<Promise<void>>();
+  private flushScheduled = false;
+  /** The last XACK failed (warn once, not on every retry). */
+  private ackFailing = false;
   private readonly ackTimeoutMs: number;
   private readonly reclaimIntervalMs: number;
   private readonly reclaimBatch: number;
@@ -287,17 +292,14 @@ class EventConsumer {
           if (signal.aborted) break;
         }
         const block = Math.max(1, Math.min(BLOCK_MS, this.nextReclaim - Date.now()));
-        let ackFailure: unknown;
-        const acks = this.sendAcks().catch((error: unknown) => (ackFailure = error));
+        // Acknowledgements that failed earlier go out again with the read, in the same write.
+        const acks = this.sendAcks();
         const reply = await this.reader.read([
           'XREADGROUP', 'GROUP', this.spec.group, this.spec.consumer, 'COUNT', this.transport.options.batch_size,
           'BLOCK', block, 'STREAMS', ...this.streams, ...this.streams.map(() => '>'),
         ]);
         await acks;
         failures = 0;
-        if (ackFailure !== undefined) {
-          this.logger.warn(`${this.what}: acknowledging failed; trying again with the next read`, { error: errorText(ackFailure) });
-        }
         await this.handleBatch(parseStreamsReply(reply), signal);
       } catch (error) {
         if (signal.aborted) break;
@@ -319,16 +321,23 @@ class EventConsumer {
         await delay(backoffDelay(failures - 1, { initialMs: 100, maxMs: this.transport.options.consumption_restart_delay * 1000 }), signal);
       }
     }
-    // Stopping: acknowledge what was handled.
-    try {
-      await this.sendAcks();
-    } catch (error) {
-      this.logger.warn(`${this.what}: could not acknowledge the last events; they will be delivered again`, { error: errorText(error) });
+    // Stopping: make sure what was handled is acknowledged.
+    await Promise.all(this.acking);
+    await this.sendAcks();
+    if (this.toAck.size > 0) {
+      const count = [...this.toAck.values()].reduce((sum, ids) => sum + ids.length, 0);
+      this.logger.warn(
+        `${this.what}: stopped with ${count} handled event(s) not acknowledged (Redis unreachable); they will be delivered ` +
+          `again, to this consumer when it restarts under the same name, or to another after acknowledgement_timeout`,
+      );
     }
   }
 
   /** Entries delivered to this consumer name earlier and never acknowledged (a restart): handled first. */
   private async readOwnPending(signal: AbortSignal): Promise<void> {
+    // Acknowledgements that failed first: those events were handled and must not come back as pending.
+    await Promise.all(this.acking);
+    await this.sendAcks();
     const after = new Map(this.streams.map((s) => [s, '0']));
     while (!signal.aborted && after.size > 0) {
       const streams = [...after.keys()];
@@ -345,7 +354,6 @@ class EventConsumer {
       if (entries.length > 0) {
         this.logger.info(`${this.what}: handling ${entries.length} event(s) delivered before a restart and never acknowledged`);
         await this.handleBatch(entries, signal);
-        await this.sendAcks();
       }
     }
   }
@@ -364,7 +372,6 @@ class EventConsumer {
             const owners = [...new Set(stale.map((p) => p.consumer))].join(', ');
             this.logger.info(`${this.what}: reclaimed ${claimed.length} event(s) not acknowledged within ${this.ackTimeoutMs / 1000}s by ${owners}`);
             await this.handleBatch(claimed, signal);
-            await this.sendAcks();
             if (signal.aborted) return;
           }
         }
@@ -415,25 +422,51 @@ class EventConsumer {
     if (current === undefined || compareStreamIds(entry.id, current) > 0) this.cursors.set(entry.stream, entry.id);
   }
 
+  /**
+   * Acknowledge an entry now that its handler finished: the XACK goes out at
+   * the end of the current task, one per stream for every entry finished in
+   * that task, so a crash later in the batch does not bring it back.
+   */
   private ack(entry: StreamEntry): void {
     const list = this.toAck.get(entry.stream);
     if (list) list.push(entry.id);
     else this.toAck.set(entry.stream, [entry.id]);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(() => {
+      this.flushScheduled = false;
+      void this.sendAcks();
+    });
   }
 
-  /** Send the pending acknowledgements (one XACK per stream, in one write); kept for a retry if that fails. */
+  /**
+   * Send the acknowledgements not yet sent (one XACK per stream, in one
+   * write). Never rejects: on failure they are kept and sent again with the
+   * next read (or before pending entries are read again).
+   */
   private sendAcks(): Promise<void> {
     if (this.toAck.size === 0) return Promise.resolve();
     const batch = [...this.toAck.entries()];
     this.toAck.clear();
     const commands: Command[] = batch.map(([stream, ids]) => ['XACK', stream, this.spec.group, ...ids]);
-    return this.connection.pipeline(commands).then(
-      () => undefined,
+    const sent: Promise<void> = this.connection.pipeline(commands).then(
+      () => {
+        this.ackFailing = false;
+      },
       (error: unknown) => {
         for (const [stream, ids] of batch) this.toAck.set(stream, [...ids, ...(this.toAck.get(stream) ?? [])]);
-        throw error;
+        const log = this.ackFailing ? this.logger.debug.bind(this.logger) : this.logger.warn.bind(this.logger);
+        this.ackFailing = true;
+        log(
+          `${this.what}: acknowledging ${batch.reduce((n, [, ids]) => n + ids.length, 0)} handled event(s) failed; they stay ` +
+            'pending and are acknowledged once the connection is back',
+          { error: errorText(error) },
+        );
       },
     );
+    this.acking.add(sent);
+    void sent.finally(() => this.acking.delete(sent));
+    return sent;
   }
 
   /** Copy an entry to `<stream>:dead_letters` with the reason, and acknowledge it, in one transaction. */

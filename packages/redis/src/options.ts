@@ -79,7 +79,7 @@ export const RedisEventOptions = Type.Object(
     batch_size: Type.Integer({
       minimum: 1,
       default: 10,
-      description: 'Most events read from Redis in one XREADGROUP and handled before they are acknowledged together.',
+      description: 'Most events read from Redis in one XREADGROUP; handled in order, each acknowledged as soon as its handler finished.',
     }),
     reclaim_batch_size: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
       default: null,
