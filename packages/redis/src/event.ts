@@ -23,8 +23,6 @@ import {
   BusClosedError,
   InvalidParametersError,
   MessageRejectedError,
-  backoffDelay,
-  delay,
   errorText,
   type ConsumeSpec,
   type Consumer,
@@ -37,7 +35,7 @@ import {
   type TransportCapabilities,
   type TransportContext,
 } from '@lightbus/core';
-import { BLOCK_MS, BlockingReader } from './blocking';
+import { BLOCK_MS, BlockingReader, FailureStreak } from './blocking';
 import { isReplyError, type Command, type RedisConnection } from './connection';
 import { RedisRole, STARTUP_WAIT_MS, commandFailure, startFailure } from './common';
 import type { RedisEventOptions } from './options';
@@ -278,7 +276,7 @@ class EventConsumer {
   }
 
   private async loop(signal: AbortSignal): Promise<void> {
-    let failures = 0;
+    const failures = new FailureStreak(this.logger, () => this.transport.options.consumption_restart_delay * 1000);
     let ownPendingRead = false;
     while (!signal.aborted) {
       try {
@@ -299,12 +297,15 @@ class EventConsumer {
           'BLOCK', block, 'STREAMS', ...this.streams, ...this.streams.map(() => '>'),
         ]);
         await acks;
-        failures = 0;
+        failures.succeeded();
         await this.handleBatch(parseStreamsReply(reply), signal);
       } catch (error) {
         if (signal.aborted) break;
         if (isReplyError(error) && error.message.startsWith('NOGROUP')) {
-          this.logger.warn(`${this.what}: the stream or group vanished (Redis restarted or the key was deleted); re-creating it`);
+          this.logger.warn(
+            `${this.what}: the stream or its consumer group vanished (Redis restarted without its data, or the key was ` +
+              'deleted); re-creating the group after the last event seen, so newer events are not skipped',
+          );
           try {
             await this.createGroups((stream) => this.cursors.get(stream) ?? '$');
             this.toAck.clear(); // a new group has no pending entries to acknowledge
@@ -313,12 +314,14 @@ class EventConsumer {
             error = again;
           }
         }
-        failures += 1;
-        const log = failures === 1 ? this.logger.warn.bind(this.logger) : this.logger.debug.bind(this.logger);
-        log(`${this.what}: reading failed; retrying`, { error: errorText(error), attempt: failures });
         // A read whose reply was lost left entries delivered to us: take them first when back.
         ownPendingRead = false;
-        await delay(backoffDelay(failures - 1, { initialMs: 100, maxMs: this.transport.options.consumption_restart_delay * 1000 }), signal);
+        await failures.failed(
+          `${this.what}: reading from Redis at ${this.connection.where} failed; retrying with backoff (at most ` +
+            'consumption_restart_delay apart). Events wait in the stream meanwhile; none is lost.',
+          error,
+          signal,
+        );
       }
     }
     // Stopping: make sure what was handled is acknowledged.

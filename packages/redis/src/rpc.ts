@@ -9,8 +9,6 @@
 import {
   InFlight,
   Semaphore,
-  backoffDelay,
-  delay,
   errorText,
   type Consumer,
   type RpcHandler,
@@ -78,59 +76,43 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     const slots = new Semaphore(this.options.concurrency);
     const inFlight = new InFlight();
     const logger = this.context.logger;
-    const blockSeconds = String(BLOCK_MS / 1000);
 
-    reader.start(async (signal) => {
-      let failures = 0;
-      while (!signal.aborted) {
+    reader.startLoop({
+      command: ['BLPOP', ...queues, String(BLOCK_MS / 1000)],
+      failure:
+        `Taking calls for ${apiNames.join(', ')} from Redis at ${commands.where} failed; retrying with backoff (at most ` +
+        `consumption_restart_delay apart). Calls wait in the queue meanwhile; those whose deadline passes are dropped unexecuted.`,
+      maxBackoffMs: this.maxBackoffMs,
+      reserve: async () => {
         await slots.acquire();
-        if (signal.aborted) {
-          slots.release();
-          break;
-        }
-        let reply;
-        try {
-          reply = await reader.read(['BLPOP', ...queues, blockSeconds]);
-          failures = 0;
-        } catch (error) {
-          slots.release();
-          if (signal.aborted) break;
-          failures += 1;
-          const log = failures === 1 ? logger.warn.bind(logger) : logger.debug.bind(logger);
-          log(`Taking calls for ${apiNames.join(', ')} failed; retrying`, { error: errorText(error), attempt: failures });
-          await delay(backoffDelay(failures - 1, { initialMs: 100, maxMs: this.maxBackoffMs }), signal);
-          continue;
-        }
-        if (!Array.isArray(reply) || reply.length < 2) {
-          slots.release();
-          continue;
-        }
+        return () => slots.release();
+      },
+      onReply: async (reply, release, signal) => {
         const queue = String(reply[0]);
-        const dispatch = (blob: string): void => {
-          void inFlight.track(this.take(queue, blob, handler, reader.connection).finally(() => slots.release()));
+        const dispatch = (blob: string, done: () => void): void => {
+          void inFlight.track(this.take(queue, blob, handler, reader.connection).finally(done));
         };
-        dispatch(String(reply[1]));
+        dispatch(String(reply[1]), release);
         // Calls waiting behind it in the same queue: take as many as there are free slots, atomically,
         // in one round trip (a busy worker does not pay a BLPOP round trip per call).
         const free = slots.available;
-        if (free > 0 && !signal.aborted) {
-          let more: string[] = [];
-          try {
-            const [range] = await reader.connection.transaction([
-              ['LRANGE', queue, 0, free - 1],
-              ['LTRIM', queue, free, -1],
-            ]);
-            more = Array.isArray(range) ? range.map(String) : [];
-          } catch (error) {
-            // Nothing was taken (a transaction happens whole or not at all); the next BLPOP goes on.
-            logger.debug(`Taking more calls from ${queue} failed`, { error: errorText(error) });
-          }
-          for (const blob of more) {
-            await slots.acquire(); // free: returns at once
-            dispatch(blob);
-          }
+        if (free === 0 || signal.aborted) return;
+        let more: string[] = [];
+        try {
+          const [range] = await reader.connection.transaction([
+            ['LRANGE', queue, 0, free - 1],
+            ['LTRIM', queue, free, -1],
+          ]);
+          more = Array.isArray(range) ? range.map(String) : [];
+        } catch (error) {
+          // Nothing was taken (a transaction happens whole or not at all), or its reply was lost with the connection.
+          logger.debug(`Taking more calls from ${queue} failed`, { error: errorText(error) });
         }
-      }
+        for (const blob of more) {
+          await slots.acquire(); // free: returns at once
+          dispatch(blob, () => slots.release());
+        }
+      },
     });
 
     const consumer: Consumer = {

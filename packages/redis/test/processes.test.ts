@@ -5,21 +5,10 @@
 import path from 'node:path';
 import { type EventMessage } from '@lightbus/core';
 import { Collector, startTypeScript, waitFor } from '@lightbus/testing';
-import { REDIS_URL, TouchedKeys, busFactory, rawRedis, redisConfig, uniqueId } from './helpers';
+import { REDIS_URL, redisConfig, redisTestKit, uniqueId } from './helpers';
 
 const FIXTURES = path.join(__dirname, 'fixtures');
-const raw = rawRedis();
-const keys = new TouchedKeys();
-const buses = busFactory();
-
-afterEach(async () => {
-  await buses.closeAll();
-  await keys.cleanup(raw);
-});
-
-afterAll(async () => {
-  await raw.quit();
-});
+const { raw, keys, buses } = redisTestKit();
 
 it('a consumer killed mid-batch (SIGKILL): the events it handled were acknowledged one by one; another consumer handles the rest', async () => {
   const api = `kill${uniqueId()}.clock`;

@@ -8,20 +8,9 @@ import { Api, BrokerConnectionError, Event, RpcTimeoutError, type Bus } from '@l
 import { Collector, waitFor } from '@lightbus/testing';
 import { CuttingProxy } from './cutting-proxy';
 import { PrivateRedis } from './private-redis';
-import { TouchedKeys, busFactory, rawRedis, redisConfig, uniqueId } from './helpers';
+import { redisConfig, redisTestKit, uniqueId } from './helpers';
 
-const raw = rawRedis();
-const keys = new TouchedKeys();
-const buses = busFactory();
-
-afterEach(async () => {
-  await buses.closeAll();
-  await keys.cleanup(raw);
-});
-
-afterAll(async () => {
-  await raw.quit();
-});
+const { raw, keys, buses } = redisTestKit();
 
 /** `executions`, when given, records every n the worker executes. */
 function slowApi(name: string, executions?: number[]) {
