@@ -138,7 +138,10 @@ export class RedisConnection {
     const first = !this.down && this.lastError === undefined;
     this.lastError = error;
     if (first || !this.down) {
-      this.settings.logger.warn(`Redis connection to ${this.where} failed; reconnecting with backoff`, {
+      this.settings.logger.warn(
+        `Redis connection to ${this.where} failed (${error.message}); reconnecting with backoff. If this persists, check ` +
+          `that Redis is running and reachable at that url (host, port, password, TLS).`,
+        {
         connection: this.settings.name,
         error: error.message,
       });
@@ -152,7 +155,11 @@ export class RedisConnection {
     if (this.closed || this.down) return;
     if (this.epoch > 0) {
       this.down = true;
-      this.settings.logger.warn(`Redis connection to ${this.where} lost; reconnecting with backoff`, { connection: this.settings.name });
+      this.settings.logger.warn(
+        `Redis connection to ${this.where} lost (Redis restarted, or the connection was killed or timed out); reconnecting ` +
+          `with backoff, nothing to do unless it keeps failing.`,
+        { connection: this.settings.name },
+      );
     }
   }
 

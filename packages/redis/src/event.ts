@@ -491,7 +491,7 @@ class EventConsumer {
       ]);
     } catch (error) {
       // Not acknowledged: it stays pending and is set aside again when reclaimed.
-      this.logger.error(`${this.what}: could not set the event aside; it stays pending`, { entryId: entry.id, error: errorText(error) });
+      this.logger.error(`${this.what}: could not set the event aside (Redis unreachable or refused); it stays pending and is set aside again when reclaimed`, { entryId: entry.id, error: errorText(error) });
     }
   }
 

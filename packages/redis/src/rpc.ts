@@ -153,7 +153,8 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     try {
       deleted = await deletion;
     } catch (error) {
-      this.context.logger.error(`Dropped call ${message.apiName}.${message.procedureName}(): its expiry could not be checked`, {
+      this.context.logger.error(`Dropped call ${message.apiName}.${message.procedureName}() unexecuted: Redis could not be reached to check its expiry key (DEL), ` +
+          `and running it unchecked could run it after its caller gave up. Its caller times out.`, {
         id: message.id,
         error: errorText(error),
       });
@@ -168,7 +169,7 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     try {
       await handler(message);
     } catch (error) {
-      this.context.logger.error('RPC handler failed', { id: message.id, error });
+      this.context.logger.error(`Serving ${message.apiName}.${message.procedureName}() failed outside the procedure; its caller times out`, { id: message.id, error });
     }
   }
 
@@ -181,9 +182,10 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
         c.send(['XADD', target, 'MAXLEN', '~', RPC_DEAD_LETTERS_MAX, '*', 'reason', reason, 'queue', queue, 'payload', blob]),
       );
     } catch (error) {
-      this.context.logger.error('Could not write to the dead-letter stream; the call is dropped', {
+      this.context.logger.error('Could not write the undecodable call to its dead-letter stream; the call is dropped (it is in this log line only)', {
         queue,
         id,
+        payload: blob,
         error: isReplyError(error) ? commandFailure(error, 'XADD').message : errorText(error),
       });
     }
