@@ -7,7 +7,7 @@
  * dropped after a short grace instead. The loop may also send ordinary
  * commands on the connection between reads (acknowledgements, claims).
  */
-import { delay, type Logger } from '@lightbus/core';
+import { backoffDelay, delay, errorText, type Logger } from '@lightbus/core';
 import { ConnectionClosedError, isReplyError, type Command, type RedisConnection, type Reply } from './connection';
 
 /** Longest server-side block of one read; a stop never waits for it (CLIENT UNBLOCK). */
@@ -15,6 +15,44 @@ export const BLOCK_MS = 5000;
 
 /** How long stop() tries CLIENT UNBLOCK before it drops the blocked socket instead. */
 const UNBLOCK_GRACE_MS = 1500;
+
+/**
+ * Failures of a loop in a row: the first is a warning (what happened, what
+ * happens next), the rest of the streak debug lines; each gives the backoff
+ * before the next attempt.
+ */
+export class FailureStreak {
+  private count = 0;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly maxBackoffMs: () => number,
+  ) {}
+
+  /** Log `message` for this failure and wait the backoff (or until `signal` aborts). */
+  async failed(message: string, error: unknown, signal: AbortSignal): Promise<void> {
+    this.count += 1;
+    const log = this.count === 1 ? this.logger.warn.bind(this.logger) : this.logger.debug.bind(this.logger);
+    log(message, { error: errorText(error), attempt: this.count });
+    await delay(backoffDelay(this.count - 1, { initialMs: 100, maxMs: this.maxBackoffMs() }), signal);
+  }
+
+  succeeded(): void {
+    this.count = 0;
+  }
+}
+
+/** A loop of one blocking read (BLPOP) and what to do with each reply. */
+export interface BlockingLoop {
+  readonly command: Command;
+  /** Logged when a read fails: what happened and what happens meanwhile. */
+  readonly failure: string;
+  readonly maxBackoffMs: number;
+  /** Before each read (e.g. wait for a free slot): returns what undoes it if the read brings nothing. */
+  readonly reserve?: () => Promise<() => void>;
+  /** A reply that is not a timeout; `release` is what `reserve` returned (or nothing). */
+  readonly onReply: (reply: readonly Reply[], release: () => void, signal: AbortSignal) => Promise<void> | void;
+}
 
 export class BlockingReader {
   private readonly abort = new AbortController();
@@ -36,11 +74,45 @@ export class BlockingReader {
     return this.abort.signal.aborted;
   }
 
-  /** Run `body` until it returns (it loops until `signal` aborts). */
+  /** Run `body` until it returns (it loops until `signal` aborts). Not after stop(). */
   start(body: (signal: AbortSignal) => Promise<void>): void {
+    if (this.stopping || this.loop) return;
     this.loop = body(this.abort.signal).catch((error: unknown) => {
       if (error instanceof ConnectionClosedError && this.stopping) return;
-      this.logger.error('A Redis read loop stopped on an unexpected error', { error });
+      this.logger.error('A Redis read loop stopped on an unexpected error (a bug): this consumer takes no more work until the bus is restarted. Please report it.', { error });
+    });
+  }
+
+  /**
+   * Run `loop` until stopped: reserve, read, hand a reply over; a failed read
+   * backs off (capped at `maxBackoffMs`) and tries again.
+   */
+  startLoop(loop: BlockingLoop): void {
+    const failures = new FailureStreak(this.logger, () => loop.maxBackoffMs);
+    const nothing = (): void => undefined;
+    this.start(async (signal) => {
+      while (!signal.aborted) {
+        const release = loop.reserve ? await loop.reserve() : nothing;
+        if (signal.aborted) {
+          release();
+          break;
+        }
+        let reply: Reply;
+        try {
+          reply = await this.read(loop.command);
+          failures.succeeded();
+        } catch (error) {
+          release();
+          if (signal.aborted) break;
+          await failures.failed(loop.failure, error, signal);
+          continue;
+        }
+        if (!Array.isArray(reply) || reply.length < 2) {
+          release(); // timed out, or stopped
+          continue;
+        }
+        await loop.onReply(reply, release, signal);
+      }
     });
   }
 

@@ -1,6 +1,8 @@
 /** What every role shares: its command connection, names, retries, errors. */
-import { LightbusError, delay, type LightbusErrorOptions, type TransportContext } from '@lightbus/core';
+import { BrokerConnectionError, BusClosedError, LightbusError, delay, type LightbusErrorOptions, type TransportContext } from '@lightbus/core';
 import {
+  ConnectionClosedError,
+  NotSentError,
   RedisConnection,
   acquireSharedConnection,
   connectionName,
@@ -30,10 +32,14 @@ export function commandFailure(error: unknown, what: string): Error {
 /**
  * Base of the four roles: the process's command connection to this Redis
  * (shared by the roles, opened on first use), released with the transport.
+ * close() stops the role's consumers (also those still starting), then
+ * releases the command connection; it resolves once nothing is left open.
  */
 export abstract class RedisRole {
   private commandConnection: SharedConnection | undefined;
-  protected closed = false;
+  private closing: Promise<void> | undefined;
+  /** Aborted when close() begins: start-up waits end at once. */
+  private readonly closeSignal = new AbortController();
 
   protected constructor(
     protected readonly url: string,
@@ -41,15 +47,44 @@ export abstract class RedisRole {
     protected readonly maxBackoffMs: number,
   ) {}
 
+  protected get closed(): boolean {
+    return this.closeSignal.signal.aborted;
+  }
+
+  /** The error for work asked of (or cut short by) a closed transport. */
+  protected closedError(what: string): BusClosedError {
+    return new BusClosedError(`${what}: the Redis transport was closed (the bus is closing or closed).`);
+  }
+
   /** The connection for ordinary commands (written together; never blocked). */
   protected commands(): RedisConnection {
-    this.commandConnection ??= acquireSharedConnection({
-      url: this.url,
-      name: connectionName('lightbus', this.context.serviceName, this.context.processName, 'commands'),
-      logger: this.context.logger,
-      maxBackoffMs: this.maxBackoffMs,
-    });
+    if (!this.commandConnection) {
+      if (this.closed) throw this.closedError('Using Redis');
+      this.commandConnection = acquireSharedConnection({
+        url: this.url,
+        name: connectionName('lightbus', this.context.serviceName, this.context.processName, 'commands'),
+        logger: this.context.logger,
+        maxBackoffMs: this.maxBackoffMs,
+      });
+    }
     return this.commandConnection.connection;
+  }
+
+  /**
+   * At start-up (a worker, a listener): wait up to STARTUP_WAIT_MS for
+   * `connection`, or until `signal` (by default: close()) ends the wait. Throws
+   * BrokerConnectionError (naming the url, password hidden) when Redis cannot
+   * be reached in time, BusClosedError when closed meanwhile.
+   */
+  protected async readyToStart(connection: RedisConnection, what: string, signal: AbortSignal = this.closeSignal.signal): Promise<void> {
+    let ready: boolean;
+    try {
+      ready = await connection.ready(Date.now() + STARTUP_WAIT_MS, signal, what);
+    } catch (error) {
+      if (error instanceof ConnectionClosedError) throw this.closedError(what);
+      throw error;
+    }
+    if (!ready || this.closed || signal.aborted) throw this.closedError(what);
   }
 
   /** A new connection named `lightbus:<service>:<process>:<purpose>`. */
@@ -67,13 +102,46 @@ export abstract class RedisRole {
    * Run `attempt` on the command connection until it succeeds or `deadline`
    * (ms since the epoch) passes: waits for the connection, and after a
    * connection failure waits `retryDelayMs` and tries again. Redis's own
-   * refusals are not retried.
+   * refusals are not retried. For commands that may run twice (an event is
+   * at least once; a result or a schema stored twice is harmless).
    */
-  protected async withRetries<T>(
+  protected withRetries<T>(
     what: string,
     deadline: number,
     attempt: (connection: RedisConnection) => Promise<T>,
     retryDelayMs = 100,
+  ): Promise<T> {
+    return this.retrying(what, deadline, attempt, retryDelayMs, () => true);
+  }
+
+  /**
+   * As withRetries, for commands that must not run twice (a call): they are
+   * sent again only when they certainly did not reach Redis (NotSentError).
+   * Resolves 'sent', or 'unknown' when the connection failed after they were
+   * written: Redis may or may not have executed them, and they are not sent
+   * again (sending again could run them twice).
+   */
+  protected async sendAtMostOnce(
+    what: string,
+    deadline: number,
+    attempt: (connection: RedisConnection) => Promise<unknown>,
+    retryDelayMs: number,
+  ): Promise<'sent' | 'unknown'> {
+    try {
+      await this.retrying(what, deadline, attempt, retryDelayMs, (error) => error instanceof NotSentError);
+      return 'sent';
+    } catch (error) {
+      if (error instanceof LightbusError || error instanceof ConnectionClosedError || isProgrammingError(error)) throw error;
+      return 'unknown';
+    }
+  }
+
+  private async retrying<T>(
+    what: string,
+    deadline: number,
+    attempt: (connection: RedisConnection) => Promise<T>,
+    retryDelayMs: number,
+    mayRetry: (error: unknown) => boolean,
   ): Promise<T> {
     const connection = this.commands();
     for (;;) {
@@ -82,7 +150,7 @@ export abstract class RedisRole {
         return await attempt(connection);
       } catch (error) {
         if (isReplyError(error) || error instanceof LightbusError) throw commandFailure(error, what);
-        if (connection.isClosed || isProgrammingError(error)) throw error;
+        if (connection.isClosed || isProgrammingError(error) || !mayRetry(error)) throw error;
         if (Date.now() + retryDelayMs >= deadline) {
           throw connection.unreachable(what, error);
         }
@@ -92,9 +160,22 @@ export abstract class RedisRole {
     }
   }
 
-  /** Release the command connection. Subclasses stop their consumers first. */
-  protected async closeCommands(): Promise<void> {
-    this.closed = true;
-    await this.commandConnection?.release();
+  /** Stop the role's consumers, those still starting included. */
+  protected async stopConsumers(): Promise<void> {}
+
+  /** Stop the consumers, then release the command connection. Idempotent: every caller waits for the end. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closeSignal.abort();
+      await this.stopConsumers();
+      await this.commandConnection?.release();
+    })();
+    return this.closing;
   }
+}
+
+/** A connection error seen while starting (creating groups...): the error naming the url, or Redis's refusal. */
+export function startFailure(error: unknown, what: string, connection: RedisConnection): Error {
+  if (isReplyError(error) || error instanceof LightbusError || isProgrammingError(error)) return commandFailure(error, what);
+  return error instanceof BrokerConnectionError ? error : connection.unreachable(what, error);
 }

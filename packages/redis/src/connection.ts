@@ -70,6 +70,19 @@ export class ConnectionClosedError extends Error {
   }
 }
 
+/**
+ * A command was refused before anything was written (the connection is not
+ * ready): it certainly did not reach Redis, so sending it again cannot
+ * duplicate it. Any other connection error after a send leaves it unknown
+ * whether Redis executed the command.
+ */
+export class NotSentError extends Error {
+  constructor(where: string, cause: Error | undefined) {
+    super(`Not sent: the Redis connection to ${where} is not ready${cause ? ` (${cause.message})` : ''}.`, { cause });
+    this.name = 'NotSentError';
+  }
+}
+
 export class RedisConnection {
   readonly where: string;
   private readonly redis: Redis;
@@ -85,6 +98,7 @@ export class RedisConnection {
   /** Writes are held until the current task and its microtasks are done. */
   private corked = false;
   private readyGate: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
 
   constructor(private readonly settings: ConnectionSettings) {
     this.where = redactUrl(settings.url);
@@ -124,7 +138,10 @@ export class RedisConnection {
     const first = !this.down && this.lastError === undefined;
     this.lastError = error;
     if (first || !this.down) {
-      this.settings.logger.warn(`Redis connection to ${this.where} failed; reconnecting with backoff`, {
+      this.settings.logger.warn(
+        `Redis connection to ${this.where} failed (${error.message}); reconnecting with backoff. If this persists, check ` +
+          `that Redis is running and reachable at that url (host, port, password, TLS).`,
+        {
         connection: this.settings.name,
         error: error.message,
       });
@@ -138,7 +155,11 @@ export class RedisConnection {
     if (this.closed || this.down) return;
     if (this.epoch > 0) {
       this.down = true;
-      this.settings.logger.warn(`Redis connection to ${this.where} lost; reconnecting with backoff`, { connection: this.settings.name });
+      this.settings.logger.warn(
+        `Redis connection to ${this.where} lost (Redis restarted, or the connection was killed or timed out); reconnecting ` +
+          `with backoff, nothing to do unless it keeps failing.`,
+        { connection: this.settings.name },
+      );
     }
   }
 
@@ -233,6 +254,7 @@ export class RedisConnection {
    */
   send(command: Command): Promise<Reply> {
     if (this.closed) return Promise.reject(new ConnectionClosedError(this.where));
+    if (!this.writable) return Promise.reject(new NotSentError(this.where, this.lastError));
     this.cork();
     const [name, ...args] = command;
     return this.redis.call(name, args) as Promise<Reply>;
@@ -241,6 +263,12 @@ export class RedisConnection {
   /** Send commands back to back (in one write); each reply in order. The first failed command's error is thrown. */
   async pipeline(commands: readonly Command[]): Promise<Reply[]> {
     return Promise.all(commands.map((command) => this.send(command)));
+  }
+
+  /** ioredis writes a command to the socket now (it has no offline queue): ready, and the socket takes writes. */
+  private get writable(): boolean {
+    const socket = this.redis.stream as { writable?: boolean } | undefined;
+    return this.redis.status === 'ready' && socket?.writable === true;
   }
 
   /** Hold writes to the socket until the current task and its microtasks are done. */
@@ -260,6 +288,7 @@ export class RedisConnection {
   /** Send commands as one MULTI/EXEC transaction: all of them happen, or none. */
   async transaction(commands: readonly Command[]): Promise<Reply[]> {
     if (this.closed) throw new ConnectionClosedError(this.where);
+    if (!this.writable) throw new NotSentError(this.where, this.lastError);
     const results = await this.redis.multi(commands.map((c) => ['call', ...c])).exec();
     if (!results) throw new Error('The transaction was aborted');
     return results.map(([error, reply]) => {
@@ -290,9 +319,13 @@ export class RedisConnection {
     }
   }
 
-  /** Close the connection: waits for replies still due (briefly), then releases the socket. Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /** Close the connection: waits for replies still due (briefly), then releases the socket. Idempotent: every caller waits for the end. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     this.closed = true; // from now on retryStrategy says stop: no reconnection starts
     const redis = this.redis;
     if (redis.status !== 'ready' && redis.status !== 'connect' && redis.status !== 'connecting') {

@@ -9,8 +9,8 @@
  * 2. own pending entries first (XREADGROUP ... 0: delivered to this consumer
  *    name before a restart, never acknowledged),
  * 3. then new entries in batches (XREADGROUP COUNT <batch_size> BLOCK ... >),
- *    each handled in order; the batch's acknowledgements (XACK) go out with
- *    the next read, in the same write,
+ *    each handled in order and acknowledged (XACK) as soon as its handler
+ *    finished (those finished in the same task in one write),
  * 4. every reclaim_interval, entries idle longer than acknowledgement_timeout
  *    in the group (their consumer died or failed) are claimed (XPENDING,
  *    XCLAIM) and handled here.
@@ -20,10 +20,9 @@
  * events nobody here listens for are acknowledged and skipped.
  */
 import {
+  BusClosedError,
   InvalidParametersError,
   MessageRejectedError,
-  backoffDelay,
-  delay,
   errorText,
   type ConsumeSpec,
   type Consumer,
@@ -36,9 +35,9 @@ import {
   type TransportCapabilities,
   type TransportContext,
 } from '@lightbus/core';
-import { BLOCK_MS, BlockingReader } from './blocking';
+import { BLOCK_MS, BlockingReader, FailureStreak } from './blocking';
 import { isReplyError, type Command, type RedisConnection } from './connection';
-import { RedisRole, STARTUP_WAIT_MS, commandFailure } from './common';
+import { RedisRole, STARTUP_WAIT_MS, commandFailure, startFailure } from './common';
 import type { RedisEventOptions } from './options';
 import { parseEntries, parseInfoList, parsePending, parseStreamsReply, type StreamEntry } from './replies';
 import {
@@ -120,15 +119,21 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
 
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
     const start = groupStartId(spec.since);
+    if (this.closed) throw this.closedError(`Listening (group ${spec.group})`);
     const consumer = new EventConsumer(this, this.context, spec, handler, this.commands(), this.connect(`listener:${spec.group}`, { blockMs: BLOCK_MS }));
-    await consumer.start(start);
+    // Known from the start, so close() stops it while it is still starting.
     this.consumers.add(consumer);
-    return {
-      stop: async () => {
-        this.consumers.delete(consumer);
-        await consumer.stop();
-      },
+    const stop = async (): Promise<void> => {
+      this.consumers.delete(consumer);
+      await consumer.stop();
     };
+    try {
+      await consumer.start(start, (what, signal) => this.readyToStart(consumer.connection, what, signal));
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+    return { stop };
   }
 
   async *history(query: HistoryQuery): AsyncIterable<EventMessage> {
@@ -195,10 +200,9 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
     return [...found].sort();
   }
 
-  async close(): Promise<void> {
+  protected override async stopConsumers(): Promise<void> {
     await Promise.all([...this.consumers].map((c) => c.stop()));
     this.consumers.clear();
-    await this.closeCommands();
   }
 }
 
@@ -210,8 +214,13 @@ class EventConsumer {
   private readonly logger;
   /** Highest entry id seen per stream: where to re-create a group that vanished. */
   private readonly cursors = new Map<string, string>();
-  /** Entries handled, not yet acknowledged, per stream. */
+  /** Entries handled, not yet acknowledged (or whose XACK failed), per stream. */
   private readonly toAck = new Map<string, string[]>();
+  /** XACKs on the wire. */
+  private readonly acking = new Set<Promise<void>>();
+  private flushScheduled = false;
+  /** The last XACK failed (warn once, not on every retry). */
+  private ackFailing = false;
   private readonly ackTimeoutMs: number;
   private readonly reclaimIntervalMs: number;
   private readonly reclaimBatch: number;
@@ -235,7 +244,7 @@ class EventConsumer {
     this.reclaimBatch = options.reclaim_batch_size ?? options.batch_size * 10;
   }
 
-  private get connection(): RedisConnection {
+  get connection(): RedisConnection {
     return this.reader.connection;
   }
 
@@ -243,17 +252,22 @@ class EventConsumer {
     return `Listening for ${this.spec.events.map((e) => `${e.apiName}.${e.eventName}`).join(', ')} (group ${this.spec.group})`;
   }
 
-  /** Create the groups, then run the loop. Fails (clearly) if Redis cannot be reached at start. */
-  async start(startId: string): Promise<void> {
-    await this.connection.ready(Date.now() + STARTUP_WAIT_MS, undefined, this.what);
+  /**
+   * Wait for Redis (`ready`), create the groups, then run the loop. Fails
+   * clearly if Redis cannot be reached at start, or if stop() came first; the
+   * caller then stops this consumer (closing its connection).
+   */
+  async start(startId: string, ready: (what: string, signal: AbortSignal) => Promise<void>): Promise<void> {
+    await ready(this.what, this.reader.signal);
     try {
       await this.removeIdleConsumers();
       await this.createGroups(() => startId);
       await this.readCursors();
     } catch (error) {
-      await this.connection.close();
-      throw commandFailure(error, `${this.what}: creating the consumer group`);
+      if (this.reader.stopping) throw new BusClosedError(`${this.what}: stopped while starting (the bus is closing).`);
+      throw startFailure(error, `${this.what}: creating the consumer group`, this.connection);
     }
+    if (this.reader.stopping) throw new BusClosedError(`${this.what}: stopped while starting (the bus is closing).`);
     this.reader.start((signal) => this.loop(signal));
   }
 
@@ -262,7 +276,7 @@ class EventConsumer {
   }
 
   private async loop(signal: AbortSignal): Promise<void> {
-    let failures = 0;
+    const failures = new FailureStreak(this.logger, () => this.transport.options.consumption_restart_delay * 1000);
     let ownPendingRead = false;
     while (!signal.aborted) {
       try {
@@ -276,22 +290,22 @@ class EventConsumer {
           if (signal.aborted) break;
         }
         const block = Math.max(1, Math.min(BLOCK_MS, this.nextReclaim - Date.now()));
-        let ackFailure: unknown;
-        const acks = this.sendAcks().catch((error: unknown) => (ackFailure = error));
+        // Acknowledgements that failed earlier go out again with the read, in the same write.
+        const acks = this.sendAcks();
         const reply = await this.reader.read([
           'XREADGROUP', 'GROUP', this.spec.group, this.spec.consumer, 'COUNT', this.transport.options.batch_size,
           'BLOCK', block, 'STREAMS', ...this.streams, ...this.streams.map(() => '>'),
         ]);
         await acks;
-        failures = 0;
-        if (ackFailure !== undefined) {
-          this.logger.warn(`${this.what}: acknowledging failed; trying again with the next read`, { error: errorText(ackFailure) });
-        }
+        failures.succeeded();
         await this.handleBatch(parseStreamsReply(reply), signal);
       } catch (error) {
         if (signal.aborted) break;
         if (isReplyError(error) && error.message.startsWith('NOGROUP')) {
-          this.logger.warn(`${this.what}: the stream or group vanished (Redis restarted or the key was deleted); re-creating it`);
+          this.logger.warn(
+            `${this.what}: the stream or its consumer group vanished (Redis restarted without its data, or the key was ` +
+              'deleted); re-creating the group after the last event seen, so newer events are not skipped',
+          );
           try {
             await this.createGroups((stream) => this.cursors.get(stream) ?? '$');
             this.toAck.clear(); // a new group has no pending entries to acknowledge
@@ -300,24 +314,33 @@ class EventConsumer {
             error = again;
           }
         }
-        failures += 1;
-        const log = failures === 1 ? this.logger.warn.bind(this.logger) : this.logger.debug.bind(this.logger);
-        log(`${this.what}: reading failed; retrying`, { error: errorText(error), attempt: failures });
         // A read whose reply was lost left entries delivered to us: take them first when back.
         ownPendingRead = false;
-        await delay(backoffDelay(failures - 1, { initialMs: 100, maxMs: this.transport.options.consumption_restart_delay * 1000 }), signal);
+        await failures.failed(
+          `${this.what}: reading from Redis at ${this.connection.where} failed; retrying with backoff (at most ` +
+            'consumption_restart_delay apart). Events wait in the stream meanwhile; none is lost.',
+          error,
+          signal,
+        );
       }
     }
-    // Stopping: acknowledge what was handled.
-    try {
-      await this.sendAcks();
-    } catch (error) {
-      this.logger.warn(`${this.what}: could not acknowledge the last events; they will be delivered again`, { error: errorText(error) });
+    // Stopping: make sure what was handled is acknowledged.
+    await Promise.all(this.acking);
+    await this.sendAcks();
+    if (this.toAck.size > 0) {
+      const count = [...this.toAck.values()].reduce((sum, ids) => sum + ids.length, 0);
+      this.logger.warn(
+        `${this.what}: stopped with ${count} handled event(s) not acknowledged (Redis unreachable); they will be delivered ` +
+          `again, to this consumer when it restarts under the same name, or to another after acknowledgement_timeout`,
+      );
     }
   }
 
   /** Entries delivered to this consumer name earlier and never acknowledged (a restart): handled first. */
   private async readOwnPending(signal: AbortSignal): Promise<void> {
+    // Acknowledgements that failed first: those events were handled and must not come back as pending.
+    await Promise.all(this.acking);
+    await this.sendAcks();
     const after = new Map(this.streams.map((s) => [s, '0']));
     while (!signal.aborted && after.size > 0) {
       const streams = [...after.keys()];
@@ -334,7 +357,6 @@ class EventConsumer {
       if (entries.length > 0) {
         this.logger.info(`${this.what}: handling ${entries.length} event(s) delivered before a restart and never acknowledged`);
         await this.handleBatch(entries, signal);
-        await this.sendAcks();
       }
     }
   }
@@ -353,7 +375,6 @@ class EventConsumer {
             const owners = [...new Set(stale.map((p) => p.consumer))].join(', ');
             this.logger.info(`${this.what}: reclaimed ${claimed.length} event(s) not acknowledged within ${this.ackTimeoutMs / 1000}s by ${owners}`);
             await this.handleBatch(claimed, signal);
-            await this.sendAcks();
             if (signal.aborted) return;
           }
         }
@@ -404,25 +425,51 @@ class EventConsumer {
     if (current === undefined || compareStreamIds(entry.id, current) > 0) this.cursors.set(entry.stream, entry.id);
   }
 
+  /**
+   * Acknowledge an entry now that its handler finished: the XACK goes out at
+   * the end of the current task, one per stream for every entry finished in
+   * that task, so a crash later in the batch does not bring it back.
+   */
   private ack(entry: StreamEntry): void {
     const list = this.toAck.get(entry.stream);
     if (list) list.push(entry.id);
     else this.toAck.set(entry.stream, [entry.id]);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(() => {
+      this.flushScheduled = false;
+      void this.sendAcks();
+    });
   }
 
-  /** Send the pending acknowledgements (one XACK per stream, in one write); kept for a retry if that fails. */
+  /**
+   * Send the acknowledgements not yet sent (one XACK per stream, in one
+   * write). Never rejects: on failure they are kept and sent again with the
+   * next read (or before pending entries are read again).
+   */
   private sendAcks(): Promise<void> {
     if (this.toAck.size === 0) return Promise.resolve();
     const batch = [...this.toAck.entries()];
     this.toAck.clear();
     const commands: Command[] = batch.map(([stream, ids]) => ['XACK', stream, this.spec.group, ...ids]);
-    return this.connection.pipeline(commands).then(
-      () => undefined,
+    const sent: Promise<void> = this.connection.pipeline(commands).then(
+      () => {
+        this.ackFailing = false;
+      },
       (error: unknown) => {
         for (const [stream, ids] of batch) this.toAck.set(stream, [...ids, ...(this.toAck.get(stream) ?? [])]);
-        throw error;
+        const log = this.ackFailing ? this.logger.debug.bind(this.logger) : this.logger.warn.bind(this.logger);
+        this.ackFailing = true;
+        log(
+          `${this.what}: acknowledging ${batch.reduce((n, [, ids]) => n + ids.length, 0)} handled event(s) failed; they stay ` +
+            'pending and are acknowledged once the connection is back',
+          { error: errorText(error) },
+        );
       },
     );
+    this.acking.add(sent);
+    void sent.finally(() => this.acking.delete(sent));
+    return sent;
   }
 
   /** Copy an entry to `<stream>:dead_letters` with the reason, and acknowledge it, in one transaction. */
@@ -444,7 +491,7 @@ class EventConsumer {
       ]);
     } catch (error) {
       // Not acknowledged: it stays pending and is set aside again when reclaimed.
-      this.logger.error(`${this.what}: could not set the event aside; it stays pending`, { entryId: entry.id, error: errorText(error) });
+      this.logger.error(`${this.what}: could not set the event aside (Redis unreachable or refused); it stays pending and is set aside again when reclaimed`, { entryId: entry.id, error: errorText(error) });
     }
   }
 

@@ -41,8 +41,8 @@ export const RedisRpcOptions = Type.Object(
       minimum: 0,
       default: 1,
       description:
-        'Seconds to wait before sending a call again when the connection failed while sending it. ' +
-        "Attempts stop at the call's deadline.",
+        'Seconds to wait before trying again to send a call that certainly did not leave (the connection was not ' +
+        "ready to write it). Attempts stop at the call's deadline. A call that may have reached Redis is never sent again.",
     }),
     consumption_restart_delay: ConsumptionRestartDelay,
     concurrency: Type.Integer({
@@ -79,7 +79,7 @@ export const RedisEventOptions = Type.Object(
     batch_size: Type.Integer({
       minimum: 1,
       default: 10,
-      description: 'Most events read from Redis in one XREADGROUP and handled before they are acknowledged together.',
+      description: 'Most events read from Redis in one XREADGROUP; handled in order, each acknowledged as soon as its handler finished.',
     }),
     reclaim_batch_size: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
       default: null,

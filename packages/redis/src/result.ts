@@ -12,9 +12,7 @@ import {
   BusClosedError,
   LightbusError,
   UndecodableResultError,
-  backoffDelay,
   deferred,
-  delay,
   errorText,
   newMessageId,
   type Deferred,
@@ -93,37 +91,26 @@ export class RedisResultTransport extends RedisRole implements ResultTransport {
     );
     this.reader = reader;
     const logger = this.context.logger;
-    const blockSeconds = String(BLOCK_MS / 1000);
-    reader.start(async (signal) => {
-      let failures = 0;
-      while (!signal.aborted) {
-        let reply;
-        try {
-          reply = await reader.read(['BLPOP', this.resultKey, blockSeconds]);
-          failures = 0;
-        } catch (error) {
-          if (signal.aborted) break;
-          failures += 1;
-          const log = failures === 1 ? logger.warn.bind(logger) : logger.debug.bind(logger);
-          log('Reading results failed; retrying', { key: this.resultKey, error: errorText(error), attempt: failures });
-          await delay(backoffDelay(failures - 1, { initialMs: 100, maxMs: this.maxBackoffMs }), signal);
-          continue;
-        }
-        if (!Array.isArray(reply) || reply.length < 2) continue;
+    reader.startLoop({
+      command: ['BLPOP', this.resultKey, String(BLOCK_MS / 1000)],
+      failure:
+        `Reading call results from Redis at ${reader.connection.where} failed; retrying with backoff. Results wait in ` +
+        `${this.resultKey} meanwhile; a call whose result is not read before its deadline fails with a timeout.`,
+      maxBackoffMs: this.maxBackoffMs,
+      onReply: async (reply, _release, signal) => {
         this.route(String(reply[1]));
         // More calls wait: take every result already there in one round trip (atomically), not one BLPOP each.
-        if (this.waiting.size > 0 && !signal.aborted) {
-          try {
-            const [rest] = await reader.connection.transaction([
-              ['LRANGE', this.resultKey, 0, -1],
-              ['DEL', this.resultKey],
-            ]);
-            if (Array.isArray(rest)) for (const blob of rest) this.route(String(blob));
-          } catch (error) {
-            logger.debug('Reading more results failed', { key: this.resultKey, error: errorText(error) });
-          }
+        if (this.waiting.size === 0 || signal.aborted) return;
+        try {
+          const [rest] = await reader.connection.transaction([
+            ['LRANGE', this.resultKey, 0, -1],
+            ['DEL', this.resultKey],
+          ]);
+          if (Array.isArray(rest)) for (const blob of rest) this.route(String(blob));
+        } catch (error) {
+          logger.debug('Reading more results failed', { key: this.resultKey, error: errorText(error) });
         }
-      }
+      },
     });
   }
 
@@ -154,14 +141,11 @@ export class RedisResultTransport extends RedisRole implements ResultTransport {
     box.resolve(result);
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  protected override async stopConsumers(): Promise<void> {
     await this.reader?.stop();
     for (const [id, box] of this.waiting) {
       box.reject(new BusClosedError(`The bus was closed while call ${id} waited for its result.`));
     }
     this.waiting.clear();
-    await this.closeCommands();
   }
 }

@@ -9,8 +9,6 @@
 import {
   InFlight,
   Semaphore,
-  backoffDelay,
-  delay,
   errorText,
   type Consumer,
   type RpcHandler,
@@ -20,8 +18,8 @@ import {
   type TransportContext,
 } from '@lightbus/core';
 import { BLOCK_MS, BlockingReader } from './blocking';
-import { ConnectionClosedError, isReplyError, type RedisConnection } from './connection';
-import { RedisRole, STARTUP_WAIT_MS, commandFailure } from './common';
+import { isReplyError, type RedisConnection } from './connection';
+import { RedisRole, commandFailure } from './common';
 import type { RedisRpcOptions } from './options';
 import { UndecodableMessage, decodeRpcCall, deadLetterKey, encodeRpcCall, rpcExpiryKey, rpcQueueKey } from './wire';
 
@@ -43,7 +41,7 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     const deadline = message.deadline ?? Date.now() + (options.timeoutSeconds ?? this.options.rpc_timeout) * 1000;
     const what = `Calling ${message.apiName}.${message.procedureName}()`;
     // Give up a moment before the caller's own timeout, so the caller hears why.
-    await this.withRetries(
+    const outcome = await this.sendAtMostOnce(
       what,
       deadline - 50,
       async (connection) => {
@@ -55,70 +53,66 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
       },
       this.options.rpc_retry_delay * 1000,
     );
+    if (outcome === 'unknown') {
+      // Sending it again could run it twice (a worker may already have taken the first copy).
+      this.context.logger.warn(
+        `${what}: the connection to Redis at ${this.commands().where} dropped while the call was being sent, so it may or ` +
+          `may not have reached Redis. It is not sent again (a call runs at most once); its result is awaited until its ` +
+          `deadline. If it never comes, the call fails with a timeout: check the Redis connection, and retry the call ` +
+          `yourself only if running it twice is harmless.`,
+        { id: message.id },
+      );
+    }
   }
 
   async consumeRpcs(apiNames: readonly string[], handler: RpcHandler): Promise<Consumer> {
-    if (this.closed) throw new ConnectionClosedError('(closed transport)');
+    const what = `Serving ${apiNames.join(', ')}`;
+    if (this.closed) throw this.closedError(what);
     const queues = apiNames.map(rpcQueueKey);
     const commands = this.commands();
-    await commands.ready(Date.now() + STARTUP_WAIT_MS, undefined, `Serving ${apiNames.join(', ')}`);
+    await this.readyToStart(commands, what);
+    // From here to the end nothing waits: close() either came before (and threw above) or finds this consumer.
     const reader = new BlockingReader(this.connect('rpc-consumer', { blockMs: BLOCK_MS }), commands, this.context.logger);
     const slots = new Semaphore(this.options.concurrency);
     const inFlight = new InFlight();
     const logger = this.context.logger;
-    const blockSeconds = String(BLOCK_MS / 1000);
 
-    reader.start(async (signal) => {
-      let failures = 0;
-      while (!signal.aborted) {
+    reader.startLoop({
+      command: ['BLPOP', ...queues, String(BLOCK_MS / 1000)],
+      failure:
+        `Taking calls for ${apiNames.join(', ')} from Redis at ${commands.where} failed; retrying with backoff (at most ` +
+        `consumption_restart_delay apart). Calls wait in the queue meanwhile; those whose deadline passes are dropped unexecuted.`,
+      maxBackoffMs: this.maxBackoffMs,
+      reserve: async () => {
         await slots.acquire();
-        if (signal.aborted) {
-          slots.release();
-          break;
-        }
-        let reply;
-        try {
-          reply = await reader.read(['BLPOP', ...queues, blockSeconds]);
-          failures = 0;
-        } catch (error) {
-          slots.release();
-          if (signal.aborted) break;
-          failures += 1;
-          const log = failures === 1 ? logger.warn.bind(logger) : logger.debug.bind(logger);
-          log(`Taking calls for ${apiNames.join(', ')} failed; retrying`, { error: errorText(error), attempt: failures });
-          await delay(backoffDelay(failures - 1, { initialMs: 100, maxMs: this.maxBackoffMs }), signal);
-          continue;
-        }
-        if (!Array.isArray(reply) || reply.length < 2) {
-          slots.release();
-          continue;
-        }
+        return () => slots.release();
+      },
+      onReply: async (reply, release, signal) => {
         const queue = String(reply[0]);
-        const dispatch = (blob: string): void => {
-          void inFlight.track(this.take(queue, blob, handler, reader.connection).finally(() => slots.release()));
+        const dispatch = (blob: string, done: () => void): void => {
+          void inFlight.track(this.take(queue, blob, handler, reader.connection).finally(done));
         };
-        dispatch(String(reply[1]));
+        dispatch(String(reply[1]), release);
         // Calls waiting behind it in the same queue: take as many as there are free slots, atomically,
         // in one round trip (a busy worker does not pay a BLPOP round trip per call).
         const free = slots.available;
-        if (free > 0 && !signal.aborted) {
-          let more: string[] = [];
-          try {
-            const [range] = await reader.connection.transaction([
-              ['LRANGE', queue, 0, free - 1],
-              ['LTRIM', queue, free, -1],
-            ]);
-            more = Array.isArray(range) ? range.map(String) : [];
-          } catch (error) {
-            // Nothing was taken (a transaction happens whole or not at all); the next BLPOP goes on.
-            logger.debug(`Taking more calls from ${queue} failed`, { error: errorText(error) });
-          }
-          for (const blob of more) {
-            await slots.acquire(); // free: returns at once
-            dispatch(blob);
-          }
+        if (free === 0 || signal.aborted) return;
+        let more: string[] = [];
+        try {
+          const [range] = await reader.connection.transaction([
+            ['LRANGE', queue, 0, free - 1],
+            ['LTRIM', queue, free, -1],
+          ]);
+          more = Array.isArray(range) ? range.map(String) : [];
+        } catch (error) {
+          // Nothing was taken (a transaction happens whole or not at all), or its reply was lost with the connection.
+          logger.debug(`Taking more calls from ${queue} failed`, { error: errorText(error) });
         }
-      }
+        for (const blob of more) {
+          await slots.acquire(); // free: returns at once
+          dispatch(blob, () => slots.release());
+        }
+      },
     });
 
     const consumer: Consumer = {
@@ -159,7 +153,8 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     try {
       deleted = await deletion;
     } catch (error) {
-      this.context.logger.error(`Dropped call ${message.apiName}.${message.procedureName}(): its expiry could not be checked`, {
+      this.context.logger.error(`Dropped call ${message.apiName}.${message.procedureName}() unexecuted: Redis could not be reached to check its expiry key (DEL), ` +
+          `and running it unchecked could run it after its caller gave up. Its caller times out.`, {
         id: message.id,
         error: errorText(error),
       });
@@ -174,7 +169,7 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     try {
       await handler(message);
     } catch (error) {
-      this.context.logger.error('RPC handler failed', { id: message.id, error });
+      this.context.logger.error(`Serving ${message.apiName}.${message.procedureName}() failed outside the procedure; its caller times out`, { id: message.id, error });
     }
   }
 
@@ -187,16 +182,16 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
         c.send(['XADD', target, 'MAXLEN', '~', RPC_DEAD_LETTERS_MAX, '*', 'reason', reason, 'queue', queue, 'payload', blob]),
       );
     } catch (error) {
-      this.context.logger.error('Could not write to the dead-letter stream; the call is dropped', {
+      this.context.logger.error('Could not write the undecodable call to its dead-letter stream; the call is dropped (it is in this log line only)', {
         queue,
         id,
+        payload: blob,
         error: isReplyError(error) ? commandFailure(error, 'XADD').message : errorText(error),
       });
     }
   }
 
-  async close(): Promise<void> {
+  protected override async stopConsumers(): Promise<void> {
     await Promise.all([...this.consumers].map((c) => c.stop()));
-    await this.closeCommands();
   }
 }

@@ -57,7 +57,7 @@ export class RedisSchemaTransport extends RedisRole implements SchemaTransport {
         try {
           schemas[name] = JSON.parse(String(value)) as ApiSchema;
         } catch {
-          this.context.logger.warn(`The schema of API '${name}' on Redis is not JSON; ignored`, { key: schemaKey(name) });
+          this.context.logger.warn(`The schema of API '${name}' on Redis is not JSON; ignored. A worker of that API stores it again within its TTL; or delete the key`, { key: schemaKey(name) });
         }
       });
       if (gone.length > 0) {
@@ -71,9 +71,5 @@ export class RedisSchemaTransport extends RedisRole implements SchemaTransport {
       }
       return schemas;
     });
-  }
-
-  async close(): Promise<void> {
-    await this.closeCommands();
   }
 }

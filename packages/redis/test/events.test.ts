@@ -161,6 +161,28 @@ describe('consumer groups', () => {
     await waitFor(async () => ((await raw.xpending(`${api}.*:stream`, 'svc-retry')) as [number])[0] === 0, { message: 'nothing pending' });
   });
 
+  it('acknowledges each handled event on its own; an event whose handler failed stays pending, unacknowledged', async () => {
+    const t = transport({ acknowledgement_timeout: 60, reclaim_interval: 60 });
+    const stream = `${api}.*:stream`;
+    const handled = new Collector<number>();
+    await consume(t, ['created'], 'svc-each', async (m) => {
+      if (m.kwargs.n === 2) throw new Error('handler failed');
+      handled.push(m.kwargs.n as number);
+    });
+    const fire = raw.multi(); // one batch
+    for (let n = 1; n <= 3; n++) fire.xadd(stream, '*', 'id', `e${n}`, 'api_name', api, 'event_name', 'created', 'version', '1', ':n', String(n));
+    await fire.exec();
+    await handled.waitForCount(2);
+    const entryIds = (await raw.xrange(stream, '-', '+')).map(([id]) => id);
+    await waitFor(
+      async () => {
+        const pending = (await raw.xpending(stream, 'svc-each', '-', '+', 10)) as Array<[string]>;
+        return pending.length === 1 && pending[0]![0] === entryIds[1];
+      },
+      { message: 'only the failed event (e2) to be pending' },
+    );
+  });
+
   it('consumer_ttl: consumers idle that long with nothing pending are removed when a listener starts', async () => {
     const stream = `${api}.*:stream`;
     await raw.xgroup('CREATE', stream, 'svc-old', '$', 'MKSTREAM');

@@ -185,6 +185,25 @@ export function redisConfig(
   };
 }
 
+/**
+ * What most integration test files share: a raw client, the keys they touch and
+ * the buses they make; after each test the buses are closed and the keys
+ * deleted, after all of them the client is closed.
+ */
+export function redisTestKit(): { raw: Redis; keys: TouchedKeys; buses: ReturnType<typeof busFactory> } {
+  const raw = rawRedis();
+  const keys = new TouchedKeys();
+  const buses = busFactory();
+  afterEach(async () => {
+    await buses.closeAll();
+    await keys.cleanup(raw);
+  });
+  afterAll(async () => {
+    await raw.quit();
+  });
+  return { raw, keys, buses };
+}
+
 /** Buses made by a test (on Redis), closed after it. */
 export function busFactory(): { make(config: LightbusConfigInput, logger?: Logger): Bus; closeAll(): Promise<void> } {
   const buses: Bus[] = [];
@@ -200,17 +219,7 @@ export function busFactory(): { make(config: LightbusConfigInput, logger?: Logge
   };
 }
 
-/** JSON the way Python's json.dumps(sort_keys=True) writes it: sorted keys, ", " and ": ". */
-export function pythonJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(pythonJson).join(', ')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}: ${pythonJson((value as Record<string, unknown>)[k])}`);
-    return `{${entries.join(', ')}}`;
-  }
-  return JSON.stringify(value);
-}
+export { pythonJson } from './python-json';
 
 /** An id as Python Lightbus makes them (uuid1 text). */
 export function pythonId(): string {

@@ -8,11 +8,9 @@
  */
 import { Api, Event, RemoteError } from '@lightbus/core';
 import { Collector, waitFor } from '@lightbus/testing';
-import { TouchedKeys, busFactory, pythonId, pythonJson, rawRedis, redisConfig, uniqueId } from './helpers';
+import { pythonId, pythonJson, redisConfig, redisTestKit, uniqueId } from './helpers';
 
-const raw = rawRedis();
-const keys = new TouchedKeys();
-const buses = busFactory();
+const { raw, keys, buses } = redisTestKit();
 let api: string;
 let names: { service: string; process: string };
 
@@ -20,15 +18,6 @@ beforeEach(() => {
   api = `py${uniqueId()}.greeter`;
   keys.api(api);
   names = { service: `ts-svc-${uniqueId()}`, process: `ts-proc-${uniqueId()}` };
-});
-
-afterEach(async () => {
-  await buses.closeAll();
-  await keys.cleanup(raw);
-});
-
-afterAll(async () => {
-  await raw.quit();
 });
 
 function greeterApi(name: string) {

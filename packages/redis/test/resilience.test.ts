@@ -6,31 +6,30 @@
  */
 import { Api, BrokerConnectionError, Event, RpcTimeoutError, type Bus } from '@lightbus/core';
 import { Collector, waitFor } from '@lightbus/testing';
+import { CuttingProxy } from './cutting-proxy';
 import { PrivateRedis } from './private-redis';
-import { TouchedKeys, busFactory, rawRedis, redisConfig, uniqueId } from './helpers';
+import { redisConfig, redisTestKit, uniqueId } from './helpers';
 
-const raw = rawRedis();
-const keys = new TouchedKeys();
-const buses = busFactory();
+const { raw, keys, buses } = redisTestKit();
 
-afterEach(async () => {
-  await buses.closeAll();
-  await keys.cleanup(raw);
-});
-
-afterAll(async () => {
-  await raw.quit();
-});
-
-function slowApi(name: string) {
+/** `executions`, when given, records every n the worker executes. */
+function slowApi(name: string, executions?: number[]) {
   return class SlowApi extends Api {
     static override meta = { name };
     ticked = new Event({ parameters: ['n'] });
     async slow({ n, ms }: { n: number; ms: number }) {
+      executions?.push(n);
       await new Promise((resolve) => setTimeout(resolve, ms));
       return n;
     }
   };
+}
+
+/** How many times each n was executed. */
+function timesEach(executions: readonly number[]): Map<number, number> {
+  const times = new Map<number, number>();
+  for (const n of executions) times.set(n, (times.get(n) ?? 0) + 1);
+  return times;
 }
 
 /** CLIENT KILL every connection whose name starts with `lightbus:<service>:`; their names. */
@@ -56,8 +55,9 @@ describe('CLIENT KILL', () => {
     keys.api(api);
     const workerService = `wsvc-${uniqueId()}`;
     const callerService = `csvc-${uniqueId()}`;
+    const executions: number[] = [];
     const worker = buses.make(redisConfig({ service: workerService, process: 'w' }, { rpc: fast }));
-    worker.client.registerApi(new (slowApi(api))());
+    worker.client.registerApi(new (slowApi(api, executions))());
     await worker.start({ features: ['rpcs'] });
     const callerConfig = redisConfig({ service: callerService, process: 'c' }, { rpc: fast });
     const caller = buses.make({ ...callerConfig, apis: { ...callerConfig.apis, default: { ...callerConfig.apis!.default, rpc_timeout: 3 } } });
@@ -74,8 +74,46 @@ describe('CLIENT KILL', () => {
       else expect(isAcceptableCallFailure(outcome.reason)).toBe(true);
     });
     // Reconnected: new calls all succeed.
-    const after = await Promise.all(Array.from({ length: 10 }, (_, n) => caller.client.callRpc(api, 'slow', { n, ms: 1 })));
-    expect(after).toEqual(Array.from({ length: 10 }, (_, n) => n));
+    const after = await Promise.all(Array.from({ length: 10 }, (_, n) => caller.client.callRpc(api, 'slow', { n: 100 + n, ms: 1 })));
+    expect(after).toEqual(Array.from({ length: 10 }, (_, n) => 100 + n));
+    // Nothing of the first 20 is still queued (the queue is FIFO and the later calls were taken), and no call
+    // ran twice: each of the 20 ran at most once; every call that succeeded ran exactly once.
+    expect(await raw.llen(`${api}:rpc_queue`)).toBe(0);
+    const times = timesEach(executions);
+    const ranTwice = [...times].filter(([, count]) => count > 1).map(([n]) => n);
+    expect(ranTwice).toEqual([]);
+    const succeededButNotRun = settled.flatMap((outcome, n) => (outcome.status === 'fulfilled' && times.get(n) !== 1 ? [n] : []));
+    expect(succeededButNotRun).toEqual([]);
+  });
+
+  it('after a command reached Redis but before its reply: the call is not sent again, and runs once', async () => {
+    const api = `cut${uniqueId()}.slow`;
+    keys.api(api);
+    const proxy = await CuttingProxy.start();
+    try {
+      const executions: number[] = [];
+      // One call at a time, so the worker takes calls in queue order.
+      const worker = buses.make(redisConfig({ service: `wsvc-${uniqueId()}`, process: 'w' }, { rpc: { ...fast, concurrency: 1 } }));
+      worker.client.registerApi(new (slowApi(api, executions))());
+      await worker.start({ features: ['rpcs'] });
+      // The caller sends calls through the proxy; its results come straight from Redis.
+      const callerConfig = redisConfig({ service: `csvc-${uniqueId()}`, process: 'c' }, { rpc: { ...fast, rpc_retry_delay: 0.05, url: proxy.url } });
+      const caller = buses.make({ ...callerConfig, apis: { default: { ...callerConfig.apis!.default, rpc_timeout: 5 } } });
+      expect(await caller.client.callRpc(api, 'slow', { n: 0, ms: 1 })).toBe(0); // connected
+
+      proxy.cutAfter((data) => data.includes('RPUSH') && data.includes(`${api}:rpc_queue`));
+      const outcome = await caller.client.callRpc(api, 'slow', { n: 1, ms: 1 }).catch((error: unknown) => error);
+      expect(proxy.cuts).toBe(1);
+      // The call reached Redis: the worker ran it and its result came back on the result list.
+      expect(outcome).toBe(1);
+      // A later call, taken after anything queued before it, shows that no second copy was waiting.
+      expect(await caller.client.callRpc(api, 'slow', { n: 2, ms: 1 })).toBe(2);
+      expect(executions).toEqual([0, 1, 2]);
+      expect(await raw.llen(`${api}:rpc_queue`)).toBe(0);
+    } finally {
+      await buses.closeAll();
+      await proxy.stop();
+    }
   });
 
   it('during consumption: the listener reconnects and every event is handled', async () => {

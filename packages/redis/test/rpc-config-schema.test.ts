@@ -5,19 +5,15 @@ import { Collector, startNode, waitFor } from '@lightbus/testing';
 import {
   RedisResultTransport,
   RedisSchemaTransport,
-  TouchedKeys,
-  busFactory,
   context,
-  rawRedis,
   redisConfig,
+  redisTestKit,
   resultOptions,
   schemaOptions,
   uniqueId,
 } from './helpers';
 
-const raw = rawRedis();
-const keys = new TouchedKeys();
-const buses = busFactory();
+const { raw, keys, buses } = redisTestKit();
 let api: string;
 let names: { service: string; process: string };
 
@@ -25,15 +21,6 @@ beforeEach(() => {
   api = `misc${uniqueId()}.demo`;
   keys.api(api);
   names = { service: `svc-${uniqueId()}`, process: 'p' };
-});
-
-afterEach(async () => {
-  await buses.closeAll();
-  await keys.cleanup(raw);
-});
-
-afterAll(async () => {
-  await raw.quit();
 });
 
 function gatedApi(name: string, gate: { active: number; max: number; release: Collector<() => void> }) {
