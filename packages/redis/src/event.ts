@@ -20,6 +20,7 @@
  * events nobody here listens for are acknowledged and skipped.
  */
 import {
+  ConsumerSet,
   BusClosedError,
   InvalidParametersError,
   MessageRejectedError,
@@ -86,7 +87,7 @@ export function groupStartId(since: StartPosition | undefined): string {
 
 export class RedisEventTransport extends RedisRole implements EventTransport {
   readonly capabilities = redisCapabilities;
-  private readonly consumers = new Set<EventConsumer>();
+  private readonly consumers = new ConsumerSet();
   private readonly maxLength: number | null;
 
   constructor(
@@ -122,18 +123,10 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
     if (this.closed) throw this.closedError(`Listening (group ${spec.group})`);
     const consumer = new EventConsumer(this, this.context, spec, handler, this.commands(), this.connect(`listener:${spec.group}`, { blockMs: BLOCK_MS }));
     // Known from the start, so close() stops it while it is still starting.
-    this.consumers.add(consumer);
-    const stop = async (): Promise<void> => {
-      this.consumers.delete(consumer);
-      await consumer.stop();
-    };
-    try {
-      await consumer.start(start, (what, signal) => this.readyToStart(consumer.connection, what, signal));
-    } catch (error) {
-      await stop();
-      throw error;
-    }
-    return { stop };
+    return this.consumers.start({
+      start: () => consumer.start(start, (what, signal) => this.readyToStart(consumer.connection, what, signal)),
+      stop: () => consumer.stop(),
+    });
   }
 
   async *history(query: HistoryQuery): AsyncIterable<EventMessage> {
@@ -200,9 +193,8 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
     return [...found].sort();
   }
 
-  protected override async stopConsumers(): Promise<void> {
-    await Promise.all([...this.consumers].map((c) => c.stop()));
-    this.consumers.clear();
+  protected override stopConsumers(): Promise<void> {
+    return this.consumers.stopAll();
   }
 }
 

@@ -7,6 +7,7 @@
  * (`concurrency`). At most once: a call is popped by one worker only.
  */
 import {
+  ConsumerSet,
   InFlight,
   Semaphore,
   errorText,
@@ -27,7 +28,7 @@ import { UndecodableMessage, decodeRpcCall, deadLetterKey, encodeRpcCall, rpcExp
 const RPC_DEAD_LETTERS_MAX = 10_000;
 
 export class RedisRpcTransport extends RedisRole implements RpcTransport {
-  private readonly consumers = new Set<Consumer>();
+  private readonly consumers = new ConsumerSet();
 
   constructor(
     private readonly options: RedisRpcOptions,
@@ -70,13 +71,36 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     if (this.closed) throw this.closedError(what);
     const queues = apiNames.map(rpcQueueKey);
     const commands = this.commands();
-    await this.readyToStart(commands, what);
-    // From here to the end nothing waits: close() either came before (and threw above) or finds this consumer.
-    const reader = new BlockingReader(this.connect('rpc-consumer', { blockMs: BLOCK_MS }), commands, this.context.logger);
     const slots = new Semaphore(this.options.concurrency);
     const inFlight = new InFlight();
     const logger = this.context.logger;
+    let reader: BlockingReader | undefined;
 
+    // In the set from the start, so close() stops it while it still waits for Redis.
+    return this.consumers.start({
+      start: async () => {
+        await this.readyToStart(commands, what);
+        if (this.closed) throw this.closedError(what);
+        reader = this.serveQueues(queues, apiNames, handler, commands, slots, inFlight, logger);
+      },
+      stop: async () => {
+        await reader?.stop();
+        await inFlight.drain();
+      },
+    });
+  }
+
+  /** The BLPOP loop of a worker: take calls while slots are free, run each, several at once. */
+  private serveQueues(
+    queues: readonly string[],
+    apiNames: readonly string[],
+    handler: RpcHandler,
+    commands: RedisConnection,
+    slots: Semaphore,
+    inFlight: InFlight,
+    logger: TransportContext['logger'],
+  ): BlockingReader {
+    const reader = new BlockingReader(this.connect('rpc-consumer', { blockMs: BLOCK_MS }), commands, logger);
     reader.startLoop({
       command: ['BLPOP', ...queues, String(BLOCK_MS / 1000)],
       failure:
@@ -115,15 +139,7 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
       },
     });
 
-    const consumer: Consumer = {
-      stop: async () => {
-        this.consumers.delete(consumer);
-        await reader.stop();
-        await inFlight.drain();
-      },
-    };
-    this.consumers.add(consumer);
-    return consumer;
+    return reader;
   }
 
   /**
@@ -191,7 +207,7 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     }
   }
 
-  protected override async stopConsumers(): Promise<void> {
-    await Promise.all([...this.consumers].map((c) => c.stop()));
+  protected override stopConsumers(): Promise<void> {
+    return this.consumers.stopAll();
   }
 }
