@@ -418,9 +418,10 @@ class EventConsumer {
   }
 
   /**
-   * Acknowledge an entry now that its handler finished: the XACK goes out at
-   * the end of the current task, one per stream for every entry finished in
-   * that task, so a crash later in the batch does not bring it back.
+   * Acknowledge an entry now that its handler finished: the XACK goes out in
+   * the next turn of the event loop, one per stream for every entry finished
+   * until then, so a crash later in the batch does not bring it back. (Quick
+   * handlers finish a whole batch within one turn: one XACK for the batch.)
    */
   private ack(entry: StreamEntry): void {
     const list = this.toAck.get(entry.stream);
@@ -428,7 +429,7 @@ class EventConsumer {
     else this.toAck.set(entry.stream, [entry.id]);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    process.nextTick(() => {
+    setImmediate(() => {
       this.flushScheduled = false;
       void this.sendAcks();
     });
