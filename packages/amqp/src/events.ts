@@ -144,7 +144,7 @@ export class AmqpEventTransport implements EventTransport {
           `Set event_transport.amqp.stream: true (RabbitMQ >= 3.9) in every process of these APIs, or remove 'since'.`,
       );
     }
-    return this.consumers.start(new GroupConsumer(this.groupContext(), spec, handler));
+    return this.consumers.start(new GroupConsumer(this.groupContext(), spec, handler), spec.signal);
   }
 
   async *history(query: HistoryQuery): AsyncIterable<EventMessage> {

@@ -10,7 +10,7 @@
  * (the worker that had it died or lost its connection mid-call, so it may have
  * run). Calls are transient messages: a broker restart loses calls waiting.
  */
-import { BrokerConnectionError, ConsumerSet, InFlight, TransportCapabilityError, errorText, type Consumer, type Logger, type RpcHandler, type RpcMessage, type RpcTransport, type TransportCallOptions, type TransportContext } from '@lightbus/core';
+import { BrokerConnectionError, ConsumerSet, InFlight, TransportCapabilityError, errorText, type ConsumeRpcsOptions, type Consumer, type Logger, type RpcHandler, type RpcMessage, type RpcTransport, type TransportCallOptions, type TransportContext } from '@lightbus/core';
 import { isClosedError, type Channel, type Delivery } from './adapter';
 import { decodeCall, encodeCall, idForLog } from './codec';
 import { RestartingConsumer, ack } from './consumer';
@@ -86,8 +86,8 @@ export class AmqpRpcTransport implements RpcTransport {
     await this.publisher.publish('', queue.name, encoded.content, encoded.properties);
   }
 
-  async consumeRpcs(apiNames: readonly string[], handler: RpcHandler): Promise<Consumer> {
-    return this.consumers.start(new RpcConsumer(this.link, this.context.logger, apiNames, handler, this.options, this.names, this.deadLetters));
+  async consumeRpcs(apiNames: readonly string[], handler: RpcHandler, options?: ConsumeRpcsOptions): Promise<Consumer> {
+    return this.consumers.start(new RpcConsumer(this.link, this.context.logger, apiNames, handler, this.options, this.names, this.deadLetters), options?.signal);
   }
 
   async close(): Promise<void> {

@@ -120,7 +120,7 @@ export class KafkaEventTransport implements EventTransport {
 
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
     if (spec.since?.kind === 'position') parsePosition(spec.since.position);
-    return this.base.startConsumer(this.consumers, new EventConsumer(this, spec, handler), 'start a listener');
+    return this.base.startConsumer(this.consumers, new EventConsumer(this, spec, handler), 'start a listener', spec.signal);
   }
 
   /** Put a record on the dead-letter topic with the reason, where it came from and for which group. */

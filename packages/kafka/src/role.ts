@@ -89,8 +89,8 @@ export class RoleBase {
    * start, or the role closes while it starts, it is stopped and this rejects:
    * nothing is left running. A failure caused by the close is a BusClosedError.
    */
-  startConsumer(running: ConsumerSet, consumer: StartableConsumer, what: string): Promise<Consumer> {
-    return this.unlessClosed(what, () => running.start(consumer));
+  startConsumer(running: ConsumerSet, consumer: StartableConsumer, what: string, signal?: AbortSignal): Promise<Consumer> {
+    return this.unlessClosed(what, () => running.start(consumer, signal));
   }
 
   /** Produce one record through the batching queue; resolves once the brokers have it. */

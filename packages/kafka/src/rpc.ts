@@ -10,6 +10,7 @@ import {
   InFlight,
   Semaphore,
   errorText,
+  type ConsumeRpcsOptions,
   type Consumer,
   type RpcHandler,
   type RpcMessage,
@@ -43,8 +44,8 @@ export class KafkaRpcTransport implements RpcTransport {
     await this.base.produce(topic, encodeRequest(message), deadline);
   }
 
-  consumeRpcs(apiNames: readonly string[], handler: RpcHandler): Promise<Consumer> {
-    return this.base.startConsumer(this.consumers, new RpcConsumer(this, apiNames, handler), 'serve calls');
+  consumeRpcs(apiNames: readonly string[], handler: RpcHandler, options?: ConsumeRpcsOptions): Promise<Consumer> {
+    return this.base.startConsumer(this.consumers, new RpcConsumer(this, apiNames, handler), 'serve calls', options?.signal);
   }
 
   /** Stops the workers' consumers (those still starting too), then closes the connections. */

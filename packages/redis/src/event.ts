@@ -126,7 +126,7 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
     return this.consumers.start({
       start: () => consumer.start(start, (what, signal) => this.readyToStart(consumer.connection, what, signal)),
       stop: () => consumer.stop(),
-    });
+    }, spec.signal);
   }
 
   async *history(query: HistoryQuery): AsyncIterable<EventMessage> {

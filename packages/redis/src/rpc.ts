@@ -11,6 +11,7 @@ import {
   InFlight,
   Semaphore,
   errorText,
+  type ConsumeRpcsOptions,
   type Consumer,
   type RpcHandler,
   type RpcMessage,
@@ -66,7 +67,7 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     }
   }
 
-  async consumeRpcs(apiNames: readonly string[], handler: RpcHandler): Promise<Consumer> {
+  async consumeRpcs(apiNames: readonly string[], handler: RpcHandler, options?: ConsumeRpcsOptions): Promise<Consumer> {
     const what = `Serving ${apiNames.join(', ')}`;
     if (this.closed) throw this.closedError(what);
     const queues = apiNames.map(rpcQueueKey);
@@ -75,19 +76,22 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     const inFlight = new InFlight();
     const logger = this.context.logger;
     let reader: BlockingReader | undefined;
+    // Aborted by stop(): by close(), or by the bus closing while this still waits for Redis.
+    const stopped = new AbortController();
 
     // In the set from the start, so close() stops it while it still waits for Redis.
     return this.consumers.start({
       start: async () => {
-        await this.readyToStart(commands, what);
-        if (this.closed) throw this.closedError(what);
+        await this.readyToStart(commands, what, stopped.signal);
+        if (this.closed || stopped.signal.aborted) throw this.closedError(what);
         reader = this.serveQueues(queues, apiNames, handler, commands, slots, inFlight, logger);
       },
       stop: async () => {
+        stopped.abort();
         await reader?.stop();
         await inFlight.drain();
       },
-    });
+    }, options?.signal);
   }
 
   /** The BLPOP loop of a worker: take calls while slots are free, run each, several at once. */

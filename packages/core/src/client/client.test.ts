@@ -610,6 +610,44 @@ describe('races and resources', () => {
     expect(handled.items).toEqual([]);
   });
 
+  it('cuts short a consumer still waiting for its broker when the bus closes, without failing the worker', async () => {
+    const name = `unreachable-${Date.now()}`;
+    const entered = deferred<void>();
+    const aborted: string[] = [];
+    // Like a transport whose broker is down at start: consume() waits until the bus says stop.
+    const waiting = {
+      ...memoryTransport,
+      name: 'waiting',
+      event: (options: never, context: never): EventTransport => {
+        const inner = (memoryTransport.event as (o: unknown, c: unknown) => EventTransport)(options, context);
+        return {
+          capabilities: inner.capabilities,
+          sendEvent: (m, o) => inner.sendEvent(m, o),
+          consume: (spec) =>
+            new Promise<Consumer>((_, reject) => {
+              entered.resolve();
+              spec.signal?.addEventListener('abort', () => {
+                aborted.push(spec.group);
+                reject(new BusClosedError('stopped while waiting for the broker'));
+              });
+            }),
+          close: () => inner.close(),
+        };
+      },
+    };
+    const bus = buses.make({
+      config: memoryConfig(name, { apis: { default: { event_transport: { waiting: { name, max_stream_length: 100 } } } } }),
+      transports: [waiting as never],
+    });
+    bus.support.case.caseClosed.listen(() => undefined, { listenerName: 'down' });
+    const starting = bus.start();
+    await entered.promise;
+    await bus.close();
+    expect(aborted).toEqual(['test-service-down']);
+    await expect(bus.client.waitUntilStopped()).resolves.toBeUndefined();
+    await starting.catch(() => undefined);
+  });
+
   it('releases what a call held when it times out', async () => {
     const name = `timeouts-${Date.now()}`;
     const client = buses.make({ config: memoryConfig(name, { apis: { default: { rpc_timeout: 0.05 } } }) });

@@ -100,6 +100,8 @@ export class BusClient {
   /** Schemas that could not be compiled (already reported). */
   private readonly unusableSchemas = new Set<string>();
   private readonly taskAbort = new AbortController();
+  /** Aborted when close() begins: transports stop consumers that are still starting. */
+  private readonly closingSignal = new AbortController();
   private readonly runningTasks = new InFlight();
   private readonly inFlightCalls = new InFlight();
 
@@ -391,7 +393,7 @@ export class BusClient {
     for (const names of byTransport.values()) {
       const transport = this.transports.get(names[0]!, 'rpc');
       const kept = await this.openConsumer(
-        () => transport.consumeRpcs(names, (message) => this.executeRpc(message)),
+        () => transport.consumeRpcs(names, (message) => this.executeRpc(message), { signal: this.closingSignal.signal }),
         (consumer) => this.rpcConsumers.push(consumer),
       );
       if (kept) this.logger.info(`Serving ${names.join(', ')}`, { transport: this.config.transport(names[0]!, 'rpc').name });
@@ -407,7 +409,17 @@ export class BusClient {
   private async openConsumer(create: () => Promise<Consumer>, keep: (consumer: Consumer) => void, stillWanted = (): boolean => true): Promise<boolean> {
     return this.startups.track(
       (async () => {
-        const consumer = await create();
+        let consumer: Consumer;
+        try {
+          consumer = await create();
+        } catch (error) {
+          // Cut short by close() (closingSignal): not a failure of the listener or worker.
+          if (this.state === 'stopping' || this.state === 'closed') {
+            this.logger.debug('A consumer still starting was stopped by close()', { error: errorText(error) });
+            return false;
+          }
+          throw error;
+        }
         if (this.state === 'stopping' || this.state === 'closed' || !stillWanted()) {
           await consumer.stop();
           return false;
@@ -585,7 +597,7 @@ export class BusClient {
       for (const { transport, events } of byTransport.values()) {
         if (listener.stopped || this.state === 'stopping' || this.state === 'closed') return;
         const setup = transport.consume(
-          { events, group, consumer: this.processName, since: listener.since },
+          { events, group, consumer: this.processName, since: listener.since, signal: this.closingSignal.signal },
           (message) => this.handleEvent(listener, message),
         );
         const limit = this.config.api(events[0]!.apiName).eventListenerSetupTimeout;
@@ -785,6 +797,7 @@ export class BusClient {
     const wasStarted = this.state !== 'idle';
     this.state = 'stopping';
     this.taskAbort.abort();
+    this.closingSignal.abort();
     this.schemas.stopRefreshing();
     // Consumers being created now are stopped as soon as they exist (see openConsumer).
     await this.startups.drain();

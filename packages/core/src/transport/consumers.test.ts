@@ -70,4 +70,17 @@ describe('ConsumerSet', () => {
     expect(fake.stops()).toBe(1);
     expect(set.size).toBe(0);
   });
+
+  it('stops a consumer still starting when its signal aborts (the bus closing), and its start() rejects', async () => {
+    const set = new ConsumerSet();
+    const fake = fakeConsumer();
+    const closing = new AbortController();
+    const starting = set.start(fake.consumer, closing.signal);
+    closing.abort();
+    expect(fake.log).toEqual(['start', 'stop']);
+    fake.started.resolve();
+    await expect(starting).rejects.toBeInstanceOf(BusClosedError);
+    expect(set.size).toBe(0);
+    await expect(set.start(fakeConsumer().consumer, closing.signal)).rejects.toBeInstanceOf(BusClosedError);
+  });
 });

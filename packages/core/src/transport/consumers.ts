@@ -25,18 +25,30 @@ export class ConsumerSet {
   /**
    * Start `consumer` and keep it until it is stopped or the set closes. When
    * `start()` fails, the consumer is stopped and the error rethrown. When the set
-   * closes while it starts, it is stopped and this rejects with BusClosedError.
+   * closes, or `signal` aborts, while it starts, it is stopped and this rejects
+   * with BusClosedError.
    */
-  async start(consumer: StartableConsumer): Promise<Consumer> {
+  async start(consumer: StartableConsumer, signal?: AbortSignal): Promise<Consumer> {
     if (this.closing) throw new BusClosedError('The transport is closed; no consumer can start. Create a new bus.');
+    if (signal?.aborted) throw new BusClosedError('The bus is closing; the consumer was not started.');
     this.live.add(consumer);
+    // The bus closing (signal) while the consumer starts: stop it, which ends its start.
+    const abandon = (): void => void consumer.stop().catch(() => undefined);
+    signal?.addEventListener('abort', abandon, { once: true });
     try {
       await consumer.start();
     } catch (error) {
       this.live.delete(consumer);
       await consumer.stop().catch(() => undefined);
-      if (this.closing) throw new BusClosedError('The transport closed while a consumer was starting. Create a new bus.', { cause: error });
+      if (this.closing || signal?.aborted) throw new BusClosedError('The bus closed while a consumer was starting. Create a new bus.', { cause: error });
       throw error;
+    } finally {
+      signal?.removeEventListener('abort', abandon);
+    }
+    if (signal?.aborted) {
+      this.live.delete(consumer);
+      await consumer.stop();
+      throw new BusClosedError('The bus closed while a consumer was starting. Create a new bus.');
     }
     if (this.closing) {
       await this.closing;

@@ -57,7 +57,7 @@ export interface RpcTransport extends Closeable {
   /** Send a call; resolves once the broker has it. `message.returnPath` is set. */
   callRpc(message: RpcMessage, options: TransportCallOptions): Promise<void>;
   /** Consume calls to these APIs, several at once where configured. */
-  consumeRpcs(apiNames: readonly string[], handler: RpcHandler): Promise<Consumer>;
+  consumeRpcs(apiNames: readonly string[], handler: RpcHandler, options?: ConsumeRpcsOptions): Promise<Consumer>;
 }
 
 /** A result being waited for; created before the call is sent. */
@@ -96,6 +96,13 @@ export interface ConsumeSpec {
   readonly consumer: string;
   /** Applies only when the group is created. */
   readonly since?: StartPosition;
+  /** Aborted when the bus closes while the consumer still starts (waits for its broker): stop starting. */
+  readonly signal?: AbortSignal;
+}
+
+export interface ConsumeRpcsOptions {
+  /** Aborted when the bus closes while the consumer still starts (waits for its broker): stop starting. */
+  readonly signal?: AbortSignal;
 }
 
 export interface HistoryQuery {
