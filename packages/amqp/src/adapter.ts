@@ -12,6 +12,8 @@ export type Connection = amqplib.ChannelModel;
 export type Channel = amqplib.Channel;
 export type ConfirmChannel = amqplib.ConfirmChannel;
 export type Delivery = amqplib.ConsumeMessage;
+/** A message RabbitMQ gave back (basic.return); its fields also carry replyCode and replyText. */
+export type Returned = amqplib.Message;
 export type PublishOptions = amqplib.Options.Publish;
 
 export interface OpenSettings {
@@ -70,25 +72,38 @@ export function socketOptions(settings: OpenSettings): amqplib.SocketOptions {
   return socket;
 }
 
-/** Open one AMQP connection (no retries here: the Link decides about those). */
-export async function openConnection(settings: OpenSettings): Promise<Connection> {
+/**
+ * Open one AMQP connection (no retries here: the Link decides about those).
+ * `signal` (the Link closing) ends the attempt at once: its socket is destroyed
+ * and its timer cleared, so nothing of it keeps the process alive.
+ */
+export async function openConnection(settings: OpenSettings, signal?: AbortSignal): Promise<Connection> {
   const url = connectionUrl(settings.options);
-  const socket = socketOptions(settings);
+  // The socket is destroyed when this attempt is given up (timeout or `signal`); never once it is open.
+  const attempt = new AbortController();
+  const socket: amqplib.SocketOptions & { signal?: AbortSignal } = { ...socketOptions(settings), signal: attempt.signal };
   // amqplib's `timeout` only guards the TCP connect; guard the whole handshake too.
   const timeoutMs = Math.round(settings.options.connection_timeout * 1000);
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  if (signal?.aborted) throw new Error('the connection attempt was abandoned: the transport is closing');
   const opening = amqplib.connect(url, socket);
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${settings.options.connection_timeout}s (connection_timeout)`)), timeoutMs);
+    onAbort = () => reject(new Error('the connection attempt was abandoned: the transport is closing'));
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
   try {
     return await Promise.race([opening, timeout]);
   } catch (error) {
-    // A handshake that completes after the timeout must not leak a connection.
+    // Give the attempt up: drop its socket (a broker that never answers would hold it open), and
+    // close a connection whose handshake completes anyway.
+    attempt.abort();
     opening.then((late) => late.close().catch(() => undefined)).catch(() => undefined);
     throw error;
   } finally {
     clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }
 

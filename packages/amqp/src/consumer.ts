@@ -23,6 +23,11 @@ export abstract class RestartingConsumer {
   private readonly abort = new AbortController();
   private stopped: Promise<void> | undefined;
 
+  /** Aborted when stop() is called: ends waits (and stream reads) the consumer started. */
+  protected get stopSignal(): AbortSignal {
+    return this.abort.signal;
+  }
+
   constructor(
     protected readonly link: Link,
     protected readonly logger: Logger,

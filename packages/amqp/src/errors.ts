@@ -10,3 +10,12 @@ export class AmqpDeclarationError extends LightbusError {
 export class StreamReadError extends LightbusError {
   override readonly code = 'LIGHTBUS_AMQP_STREAM_READ';
 }
+
+/**
+ * RabbitMQ returned a call published with `mandatory` because no queue took it: the API's
+ * RPC queue was deleted after this process declared it. The call was not delivered
+ * anywhere, so calling again is safe; the queue is declared again before the next call.
+ */
+export class RpcQueueMissingError extends LightbusError {
+  override readonly code = 'LIGHTBUS_AMQP_RPC_QUEUE_MISSING';
+}

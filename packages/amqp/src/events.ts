@@ -42,7 +42,7 @@ import { assertExchange, assertQueue, Link } from './link';
 import type { AmqpEventOptions } from './options';
 import { Publisher } from './publisher';
 import { linkSettings } from './settings';
-import { readStream, streamOffset, writeMarker, type StreamStart } from './stream';
+import { closedInstead, readStream, streamOffset, writeMarker, type StreamStart } from './stream';
 import {
   HEADER,
   Names,
@@ -152,13 +152,19 @@ export class AmqpEventTransport implements EventTransport {
       throw new TransportCapabilityError(`This amqp event transport keeps no history: set event_transport.amqp.stream: true.`);
     }
     const stream = this.names.eventStream(query.apiName);
+    const found = await closedInstead([this.link, this.publishLink], () => this.readHistory(stream, query));
+    for (let i = found.length - 1; i >= 0; i--) yield found[i]!;
+  }
+
+  /** The matching events of `stream`, oldest first. Closed meanwhile: BusClosedError. */
+  private async readHistory(stream: string, query: HistoryQuery): Promise<EventMessage[]> {
+    const found: EventMessage[] = [];
     // Reading history creates nothing: an API whose stream does not exist has no history.
-    if (!(await this.link.queueExists(stream))) return;
+    if (!(await this.link.queueExists(stream))) return found;
     const marker = await writeMarker(this.publisher, stream);
     const limit = query.limit ?? Infinity;
     const start = query.start?.getTime();
     const stop = query.stop?.getTime();
-    const found: EventMessage[] = [];
     await readStream(this.link, stream, query.start ? { kind: 'time', time: query.start } : { kind: 'first' }, marker, (delivery) => {
       const offset = streamOffset(delivery);
       const decoded = decodeEvent(delivery, offset === undefined ? undefined : String(offset));
@@ -174,7 +180,7 @@ export class AmqpEventTransport implements EventTransport {
       found.push(event);
       if (found.length > limit) found.shift();
     });
-    for (let i = found.length - 1; i >= 0; i--) yield found[i]!;
+    return found;
   }
 
   async close(): Promise<void> {
@@ -307,7 +313,7 @@ class GroupConsumer extends RestartingConsumer {
           logger.error(`Replay for group ${this.spec.group} stopped: the handler failed`, { id: decoded.value.id, error: errorText(error) });
           return false;
         }
-      });
+      }, undefined, this.stopSignal);
     }
     this.replayed = replayed.size > 0 ? replayed : undefined;
     logger.info(`Replayed ${count} stored event(s) to the new group ${this.spec.group}`);

@@ -24,7 +24,7 @@ export { AmqpRpcTransport } from './rpc';
 export { AmqpResultTransport } from './result';
 export { AmqpEventTransport, eventCapabilities } from './events';
 export { AmqpSchemaTransport } from './schema';
-export { AmqpDeclarationError, StreamReadError } from './errors';
+export { AmqpDeclarationError, RpcQueueMissingError, StreamReadError } from './errors';
 export { HEADER, MESSAGE_TYPE, Names } from './topology';
 
 export const transport = defineTransport({

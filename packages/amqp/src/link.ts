@@ -30,6 +30,8 @@ export class Link extends EventEmitter {
   private everConnected = false;
   private closed = false;
   private reconnecting = false;
+  /** The reconnection loop while it runs: close() ends it and waits for it. */
+  private reconnection: Promise<void> | undefined;
   private readonly abort = new AbortController();
   private waiters: Array<Deferred<Connection>> = [];
   /** Declarations done on each connection (declared again on a new one). */
@@ -100,8 +102,9 @@ export class Link extends EventEmitter {
   private async openFirst(): Promise<Connection> {
     let connection: Connection;
     try {
-      connection = await openConnection(this.settings);
+      connection = await openConnection(this.settings, this.abort.signal);
     } catch (error) {
+      if (this.closed) throw this.closedError();
       throw this.connectionError(error);
     }
     if (this.closed) {
@@ -140,7 +143,7 @@ export class Link extends EventEmitter {
       reason: error ? errorText(error) : 'closed',
     });
     this.emit('lost', error);
-    void this.reconnect();
+    this.reconnection ??= this.reconnect().finally(() => (this.reconnection = undefined));
   }
 
   private async reconnect(): Promise<void> {
@@ -155,7 +158,8 @@ export class Link extends EventEmitter {
         await delay(backoffDelay(attempt, backoff), this.abort.signal);
         if (this.closed) return;
         try {
-          const connection = await openConnection(this.settings);
+          // close() aborts the attempt: its socket and timer go at once (a silent broker would hold them for connection_timeout).
+          const connection = await openConnection(this.settings, this.abort.signal);
           if (this.closed) {
             await closeConnection(connection);
             return;
@@ -165,6 +169,7 @@ export class Link extends EventEmitter {
           this.adopt(connection);
           return;
         } catch (error) {
+          if (this.closed) return;
           this.logger.warn(`Reconnecting to RabbitMQ failed; trying again`, { role: this.label, url: this.where, attempt: attempt + 1, error: errorText(error) });
         }
       }
@@ -377,6 +382,8 @@ export class Link extends EventEmitter {
     waiters.forEach((w) => w.reject(this.closedError()));
     const opening = this.opening;
     if (opening) await opening.catch(() => undefined);
+    // A reconnection attempt in progress was aborted above: wait until it let go of its socket.
+    await this.reconnection;
     const connection = this.current;
     this.current = undefined;
     if (connection) {

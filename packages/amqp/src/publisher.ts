@@ -5,7 +5,7 @@
  * replaced on the next publish.
  */
 import { BrokerConnectionError, type Logger } from '@lightbus/core';
-import { closeChannel, type Channel, type ConfirmChannel, type PublishOptions } from './adapter';
+import { closeChannel, type Channel, type ConfirmChannel, type PublishOptions, type Returned } from './adapter';
 import { drained, type Link } from './link';
 
 const DONE: Promise<void> = Promise.resolve();
@@ -102,12 +102,59 @@ export function publishConfirmed(
   full: () => void,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const written = channel.publish(exchange, routingKey, content, options, (error: unknown) => {
-      if (error === null || error === undefined) resolve();
-      else reject(nackError(error, exchange, routingKey));
-    });
+    // mandatory: RabbitMQ returns (basic.return) a message no queue took, then still confirms it (basic.ack);
+    // the return arrives first, so when the confirm comes the message is known to be returned or not.
+    const returns = options.mandatory ? watchReturns(channel) : undefined;
+    const id = options.messageId;
+    if (returns && id === undefined) throw new Error('publishConfirmed: a mandatory message needs a messageId (returns are matched by it)');
+    if (returns && id !== undefined) returns.set(id, undefined);
+    let written: boolean;
+    try {
+      written = channel.publish(exchange, routingKey, content, options, (error: unknown) => {
+        const returned = returns && id !== undefined ? returns.get(id) : undefined;
+        if (returns && id !== undefined) returns.delete(id);
+        if (error !== null && error !== undefined) reject(nackError(error, exchange, routingKey));
+        else if (returned) reject(returned);
+        else resolve();
+      });
+    } catch (error) {
+      if (returns && id !== undefined) returns.delete(id);
+      throw error;
+    }
     if (!written) full();
   });
+}
+
+/** RabbitMQ gave a mandatory message back: no queue is bound to its routing key (for calls: the RPC queue is gone). */
+export class ReturnedMessage extends Error {
+  constructor(
+    readonly exchange: string,
+    readonly routingKey: string,
+    readonly replyCode: number,
+    readonly replyText: string,
+  ) {
+    super(`RabbitMQ returned the message for ${exchange || '(default exchange)'} / ${routingKey}: ${replyCode} ${replyText}`);
+    this.name = 'ReturnedMessage';
+  }
+}
+
+/** Per confirm channel: mandatory messages awaiting their confirm, by message id, with the return if one came. */
+const returnsOf = new WeakMap<Channel, Map<string, ReturnedMessage | undefined>>();
+
+function watchReturns(channel: Channel): Map<string, ReturnedMessage | undefined> {
+  let returns = returnsOf.get(channel);
+  if (!returns) {
+    const map = new Map<string, ReturnedMessage | undefined>();
+    returns = map;
+    returnsOf.set(channel, map);
+    channel.on('return', (message: Returned) => {
+      const id = message.properties.messageId as unknown;
+      if (typeof id !== 'string' || !map.has(id)) return;
+      const fields = message.fields as Returned['fields'] & { replyCode?: number; replyText?: string };
+      map.set(id, new ReturnedMessage(fields.exchange, fields.routingKey, fields.replyCode ?? 312, fields.replyText ?? 'NO_ROUTE'));
+    });
+  }
+  return returns;
 }
 
 function nackError(error: unknown, exchange: string, routingKey: string): Error {

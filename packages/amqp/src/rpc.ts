@@ -17,7 +17,8 @@ import { RestartingConsumer, ack } from './consumer';
 import { DeadLetters } from './dead-letter';
 import { assertQueue, Link } from './link';
 import type { AmqpRpcOptions } from './options';
-import { Publisher } from './publisher';
+import { Publisher, ReturnedMessage } from './publisher';
+import { RpcQueueMissingError } from './errors';
 import { directEndpointFor } from './reply';
 import { DIRECT_REPLY_TO, Names, rpcQueue, type QueueDeclaration } from './topology';
 import { linkSettings } from './settings';
@@ -61,6 +62,8 @@ export class AmqpRpcTransport implements RpcTransport {
   private async send(message: RpcMessage, options: TransportCallOptions): Promise<void> {
     const deadline = message.deadline ?? Date.now() + options.timeoutSeconds * 1000;
     const encoded = encodeCall(message, deadline);
+    // mandatory: if no queue takes the call (its queue was deleted), RabbitMQ returns it instead of dropping it silently.
+    const properties = { ...encoded.properties, mandatory: true };
     let queue = this.queues.get(message.apiName);
     if (!queue) this.queues.set(message.apiName, (queue = rpcQueue(this.names, message.apiName)));
     if (encoded.properties.replyTo === DIRECT_REPLY_TO) {
@@ -79,11 +82,36 @@ export class AmqpRpcTransport implements RpcTransport {
         );
       }
       await endpoint.link.declareQueue(queue);
-      await endpoint.publishCall(queue.name, encoded.content, encoded.properties);
+      await this.returnedAsError(message, queue.name, endpoint.link, endpoint.publishCall(queue.name, encoded.content, properties));
       return;
     }
     await this.publishLink.declareQueue(queue);
-    await this.publisher.publish('', queue.name, encoded.content, encoded.properties);
+    await this.returnedAsError(message, queue.name, this.publishLink, this.publisher.publish('', queue.name, encoded.content, properties));
+  }
+
+  /**
+   * A call RabbitMQ returned (mandatory, no queue took it): its API's queue was deleted after `link` declared it.
+   * The call fails at once, rather than at its timeout, and the queue is declared again for the next call.
+   */
+  private async returnedAsError(message: RpcMessage, queue: string, link: Link, publishing: Promise<void>): Promise<void> {
+    try {
+      await publishing;
+    } catch (error) {
+      if (!(error instanceof ReturnedMessage)) throw error;
+      link.forgetDeclarations();
+      this.context.logger.warn(`RabbitMQ returned a call to ${message.apiName}.${message.procedureName}(): queue ${queue} does not exist (deleted?)`, {
+        id: message.id,
+        queue,
+        reply: `${error.replyCode} ${error.replyText}`,
+      });
+      throw new RpcQueueMissingError(
+        `The call to ${message.apiName}.${message.procedureName}() was not delivered: RabbitMQ returned it because the queue ${queue} of ` +
+          `API '${message.apiName}' no longer exists (it was deleted after this process declared it: by an operator, a script or a ` +
+          `policy). It reached no worker and did not run, so calling again is safe; the queue is declared again on the next call, and ` +
+          `running workers declare it again when RabbitMQ cancels their consumers. If this keeps happening, find out what deletes ${queue}.`,
+        { cause: error, retriable: true },
+      );
+    }
   }
 
   async consumeRpcs(apiNames: readonly string[], handler: RpcHandler, options?: ConsumeRpcsOptions): Promise<Consumer> {

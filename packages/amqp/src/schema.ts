@@ -14,7 +14,7 @@ import { Link } from './link';
 import type { AmqpSchemaOptions } from './options';
 import { Publisher } from './publisher';
 import { linkSettings } from './settings';
-import { readStream, writeMarker } from './stream';
+import { closedInstead, readStream, writeMarker } from './stream';
 import { Names, schemaStream } from './topology';
 
 export class AmqpSchemaTransport implements SchemaTransport {
@@ -43,7 +43,12 @@ export class AmqpSchemaTransport implements SchemaTransport {
     await this.publisher.publish('', this.names.schemaStream, encoded.content, encoded.properties);
   }
 
-  async load(): Promise<Record<string, ApiSchema>> {
+  /** Closed meanwhile (close() cut the read short): fails with BusClosedError. */
+  load(): Promise<Record<string, ApiSchema>> {
+    return closedInstead([this.link], () => this.read());
+  }
+
+  private async read(): Promise<Record<string, ApiSchema>> {
     const stream = this.names.schemaStream;
     await this.link.declareQueue(schemaStream(this.names));
     const marker = await writeMarker(this.publisher, stream);

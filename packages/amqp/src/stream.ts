@@ -6,7 +6,7 @@
  * read, deterministically, with no idle timeout. Every reader skips markers.
  */
 import { randomUUID } from 'node:crypto';
-import { deferred, errorText } from '@lightbus/core';
+import { BusClosedError, deferred, errorText } from '@lightbus/core';
 import { StreamReadError } from './errors';
 import { closeChannel, type Delivery } from './adapter';
 import { isMarker } from './codec';
@@ -53,6 +53,10 @@ export function streamOffset(delivery: Delivery): number | undefined {
  * Read `stream` from `start` up to the marker `markerId`, calling `visit` for
  * each message (markers excluded) in order, one at a time. `visit` returning
  * false stops the read early.
+ *
+ * Interrupted by the transport's close() (the link closes), it fails with
+ * core's BusClosedError, not StreamReadError; `signal` (its consumer stopping)
+ * ends it the same way at once, even while it waits for data.
  */
 export async function readStream(
   link: Link,
@@ -61,15 +65,22 @@ export async function readStream(
   markerId: string,
   visit: (delivery: Delivery) => Promise<boolean | void> | boolean | void,
   prefetch = 500,
+  signal?: AbortSignal,
 ): Promise<void> {
-  const channel = await link.channel();
+  if (signal?.aborted) throw stoppedError(stream);
+  const channel = await link.channel(signal);
   const buffered: Delivery[] = [];
   let wake = deferred<void>();
   let failure: Error | undefined;
   channel.once('close', () => {
-    failure ??= new StreamReadError(`The channel reading stream '${stream}' closed before the read finished.`);
+    failure ??= link.isClosed ? link.closedError() : new StreamReadError(`The channel reading stream '${stream}' closed before the read finished.`);
     wake.resolve();
   });
+  const stop = (): void => {
+    failure ??= stoppedError(stream);
+    wake.resolve();
+  };
+  signal?.addEventListener('abort', stop, { once: true });
   try {
     await channel.prefetch(prefetch, false);
     await channel.consume(
@@ -106,9 +117,32 @@ export async function readStream(
       if ((await visit(delivery)) === false) return;
     }
   } catch (error) {
-    if (error instanceof StreamReadError) throw error;
+    // close() cut the read short (its channel or connection closed under it): the caller is told the bus closed.
+    if (link.isClosed && !(error instanceof BusClosedError)) throw link.closedError();
+    if (error instanceof StreamReadError || error instanceof BusClosedError) throw error;
+    if (signal?.aborted) throw stoppedError(stream);
     throw new StreamReadError(`Reading stream '${stream}' failed: ${errorText(error)}`, { cause: error });
   } finally {
+    signal?.removeEventListener('abort', stop);
     await closeChannel(channel);
+  }
+}
+
+function stoppedError(stream: string): BusClosedError {
+  return new BusClosedError(`The read of stream '${stream}' was stopped: its consumer stopped or the transport closed.`);
+}
+
+/**
+ * Run a whole stream operation (marker, read) of a transport; if it fails because
+ * `links` closed meanwhile, fail with core's BusClosedError instead of what the
+ * cut connection threw.
+ */
+export async function closedInstead<T>(links: readonly Link[], run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    const closed = links.find((link) => link.isClosed);
+    if (closed && !(error instanceof BusClosedError)) throw closed.closedError();
+    throw error;
   }
 }

@@ -261,7 +261,36 @@ export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   private trigger: { match: (chunk: Buffer) => boolean; cut: () => void } | undefined;
+  private muteTrigger: { find: (chunk: Buffer) => number | undefined; muted: () => void } | undefined;
+  private silent = false;
+  /** Sockets accepted while silent, still open (the client has not closed them). */
+  readonly silentSockets = new Set<net.Socket>();
   port = 0;
+
+  /**
+   * The first time a client sends bytes in which `find` finds a channel number, mute that channel:
+   * from then on the broker's frames on it are dropped (consume-ok, deliveries, ...), while the
+   * connection's other channels and its connection-level frames (close-ok, heartbeats) still pass,
+   * so that channel waits forever but the client can close cleanly. Resolves once muted.
+   * Broker-to-client bytes are forwarded frame by frame for this.
+   */
+  muteChannelWhenClientSends(find: (chunk: Buffer) => number | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.muteTrigger = { find, muted: resolve };
+    });
+  }
+
+  /**
+   * A broker that silently drops packets: cut the open connections, then accept new ones and
+   * never answer (nor close them). Resolves once a client has connected and sent its first bytes
+   * (the AMQP protocol header).
+   */
+  async goSilent(): Promise<void> {
+    this.silent = true;
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => (this.heard = resolve));
+  }
+  private heard: (() => void) | undefined;
 
   /** Cut the connection the first time its client sends bytes that `match`; resolves when it did. */
   cutOnceWhenClientSends(match: (chunk: Buffer) => boolean): Promise<void> {
@@ -280,7 +309,15 @@ export class TcpProxy {
   async start(): Promise<void> {
     const target = new URL(AMQP_URL);
     const server = net.createServer((client) => {
+      if (this.silent) {
+        this.silentSockets.add(client);
+        client.on('error', () => undefined);
+        client.on('close', () => this.silentSockets.delete(client));
+        client.once('data', () => this.heard?.());
+        return;
+      }
       const upstream = net.connect({ host: target.hostname, port: Number(target.port) || 5672 });
+      let muted: number | undefined;
       for (const socket of [client, upstream]) {
         this.sockets.add(socket);
         socket.on('close', () => this.sockets.delete(socket));
@@ -295,10 +332,32 @@ export class TcpProxy {
           trigger.cut();
           return;
         }
+        const mute = this.muteTrigger;
+        const found = mute?.find(chunk);
+        if (mute && found !== undefined) {
+          this.muteTrigger = undefined;
+          muted = found;
+          mute.muted();
+        }
         if (!upstream.write(chunk)) client.pause();
       });
       upstream.on('drain', () => client.resume());
-      upstream.pipe(client);
+      // Broker to client, whole frames at a time (type 1 byte, channel 2, size 4, payload, end 0xCE).
+      let pending: Buffer = Buffer.alloc(0);
+      upstream.on('data', (chunk: Buffer) => {
+        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+        let start = 0;
+        const out: Buffer[] = [];
+        while (pending.length - start >= 7) {
+          const end = start + 7 + pending.readUInt32BE(start + 3) + 1;
+          if (end > pending.length) break;
+          if (muted === undefined || pending.readUInt16BE(start + 1) !== muted) out.push(pending.subarray(start, end));
+          start = end;
+        }
+        pending = pending.subarray(start);
+        if (out.length > 0 && !client.write(Buffer.concat(out))) upstream.pause();
+      });
+      client.on('drain', () => upstream.resume());
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -315,16 +374,22 @@ export class TcpProxy {
     const server = this.server;
     this.server = undefined;
     for (const socket of this.sockets) socket.destroy();
+    for (const socket of this.silentSockets) socket.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
 
 /** Whether `chunk` holds the AMQP method frame basic.consume (class 60, method 20). */
 export function holdsBasicConsume(chunk: Buffer): boolean {
+  return basicConsumeChannel(chunk) !== undefined;
+}
+
+/** The channel of the AMQP method frame basic.consume in `chunk`, if it holds one. */
+export function basicConsumeChannel(chunk: Buffer): number | undefined {
   for (let i = 0; i + 11 <= chunk.length; i++) {
-    if (chunk[i] === 1 && chunk.readUInt16BE(i + 7) === 60 && chunk.readUInt16BE(i + 9) === 20) return true;
+    if (chunk[i] === 1 && chunk.readUInt16BE(i + 7) === 60 && chunk.readUInt16BE(i + 9) === 20) return chunk.readUInt16BE(i + 1);
   }
-  return false;
+  return undefined;
 }
 
 /** A logger that keeps every line (and forwards nothing). */
