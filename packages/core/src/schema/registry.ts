@@ -4,7 +4,9 @@
  * (`lightbus run --schema`), and everyone else's, loaded from the schema
  * transport on first need and again when older than ttl * 0.8 s.
  */
+import { BusClosedError } from '../errors';
 import type { Logger } from '../log';
+import { errorText } from '../util/async';
 import type { SchemaTransport } from '../transport/interfaces';
 import type { ApiSchema } from './types';
 
@@ -91,11 +93,17 @@ export class SchemaRegistry {
   /** While the bus runs: refresh own schemas and reload everyone's, every ttl * 0.8 s. */
   startRefreshing(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => {
-      Promise.all([this.storeOwn(), this.load()]).catch((error: unknown) =>
-        this.logger.warn('Refreshing schemas on the bus failed; retrying at the next interval', { error }),
-      );
+    const timer = setInterval(() => {
+      Promise.all([this.storeOwn(), this.load()]).catch((error: unknown) => {
+        // A refresh cut short by the bus closing is expected, not a problem worth a warning.
+        if (this.timer !== timer || error instanceof BusClosedError) {
+          this.logger.debug('A schema refresh ended because the bus is closing', { error: errorText(error) });
+          return;
+        }
+        this.logger.warn('Refreshing schemas on the bus failed; retrying at the next interval', { error });
+      });
     }, this.refreshSeconds * 1000);
+    this.timer = timer;
     this.timer.unref();
   }
 
