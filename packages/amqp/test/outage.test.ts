@@ -18,6 +18,16 @@ afterEach(async () => {
   await Promise.all(namespaces.splice(0).map((n) => n.cleanup()));
 });
 
+/** A proxy in front of the broker (an outage of its own) and a namespace, both cleaned up after the test. */
+async function behindProxy(): Promise<{ proxy: TcpProxy; ns: TestNamespace }> {
+  const proxy = new TcpProxy();
+  proxies.push(proxy);
+  await proxy.start();
+  const ns = new TestNamespace('outage');
+  namespaces.push(ns);
+  return { proxy, ns };
+}
+
 const tick = (i: number): EventMessage => ({ id: newMessageId(), apiName: 'svc.api', eventName: 'tick', version: 1, kwargs: { i } });
 
 it('fails at once with what to check when the broker cannot be reached at first use', async () => {
@@ -44,11 +54,7 @@ it('fails at once with what to check when the broker cannot be reached at first 
 });
 
 it('waits through an outage: reconnects with backoff, then calls, fires and deliveries resume', async () => {
-  const proxy = new TcpProxy();
-  proxies.push(proxy);
-  await proxy.start();
-  const ns = new TestNamespace('outage');
-  namespaces.push(ns);
+  const { proxy, ns } = await behindProxy();
   const logs = new LogCollector();
   const overrides = { all: { url: proxy.url, reconnect_initial_delay: 0.05, reconnect_max_delay: 0.5 } };
   const worker = ns.connect(ns.context({ processName: 'worker', logger: logs }), overrides);
@@ -93,11 +99,7 @@ it('waits through an outage: reconnects with backoff, then calls, fires and deli
 });
 
 it('a connection that drops while a consumer starts: consume() starts it on the next connection', async () => {
-  const proxy = new TcpProxy();
-  proxies.push(proxy);
-  await proxy.start();
-  const ns = new TestNamespace('outage');
-  namespaces.push(ns);
+  const { proxy, ns } = await behindProxy();
   const logs = new LogCollector();
   const set = ns.connect(ns.context({ logger: logs }), { all: { url: proxy.url, reconnect_initial_delay: 0.05, reconnect_max_delay: 0.5 } });
   const cut = proxy.cutOnceWhenClientSends(holdsBasicConsume);
@@ -112,11 +114,7 @@ it('a connection that drops while a consumer starts: consume() starts it on the 
 });
 
 it('closes promptly while the broker is unreachable', async () => {
-  const proxy = new TcpProxy();
-  proxies.push(proxy);
-  await proxy.start();
-  const ns = new TestNamespace('outage');
-  namespaces.push(ns);
+  const { proxy, ns } = await behindProxy();
   const set = ns.connect(ns.context({ logger: new LogCollector() }), { all: { url: proxy.url } });
   const consumer = await set.event.consume({ events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-l', consumer: 'c' }, async () => {});
   await set.event.sendEvent(tick(1), { timeoutSeconds: 5 });
@@ -129,11 +127,7 @@ it('closes promptly while the broker is unreachable', async () => {
 });
 
 it('a fire that cannot reach the broker within its deadline fails, and is not published once the broker is back', async () => {
-  const proxy = new TcpProxy();
-  proxies.push(proxy);
-  await proxy.start();
-  const ns = new TestNamespace('outage');
-  namespaces.push(ns);
+  const { proxy, ns } = await behindProxy();
   const logs = new LogCollector();
   const set = ns.connect(ns.context({ logger: logs }), { all: { reconnect_initial_delay: 0.05, reconnect_max_delay: 0.2 }, event: { url: proxy.url } });
   const got = new Collector<EventMessage>();

@@ -15,7 +15,9 @@ import {
   LightbusMetricsApi,
   deferred,
   memoryTransport,
+  type ConsumeSpec,
   type Consumer,
+  type EventMessageHandler,
   type EventTransport,
   type RpcMessage,
   type RpcTransport,
@@ -557,30 +559,35 @@ describe('plugins', () => {
 
 describe('races and resources', () => {
   /** The memory transport, with event consumers that start only when the test says so. */
-  function gatedMemory(gate: Promise<void>, stops: string[], entered = deferred<void>()) {
+  /** The memory transport, with its event consumers created by `consume` (given the memory one). */
+  function memoryWithConsume(name: string, consume: (inner: EventTransport, spec: ConsumeSpec, handler: EventMessageHandler) => Promise<Consumer>) {
     return {
       ...memoryTransport,
-      name: 'gated',
+      name,
       event: (options: never, context: never): EventTransport => {
         const inner = (memoryTransport.event as (o: unknown, c: unknown) => EventTransport)(options, context);
         return {
           capabilities: inner.capabilities,
           sendEvent: (m, o) => inner.sendEvent(m, o),
-          consume: async (spec, handler) => {
-            entered.resolve();
-            await gate;
-            const consumer = await inner.consume(spec, handler);
-            return {
-              stop: async () => {
-                stops.push(spec.group);
-                await consumer.stop();
-              },
-            } satisfies Consumer;
-          },
+          consume: (spec, handler) => consume(inner, spec, handler),
           close: () => inner.close(),
         };
       },
     };
+  }
+
+  function gatedMemory(gate: Promise<void>, stops: string[], entered = deferred<void>()) {
+    return memoryWithConsume('gated', async (inner, spec, handler) => {
+      entered.resolve();
+      await gate;
+      const consumer = await inner.consume(spec, handler);
+      return {
+        stop: async () => {
+          stops.push(spec.group);
+          await consumer.stop();
+        },
+      } satisfies Consumer;
+    });
   }
 
   it('stops a listener whose consumer was still starting when the bus closed', async () => {
@@ -615,26 +622,17 @@ describe('races and resources', () => {
     const entered = deferred<void>();
     const aborted: string[] = [];
     // Like a transport whose broker is down at start: consume() waits until the bus says stop.
-    const waiting = {
-      ...memoryTransport,
-      name: 'waiting',
-      event: (options: never, context: never): EventTransport => {
-        const inner = (memoryTransport.event as (o: unknown, c: unknown) => EventTransport)(options, context);
-        return {
-          capabilities: inner.capabilities,
-          sendEvent: (m, o) => inner.sendEvent(m, o),
-          consume: (spec) =>
-            new Promise<Consumer>((_, reject) => {
-              entered.resolve();
-              spec.signal?.addEventListener('abort', () => {
-                aborted.push(spec.group);
-                reject(new BusClosedError('stopped while waiting for the broker'));
-              });
-            }),
-          close: () => inner.close(),
-        };
-      },
-    };
+    const waiting = memoryWithConsume(
+      'waiting',
+      (_inner, spec) =>
+        new Promise<Consumer>((_, reject) => {
+          entered.resolve();
+          spec.signal?.addEventListener('abort', () => {
+            aborted.push(spec.group);
+            reject(new BusClosedError('stopped while waiting for the broker'));
+          });
+        }),
+    );
     const bus = buses.make({
       config: memoryConfig(name, { apis: { default: { event_transport: { waiting: { name, max_stream_length: 100 } } } } }),
       transports: [waiting as never],
