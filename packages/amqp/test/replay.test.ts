@@ -28,6 +28,13 @@ it('replays from a position taken from history, and only when the group is new',
   for await (const message of events.history({ apiName: 'svc.other' })) none.push(message);
   expect(none).toEqual([]);
   expect((await listQueues(ns.prefix)).map((q) => q.name)).not.toContain(`${ns.prefix}.stream.svc.other`);
+  // A start time in the future: no event yet, answered at once (not a read that never reaches its end).
+  const future: EventMessage[] = [];
+  for await (const message of events.history({ apiName: 'svc.api', start: new Date(Date.now() + 3_600_000) })) future.push(message);
+  expect(future).toEqual([]);
+  const sinceFirst: EventMessage[] = [];
+  for await (const message of events.history({ apiName: 'svc.api', start: history[history.length - 1]!.time! })) sinceFirst.push(message);
+  expect(sinceFirst.map((m) => m.id)).toEqual([...sent].reverse().map((m) => m.id));
 
   const got = new Collector<EventMessage>();
   const consumer = await events.consume(
