@@ -1,16 +1,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { connectionUrl, redactUrl, socketOptions } from './adapter';
+import { connectionUrl, socketOptions } from './adapter';
 
 const base = { url: 'amqp://u:p@h:5672/', prefix: 'lightbus', heartbeat: 30, connection_timeout: 10, reconnect_initial_delay: 0.1, reconnect_max_delay: 10 };
 
 describe('amqp adapter', () => {
-  it('never shows the password', () => {
-    expect(redactUrl('amqp://user:s3cret@rabbit:5672/vh')).toBe('amqp://user:***@rabbit:5672/vh');
-    expect(redactUrl('amqps://rabbit/')).toBe('amqps://rabbit/');
-  });
-
   it('asks for the heartbeat unless the url says otherwise', () => {
     expect(connectionUrl({ url: 'amqp://h:5672/%2F', heartbeat: 15 })).toBe('amqp://h:5672/%2F?heartbeat=15');
     expect(connectionUrl({ url: 'amqp://h/?heartbeat=5', heartbeat: 15 })).toBe('amqp://h/?heartbeat=5');

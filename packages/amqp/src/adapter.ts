@@ -24,17 +24,6 @@ export interface OpenSettings {
   readonly clientProperties: Record<string, string>;
 }
 
-/** The url with any password replaced by "***", for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-  }
-}
-
 /** The url amqplib gets: heartbeat and frame settings added as query parameters unless the url sets them. */
 export function connectionUrl(options: Pick<AmqpConnectionOptions, 'url' | 'heartbeat'>): string {
   const url = new URL(options.url);

@@ -12,11 +12,12 @@ import {
   delay,
   deferred,
   errorText,
+  redactUrl,
   type Deferred,
   type Logger,
 } from '@lightbus/core';
 import { AmqpDeclarationError } from './errors';
-import { closeChannel, closeConnection, isClosedError, openConnection, redactUrl, replyCode, type Channel, type ConfirmChannel, type Connection, type OpenSettings } from './adapter';
+import { closeChannel, closeConnection, isClosedError, openConnection, replyCode, type Channel, type ConfirmChannel, type Connection, type OpenSettings } from './adapter';
 import type { ExchangeDeclaration, QueueDeclaration } from './topology';
 
 export type Role = 'rpc' | 'result' | 'event' | 'schema';

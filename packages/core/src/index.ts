@@ -32,6 +32,7 @@ export { Type } from '@sinclair/typebox';
 export type { Static, TObject, TSchema } from '@sinclair/typebox';
 export { backoffDelay, deferred, delay, withTimeout, InFlight, Semaphore, errorText, isPlainObject } from './util/async';
 export type { BackoffOptions } from './util/async';
+export { redactUrl } from './util/url';
 export type { Deferred } from './util/async';
 
 import { create } from './client/bus';

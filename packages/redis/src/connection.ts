@@ -15,7 +15,7 @@
  * - RESP2 (`protocol: 2`): the reply shapes every Redis since 5.0 gives.
  */
 import { Redis } from 'ioredis';
-import { BrokerConnectionError, backoffDelay, type Logger } from '@lightbus/core';
+import { BrokerConnectionError, backoffDelay, redactUrl, type Logger } from '@lightbus/core';
 
 /** A reply as the RESP2 protocol gives it. */
 export type Reply = string | number | null | Reply[];
@@ -35,17 +35,6 @@ export interface ConnectionSettings {
 
 /** How long past a blocking read's own timeout a silent socket is given before it is replaced. */
 const BLOCK_GRACE_MS = 10_000;
-
-/** The url as logs and errors show it: the password replaced by ***. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/([^@/]*)@/, (_whole, auth: string) => `//${auth.includes(':') ? `${auth.split(':')[0]}:***` : '***'}@`);
-  }
-}
 
 /** A name Redis accepts for CLIENT SETNAME (no spaces or newlines). */
 export function connectionName(...parts: string[]): string {

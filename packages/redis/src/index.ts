@@ -36,6 +36,5 @@ export { RedisResultTransport } from './result';
 export { RedisEventTransport, redisCapabilities, groupStartId } from './event';
 export { RedisSchemaTransport } from './schema';
 export { RedisCommandError } from './common';
-export { redactUrl } from './connection';
 export { deadLetterKey, rpcQueueKey, rpcExpiryKey, schemaKey, streamKey, SCHEMAS_SET_KEY } from './wire';
 export type { StreamUse } from './wire';
