@@ -30,7 +30,7 @@ export * from './schema';
 /** TypeBox's builder, for typed declarations: `Type.Object({ id: Type.Integer() })`. */
 export { Type } from '@sinclair/typebox';
 export type { Static, TObject, TSchema } from '@sinclair/typebox';
-export { backoffDelay, deferred, delay, withTimeout, InFlight, Semaphore, errorText, isPlainObject } from './util/async';
+export { backoffDelay, deferred, delay, withTimeout, InFlight, Semaphore, errorText, isPlainObject, stableStringify } from './util/async';
 export type { BackoffOptions } from './util/async';
 export { redactUrl } from './util/url';
 export type { Deferred } from './util/async';
