@@ -26,7 +26,7 @@ export class FailureStreak {
 
   constructor(
     private readonly logger: Logger,
-    private readonly maxBackoffMs: () => number,
+    private readonly maxBackoffMs: number,
   ) {}
 
   /** Log `message` for this failure and wait the backoff (or until `signal` aborts). */
@@ -34,7 +34,7 @@ export class FailureStreak {
     this.count += 1;
     const log = this.count === 1 ? this.logger.warn.bind(this.logger) : this.logger.debug.bind(this.logger);
     log(message, { error: errorText(error), attempt: this.count });
-    await delay(backoffDelay(this.count - 1, { initialMs: 100, maxMs: this.maxBackoffMs() }), signal);
+    await delay(backoffDelay(this.count - 1, { initialMs: 100, maxMs: this.maxBackoffMs }), signal);
   }
 
   succeeded(): void {
@@ -88,7 +88,7 @@ export class BlockingReader {
    * backs off (capped at `maxBackoffMs`) and tries again.
    */
   startLoop(loop: BlockingLoop): void {
-    const failures = new FailureStreak(this.logger, () => loop.maxBackoffMs);
+    const failures = new FailureStreak(this.logger, loop.maxBackoffMs);
     const nothing = (): void => undefined;
     this.start(async (signal) => {
       while (!signal.aborted) {

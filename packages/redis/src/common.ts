@@ -1,5 +1,5 @@
 /** What every role shares: its command connection, names, retries, errors. */
-import { BrokerConnectionError, BusClosedError, LightbusError, delay, type LightbusErrorOptions, type TransportContext } from '@lightbus/core';
+import { BrokerConnectionError, BusClosedError, ConsumerSet, LightbusError, delay, errorText, type LightbusErrorOptions, type TransportContext } from '@lightbus/core';
 import {
   ConnectionClosedError,
   NotSentError,
@@ -38,8 +38,8 @@ export function commandFailure(error: unknown, what: string): Error {
 export abstract class RedisRole {
   private commandConnection: SharedConnection | undefined;
   private closing: Promise<void> | undefined;
-  /** Aborted when close() begins: start-up waits end at once. */
-  private readonly closeSignal = new AbortController();
+  /** close() has begun. */
+  private closeBegun = false;
 
   protected constructor(
     protected readonly url: string,
@@ -48,7 +48,7 @@ export abstract class RedisRole {
   ) {}
 
   protected get closed(): boolean {
-    return this.closeSignal.signal.aborted;
+    return this.closeBegun;
   }
 
   /** The error for work asked of (or cut short by) a closed transport. */
@@ -72,11 +72,11 @@ export abstract class RedisRole {
 
   /**
    * At start-up (a worker, a listener): wait up to STARTUP_WAIT_MS for
-   * `connection`, or until `signal` (by default: close()) ends the wait. Throws
+   * `connection`, or until `signal` (the consumer stopping) ends the wait. Throws
    * BrokerConnectionError (naming the url, password hidden) when Redis cannot
    * be reached in time, BusClosedError when closed meanwhile.
    */
-  protected async readyToStart(connection: RedisConnection, what: string, signal: AbortSignal = this.closeSignal.signal): Promise<void> {
+  protected async readyToStart(connection: RedisConnection, what: string, signal: AbortSignal): Promise<void> {
     let ready: boolean;
     try {
       ready = await connection.ready(Date.now() + STARTUP_WAIT_MS, signal, what);
@@ -154,19 +154,24 @@ export abstract class RedisRole {
         if (Date.now() + retryDelayMs >= deadline) {
           throw connection.unreachable(what, error);
         }
-        this.context.logger.debug(`${what} failed; retrying`, { error: (error as Error).message });
+        this.context.logger.debug(`${what} failed; retrying`, { error: errorText(error) });
         await delay(retryDelayMs);
       }
     }
   }
 
+  /** The role's consumers (workers, listeners); close() stops them, those still starting included. */
+  protected readonly consumers = new ConsumerSet();
+
   /** Stop the role's consumers, those still starting included. */
-  protected async stopConsumers(): Promise<void> {}
+  protected stopConsumers(): Promise<void> {
+    return this.consumers.stopAll();
+  }
 
   /** Stop the consumers, then release the command connection. Idempotent: every caller waits for the end. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      this.closeSignal.abort();
+      this.closeBegun = true;
       await this.stopConsumers();
       await this.commandConnection?.release();
     })();

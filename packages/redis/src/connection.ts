@@ -117,11 +117,6 @@ export class RedisConnection {
     return this.closed;
   }
 
-  /** The error that made the connection fail last, if any. */
-  get lastFailure(): Error | undefined {
-    return this.lastError;
-  }
-
   private onError(error: Error): void {
     if (this.closed) return;
     const first = !this.down && this.lastError === undefined;

@@ -20,7 +20,7 @@
  * events nobody here listens for are acknowledged and skipped.
  */
 import {
-  ConsumerSet,
+  InFlight,
   BusClosedError,
   InvalidParametersError,
   MessageRejectedError,
@@ -87,7 +87,6 @@ export function groupStartId(since: StartPosition | undefined): string {
 
 export class RedisEventTransport extends RedisRole implements EventTransport {
   readonly capabilities = redisCapabilities;
-  private readonly consumers = new ConsumerSet();
   private readonly maxLength: number | null;
 
   constructor(
@@ -192,10 +191,6 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
     } while (cursor !== '0');
     return [...found].sort();
   }
-
-  protected override stopConsumers(): Promise<void> {
-    return this.consumers.stopAll();
-  }
 }
 
 /** One running consumer of a group: a connection, a loop. */
@@ -209,7 +204,7 @@ class EventConsumer {
   /** Entries handled, not yet acknowledged (or whose XACK failed), per stream. */
   private readonly toAck = new Map<string, string[]>();
   /** XACKs on the wire. */
-  private readonly acking = new Set<Promise<void>>();
+  private readonly acking = new InFlight();
   private flushScheduled = false;
   /** The last XACK failed (warn once, not on every retry). */
   private ackFailing = false;
@@ -268,7 +263,7 @@ class EventConsumer {
   }
 
   private async loop(signal: AbortSignal): Promise<void> {
-    const failures = new FailureStreak(this.logger, () => this.transport.options.consumption_restart_delay * 1000);
+    const failures = new FailureStreak(this.logger, this.transport.options.consumption_restart_delay * 1000);
     let ownPendingRead = false;
     while (!signal.aborted) {
       try {
@@ -317,8 +312,7 @@ class EventConsumer {
       }
     }
     // Stopping: make sure what was handled is acknowledged.
-    await Promise.all(this.acking);
-    await this.sendAcks();
+    await this.flushAcks();
     if (this.toAck.size > 0) {
       const count = [...this.toAck.values()].reduce((sum, ids) => sum + ids.length, 0);
       this.logger.warn(
@@ -331,8 +325,7 @@ class EventConsumer {
   /** Entries delivered to this consumer name earlier and never acknowledged (a restart): handled first. */
   private async readOwnPending(signal: AbortSignal): Promise<void> {
     // Acknowledgements that failed first: those events were handled and must not come back as pending.
-    await Promise.all(this.acking);
-    await this.sendAcks();
+    await this.flushAcks();
     const after = new Map(this.streams.map((s) => [s, '0']));
     while (!signal.aborted && after.size > 0) {
       const streams = [...after.keys()];
@@ -435,6 +428,12 @@ class EventConsumer {
     });
   }
 
+  /** Wait for the XACKs on the wire, then send what is left (those that failed). */
+  private async flushAcks(): Promise<void> {
+    await this.acking.drain();
+    await this.sendAcks();
+  }
+
   /**
    * Send the acknowledgements not yet sent (one XACK per stream, in one
    * write). Never rejects: on failure they are kept and sent again with the
@@ -460,9 +459,7 @@ class EventConsumer {
         );
       },
     );
-    this.acking.add(sent);
-    void sent.finally(() => this.acking.delete(sent));
-    return sent;
+    return this.acking.track(sent);
   }
 
   /** Copy an entry to `<stream>:dead_letters` with the reason, and acknowledge it, in one transaction. */

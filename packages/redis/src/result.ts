@@ -142,6 +142,7 @@ export class RedisResultTransport extends RedisRole implements ResultTransport {
   }
 
   protected override async stopConsumers(): Promise<void> {
+    await super.stopConsumers();
     await this.reader?.stop();
     for (const [id, box] of this.waiting) {
       box.reject(new BusClosedError(`The bus was closed while call ${id} waited for its result.`));

@@ -7,7 +7,6 @@
  * (`concurrency`). At most once: a call is popped by one worker only.
  */
 import {
-  ConsumerSet,
   InFlight,
   Semaphore,
   errorText,
@@ -29,7 +28,6 @@ import { UndecodableMessage, decodeRpcCall, deadLetterKey, encodeRpcCall, rpcExp
 const RPC_DEAD_LETTERS_MAX = 10_000;
 
 export class RedisRpcTransport extends RedisRole implements RpcTransport {
-  private readonly consumers = new ConsumerSet();
 
   constructor(
     private readonly options: RedisRpcOptions,
@@ -83,7 +81,6 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     return this.consumers.start({
       start: async () => {
         await this.readyToStart(commands, what, stopped.signal);
-        if (this.closed || stopped.signal.aborted) throw this.closedError(what);
         reader = this.serveQueues(queues, apiNames, handler, commands, slots, inFlight, logger);
       },
       stop: async () => {
@@ -209,9 +206,5 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
         error: isReplyError(error) ? commandFailure(error, 'XADD').message : errorText(error),
       });
     }
-  }
-
-  protected override stopConsumers(): Promise<void> {
-    return this.consumers.stopAll();
   }
 }

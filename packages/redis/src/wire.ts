@@ -8,7 +8,7 @@
  * metadata (a message Python would refuse is refused here too, and set aside),
  * liberal about JSON formatting.
  */
-import { EncodingError, errorTypeFromTrace, type EventMessage, type Kwargs, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { EncodingError, errorTypeFromTrace, isPlainObject, type EventMessage, type Kwargs, type ResultMessage, type RpcMessage } from '@lightbus/core';
 
 export type StreamUse = 'per_api' | 'per_event';
 
@@ -86,12 +86,12 @@ function parseBlob(blob: string, kind: string): { metadata: Record<string, unkno
   } catch (error) {
     throw new UndecodableMessage(`${kind} is not JSON (${(error as Error).message})`);
   }
-  if (!isObject(decoded)) throw new UndecodableMessage(`${kind} is not a JSON object`);
+  if (!isPlainObject(decoded)) throw new UndecodableMessage(`${kind} is not a JSON object`);
   const metadata = decoded.metadata;
   const kwargs = decoded.kwargs ?? {};
-  const id = isObject(metadata) && typeof metadata.id === 'string' && metadata.id ? metadata.id : undefined;
-  if (!isObject(metadata)) throw new UndecodableMessage(`${kind} has no "metadata" object`, id);
-  if (!isObject(kwargs)) throw new UndecodableMessage(`${kind}'s "kwargs" is not an object`, id);
+  const id = isPlainObject(metadata) && typeof metadata.id === 'string' && metadata.id ? metadata.id : undefined;
+  if (!isPlainObject(metadata)) throw new UndecodableMessage(`${kind} has no "metadata" object`, id);
+  if (!isPlainObject(kwargs)) throw new UndecodableMessage(`${kind}'s "kwargs" is not an object`, id);
   const extra = Object.keys(decoded).filter((key) => key !== 'metadata' && key !== 'kwargs');
   if (extra.length > 0) throw new UndecodableMessage(`${kind} has unexpected top-level keys: ${extra.join(', ')}`, id);
   return { metadata, kwargs };
@@ -312,8 +312,4 @@ export function compareStreamIds(a: string, b: string): number {
 
 export function isStreamId(text: string): boolean {
   return /^\d+(-\d+)?$/.test(text);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
