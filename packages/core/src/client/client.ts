@@ -98,9 +98,8 @@ export class BusClient {
   /** Outgoing calls still waiting for their result: ended with BusClosedError when the bus closes. */
   private readonly waitingCalls = new Set<() => void>();
   /** Schemas that could not be compiled (already reported). */
-  private readonly unusableSchemas = new Set<string>();
-  private readonly taskAbort = new AbortController();
-  /** Aborted when close() begins: transports stop consumers that are still starting. */
+  private readonly unusableSchemas = new WeakSet<Error>();
+  /** Aborted when close() begins: tasks end, and transports stop consumers that are still starting. */
   private readonly closingSignal = new AbortController();
   private readonly runningTasks = new InFlight();
   private readonly inFlightCalls = new InFlight();
@@ -288,9 +287,9 @@ export class BusClient {
       assertValid(schema, value, what);
     } catch (error) {
       if (error instanceof ValidationError) throw error;
-      const key = JSON.stringify(schema);
-      if (!this.unusableSchemas.has(key)) {
-        this.unusableSchemas.add(key);
+      // validatorFor throws one error object per unusable schema: warn about each once.
+      if (error instanceof Error && !this.unusableSchemas.has(error)) {
+        this.unusableSchemas.add(error);
         this.logger.warn(`The schema for ${what} cannot be used for validation; skipping it: ${errorText(error)}`);
       }
     }
@@ -414,13 +413,13 @@ export class BusClient {
           consumer = await create();
         } catch (error) {
           // Cut short by close() (closingSignal): not a failure of the listener or worker.
-          if (this.state === 'stopping' || this.state === 'closed') {
+          if (this.isClosing) {
             this.logger.debug('A consumer still starting was stopped by close()', { error: errorText(error) });
             return false;
           }
           throw error;
         }
-        if (this.state === 'stopping' || this.state === 'closed' || !stillWanted()) {
+        if (this.isClosing || !stillWanted()) {
           await consumer.stop();
           return false;
         }
@@ -595,7 +594,7 @@ export class BusClient {
     }
     try {
       for (const { transport, events } of byTransport.values()) {
-        if (listener.stopped || this.state === 'stopping' || this.state === 'closed') return;
+        if (listener.stopped || this.isClosing) return;
         const setup = transport.consume(
           { events, group, consumer: this.processName, since: listener.since, signal: this.closingSignal.signal },
           (message) => this.handleEvent(listener, message),
@@ -732,8 +731,8 @@ export class BusClient {
 
   private startTask(task: Task): void {
     void this.runningTasks.track(
-      task.run(this.taskAbort.signal).catch((error: unknown) => {
-        if (this.taskAbort.signal.aborted) this.logger.warn(`${task.description} failed while stopping`, { error });
+      task.run(this.closingSignal.signal).catch((error: unknown) => {
+        if (this.closingSignal.signal.aborted) this.logger.warn(`${task.description} failed while stopping`, { error });
         else this.fail(error, task.description);
       }),
     );
@@ -758,7 +757,6 @@ export class BusClient {
   }
 
   private async startWork(): Promise<void> {
-    const closing = (): boolean => this.state === 'stopping' || this.state === 'closed';
     this.logger.info('Starting Lightbus', {
       service: this.serviceName,
       process: this.processName,
@@ -766,15 +764,15 @@ export class BusClient {
       features: [...this.features].join(','),
     });
     await this.hooks.run('onStart', {});
-    if (closing()) return;
+    if (this.isClosing) return;
     await this.schemas.storeOwn();
-    if (closing()) return;
+    if (this.isClosing) return;
     this.schemas.startRefreshing();
     if (this.features.has('rpcs')) await this.serve([...this.apis.keys()]);
     if (this.features.has('events')) {
       for (const listener of [...this.listeners.values()]) await this.startListener(listener);
     }
-    if (closing()) return;
+    if (this.isClosing) return;
     if (this.features.has('tasks')) this.tasks.forEach((task) => this.startTask(task));
     this.state = 'running';
   }
@@ -793,10 +791,14 @@ export class BusClient {
     return this.stopped.promise;
   }
 
+  /** close() has begun (or ended). */
+  private get isClosing(): boolean {
+    return this.state === 'stopping' || this.state === 'closed';
+  }
+
   private async shutdown(): Promise<void> {
     const wasStarted = this.state !== 'idle';
     this.state = 'stopping';
-    this.taskAbort.abort();
     this.closingSignal.abort();
     this.schemas.stopRefreshing();
     // Consumers being created now are stopped as soon as they exist (see openConsumer).
@@ -833,7 +835,7 @@ export class BusClient {
 
   /** For new registrations, listeners and tasks: refused once stopping begins. */
   private assertOpen(): void {
-    if (this.state === 'closed' || this.state === 'stopping') {
+    if (this.isClosing) {
       throw new BusClosedError('This bus is closed (or closing). Create a new one with lightbus.create().');
     }
   }

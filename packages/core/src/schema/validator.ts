@@ -21,22 +21,35 @@ function instance(): Ajv {
   return ajv;
 }
 
-const byObject = new WeakMap<object, ValidateFunction>();
-const byText = new Map<string, ValidateFunction>();
+/** A compiled schema, or why it cannot be compiled (a peer's keyword or pattern this validator lacks). */
+type Compiled = { readonly validate: ValidateFunction } | { readonly unusable: Error };
 
-/** The compiled validator of a schema (cached by object, and by content for reloaded schemas). */
+const byObject = new WeakMap<object, Compiled>();
+const byText = new Map<string, Compiled>();
+
+/**
+ * The compiled validator of a schema (cached by object, and by content for
+ * reloaded schemas). A schema that cannot be compiled is tried once: later calls
+ * throw the same error object again, at no cost.
+ */
 export function validatorFor(schema: JsonSchema): ValidateFunction {
-  let validate = byObject.get(schema);
-  if (validate) return validate;
-  const { $schema: _ignored, $id: _id, ...body } = schema as Record<string, unknown>;
-  const text = JSON.stringify(body);
-  validate = byText.get(text);
-  if (!validate) {
-    validate = instance().compile(body);
-    byText.set(text, validate);
+  let compiled = byObject.get(schema);
+  if (!compiled) {
+    const { $schema: _ignored, $id: _id, ...body } = schema as Record<string, unknown>;
+    const text = JSON.stringify(body);
+    compiled = byText.get(text);
+    if (!compiled) {
+      try {
+        compiled = { validate: instance().compile(body) };
+      } catch (error) {
+        compiled = { unusable: error instanceof Error ? error : new Error(String(error)) };
+      }
+      byText.set(text, compiled);
+    }
+    byObject.set(schema, compiled);
   }
-  byObject.set(schema, validate);
-  return validate;
+  if ('unusable' in compiled) throw compiled.unusable;
+  return compiled.validate;
 }
 
 function where(error: ErrorObject): string {
