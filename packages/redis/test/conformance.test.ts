@@ -6,7 +6,7 @@
  * which the suite's history test does not allow for.
  */
 import { transportConformance } from '@lightbus/testing';
-import { streamKey, redisCapabilities } from '@lightbus/redis';
+import { streamKey } from '@lightbus/redis';
 import {
   RedisEventTransport,
   RedisResultTransport,
@@ -32,7 +32,8 @@ afterAll(async () => {
 for (const streamUse of ['per_api'] as const) {
   transportConformance({
     name: `redis (stream_use ${streamUse})`,
-    capabilities: redisCapabilities,
+    // Written out, not redisCapabilities: the suite checks the transport reports exactly this.
+    capabilities: { crossProcess: true, durable: true, consumerGroups: true, replay: true, history: true, ordering: 'per-stream' },
     canInjectMalformedEvents: true,
     patience: 10_000,
     namespace() {
