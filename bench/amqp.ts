@@ -18,9 +18,8 @@
  * which share is the transport's.
  */
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import * as amqplib from 'amqplib';
-import lightbus, { Api, ConsoleLogger, Event, newMessageId, validateAgainst, type Bus, type RpcMessage } from '@lightbus/core';
+import lightbus, { Api, ConsoleLogger, Event, newMessageId, redactUrl, validateAgainst, type Bus, type RpcMessage } from '@lightbus/core';
 import {
   AmqpEventOptions,
   AmqpEventTransport,
@@ -29,7 +28,7 @@ import {
   AmqpRpcOptions,
   AmqpRpcTransport,
 } from '@lightbus/amqp';
-import { Counter, endToEnd, printTable, sequentialLatency, throughput, type Row } from './lib';
+import { Counter, endToEnd, median, printTable, sequentialLatency, throughput, type Row } from './lib';
 
 const URL = process.env.LIGHTBUS_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/';
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 5000);
@@ -52,14 +51,6 @@ interface Figures {
   readonly rpcRate: number;
   readonly eventsSequential: number;
   readonly eventsConcurrent: number;
-}
-
-/** Fire `total` events with `IN_FLIGHT` at a time until all are handled; events per second. */
-async function concurrentEndToEnd(send: (i: number) => Promise<unknown>, allHandled: Promise<unknown>, total: number): Promise<number> {
-  const t0 = performance.now();
-  await throughput(send, total, IN_FLIGHT);
-  await allHandled;
-  return total / ((performance.now() - t0) / 1000);
 }
 
 interface Side {
@@ -104,7 +95,7 @@ async function measure(call: (value: number) => Promise<unknown>, fire: (i: numb
   const latency = await sequentialLatency(() => call(1), CALLS, 200);
   const rpcRate = await throughput(call, CALLS * 4, IN_FLIGHT);
   const eventsSequential = await endToEnd(fire, handled.after(EVENTS), EVENTS);
-  const eventsConcurrent = await concurrentEndToEnd(fire, handled.after(EVENTS), EVENTS);
+  const eventsConcurrent = await endToEnd(fire, handled.after(EVENTS), EVENTS, IN_FLIGHT);
   return { rpcP50: latency.p50, rpcP99: latency.p99, rpcRate, eventsSequential, eventsConcurrent };
 }
 
@@ -268,15 +259,10 @@ async function cleanupLightbus(prefix: string): Promise<void> {
   }
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 async function main(): Promise<void> {
   const prefix = `bench-${randomBytes(4).toString('hex')}`;
   console.log(
-    `RabbitMQ at ${URL.replace(/:[^:@/]*@/, ':***@')}; per round: ${CALLS} sequential calls, ${CALLS * 4} with ${IN_FLIGHT} in flight, ` +
+    `RabbitMQ at ${redactUrl(URL)}; per round: ${CALLS} sequential calls, ${CALLS * 4} with ${IN_FLIGHT} in flight, ` +
       `${EVENTS} events each way; ${ROUNDS} rounds, Lightbus, transport alone and raw alternating, medians shown`,
   );
   const ours: Figures[] = [];

@@ -51,13 +51,7 @@ async function lightbusSide(brokers: string[], prefix: string): Promise<{ rows: 
 
   const fire = (i: number) => worker.api(BenchApi).tick.fire({ i });
   const sequential = await endToEnd(fire, handled.after(EVENTS), EVENTS);
-  const allHandled = handled.after(EVENTS);
-  const concurrent = await throughput(fire, EVENTS, 64).then(async (sendRate) => {
-    const t0 = performance.now();
-    await allHandled;
-    return { sendRate, drainMs: performance.now() - t0 };
-  });
-  const concurrentRate = EVENTS / (EVENTS / concurrent.sendRate + concurrent.drainMs / 1000);
+  const concurrentRate = await endToEnd(fire, handled.after(EVENTS), EVENTS, 64);
   const latency = await sequentialLatency(() => client.api(BenchApi).echo({ value: 1 }), CALLS, 20);
   const calls = await throughput(() => client.api(BenchApi).echo({ value: 2 }), CALLS * 3, 32);
   return {
@@ -103,11 +97,7 @@ async function rawSide(brokers: string[], prefix: string): Promise<{ values: num
   await groupConsumer(`${prefix}raw.listener`, eventTopic, () => handled.hit());
   const fire = (i: number) => producer.send({ topic: eventTopic, acks: -1, messages: [{ key: 'bench', value: JSON.stringify({ i }) }] });
   const sequential = await endToEnd(fire, handled.after(EVENTS), EVENTS);
-  const allHandled = handled.after(EVENTS);
-  const sendRate = await throughput(fire, EVENTS, 64);
-  const t0 = performance.now();
-  await allHandled;
-  const concurrentRate = EVENTS / (EVENTS / sendRate + (performance.now() - t0) / 1000);
+  const concurrentRate = await endToEnd(fire, handled.after(EVENTS), EVENTS, 64);
 
   const requests = `${prefix}raw.requests`;
   const replies = `${prefix}raw.replies`;

@@ -36,12 +36,21 @@ export async function throughput(fn: (i: number) => Promise<unknown>, total: num
   return total / ((performance.now() - t0) / 1000);
 }
 
-/** Time from the first send to the last of `total` items handled; items per second. */
-export async function endToEnd(send: (i: number) => Promise<unknown>, allHandled: Promise<unknown>, total: number): Promise<number> {
+/**
+ * Time from the first send to the last of `total` items handled, with
+ * `concurrency` sends in flight (default one after another); items per second.
+ */
+export async function endToEnd(send: (i: number) => Promise<unknown>, allHandled: Promise<unknown>, total: number, concurrency = 1): Promise<number> {
   const t0 = performance.now();
-  for (let i = 0; i < total; i++) await send(i);
+  await throughput(send, total, concurrency);
   await allHandled;
   return total / ((performance.now() - t0) / 1000);
+}
+
+/** The middle value (the upper one of an even count), for results of several rounds. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /** Counts things that happen (events handled, replies) and resolves when `count` more have. */

@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import lightbus, { Api, ConsoleLogger, Event, Semaphore, deferred, type Bus, type Deferred } from '@lightbus/core';
 import { transport } from '@lightbus/redis';
-import { endToEnd, printTable, sequentialLatency, throughput, type Row } from './lib';
+import { Counter, endToEnd, median, printTable, sequentialLatency, throughput, type Row } from './lib';
 
 const URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 2000);
@@ -67,21 +67,15 @@ async function lightbusRows(round: number): Promise<Figures> {
   const API = `bench${run}.lb${round}`;
   const worker = bus('worker');
   worker.client.registerApi(new (benchApi(API))());
-  let handled = 0;
-  let allHandled: Deferred<void> = deferred();
-  worker.client.listen([API, 'happened'], () => {
-    handled += 1;
-    if (handled === EVENTS) allHandled.resolve();
-  }, { listenerName: 'count' });
+  const handled = new Counter();
+  worker.client.listen([API, 'happened'], handled.hit, { listenerName: 'count' });
   await worker.start();
   const caller = bus('caller');
   const call = (n: number) => caller.client.callRpc(API, 'echo', { n, text: 'hello' });
 
   const latency = await sequentialLatency(() => call(1), SEQUENTIAL);
   const calls = await throughput((i) => call(i), PARALLEL_CALLS, IN_FLIGHT);
-  handled = 0;
-  allHandled = deferred();
-  const events = await endToEnd((n) => worker.client.fireEvent(API, 'happened', { n, text: 'hello' }), allHandled.promise, EVENTS);
+  const events = await endToEnd((n) => worker.client.fireEvent(API, 'happened', { n, text: 'hello' }), handled.after(EVENTS), EVENTS);
   await caller.close();
   await worker.close();
   const cleanup = new Redis(URL, { protocol: 2 });
@@ -220,11 +214,6 @@ async function rawRows(round: number): Promise<Figures> {
   await producer.del(stream, queue, resultKey);
   await Promise.all(open.map((c) => c.quit()));
   return { latency, calls, events };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function main(): Promise<void> {
