@@ -77,9 +77,6 @@ export function checkEventOptions(options: AmqpEventOptions): void {
   }
 }
 
-/** How far before now a history read with a start time begins at the latest (see readHistory). */
-const HISTORY_READ_SLACK_MS = 60_000;
-
 export class AmqpEventTransport implements EventTransport {
   readonly capabilities: TransportCapabilities;
   /** Consuming (group queues) and reading streams. */
@@ -168,10 +165,7 @@ export class AmqpEventTransport implements EventTransport {
     const limit = query.limit ?? Infinity;
     const start = query.start?.getTime();
     const stop = query.stop?.getTime();
-    // Read from no later than a minute ago, so the read reaches the marker just written even when
-    // `start` lies in the future (events of a producer whose clock runs ahead are still found by the filter below).
-    const from = start === undefined ? undefined : new Date(Math.min(start, Date.now() - HISTORY_READ_SLACK_MS));
-    await readStream(this.link, stream, from ? { kind: 'time', time: from } : { kind: 'first' }, marker, (delivery) => {
+    await readStream(this.link, stream, query.start ? { kind: 'time', time: query.start } : { kind: 'first' }, marker, (delivery) => {
       const offset = streamOffset(delivery);
       const decoded = decodeEvent(delivery, offset === undefined ? undefined : String(offset));
       if (!decoded.ok) {

@@ -29,8 +29,11 @@ export function offsetArgument(start: StreamStart): unknown {
       return 'first';
     case 'offset':
       return start.offset;
-    case 'time':
-      return { '!': 'timestamp', value: Math.max(0, Math.floor(start.time.getTime() / 1000) - CLOCK_MARGIN_SECONDS) };
+    case 'time': {
+      // Never later than now: a read starting in the future would never reach the marker written now (readers filter by time).
+      const from = Math.min(start.time.getTime(), Date.now());
+      return { '!': 'timestamp', value: Math.max(0, Math.floor(from / 1000) - CLOCK_MARGIN_SECONDS) };
+    }
   }
 }
 
