@@ -249,7 +249,7 @@ class GroupConsumer extends RestartingConsumer {
   protected async setup(channel: Channel, first: boolean): Promise<void> {
     const { names, deadLetters } = this.transport;
     await assertExchange(channel, eventsExchange(names), this.link.log);
-    if (this.options.dead_letter) await deadLetters.declareOn(channel, this.link.log);
+    if (this.options.dead_letter) await deadLetters.declareOn(channel);
     const since = first ? this.spec.since : undefined;
     const created = since ? !(await this.link.queueExists(this.queue)) : false;
     await assertQueue(channel, groupQueue(names, this.spec.group, this.options), this.link.log);
