@@ -143,7 +143,6 @@ export class Link extends EventEmitter {
       url: this.where,
       reason: error ? errorText(error) : 'closed',
     });
-    this.emit('lost', error);
     this.reconnection ??= this.reconnect().finally(() => (this.reconnection = undefined));
   }
 
@@ -390,7 +389,6 @@ export class Link extends EventEmitter {
     if (connection) {
       await closeConnection(connection);
     }
-    this.emit('closed');
     this.removeAllListeners();
   }
 }
