@@ -313,7 +313,7 @@ class GroupConsumer extends RestartingConsumer {
           logger.error(`Replay for group ${this.spec.group} stopped: the handler failed`, { id: decoded.value.id, error: errorText(error) });
           return false;
         }
-      }, undefined, this.stopSignal);
+      }, this.stopSignal);
     }
     this.replayed = replayed.size > 0 ? replayed : undefined;
     logger.info(`Replayed ${count} stored event(s) to the new group ${this.spec.group}`);

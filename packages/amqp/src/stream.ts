@@ -20,6 +20,9 @@ export type StreamStart = { readonly kind: 'first' } | { readonly kind: 'offset'
 /** Seconds a reader starting at a time begins early, in case the broker's clock is behind ours; readers filter by time. */
 export const CLOCK_MARGIN_SECONDS = 60;
 
+/** Unacknowledged messages a stream reader lets the broker send ahead (stream consumers need a prefetch). */
+const STREAM_PREFETCH = 500;
+
 /** A stream read made no progress for this long: something is wrong (stream deleted, marker lost). */
 const STALL_MS = 15_000;
 
@@ -67,7 +70,6 @@ export async function readStream(
   start: StreamStart,
   markerId: string,
   visit: (delivery: Delivery) => Promise<boolean | void> | boolean | void,
-  prefetch = 500,
   signal?: AbortSignal,
 ): Promise<void> {
   if (signal?.aborted) throw stoppedError(stream);
@@ -85,7 +87,7 @@ export async function readStream(
   };
   signal?.addEventListener('abort', stop, { once: true });
   try {
-    await channel.prefetch(prefetch, false);
+    await channel.prefetch(STREAM_PREFETCH, false);
     await channel.consume(
       stream,
       (delivery) => {
@@ -109,7 +111,7 @@ export async function readStream(
       const delivery = buffered.shift();
       if (!delivery) throw failure!;
       // Stream acknowledgements only grant credit; acknowledge in batches.
-      if (++unacked >= Math.max(1, Math.floor(prefetch / 2))) {
+      if (++unacked >= Math.max(1, Math.floor(STREAM_PREFETCH / 2))) {
         channel.ack(delivery, true);
         unacked = 0;
       }
