@@ -35,7 +35,7 @@ import {
   ConsumerSet,
 } from '@lightbus/core';
 import { closeChannel, isClosedError, type Channel, type Delivery } from './adapter';
-import { decodeEvent, encodeEvent, eventTime, idForLog, isMarker } from './codec';
+import { decodeEvent, encodeEvent, eventTime, idForLog, isMarker, numberHeader } from './codec';
 import { RestartingConsumer, ack, nack } from './consumer';
 import { DeadLetters, republishOptions } from './dead-letter';
 import { assertExchange, assertQueue, Link } from './link';
@@ -421,8 +421,7 @@ class GroupConsumer extends RestartingConsumer {
    * acknowledge the original. Returns true when the delivery was dealt with.
    */
   private async countRedelivery(channel: Channel, delivery: Delivery): Promise<boolean> {
-    const previous = Number(delivery.properties.headers?.[HEADER.redeliveries] ?? 0);
-    const count = (Number.isFinite(previous) ? previous : 0) + 1;
+    const count = (numberHeader(delivery, HEADER.redeliveries) ?? 0) + 1;
     if (count > this.options.delivery_limit) {
       await this.settleAside(channel, delivery, `delivery limit reached: given back ${count} times without being acknowledged`);
       return true;

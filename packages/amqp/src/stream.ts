@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { BusClosedError, deferred, errorText } from '@lightbus/core';
 import { StreamReadError } from './errors';
 import { closeChannel, type Delivery } from './adapter';
-import { isMarker } from './codec';
+import { isMarker, numberHeader } from './codec';
 import type { Link } from './link';
 import type { Publisher } from './publisher';
 import { MESSAGE_TYPE } from './topology';
@@ -49,10 +49,7 @@ export async function writeMarker(publisher: Publisher, stream: string): Promise
 
 /** The stream offset of a delivery from a stream queue. */
 export function streamOffset(delivery: Delivery): number | undefined {
-  const value = delivery.properties.headers?.['x-stream-offset'];
-  if (typeof value === 'number') return value;
-  if (typeof value === 'bigint') return Number(value);
-  return undefined;
+  return numberHeader(delivery, 'x-stream-offset');
 }
 
 /**
