@@ -95,7 +95,8 @@ function header(message: Incoming, name: string): unknown {
   return message.properties.headers?.[name];
 }
 
-function numberHeader(message: Incoming, name: string): number | undefined {
+/** A numeric header: a finite number, a bigint (64-bit AMQP longs), or a string of digits; anything else is undefined. */
+export function numberHeader(message: Incoming, name: string): number | undefined {
   const value = header(message, name);
   if (typeof value === 'number' && Number.isFinite(value)) return value;
   if (typeof value === 'bigint') return Number(value);

@@ -11,7 +11,14 @@ import type { Channel, Delivery, PublishOptions } from './adapter';
 import { idForLog } from './codec';
 import { assertExchange, assertQueue, type Link } from './link';
 import { Publisher } from './publisher';
-import { HEADER, deadLetterExchange, deadLetterQueue, type Names } from './topology';
+import { HEADER, deadLetterExchange, deadLetterQueue, type ExchangeDeclaration, type Names, type QueueDeclaration } from './topology';
+
+/** How declarations are made: on a consumer's channel, or once per connection through the Link. */
+interface Declarer {
+  exchange(exchange: ExchangeDeclaration): Promise<void>;
+  queue(queue: QueueDeclaration): Promise<void>;
+  bind(queue: string, exchange: string, routingKey: string): Promise<void>;
+}
 
 export class DeadLetters {
   private readonly publisher: Publisher;
@@ -27,18 +34,31 @@ export class DeadLetters {
   }
 
   /** Declare the dead-letter exchange, queue and binding on a consumer's channel (before consuming). */
-  async declareOn(channel: Channel, logger: Logger): Promise<void> {
-    await assertExchange(channel, deadLetterExchange(this.names), logger);
-    await assertQueue(channel, deadLetterQueue(this.names), logger);
-    await channel.bindQueue(this.names.deadLetter, this.names.deadLetter, '#');
+  declareOn(channel: Channel): Promise<void> {
+    return this.declareWith({
+      exchange: (exchange) => assertExchange(channel, exchange, this.logger),
+      queue: (queue) => assertQueue(channel, queue, this.logger),
+      bind: async (queue, exchange, routingKey) => {
+        await channel.bindQueue(queue, exchange, routingKey);
+      },
+    });
   }
 
   /** Declare the dead-letter exchange and queue (idempotent, once per connection). */
   async declare(): Promise<void> {
     if (!this.enabled) return;
-    await this.link.declareExchange(deadLetterExchange(this.names));
-    await this.link.declareQueue(deadLetterQueue(this.names));
-    await this.link.bind(this.names.deadLetter, this.names.deadLetter, '#');
+    await this.declareWith({
+      exchange: (exchange) => this.link.declareExchange(exchange),
+      queue: (queue) => this.link.declareQueue(queue),
+      bind: (queue, exchange, routingKey) => this.link.bind(queue, exchange, routingKey),
+    });
+  }
+
+  /** The three declarations (exchange, queue, binding of everything), made by `declarer`. */
+  private async declareWith(declarer: Declarer): Promise<void> {
+    await declarer.exchange(deadLetterExchange(this.names));
+    await declarer.queue(deadLetterQueue(this.names));
+    await declarer.bind(this.names.deadLetter, this.names.deadLetter, '#');
   }
 
   /**

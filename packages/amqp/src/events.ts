@@ -35,7 +35,7 @@ import {
   ConsumerSet,
 } from '@lightbus/core';
 import { closeChannel, isClosedError, type Channel, type Delivery } from './adapter';
-import { decodeEvent, encodeEvent, eventTime, idForLog, isMarker } from './codec';
+import { decodeEvent, encodeEvent, eventTime, idForLog, isMarker, numberHeader } from './codec';
 import { RestartingConsumer, ack, nack } from './consumer';
 import { DeadLetters, republishOptions } from './dead-letter';
 import { assertExchange, assertQueue, Link } from './link';
@@ -76,9 +76,6 @@ export function checkEventOptions(options: AmqpEventOptions): void {
     ]);
   }
 }
-
-/** How far before now a history read with a start time begins at the latest (see readHistory). */
-const HISTORY_READ_SLACK_MS = 60_000;
 
 export class AmqpEventTransport implements EventTransport {
   readonly capabilities: TransportCapabilities;
@@ -168,10 +165,7 @@ export class AmqpEventTransport implements EventTransport {
     const limit = query.limit ?? Infinity;
     const start = query.start?.getTime();
     const stop = query.stop?.getTime();
-    // Read from no later than a minute ago, so the read reaches the marker just written even when
-    // `start` lies in the future (events of a producer whose clock runs ahead are still found by the filter below).
-    const from = start === undefined ? undefined : new Date(Math.min(start, Date.now() - HISTORY_READ_SLACK_MS));
-    await readStream(this.link, stream, from ? { kind: 'time', time: from } : { kind: 'first' }, marker, (delivery) => {
+    await readStream(this.link, stream, query.start ? { kind: 'time', time: query.start } : { kind: 'first' }, marker, (delivery) => {
       const offset = streamOffset(delivery);
       const decoded = decodeEvent(delivery, offset === undefined ? undefined : String(offset));
       if (!decoded.ok) {
@@ -255,7 +249,7 @@ class GroupConsumer extends RestartingConsumer {
   protected async setup(channel: Channel, first: boolean): Promise<void> {
     const { names, deadLetters } = this.transport;
     await assertExchange(channel, eventsExchange(names), this.link.log);
-    if (this.options.dead_letter) await deadLetters.declareOn(channel, this.link.log);
+    if (this.options.dead_letter) await deadLetters.declareOn(channel);
     const since = first ? this.spec.since : undefined;
     const created = since ? !(await this.link.queueExists(this.queue)) : false;
     await assertQueue(channel, groupQueue(names, this.spec.group, this.options), this.link.log);
@@ -319,7 +313,7 @@ class GroupConsumer extends RestartingConsumer {
           logger.error(`Replay for group ${this.spec.group} stopped: the handler failed`, { id: decoded.value.id, error: errorText(error) });
           return false;
         }
-      }, undefined, this.stopSignal);
+      }, this.stopSignal);
     }
     this.replayed = replayed.size > 0 ? replayed : undefined;
     logger.info(`Replayed ${count} stored event(s) to the new group ${this.spec.group}`);
@@ -427,8 +421,7 @@ class GroupConsumer extends RestartingConsumer {
    * acknowledge the original. Returns true when the delivery was dealt with.
    */
   private async countRedelivery(channel: Channel, delivery: Delivery): Promise<boolean> {
-    const previous = Number(delivery.properties.headers?.[HEADER.redeliveries] ?? 0);
-    const count = (Number.isFinite(previous) ? previous : 0) + 1;
+    const count = (numberHeader(delivery, HEADER.redeliveries) ?? 0) + 1;
     if (count > this.options.delivery_limit) {
       await this.settleAside(channel, delivery, `delivery limit reached: given back ${count} times without being acknowledged`);
       return true;

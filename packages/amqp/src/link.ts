@@ -30,7 +30,6 @@ export class Link extends EventEmitter {
   private opening: Promise<Connection> | undefined;
   private everConnected = false;
   private closed = false;
-  private reconnecting = false;
   /** The reconnection loop while it runs: close() ends it and waits for it. */
   private reconnection: Promise<void> | undefined;
   private readonly abort = new AbortController();
@@ -143,39 +142,32 @@ export class Link extends EventEmitter {
       url: this.where,
       reason: error ? errorText(error) : 'closed',
     });
-    this.emit('lost', error);
     this.reconnection ??= this.reconnect().finally(() => (this.reconnection = undefined));
   }
 
+  /** The reconnection loop; lost() starts it only while none runs (this.reconnection). */
   private async reconnect(): Promise<void> {
-    if (this.reconnecting) return;
-    this.reconnecting = true;
     const backoff = {
       initialMs: this.settings.options.reconnect_initial_delay * 1000,
       maxMs: this.settings.options.reconnect_max_delay * 1000,
     };
-    try {
-      for (let attempt = 0; !this.closed; attempt++) {
-        await delay(backoffDelay(attempt, backoff), this.abort.signal);
-        if (this.closed) return;
-        try {
-          // close() aborts the attempt: its socket and timer go at once (a silent broker would hold them for connection_timeout).
-          const connection = await openConnection(this.settings, this.abort.signal);
-          if (this.closed) {
-            await closeConnection(connection);
-            return;
-          }
-          this.logger.info(`Reconnected the ${this.label} connection to RabbitMQ`, { url: this.where, attempts: attempt + 1 });
-          this.reconnecting = false;
-          this.adopt(connection);
+    for (let attempt = 0; !this.closed; attempt++) {
+      await delay(backoffDelay(attempt, backoff), this.abort.signal);
+      if (this.closed) return;
+      try {
+        // close() aborts the attempt: its socket and timer go at once (a silent broker would hold them for connection_timeout).
+        const connection = await openConnection(this.settings, this.abort.signal);
+        if (this.closed) {
+          await closeConnection(connection);
           return;
-        } catch (error) {
-          if (this.closed) return;
-          this.logger.warn(`Reconnecting to RabbitMQ failed; trying again`, { role: this.label, url: this.where, attempt: attempt + 1, error: errorText(error) });
         }
+        this.logger.info(`Reconnected the ${this.label} connection to RabbitMQ`, { url: this.where, attempts: attempt + 1 });
+        this.adopt(connection);
+        return;
+      } catch (error) {
+        if (this.closed) return;
+        this.logger.warn(`Reconnecting to RabbitMQ failed; trying again`, { role: this.label, url: this.where, attempt: attempt + 1, error: errorText(error) });
       }
-    } finally {
-      this.reconnecting = false;
     }
   }
 
@@ -390,7 +382,6 @@ export class Link extends EventEmitter {
     if (connection) {
       await closeConnection(connection);
     }
-    this.emit('closed');
     this.removeAllListeners();
   }
 }

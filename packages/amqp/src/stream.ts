@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { BusClosedError, deferred, errorText } from '@lightbus/core';
 import { StreamReadError } from './errors';
 import { closeChannel, type Delivery } from './adapter';
-import { isMarker } from './codec';
+import { isMarker, numberHeader } from './codec';
 import type { Link } from './link';
 import type { Publisher } from './publisher';
 import { MESSAGE_TYPE } from './topology';
@@ -20,6 +20,9 @@ export type StreamStart = { readonly kind: 'first' } | { readonly kind: 'offset'
 /** Seconds a reader starting at a time begins early, in case the broker's clock is behind ours; readers filter by time. */
 export const CLOCK_MARGIN_SECONDS = 60;
 
+/** Unacknowledged messages a stream reader lets the broker send ahead (stream consumers need a prefetch). */
+const STREAM_PREFETCH = 500;
+
 /** A stream read made no progress for this long: something is wrong (stream deleted, marker lost). */
 const STALL_MS = 15_000;
 
@@ -29,8 +32,11 @@ export function offsetArgument(start: StreamStart): unknown {
       return 'first';
     case 'offset':
       return start.offset;
-    case 'time':
-      return { '!': 'timestamp', value: Math.max(0, Math.floor(start.time.getTime() / 1000) - CLOCK_MARGIN_SECONDS) };
+    case 'time': {
+      // Never later than now: a read starting in the future would never reach the marker written now (readers filter by time).
+      const from = Math.min(start.time.getTime(), Date.now());
+      return { '!': 'timestamp', value: Math.max(0, Math.floor(from / 1000) - CLOCK_MARGIN_SECONDS) };
+    }
   }
 }
 
@@ -43,10 +49,7 @@ export async function writeMarker(publisher: Publisher, stream: string): Promise
 
 /** The stream offset of a delivery from a stream queue. */
 export function streamOffset(delivery: Delivery): number | undefined {
-  const value = delivery.properties.headers?.['x-stream-offset'];
-  if (typeof value === 'number') return value;
-  if (typeof value === 'bigint') return Number(value);
-  return undefined;
+  return numberHeader(delivery, 'x-stream-offset');
 }
 
 /**
@@ -64,7 +67,6 @@ export async function readStream(
   start: StreamStart,
   markerId: string,
   visit: (delivery: Delivery) => Promise<boolean | void> | boolean | void,
-  prefetch = 500,
   signal?: AbortSignal,
 ): Promise<void> {
   if (signal?.aborted) throw stoppedError(stream);
@@ -82,7 +84,7 @@ export async function readStream(
   };
   signal?.addEventListener('abort', stop, { once: true });
   try {
-    await channel.prefetch(prefetch, false);
+    await channel.prefetch(STREAM_PREFETCH, false);
     await channel.consume(
       stream,
       (delivery) => {
@@ -106,7 +108,7 @@ export async function readStream(
       const delivery = buffered.shift();
       if (!delivery) throw failure!;
       // Stream acknowledgements only grant credit; acknowledge in batches.
-      if (++unacked >= Math.max(1, Math.floor(prefetch / 2))) {
+      if (++unacked >= Math.max(1, Math.floor(STREAM_PREFETCH / 2))) {
         channel.ack(delivery, true);
         unacked = 0;
       }

@@ -2,7 +2,7 @@
  * Replay and history come from the stream queue kept per API when `stream` is
  * on; without it, asking for them fails clearly rather than being ignored.
  */
-import lightbus, { TransportCapabilityError, newMessageId, type EventMessage } from '@lightbus/core';
+import lightbus, { TransportCapabilityError, newMessageId, type EventMessage, type Logger } from '@lightbus/core';
 import { Collector } from '@lightbus/testing';
 import { transport } from '@lightbus/amqp';
 import { AMQP_URL, namespaces, listQueues } from './helpers';
@@ -32,6 +32,21 @@ it('replays from a position taken from history, and only when the group is new',
   const future: EventMessage[] = [];
   for await (const message of events.history({ apiName: 'svc.api', start: new Date(Date.now() + 3_600_000) })) future.push(message);
   expect(future).toEqual([]);
+  // The same for a replay: a new group with `since` in the future gets live events at once (no stalled read, no error logged).
+  const errors: string[] = [];
+  const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m) => void errors.push(m) };
+  const watched = ns.connect(ns.context({ logger: quiet }), { event: { stream: true } }).event;
+  const live = new Collector<EventMessage>();
+  const fromFuture = await watched.consume(
+    { events: [{ apiName: 'svc.later', eventName: 'tick' }], group: 'svc-from-future', consumer: 'c1', since: { kind: 'time', time: new Date(Date.now() + 3_600_000) } },
+    async (m) => live.push(m),
+  );
+  const now: EventMessage = { ...tick(9), apiName: 'svc.later' };
+  await events.sendEvent(now, { timeoutSeconds: 5 });
+  await live.waitForCount(1, 5_000);
+  expect(live.items.map((m) => m.id)).toEqual([now.id]);
+  expect(errors).toEqual([]);
+  await fromFuture.stop();
   const sinceFirst: EventMessage[] = [];
   for await (const message of events.history({ apiName: 'svc.api', start: history[history.length - 1]!.time! })) sinceFirst.push(message);
   expect(sinceFirst.map((m) => m.id)).toEqual([...sent].reverse().map((m) => m.id));
