@@ -43,7 +43,7 @@ it('replays from a position taken from history, and only when the group is new',
   );
   const now: EventMessage = { ...tick(9), apiName: 'svc.later' };
   await events.sendEvent(now, { timeoutSeconds: 5 });
-  await live.waitForCount(1, 5_000);
+  await live.waitForCount(1);
   expect(live.items.map((m) => m.id)).toEqual([now.id]);
   expect(errors).toEqual([]);
   await fromFuture.stop();
