@@ -15,7 +15,7 @@
 import {
   BrokerConnectionError,
   InvalidParametersError,
-  MessageRejectedError,
+  isMessageRejected,
   TransportCapabilityError,
   backoffDelay,
   delay,
@@ -306,7 +306,7 @@ class GroupConsumer extends RestartingConsumer {
         try {
           await this.handler(decoded.value);
         } catch (error) {
-          if (error instanceof MessageRejectedError) {
+          if (isMessageRejected(error)) {
             await this.transport.deadLetters.setAside(delivery, errorText(error), stream);
             return;
           }
@@ -363,7 +363,7 @@ class GroupConsumer extends RestartingConsumer {
     try {
       await this.handler(event);
     } catch (error) {
-      if (error instanceof MessageRejectedError) {
+      if (isMessageRejected(error)) {
         return this.settleAside(channel, delivery, errorText(error));
       }
       // Not acknowledged: it goes back to the group when this consumer stops or its channel closes.

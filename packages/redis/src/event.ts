@@ -23,7 +23,7 @@ import {
   InFlight,
   BusClosedError,
   InvalidParametersError,
-  MessageRejectedError,
+  isMessageRejected,
   errorText,
   type ConsumeSpec,
   type Consumer,
@@ -394,7 +394,7 @@ class EventConsumer {
         await this.handler(message);
         this.ack(entry);
       } catch (error) {
-        if (error instanceof MessageRejectedError) {
+        if (isMessageRejected(error)) {
           await this.setAside(entry, `rejected by the handler: ${error.message}`, message.id);
         } else {
           this.logger.debug(`${this.what}: event ${message.id} not acknowledged (its handler failed); it will be delivered again`, {

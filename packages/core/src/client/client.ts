@@ -15,6 +15,7 @@ import {
   InvalidApiError,
   InvalidParametersError,
   MessageRejectedError,
+  isMessageRejected,
   RemoteError,
   RpcTimeoutError,
   TransportCapabilityError,
@@ -674,7 +675,7 @@ export class BusClient {
       await this.hooks.run('afterEventExecution', { message, listenerName: listener.listenerName, error });
     }
     if (error === undefined) return;
-    if (error instanceof MessageRejectedError) throw error;
+    if (isMessageRejected(error)) throw error;
     const where = `${message.apiName}.${message.eventName} (event id ${message.id})`;
     if (listener.onError === 'acknowledge_and_log') {
       this.logger.error(`Listener '${listener.listenerName}' failed on ${where}; acknowledged and logged (onError: acknowledge_and_log)`, {

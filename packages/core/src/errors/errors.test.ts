@@ -31,3 +31,13 @@ describe('the error catalogue', () => {
     expect(new errors.RpcTimeoutError('a.b', 'c', 5).message).toContain('a.b.c() within 5s');
   });
 });
+
+describe('isMessageRejected', () => {
+  it('knows a rejection by its class, or by its code when another copy of core made it', () => {
+    expect(errors.isMessageRejected(new errors.MessageRejectedError('poison'))).toBe(true);
+    const foreign = Object.assign(new Error('poison'), { code: 'LIGHTBUS_MESSAGE_REJECTED' });
+    expect(errors.isMessageRejected(foreign)).toBe(true);
+    expect(errors.isMessageRejected(new errors.ValidationError('bad'))).toBe(false);
+    expect(errors.isMessageRejected(undefined)).toBe(false);
+  });
+});

@@ -169,6 +169,15 @@ export class MessageRejectedError extends LightbusError {
   override readonly code = 'LIGHTBUS_MESSAGE_REJECTED';
 }
 
+/**
+ * Whether `error` marks a poison message: a MessageRejectedError, also one made by
+ * another copy of @lightbus/core (two versions in node_modules), known by its code.
+ * Transports use this rather than `instanceof`.
+ */
+export function isMessageRejected(error: unknown): error is MessageRejectedError {
+  return error instanceof MessageRejectedError || (error as { code?: unknown } | undefined)?.code === 'LIGHTBUS_MESSAGE_REJECTED';
+}
+
 /** The bus was closed; create a new one. */
 export class BusClosedError extends LightbusError {
   override readonly code = 'LIGHTBUS_BUS_CLOSED';

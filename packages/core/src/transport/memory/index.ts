@@ -5,7 +5,7 @@
  * show up here first.
  */
 import { Type } from '@sinclair/typebox';
-import { MessageRejectedError } from '../../errors';
+import { isMessageRejected } from '../../errors';
 import type { EventMessage, ResultMessage, RpcMessage } from '../../message';
 import type { ApiSchema } from '../../schema/types';
 import { InFlight, Semaphore, errorText } from '../../util/async';
@@ -228,7 +228,7 @@ class MemoryEventTransport implements EventTransport {
           await handler(message);
           sub.group.pending.delete(seq);
         } catch (error) {
-          if (error instanceof MessageRejectedError) {
+          if (isMessageRejected(error)) {
             this.setAside(spec.group, entry.payload, errorText(error), message.id);
             sub.group.pending.delete(seq);
           } else {
