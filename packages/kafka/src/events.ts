@@ -16,6 +16,7 @@ import {
   InvalidParametersError,
   MessageRejectedError,
   backoffDelay,
+  delay,
   errorText,
   type ConsumeSpec,
   type Consumer,
@@ -263,7 +264,7 @@ class EventConsumer {
         if (!isRebalanceError(error)) {
           this.base.logger.warn(`Consumer group ${this.groupId}: finding where to start failed; retrying in ${wait} ms`, { error: rootMessage(error) });
         }
-        await new Promise((resolve) => setTimeout(resolve, wait));
+        await delay(wait);
       }
     }
   }

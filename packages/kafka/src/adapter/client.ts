@@ -21,7 +21,7 @@ import {
   type Producer,
   type SASLOptions,
 } from 'kafkajs';
-import { BusClosedError, ConfigError, errorText, type Logger, type TransportContext } from '@lightbus/core';
+import { BusClosedError, ConfigError, backoffDelay, delay, errorText, type Logger, type TransportContext } from '@lightbus/core';
 import { subscribedRoundRobin } from './assigners';
 import { isAuthorizationFailure, isConnectionFailure, isUnsupportedApi, kafkaErrorType, rootMessage, toLightbusError } from './errors';
 import { toIncomingRecord, type IncomingRecord, type OutgoingRecord } from '../codec';
@@ -379,7 +379,7 @@ export class KafkaClient {
         if (isConnectionFailure(error)) throw toLightbusError(error, this.brokers, `reading metadata of ${topics.join(', ')}`);
         if (isAuthorizationFailure(error)) throw toLightbusError(error, this.brokers, `describing topics ${topics.join(', ')}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
+      await delay(backoffDelay(attempt, { initialMs: 50, maxMs: 1000 }));
     }
     throw toLightbusError(
       new Error(
@@ -596,7 +596,7 @@ export class GroupConsumer {
         return;
       }
       // kafkajs gives up on errors it deems not retriable: start again ourselves, with backoff.
-      const wait = Math.min(30_000, 500 * 2 ** this.restartAttempt++);
+      const wait = backoffDelay(this.restartAttempt++, { initialMs: 500, maxMs: 30_000 });
       this.client.logger.error(`Kafka consumer ${settings.description} stopped on an error; restarting it in ${wait} ms`, {
         group: settings.groupId,
         error: rootMessage(error),

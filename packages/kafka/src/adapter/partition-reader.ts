@@ -12,7 +12,7 @@
  * integration tests exercise every path used here.
  */
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import type { Logger } from '@lightbus/core';
+import { backoffDelay, type Logger } from '@lightbus/core';
 import type { logCreator as KafkaLogCreator, RetryOptions, SASLOptions } from 'kafkajs';
 import { toIncomingRecord, type HeaderValue, type IncomingRecord } from '../codec';
 import { isConnectionFailure, kafkaErrorType, rootMessage } from './errors';
@@ -239,7 +239,7 @@ export class PartitionReader {
       return;
     }
     this.failures += 1;
-    const wait = Math.min(5000, 100 * 2 ** Math.min(this.failures, 6));
+    const wait = backoffDelay(Math.min(this.failures, 6), { initialMs: 100, maxMs: 5000 });
     if (this.failures === 1 || this.failures % 20 === 0) {
       this.logger.warn(`Kafka ${this.settings.description} cannot fetch (${type ?? rootMessage(error)}); retrying`, {
         connection: isConnectionFailure(error) ? 'lost' : undefined,
