@@ -18,6 +18,7 @@ import {
   backoffDelay,
   delay,
   errorText,
+  withTimeout,
   type ConsumeSpec,
   type Consumer,
   type EventMessage,
@@ -398,9 +399,11 @@ class EventConsumer {
       // Record where new partitions start before leaving, so events fired while nobody listens wait for the group.
       await this.group.untilJoinSettled();
       const limit = Math.max(5000, this.transport.options.session_timeout_ms);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.establishing, new Promise<void>((resolve) => (timer = setTimeout(resolve, limit)))]);
-      clearTimeout(timer);
+      // Waiting longer is not an error: stop anyway (a failure of establishing itself still propagates).
+      const gaveUp = new Error('establishing took too long');
+      await withTimeout(this.establishing, limit, () => gaveUp).catch((error: unknown) => {
+        if (error !== gaveUp) throw error;
+      });
       await this.group.stop();
     })();
     return this.stopPromise;

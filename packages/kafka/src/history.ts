@@ -7,7 +7,7 @@
  *
  * Partitions are read directly (no consumer group), and nothing is committed.
  */
-import { BusClosedError, LightbusError, deferred, type Deferred, type EventMessage, type HistoryQuery } from '@lightbus/core';
+import { BusClosedError, LightbusError, deferred, withTimeout, type Deferred, type EventMessage, type HistoryQuery } from '@lightbus/core';
 import type { PartitionReader } from './adapter/partition-reader';
 import { decodeEvent, type IncomingRecord } from './codec';
 import type { KafkaEventTransport } from './events';
@@ -189,21 +189,12 @@ class RangeReader {
     }
     this.check();
     const limit = Math.max(30_000, options.request_timeout_ms);
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.round.promise,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new LightbusError(`Reading event history took longer than ${limit} ms; is Kafka at ${base.client.brokers} healthy?`)),
-            limit,
-          );
-        }),
-      ]);
-      return new Map([...this.readings].map(([key, reading]) => [key, reading.records]));
-    } finally {
-      clearTimeout(timer);
-    }
+    await withTimeout(
+      this.round.promise,
+      limit,
+      () => new LightbusError(`Reading event history took longer than ${limit} ms; is Kafka at ${base.client.brokers} healthy?`),
+    );
+    return new Map([...this.readings].map(([key, reading]) => [key, reading.records]));
   }
 
   private collect(topic: string, partition: number, records: readonly IncomingRecord[]): void {
