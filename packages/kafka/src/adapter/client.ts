@@ -21,7 +21,7 @@ import {
   type Producer,
   type SASLOptions,
 } from 'kafkajs';
-import { BusClosedError, ConfigError, backoffDelay, delay, errorText, type Logger, type TransportContext } from '@lightbus/core';
+import { BusClosedError, ConfigError, backoffDelay, delay, errorText, stableStringify, type Logger, type TransportContext } from '@lightbus/core';
 import { subscribedRoundRobin } from './assigners';
 import { isAuthorizationFailure, isConnectionFailure, isUnsupportedApi, kafkaErrorType, rootMessage, toLightbusError } from './errors';
 import { toIncomingRecord, type IncomingRecord, type OutgoingRecord } from '../codec';
@@ -60,15 +60,6 @@ export interface TimeOffset {
   readonly offset: string;
   /** False when the broker cannot look offsets up by time: read from `offset` and skip older records. */
   readonly exact: boolean;
-}
-
-/** JSON with sorted keys: equal settings give equal pool keys whatever their order in the config. */
-function stableKey(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
 }
 
 /** The kafkajs client config for the connection options (exported for tests). */
@@ -156,7 +147,8 @@ export class KafkaClient {
   private static readonly pool = new Map<string, KafkaClient>();
 
   static acquire(settings: KafkaClientSettings, context: TransportContext): KafkaClient {
-    const key = stableKey({ settings, service: context.serviceName, process: context.processName });
+    // Sorted keys: equal settings give equal pool keys whatever their order in the config.
+    const key = stableStringify({ settings, service: context.serviceName, process: context.processName });
     let client = KafkaClient.pool.get(key);
     if (!client || client.closed) {
       client = new KafkaClient(key, settings, context);
