@@ -78,6 +78,8 @@ export class RoleBase {
   }
 
   ensureTopics(topics: readonly string[], defaults?: Readonly<Record<string, string>>, forced?: Readonly<Record<string, string>>): Promise<void> {
+    // The hot path (every send and call): topics checked before need no specs and no lookups.
+    if (this.client.topicsExist(topics)) return Promise.resolve();
     return this.client.ensureTopics(
       topics.map((topic) => this.topicSpec(topic, defaults, forced)),
       this.options.create_topics,

@@ -167,6 +167,8 @@ export class KafkaClient {
   private producerPromise: Promise<Producer> | undefined;
   private adminPromise: Promise<Admin> | undefined;
   private readonly topicsReady = new Map<string, Promise<void>>();
+  /** Topics known to exist (their topicsReady promise resolved): ensureTopics returns at once for them. */
+  private readonly topicsSettled = new Set<string>();
   private createTopicsUnsupported = false;
   private timeLookup: 'unknown' | 'exact' | 'scan' = 'unknown';
   private readonly consumers = new Set<GroupConsumer | PartitionReader>();
@@ -181,19 +183,8 @@ export class KafkaClient {
     this.logger = context.logger;
     this.brokers = connection.brokers.join(',');
     const config = buildKafkaConfig(connection, context);
-    const sasl = config.sasl as SASLOptions | undefined;
     this.kafka = new Kafka(config);
-    this.readerConnection = {
-      brokers: [...connection.brokers],
-      clientId: config.clientId!,
-      ssl: config.ssl!,
-      sasl,
-      connectionTimeout: connection.connection_timeout_ms,
-      requestTimeout: connection.request_timeout_ms,
-      retry: config.retry!,
-      logLevel: KafkaLogLevel.WARN,
-      logCreator: config.logCreator!,
-    };
+    this.readerConnection = config;
   }
 
   /** Give the client back; the last user disconnects it. */
@@ -254,7 +245,6 @@ export class KafkaClient {
 
   /** Produce records (acks from all in-sync replicas); resolves once the brokers have them. */
   async send(records: ReadonlyArray<{ readonly topic: string; readonly record: OutgoingRecord }>, compression: 'none' | 'gzip'): Promise<void> {
-    if (this.closed) throw new Error('The Kafka client is closed.');
     const producer = await this.producer();
     const byTopic = new Map<string, Message[]>();
     for (const { topic, record } of records) {
@@ -307,6 +297,10 @@ export class KafkaClient {
     const pending = specs.filter((spec) => !this.topicsReady.has(spec.topic));
     if (pending.length > 0) {
       const work = this.createTopics(pending, createTopics);
+      work.then(
+        () => pending.forEach((spec) => this.topicsSettled.add(spec.topic)),
+        () => undefined, // handled below
+      );
       for (const spec of pending) {
         this.topicsReady.set(
           spec.topic,
@@ -318,6 +312,11 @@ export class KafkaClient {
       }
     }
     return Promise.all(specs.map((spec) => this.topicsReady.get(spec.topic))).then(() => undefined);
+  }
+
+  /** True when every topic is known to exist: the caller need not build specs nor call ensureTopics. */
+  topicsExist(topics: readonly string[]): boolean {
+    return topics.every((topic) => this.topicsSettled.has(topic));
   }
 
   private async createTopics(specs: readonly TopicSpec[], createTopics: boolean): Promise<void> {

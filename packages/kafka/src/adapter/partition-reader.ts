@@ -11,9 +11,8 @@
  * package pins that exact version, so they cannot move under us. The
  * integration tests exercise every path used here.
  */
-import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { backoffDelay, type Logger } from '@lightbus/core';
-import type { logCreator as KafkaLogCreator, RetryOptions, SASLOptions } from 'kafkajs';
+import type { KafkaConfig, logCreator as KafkaLogCreator } from 'kafkajs';
 import { toIncomingRecord, type HeaderValue, type IncomingRecord } from '../codec';
 import { isConnectionFailure, kafkaErrorType, rootMessage } from './errors';
 
@@ -59,23 +58,15 @@ type BatchConstructor = new (topic: string, fetchedOffset: string, partitionData
 
 const Cluster = require('kafkajs/src/cluster') as ClusterConstructor;
 const Batch = require('kafkajs/src/consumer/batch') as BatchConstructor;
-const { createLogger } = require('kafkajs/src/loggers') as { createLogger(options: { level: number; logCreator: KafkaLogCreator }): unknown };
+const { createLogger } = require('kafkajs/src/loggers') as { createLogger(options: { level?: number; logCreator?: KafkaLogCreator }): unknown };
 const defaultSocketFactory = require('kafkajs/src/network/socketFactory') as () => unknown;
 
 const READ_COMMITTED = 1;
 
-/** What the reader needs to connect: the same settings as the kafkajs client. */
-export interface ReaderConnection {
-  readonly brokers: string[];
-  readonly clientId: string;
-  readonly ssl: TlsOptions | boolean;
-  readonly sasl: SASLOptions | undefined;
-  readonly connectionTimeout: number;
-  readonly requestTimeout: number;
-  readonly retry: RetryOptions;
-  readonly logLevel: number;
-  readonly logCreator: KafkaLogCreator;
-}
+/** What the reader needs to connect: the same settings as the kafkajs client (its config, passed as is). */
+export type ReaderConnection = Readonly<
+  Pick<KafkaConfig, 'brokers' | 'clientId' | 'ssl' | 'sasl' | 'connectionTimeout' | 'requestTimeout' | 'retry' | 'logLevel' | 'logCreator'>
+>;
 
 export interface PartitionReaderSettings {
   readonly topic: string;
