@@ -31,7 +31,7 @@ import {
 } from '@lightbus/core';
 import type { ConsumedBatch, GroupConsumer, PartitionOffset, TopicPartitions } from './adapter/client';
 import { isRebalanceError, rootMessage } from './adapter/errors';
-import { deadLetterOf, decodeEvent, encodeEvent, eventKey, eventTypeOf, type IncomingRecord } from './codec';
+import { decodeEvent, encodeEvent, eventKey, eventTypeOf, type IncomingRecord } from './codec';
 import { readHistory } from './history';
 import type { KafkaEventOptions, PartitionKeyOption } from './options';
 import { RoleBase, stoppedWhileStarting } from './role';
@@ -123,20 +123,6 @@ export class KafkaEventTransport implements EventTransport {
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
     if (spec.since?.kind === 'position') parsePosition(spec.since.position);
     return this.base.startConsumer(this.consumers, new EventConsumer(this, spec, handler), 'start a listener', spec.signal);
-  }
-
-  /** Put a record on the dead-letter topic with the reason, where it came from and for which group. */
-  async setAside(record: IncomingRecord, reason: string, group: string, id: string | undefined): Promise<void> {
-    const topic = this.deadLetterTopic;
-    await this.base.ensureTopics([topic]);
-    await this.base.produce(topic, deadLetterOf(record, reason, group));
-    this.base.logger.warn('Event set aside on the dead-letter topic', {
-      id: id ?? '(unknown)',
-      group,
-      reason,
-      from: `${record.topic}:${record.partition}:${record.offset}`,
-      deadLetterTopic: topic,
-    });
   }
 
   history(query: HistoryQuery): AsyncIterable<EventMessage> {
@@ -341,7 +327,7 @@ class EventConsumer {
   /** Dead-letter a record and resolve it; when even that fails, leave it for a retry. */
   private async setAsideOrRetry(batch: ConsumedBatch, record: IncomingRecord, reason: string, id: string | undefined): Promise<boolean> {
     try {
-      await this.transport.setAside(record, reason, this.groupId, id);
+      await this.base.setAside(this.transport.deadLetterTopic, record, reason, this.groupId, id, 'Event');
     } catch (error) {
       this.redeliverLater(batch, record, id, error);
       return false;

@@ -160,19 +160,20 @@ class RangeReader {
     if (!reader) {
       const { options, base } = this.transport;
       this.checkOpen();
-      reader = await base.client.startPartitionReader({
-        topic,
-        start: new Map(),
-        maxWaitMs: Math.min(options.max_wait_ms, 100),
-        maxBytesPerPartition: options.max_bytes_per_partition,
-        resetTo: 'earliest',
-        description: `history reader of ${topic}`,
-        onRecords: (records, partition) => this.collect(topic, partition, records),
-      });
-      if (this.stopPromise) {
-        await base.client.stopPartitionReader(reader);
-        this.checkOpen();
-      }
+      reader = await base.startReader(
+        {
+          topic,
+          start: new Map(),
+          maxWaitMs: Math.min(options.max_wait_ms, 100),
+          maxBytesPerPartition: options.max_bytes_per_partition,
+          resetTo: 'earliest',
+          description: `history reader of ${topic}`,
+          onRecords: (records, partition) => this.collect(topic, partition, records),
+        },
+        // Stopped while this started: stop() did not see this reader.
+        () => this.checkOpen(),
+        () => this.stopPromise !== undefined,
+      );
       this.readers.set(topic, reader);
     }
     return reader;
