@@ -33,7 +33,7 @@ import type { ConsumedBatch, GroupConsumer, PartitionOffset, TopicPartitions } f
 import { isRebalanceError, rootMessage } from './adapter/errors';
 import { decodeEvent, encodeEvent, eventKey, eventTypeOf, type IncomingRecord } from './codec';
 import { readHistory } from './history';
-import type { KafkaEventOptions, PartitionKeyOption } from './options';
+import { heartbeatIntervalMs, type KafkaEventOptions, type PartitionKeyOption } from './options';
 import { RoleBase, stoppedWhileStarting } from './role';
 
 /** What a given partition-key choice keeps in order. */
@@ -338,7 +338,7 @@ class EventConsumer {
 
   /** The handler runs while the group expects heartbeats: keep sending them for long handlers. */
   private async runHandler(message: EventMessage, batch: ConsumedBatch): Promise<void> {
-    const every = Math.max(100, Math.min(this.transport.options.heartbeat_interval_ms, Math.floor(this.transport.options.session_timeout_ms / 3)));
+    const every = Math.max(100, heartbeatIntervalMs(this.transport.options));
     const timer = setInterval(() => {
       batch.heartbeat().catch(() => undefined); // a rebalance shows again at the heartbeat after the handler
     }, every);

@@ -32,12 +32,10 @@ interface PartitionState {
 }
 
 async function historyTopics(transport: KafkaEventTransport, query: HistoryQuery): Promise<string[]> {
-  if (transport.options.topic_use === 'per_api' || query.eventName) {
-    const topic = transport.topicOf(query.apiName, query.eventName ?? '');
-    const all = await transport.base.client.listTopics();
-    return all.includes(topic) ? [topic] : [];
-  }
+  const single = transport.options.topic_use === 'per_api' || query.eventName;
+  const topic = single ? transport.topicOf(query.apiName, query.eventName ?? '') : undefined;
   const all = await transport.base.client.listTopics();
+  if (topic !== undefined) return all.includes(topic) ? [topic] : [];
   return all.filter((t) => transport.base.names.isPerEventTopicOf(t, query.apiName)).sort();
 }
 

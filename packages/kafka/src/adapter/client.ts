@@ -26,7 +26,7 @@ import { subscribedRoundRobin } from './assigners';
 import { isAuthorizationFailure, isConnectionFailure, isUnsupportedApi, kafkaErrorType, rootMessage, toLightbusError } from './errors';
 import { toIncomingRecord, type IncomingRecord, type OutgoingRecord } from '../codec';
 import { PartitionReader, type PartitionReaderSettings, type ReaderConnection } from './partition-reader';
-import type { ConnectionOptions, ConsumerOptions } from '../options';
+import { heartbeatIntervalMs, type ConnectionOptions, type ConsumerOptions } from '../options';
 
 export interface TopicSpec {
   readonly topic: string;
@@ -200,10 +200,6 @@ export class KafkaClient {
       producer?.then((p) => p?.disconnect()).catch((error: unknown) => this.logger.debug('Kafka producer disconnect failed', { error: errorText(error) })),
       admin?.then((a) => a?.disconnect()).catch((error: unknown) => this.logger.debug('Kafka admin disconnect failed', { error: errorText(error) })),
     ]);
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
   }
 
   /** Nothing connects once the client is released: a late start would leave a connection open. */
@@ -548,7 +544,7 @@ export class GroupConsumer {
     this.consumer = client.kafka.consumer({
       groupId: settings.groupId,
       sessionTimeout: timing.session_timeout_ms,
-      heartbeatInterval: Math.min(timing.heartbeat_interval_ms, Math.floor(timing.session_timeout_ms / 3)),
+      heartbeatInterval: heartbeatIntervalMs(timing),
       rebalanceTimeout: Math.max(timing.rebalance_timeout_ms, timing.session_timeout_ms),
       maxWaitTimeInMs: timing.max_wait_ms,
       maxBytesPerPartition: timing.max_bytes_per_partition,
@@ -597,10 +593,6 @@ export class GroupConsumer {
         if (!this.stopping) this.running = this.run();
       }, wait);
     });
-  }
-
-  get groupId(): string {
-    return this.settings.groupId;
   }
 
   onStopped(callback: () => void): void {
@@ -665,10 +657,6 @@ export class GroupConsumer {
   /** Resolves once the join in progress (or the crash handling) has finished. */
   async untilJoinSettled(): Promise<void> {
     await this.running;
-  }
-
-  get isStopping(): boolean {
-    return this.stopping;
   }
 
   pause(partitions: readonly TopicPartitions[]): void {

@@ -133,11 +133,6 @@ export class PartitionReader {
     return this.idle.size;
   }
 
-  /** The next offset this reader will read in a partition. */
-  position(partition: number): string | undefined {
-    return this.positions.get(partition);
-  }
-
   /** Read a partition from another offset from the next fetch on (and start reading it if it was not). */
   seek(partition: number, offset: string): void {
     this.positions.set(partition, offset);
