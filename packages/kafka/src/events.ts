@@ -16,7 +16,9 @@ import {
   InvalidParametersError,
   MessageRejectedError,
   backoffDelay,
+  delay,
   errorText,
+  withTimeout,
   type ConsumeSpec,
   type Consumer,
   type EventMessage,
@@ -29,9 +31,9 @@ import {
 } from '@lightbus/core';
 import type { ConsumedBatch, GroupConsumer, PartitionOffset, TopicPartitions } from './adapter/client';
 import { isRebalanceError, rootMessage } from './adapter/errors';
-import { deadLetterOf, decodeEvent, encodeEvent, eventKey, eventTypeOf, type IncomingRecord } from './codec';
+import { decodeEvent, encodeEvent, eventKey, eventTypeOf, type IncomingRecord } from './codec';
 import { readHistory } from './history';
-import type { KafkaEventOptions, PartitionKeyOption } from './options';
+import { heartbeatIntervalMs, type KafkaEventOptions, type PartitionKeyOption } from './options';
 import { RoleBase, stoppedWhileStarting } from './role';
 
 /** What a given partition-key choice keeps in order. */
@@ -121,20 +123,6 @@ export class KafkaEventTransport implements EventTransport {
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
     if (spec.since?.kind === 'position') parsePosition(spec.since.position);
     return this.base.startConsumer(this.consumers, new EventConsumer(this, spec, handler), 'start a listener', spec.signal);
-  }
-
-  /** Put a record on the dead-letter topic with the reason, where it came from and for which group. */
-  async setAside(record: IncomingRecord, reason: string, group: string, id: string | undefined): Promise<void> {
-    const topic = this.deadLetterTopic;
-    await this.base.ensureTopics([topic]);
-    await this.base.produce(topic, deadLetterOf(record, reason, group));
-    this.base.logger.warn('Event set aside on the dead-letter topic', {
-      id: id ?? '(unknown)',
-      group,
-      reason,
-      from: `${record.topic}:${record.partition}:${record.offset}`,
-      deadLetterTopic: topic,
-    });
   }
 
   history(query: HistoryQuery): AsyncIterable<EventMessage> {
@@ -263,7 +251,7 @@ class EventConsumer {
         if (!isRebalanceError(error)) {
           this.base.logger.warn(`Consumer group ${this.groupId}: finding where to start failed; retrying in ${wait} ms`, { error: rootMessage(error) });
         }
-        await new Promise((resolve) => setTimeout(resolve, wait));
+        await delay(wait);
       }
     }
   }
@@ -339,7 +327,7 @@ class EventConsumer {
   /** Dead-letter a record and resolve it; when even that fails, leave it for a retry. */
   private async setAsideOrRetry(batch: ConsumedBatch, record: IncomingRecord, reason: string, id: string | undefined): Promise<boolean> {
     try {
-      await this.transport.setAside(record, reason, this.groupId, id);
+      await this.base.setAside(this.transport.deadLetterTopic, record, reason, this.groupId, id, 'Event');
     } catch (error) {
       this.redeliverLater(batch, record, id, error);
       return false;
@@ -350,7 +338,7 @@ class EventConsumer {
 
   /** The handler runs while the group expects heartbeats: keep sending them for long handlers. */
   private async runHandler(message: EventMessage, batch: ConsumedBatch): Promise<void> {
-    const every = Math.max(100, Math.min(this.transport.options.heartbeat_interval_ms, Math.floor(this.transport.options.session_timeout_ms / 3)));
+    const every = Math.max(100, heartbeatIntervalMs(this.transport.options));
     const timer = setInterval(() => {
       batch.heartbeat().catch(() => undefined); // a rebalance shows again at the heartbeat after the handler
     }, every);
@@ -397,9 +385,11 @@ class EventConsumer {
       // Record where new partitions start before leaving, so events fired while nobody listens wait for the group.
       await this.group.untilJoinSettled();
       const limit = Math.max(5000, this.transport.options.session_timeout_ms);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.establishing, new Promise<void>((resolve) => (timer = setTimeout(resolve, limit)))]);
-      clearTimeout(timer);
+      // Waiting longer is not an error: stop anyway (a failure of establishing itself still propagates).
+      const gaveUp = new Error('establishing took too long');
+      await withTimeout(this.establishing, limit, () => gaveUp).catch((error: unknown) => {
+        if (error !== gaveUp) throw error;
+      });
       await this.group.stop();
     })();
     return this.stopPromise;

@@ -7,7 +7,7 @@
  *
  * Partitions are read directly (no consumer group), and nothing is committed.
  */
-import { BusClosedError, LightbusError, deferred, type Deferred, type EventMessage, type HistoryQuery } from '@lightbus/core';
+import { BusClosedError, LightbusError, deferred, withTimeout, type Deferred, type EventMessage, type HistoryQuery } from '@lightbus/core';
 import type { PartitionReader } from './adapter/partition-reader';
 import { decodeEvent, type IncomingRecord } from './codec';
 import type { KafkaEventTransport } from './events';
@@ -32,12 +32,10 @@ interface PartitionState {
 }
 
 async function historyTopics(transport: KafkaEventTransport, query: HistoryQuery): Promise<string[]> {
-  if (transport.options.topic_use === 'per_api' || query.eventName) {
-    const topic = transport.topicOf(query.apiName, query.eventName ?? '');
-    const all = await transport.base.client.listTopics();
-    return all.includes(topic) ? [topic] : [];
-  }
+  const single = transport.options.topic_use === 'per_api' || query.eventName;
+  const topic = single ? transport.topicOf(query.apiName, query.eventName ?? '') : undefined;
   const all = await transport.base.client.listTopics();
+  if (topic !== undefined) return all.includes(topic) ? [topic] : [];
   return all.filter((t) => transport.base.names.isPerEventTopicOf(t, query.apiName)).sort();
 }
 
@@ -160,19 +158,20 @@ class RangeReader {
     if (!reader) {
       const { options, base } = this.transport;
       this.checkOpen();
-      reader = await base.client.startPartitionReader({
-        topic,
-        start: new Map(),
-        maxWaitMs: Math.min(options.max_wait_ms, 100),
-        maxBytesPerPartition: options.max_bytes_per_partition,
-        resetTo: 'earliest',
-        description: `history reader of ${topic}`,
-        onRecords: (records, partition) => this.collect(topic, partition, records),
-      });
-      if (this.stopPromise) {
-        await base.client.stopPartitionReader(reader);
-        this.checkOpen();
-      }
+      reader = await base.startReader(
+        {
+          topic,
+          start: new Map(),
+          maxWaitMs: Math.min(options.max_wait_ms, 100),
+          maxBytesPerPartition: options.max_bytes_per_partition,
+          resetTo: 'earliest',
+          description: `history reader of ${topic}`,
+          onRecords: (records, partition) => this.collect(topic, partition, records),
+        },
+        // Stopped while this started: stop() did not see this reader.
+        () => this.checkOpen(),
+        () => this.stopPromise !== undefined,
+      );
       this.readers.set(topic, reader);
     }
     return reader;
@@ -189,21 +188,12 @@ class RangeReader {
     }
     this.check();
     const limit = Math.max(30_000, options.request_timeout_ms);
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.round.promise,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new LightbusError(`Reading event history took longer than ${limit} ms; is Kafka at ${base.client.brokers} healthy?`)),
-            limit,
-          );
-        }),
-      ]);
-      return new Map([...this.readings].map(([key, reading]) => [key, reading.records]));
-    } finally {
-      clearTimeout(timer);
-    }
+    await withTimeout(
+      this.round.promise,
+      limit,
+      () => new LightbusError(`Reading event history took longer than ${limit} ms; is Kafka at ${base.client.brokers} healthy?`),
+    );
+    return new Map([...this.readings].map(([key, reading]) => [key, reading.records]));
   }
 
   private collect(topic: string, partition: number, records: readonly IncomingRecord[]): void {

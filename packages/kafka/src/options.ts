@@ -247,13 +247,16 @@ export type KafkaSchemaOptions = Static<typeof SchemaOptions>;
 const ConnectionOnly = Type.Object(connectionProperties);
 const TopicOnly = Type.Object(topicProperties);
 const ProducerOnly = Type.Object(producerProperties);
-const FetchOnly = Type.Object(fetchProperties);
 const ConsumerOnly = Type.Object({ ...fetchProperties, ...groupProperties });
 export type ConnectionOptions = Static<typeof ConnectionOnly>;
 export type TopicOptions = Static<typeof TopicOnly>;
 export type ProducerOptions = Static<typeof ProducerOnly>;
-export type FetchOptions = Static<typeof FetchOnly>;
 export type ConsumerOptions = Static<typeof ConsumerOnly>;
 export type PartitionKeyOption = Static<typeof PartitionKey>;
 export type SslOption = Static<typeof Ssl>;
 export type SaslOption = Static<typeof Sasl>;
+
+/** The group heartbeat interval: as configured, but at most a third of the session timeout. */
+export function heartbeatIntervalMs(timing: Pick<ConsumerOptions, 'heartbeat_interval_ms' | 'session_timeout_ms'>): number {
+  return Math.min(timing.heartbeat_interval_ms, Math.floor(timing.session_timeout_ms / 3));
+}

@@ -62,11 +62,6 @@ export class ProduceQueue {
     });
   }
 
-  /** Records waiting (not yet in a request). */
-  get waiting(): number {
-    return this.queue.length;
-  }
-
   private schedule(): void {
     if (this.sending || this.timer) return;
     if (this.options.lingerMs > 0) {

@@ -97,20 +97,18 @@ export class KafkaResultTransport implements ResultTransport {
     const hash = createHash('sha256').update(this.token).digest().readUInt32BE(0);
     const { partition, high } = marks[hash % marks.length]!;
     // Replies to calls made from now on are at or after today's end of the partition.
-    const reader = await base.client.startPartitionReader({
-      topic,
-      start: new Map([[partition, high]]),
-      maxWaitMs: options.max_wait_ms,
-      maxBytesPerPartition: options.max_bytes_per_partition,
-      resetTo: 'latest',
-      description: `reply reader of ${topic}[${partition}]`,
-      onRecords: (records) => this.route(records),
-    });
-    if (base.isClosed) {
-      // close() ran while this started: it waits for this promise, so stop the reader here.
-      await base.client.stopPartitionReader(reader);
-      base.assertOpen('start the reply reader');
-    }
+    const reader = await base.startReader(
+      {
+        topic,
+        start: new Map([[partition, high]]),
+        maxWaitMs: options.max_wait_ms,
+        maxBytesPerPartition: options.max_bytes_per_partition,
+        resetTo: 'latest',
+        description: `reply reader of ${topic}[${partition}]`,
+        onRecords: (records) => this.route(records),
+      },
+      () => base.assertOpen('start the reply reader'),
+    );
     return { topic, partition, reader };
   }
 

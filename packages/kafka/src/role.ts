@@ -4,7 +4,8 @@
  */
 import { BusClosedError, ConsumerSet, type Consumer, type StartableConsumer, type TransportContext } from '@lightbus/core';
 import { KafkaClient, type TopicSpec } from './adapter/client';
-import type { OutgoingRecord } from './codec';
+import type { PartitionReader, PartitionReaderSettings } from './adapter/partition-reader';
+import { deadLetterOf, type IncomingRecord, type OutgoingRecord } from './codec';
 import { TopicNames } from './names';
 import type { ConnectionOptions, ProducerOptions, TopicOptions } from './options';
 import { ProduceQueue } from './produce-queue';
@@ -78,6 +79,8 @@ export class RoleBase {
   }
 
   ensureTopics(topics: readonly string[], defaults?: Readonly<Record<string, string>>, forced?: Readonly<Record<string, string>>): Promise<void> {
+    // The hot path (every send and call): topics checked before need no specs and no lookups.
+    if (this.client.topicsExist(topics)) return Promise.resolve();
     return this.client.ensureTopics(
       topics.map((topic) => this.topicSpec(topic, defaults, forced)),
       this.options.create_topics,
@@ -96,6 +99,37 @@ export class RoleBase {
   /** Produce one record through the batching queue; resolves once the brokers have it. */
   produce(topic: string, record: OutgoingRecord, deadline?: number): Promise<void> {
     return this.queue.push(topic, record, deadline);
+  }
+
+  /**
+   * Put a record on a dead-letter topic with the reason, where it came from
+   * and for which group; `what` names it in the log ('Event', 'Call').
+   */
+  async setAside(topic: string, record: IncomingRecord, reason: string, group: string, id: string | undefined, what: string): Promise<void> {
+    await this.ensureTopics([topic]);
+    await this.produce(topic, deadLetterOf(record, reason, group));
+    this.logger.warn(`${what} set aside on the dead-letter topic`, {
+      id: id ?? '(unknown)',
+      group,
+      reason,
+      from: `${record.topic}:${record.partition}:${record.offset}`,
+      deadLetterTopic: topic,
+    });
+  }
+
+  /**
+   * Start a partition reader. If its owner stopped while it started (close()
+   * ran meanwhile, so it did not see this reader), stop it again and call
+   * `assertOpen`, which throws the owner's BusClosedError. `stopped` defaults
+   * to "this role is closed".
+   */
+  async startReader(settings: PartitionReaderSettings, assertOpen: () => void, stopped: () => boolean = () => this.isClosed): Promise<PartitionReader> {
+    const reader = await this.client.startPartitionReader(settings);
+    if (stopped()) {
+      await this.client.stopPartitionReader(reader);
+      assertOpen();
+    }
+    return reader;
   }
 
   /**

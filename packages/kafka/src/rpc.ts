@@ -19,7 +19,7 @@ import {
   type TransportContext,
 } from '@lightbus/core';
 import type { ConsumedBatch, GroupConsumer } from './adapter/client';
-import { deadLetterOf, decodeRequest, encodeRequest, requestDeadline, type IncomingRecord } from './codec';
+import { decodeRequest, encodeRequest, requestDeadline, type IncomingRecord } from './codec';
 import type { KafkaRpcOptions } from './options';
 import { RoleBase, stoppedWhileStarting } from './role';
 
@@ -140,9 +140,7 @@ class RpcConsumer {
       const decoded = decodeRequest(record);
       if (!decoded.ok) {
         try {
-          await base.ensureTopics([base.names.deadLetter()]);
-          await base.produce(base.names.deadLetter(), deadLetterOf(record, `cannot be decoded: ${decoded.reason}`, groupId));
-          base.logger.warn('Call set aside on the dead-letter topic', { id: decoded.id ?? '(unknown)', reason: decoded.reason, group: groupId });
+          await base.setAside(base.names.deadLetter(), record, `cannot be decoded: ${decoded.reason}`, groupId, decoded.id, 'Call');
         } catch (error) {
           base.logger.warn('Could not dead-letter an undecodable call; dropped it', { id: decoded.id ?? '(unknown)', error: errorText(error) });
         }

@@ -10,6 +10,7 @@
  * process's first load() costs a few fetches, not a group join.
  */
 import { BusClosedError, LightbusError, type ApiSchema, type SchemaTransport, type TransportContext } from '@lightbus/core';
+import type { PartitionMarks } from './adapter/client';
 import type { PartitionReader } from './adapter/partition-reader';
 import { decodeSchema, encodeSchema, type IncomingRecord, type StoredSchema } from './codec';
 import type { KafkaSchemaOptions } from './options';
@@ -57,7 +58,7 @@ export class KafkaSchemaTransport implements SchemaTransport {
     const behind = (): boolean =>
       marks.some((m) => BigInt(m.high) > BigInt(m.low) && (this.positions.get(m.partition) ?? -1n) < BigInt(m.high));
     if (behind()) {
-      await this.startReader();
+      await this.startReader(marks);
       this.base.assertOpen('load schemas');
       await this.until(behind, marks.map((m) => `${m.partition}:${m.high}`).join(' '));
     }
@@ -95,26 +96,23 @@ export class KafkaSchemaTransport implements SchemaTransport {
     });
   }
 
-  private startReader(): Promise<PartitionReader> {
+  /** The schema reader: started once, from the low watermarks in `marks` (those load() has just read). */
+  private startReader(marks: readonly PartitionMarks[]): Promise<PartitionReader> {
     this.reader ??= (async () => {
       const { base, options } = this;
-      const marks = await base.client.watermarks(this.topic);
       base.assertOpen('start the schema reader');
-      const reader = await base.client.startPartitionReader({
-        topic: this.topic,
-        start: new Map(marks.map((m) => [m.partition, m.low])),
-        maxWaitMs: options.max_wait_ms,
-        maxBytesPerPartition: options.max_bytes_per_partition,
-        resetTo: 'earliest',
-        description: `schema reader of ${this.topic}`,
-        onRecords: (records, partition) => this.apply(records, partition),
-      });
-      if (base.isClosed) {
-        // close() ran while this started: it waits for this promise, so stop the reader here.
-        await base.client.stopPartitionReader(reader);
-        base.assertOpen('start the schema reader');
-      }
-      return reader;
+      return base.startReader(
+        {
+          topic: this.topic,
+          start: new Map(marks.map((m) => [m.partition, m.low])),
+          maxWaitMs: options.max_wait_ms,
+          maxBytesPerPartition: options.max_bytes_per_partition,
+          resetTo: 'earliest',
+          description: `schema reader of ${this.topic}`,
+          onRecords: (records, partition) => this.apply(records, partition),
+        },
+        () => base.assertOpen('start the schema reader'),
+      );
     })().catch((error: unknown) => {
       this.reader = undefined;
       throw error;

@@ -21,12 +21,12 @@ import {
   type Producer,
   type SASLOptions,
 } from 'kafkajs';
-import { BusClosedError, ConfigError, errorText, type Logger, type TransportContext } from '@lightbus/core';
+import { BusClosedError, ConfigError, backoffDelay, delay, errorText, stableStringify, type Logger, type TransportContext } from '@lightbus/core';
 import { subscribedRoundRobin } from './assigners';
 import { isAuthorizationFailure, isConnectionFailure, isUnsupportedApi, kafkaErrorType, rootMessage, toLightbusError } from './errors';
 import { toIncomingRecord, type IncomingRecord, type OutgoingRecord } from '../codec';
 import { PartitionReader, type PartitionReaderSettings, type ReaderConnection } from './partition-reader';
-import type { ConnectionOptions, ConsumerOptions } from '../options';
+import { heartbeatIntervalMs, type ConnectionOptions, type ConsumerOptions } from '../options';
 
 export interface TopicSpec {
   readonly topic: string;
@@ -60,15 +60,6 @@ export interface TimeOffset {
   readonly offset: string;
   /** False when the broker cannot look offsets up by time: read from `offset` and skip older records. */
   readonly exact: boolean;
-}
-
-/** JSON with sorted keys: equal settings give equal pool keys whatever their order in the config. */
-function stableKey(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
 }
 
 /** The kafkajs client config for the connection options (exported for tests). */
@@ -156,7 +147,8 @@ export class KafkaClient {
   private static readonly pool = new Map<string, KafkaClient>();
 
   static acquire(settings: KafkaClientSettings, context: TransportContext): KafkaClient {
-    const key = stableKey({ settings, service: context.serviceName, process: context.processName });
+    // Sorted keys: equal settings give equal pool keys whatever their order in the config.
+    const key = stableStringify({ settings, service: context.serviceName, process: context.processName });
     let client = KafkaClient.pool.get(key);
     if (!client || client.closed) {
       client = new KafkaClient(key, settings, context);
@@ -175,6 +167,8 @@ export class KafkaClient {
   private producerPromise: Promise<Producer> | undefined;
   private adminPromise: Promise<Admin> | undefined;
   private readonly topicsReady = new Map<string, Promise<void>>();
+  /** Topics known to exist (their topicsReady promise resolved): ensureTopics returns at once for them. */
+  private readonly topicsSettled = new Set<string>();
   private createTopicsUnsupported = false;
   private timeLookup: 'unknown' | 'exact' | 'scan' = 'unknown';
   private readonly consumers = new Set<GroupConsumer | PartitionReader>();
@@ -189,19 +183,8 @@ export class KafkaClient {
     this.logger = context.logger;
     this.brokers = connection.brokers.join(',');
     const config = buildKafkaConfig(connection, context);
-    const sasl = config.sasl as SASLOptions | undefined;
     this.kafka = new Kafka(config);
-    this.readerConnection = {
-      brokers: [...connection.brokers],
-      clientId: config.clientId!,
-      ssl: config.ssl!,
-      sasl,
-      connectionTimeout: connection.connection_timeout_ms,
-      requestTimeout: connection.request_timeout_ms,
-      retry: config.retry!,
-      logLevel: KafkaLogLevel.WARN,
-      logCreator: config.logCreator!,
-    };
+    this.readerConnection = config;
   }
 
   /** Give the client back; the last user disconnects it. */
@@ -217,10 +200,6 @@ export class KafkaClient {
       producer?.then((p) => p?.disconnect()).catch((error: unknown) => this.logger.debug('Kafka producer disconnect failed', { error: errorText(error) })),
       admin?.then((a) => a?.disconnect()).catch((error: unknown) => this.logger.debug('Kafka admin disconnect failed', { error: errorText(error) })),
     ]);
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
   }
 
   /** Nothing connects once the client is released: a late start would leave a connection open. */
@@ -262,7 +241,6 @@ export class KafkaClient {
 
   /** Produce records (acks from all in-sync replicas); resolves once the brokers have them. */
   async send(records: ReadonlyArray<{ readonly topic: string; readonly record: OutgoingRecord }>, compression: 'none' | 'gzip'): Promise<void> {
-    if (this.closed) throw new Error('The Kafka client is closed.');
     const producer = await this.producer();
     const byTopic = new Map<string, Message[]>();
     for (const { topic, record } of records) {
@@ -315,6 +293,10 @@ export class KafkaClient {
     const pending = specs.filter((spec) => !this.topicsReady.has(spec.topic));
     if (pending.length > 0) {
       const work = this.createTopics(pending, createTopics);
+      work.then(
+        () => pending.forEach((spec) => this.topicsSettled.add(spec.topic)),
+        () => undefined, // handled below
+      );
       for (const spec of pending) {
         this.topicsReady.set(
           spec.topic,
@@ -326,6 +308,11 @@ export class KafkaClient {
       }
     }
     return Promise.all(specs.map((spec) => this.topicsReady.get(spec.topic))).then(() => undefined);
+  }
+
+  /** True when every topic is known to exist: the caller need not build specs nor call ensureTopics. */
+  topicsExist(topics: readonly string[]): boolean {
+    return topics.every((topic) => this.topicsSettled.has(topic));
   }
 
   private async createTopics(specs: readonly TopicSpec[], createTopics: boolean): Promise<void> {
@@ -379,7 +366,7 @@ export class KafkaClient {
         if (isConnectionFailure(error)) throw toLightbusError(error, this.brokers, `reading metadata of ${topics.join(', ')}`);
         if (isAuthorizationFailure(error)) throw toLightbusError(error, this.brokers, `describing topics ${topics.join(', ')}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
+      await delay(backoffDelay(attempt, { initialMs: 50, maxMs: 1000 }));
     }
     throw toLightbusError(
       new Error(
@@ -557,7 +544,7 @@ export class GroupConsumer {
     this.consumer = client.kafka.consumer({
       groupId: settings.groupId,
       sessionTimeout: timing.session_timeout_ms,
-      heartbeatInterval: Math.min(timing.heartbeat_interval_ms, Math.floor(timing.session_timeout_ms / 3)),
+      heartbeatInterval: heartbeatIntervalMs(timing),
       rebalanceTimeout: Math.max(timing.rebalance_timeout_ms, timing.session_timeout_ms),
       maxWaitTimeInMs: timing.max_wait_ms,
       maxBytesPerPartition: timing.max_bytes_per_partition,
@@ -596,7 +583,7 @@ export class GroupConsumer {
         return;
       }
       // kafkajs gives up on errors it deems not retriable: start again ourselves, with backoff.
-      const wait = Math.min(30_000, 500 * 2 ** this.restartAttempt++);
+      const wait = backoffDelay(this.restartAttempt++, { initialMs: 500, maxMs: 30_000 });
       this.client.logger.error(`Kafka consumer ${settings.description} stopped on an error; restarting it in ${wait} ms`, {
         group: settings.groupId,
         error: rootMessage(error),
@@ -606,10 +593,6 @@ export class GroupConsumer {
         if (!this.stopping) this.running = this.run();
       }, wait);
     });
-  }
-
-  get groupId(): string {
-    return this.settings.groupId;
   }
 
   onStopped(callback: () => void): void {
@@ -674,10 +657,6 @@ export class GroupConsumer {
   /** Resolves once the join in progress (or the crash handling) has finished. */
   async untilJoinSettled(): Promise<void> {
     await this.running;
-  }
-
-  get isStopping(): boolean {
-    return this.stopping;
   }
 
   pause(partitions: readonly TopicPartitions[]): void {

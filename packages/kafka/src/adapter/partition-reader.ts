@@ -11,9 +11,8 @@
  * package pins that exact version, so they cannot move under us. The
  * integration tests exercise every path used here.
  */
-import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import type { Logger } from '@lightbus/core';
-import type { logCreator as KafkaLogCreator, RetryOptions, SASLOptions } from 'kafkajs';
+import { backoffDelay, type Logger } from '@lightbus/core';
+import type { KafkaConfig, logCreator as KafkaLogCreator } from 'kafkajs';
 import { toIncomingRecord, type HeaderValue, type IncomingRecord } from '../codec';
 import { isConnectionFailure, kafkaErrorType, rootMessage } from './errors';
 
@@ -59,23 +58,15 @@ type BatchConstructor = new (topic: string, fetchedOffset: string, partitionData
 
 const Cluster = require('kafkajs/src/cluster') as ClusterConstructor;
 const Batch = require('kafkajs/src/consumer/batch') as BatchConstructor;
-const { createLogger } = require('kafkajs/src/loggers') as { createLogger(options: { level: number; logCreator: KafkaLogCreator }): unknown };
+const { createLogger } = require('kafkajs/src/loggers') as { createLogger(options: { level?: number; logCreator?: KafkaLogCreator }): unknown };
 const defaultSocketFactory = require('kafkajs/src/network/socketFactory') as () => unknown;
 
 const READ_COMMITTED = 1;
 
-/** What the reader needs to connect: the same settings as the kafkajs client. */
-export interface ReaderConnection {
-  readonly brokers: string[];
-  readonly clientId: string;
-  readonly ssl: TlsOptions | boolean;
-  readonly sasl: SASLOptions | undefined;
-  readonly connectionTimeout: number;
-  readonly requestTimeout: number;
-  readonly retry: RetryOptions;
-  readonly logLevel: number;
-  readonly logCreator: KafkaLogCreator;
-}
+/** What the reader needs to connect: the same settings as the kafkajs client (its config, passed as is). */
+export type ReaderConnection = Readonly<
+  Pick<KafkaConfig, 'brokers' | 'clientId' | 'ssl' | 'sasl' | 'connectionTimeout' | 'requestTimeout' | 'retry' | 'logLevel' | 'logCreator'>
+>;
 
 export interface PartitionReaderSettings {
   readonly topic: string;
@@ -140,11 +131,6 @@ export class PartitionReader {
   /** Sleeps in progress that stop() or seek() would cut short (for tests: never more than one). */
   get pendingWakeups(): number {
     return this.idle.size;
-  }
-
-  /** The next offset this reader will read in a partition. */
-  position(partition: number): string | undefined {
-    return this.positions.get(partition);
   }
 
   /** Read a partition from another offset from the next fetch on (and start reading it if it was not). */
@@ -239,7 +225,7 @@ export class PartitionReader {
       return;
     }
     this.failures += 1;
-    const wait = Math.min(5000, 100 * 2 ** Math.min(this.failures, 6));
+    const wait = backoffDelay(Math.min(this.failures, 6), { initialMs: 100, maxMs: 5000 });
     if (this.failures === 1 || this.failures % 20 === 0) {
       this.logger.warn(`Kafka ${this.settings.description} cannot fetch (${type ?? rootMessage(error)}); retrying`, {
         connection: isConnectionFailure(error) ? 'lost' : undefined,
