@@ -14,7 +14,7 @@
 import {
   ConsumerSet,
   InvalidParametersError,
-  MessageRejectedError,
+  isMessageRejected,
   backoffDelay,
   delay,
   errorText,
@@ -72,11 +72,6 @@ export function parsePosition(text: string): ParsedPosition[] {
   }
   if (out.length === 0) throw new InvalidParametersError(`since position '${text}' is empty.`);
   return out;
-}
-
-/** MessageRejectedError, also from another copy of @lightbus/core in node_modules. */
-function isRejection(error: unknown): boolean {
-  return error instanceof MessageRejectedError || (error as { code?: unknown } | undefined)?.code === 'LIGHTBUS_MESSAGE_REJECTED';
 }
 
 function maxBig(a: bigint, b: bigint): bigint {
@@ -311,7 +306,7 @@ class EventConsumer {
       try {
         await this.runHandler(decoded.value, batch);
       } catch (error) {
-        if (isRejection(error)) {
+        if (isMessageRejected(error)) {
           if (!(await this.setAsideOrRetry(batch, record, `rejected by the handler: ${errorText(error)}`, decoded.value.id))) return;
           continue;
         }
