@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import {
   ConsoleLogger,
+  DEFAULT_DELIVERY_LIMIT,
   MessageRejectedError,
   newMessageId,
   type ApiSchema,
@@ -42,6 +43,12 @@ export interface ConformanceNamespace {
    * as a broken or foreign producer would. Enables the poison-message test.
    */
   injectMalformedEvent?(apiName: string, eventName: string): Promise<void>;
+  /**
+   * The events of (apiName, eventName) in the transport's dead-letter store,
+   * with the reason each was set aside. Enables the checks of what a dead
+   * letter says (the bounded-redelivery test's last error).
+   */
+  deadLetters?(apiName: string, eventName: string): Promise<ReadonlyArray<{ readonly id?: string; readonly reason: string }>>;
 }
 
 export interface ConformanceTarget {
@@ -55,6 +62,8 @@ export interface ConformanceTarget {
   readonly capabilities: TransportCapabilities;
   /** True when `namespace()` provides injectMalformedEvent (the undecodable-message test runs). */
   readonly canInjectMalformedEvents?: boolean;
+  /** The `delivery_limit` the namespace's event transports are configured with (default: the transports' default, 10). */
+  readonly deliveryLimit?: number;
   /** A fresh namespace for one test. */
   namespace(): ConformanceNamespace | Promise<ConformanceNamespace>;
   /**
@@ -472,6 +481,45 @@ export function transportConformance(target: ConformanceTarget): void {
         await healthy.start;
         await healthy.got.waitForCount(1, patience);
         expect(healthy.got.items[0]!.id).toBe(sent.id);
+      });
+
+      when(caps.durable)('sets aside, with its last error, an event whose handler fails on delivery_limit + 1 deliveries', async () => {
+        const api = uniqueApi();
+        const limit = target.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT;
+        const transport = await events();
+        const spec = { events: [{ apiName: api, eventName: 'created' }], group: 'svc-bounded', consumer: 'c1' };
+        const attempts = new Collector<string>();
+        const failing = async (message: EventMessage): Promise<void> => {
+          attempts.push(message.id);
+          throw new Error(`handler failed on delivery ${attempts.length}`);
+        };
+        const doomed = eventMessage(api, 'created', { n: 'doomed' });
+        // Each round: a consumer takes the event (again), its handler fails, it stops; the event goes back to the group.
+        for (let round = 0; attempts.length < limit + 1; round++) {
+          const before = attempts.length;
+          const consumer = await transport.consume(spec, failing);
+          if (round === 0) await transport.sendEvent(doomed, { timeoutSeconds: 5 });
+          await attempts.waitForCount(before + 1, patience);
+          await consumer.stop();
+        }
+        // The last failure set it aside: the group goes on with the next event, and never sees this one again.
+        const healthy = collect(transport, api, ['created'], 'svc-bounded', 'c1');
+        await healthy.start;
+        const next = eventMessage(api, 'created', { n: 'next' });
+        await transport.sendEvent(next, { timeoutSeconds: 5 });
+        await healthy.got.waitForCount(1, patience);
+        expect(healthy.got.items.map((m) => m.id)).toEqual([next.id]);
+        expect(attempts.items).toEqual(Array.from({ length: limit + 1 }, () => doomed.id));
+        if (namespace.deadLetters) {
+          let letters: ReadonlyArray<{ readonly id?: string; readonly reason: string }> = [];
+          await waitFor(async () => (letters = await namespace.deadLetters!(api, 'created')).length > 0, {
+            timeout: patience,
+            message: 'the event in the dead-letter store',
+          });
+          expect(letters).toHaveLength(1);
+          expect(letters[0]!.id).toBe(doomed.id);
+          expect(letters[0]!.reason).toContain(`handler failed on delivery ${limit + 1}`);
+        }
       });
 
       it('sets aside an event its handler rejects as poison, and goes on', async () => {

@@ -119,7 +119,7 @@ it('reads YAML merge keys, as PyYAML does', () => {
   );
   const config = loadConfig({ configFile: path.join(dir, 'lightbus.yaml') }, registry());
   expect(config.api('a').rpcTransport.options).toEqual({ name: 'merged', concurrency: 3 });
-  expect(config.api('a').eventTransport.options).toEqual({ name: 'merged', max_stream_length: 10000 });
+  expect(config.api('a').eventTransport.options).toEqual({ name: 'merged', max_stream_length: 10000, delivery_limit: 10 });
 });
 
 describe('errors name the key and the problem', () => {

@@ -1,6 +1,7 @@
 /** Transport interfaces, the registry, and the built-in memory transport. */
 export * from './interfaces';
 export { ConsumerSet } from './consumers';
+export * from './kit';
 export type { StartableConsumer } from './consumers';
 export { TransportRegistry } from './registry';
 export type { TransportRegistryOptions } from './registry';

@@ -11,7 +11,10 @@
  *   goes on. It is never redelivered.
  * - Event handler throws anything else: the transport does NOT acknowledge it;
  *   the message stays for redelivery (to this group's other consumers, or after
- *   a restart). Core decides whether to stop the consumer (onError).
+ *   a restart). Core decides whether to stop the consumer (onError). When the
+ *   handler failed on delivery `delivery_limit + 1`, the transport sets the
+ *   message aside with the last error instead.
+ *   `settleEvent()` (transport/kit/settle.ts) carries out these rules.
  * - A message the transport cannot decode is logged with its id and set aside by
  *   the transport itself; consumption goes on.
  * - RPC handlers never throw for a failing procedure (core turns failures into

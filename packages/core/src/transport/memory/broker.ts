@@ -28,6 +28,8 @@ export interface GroupState {
   readonly pending: Map<number, string>;
   /** Unacknowledged entries given back by consumers that stopped: delivered again first. */
   readonly redeliver: number[];
+  /** Deliveries so far of entries not yet settled: seq -> count (for delivery_limit). */
+  readonly deliveries: Map<number, number>;
 }
 
 export class MemoryStream {
@@ -65,7 +67,7 @@ export class MemoryStream {
   group(name: string, since: StartPosition | undefined): GroupState {
     let state = this.groups.get(name);
     if (!state) {
-      state = { cursor: this.startSeq(since), pending: new Map(), redeliver: [] };
+      state = { cursor: this.startSeq(since), pending: new Map(), redeliver: [], deliveries: new Map() };
       this.groups.set(name, state);
     }
     return state;

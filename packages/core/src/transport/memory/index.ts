@@ -5,10 +5,9 @@
  * show up here first.
  */
 import { Type } from '@sinclair/typebox';
-import { isMessageRejected } from '../../errors';
 import type { EventMessage, ResultMessage, RpcMessage } from '../../message';
 import type { ApiSchema } from '../../schema/types';
-import { InFlight, Semaphore, errorText } from '../../util/async';
+import { InFlight, Semaphore } from '../../util/async';
 import {
   defineTransport,
   type ConsumeSpec,
@@ -24,6 +23,7 @@ import {
   type TransportCapabilities,
   type TransportContext,
 } from '../interfaces';
+import { deliveryLimitOption, settleEvent, type ReceivedEvent } from '../kit/settle';
 import { memoryBroker, type GroupState, type MemoryBroker, type MemoryStream, type StreamEntry } from './broker';
 
 export { memoryBroker, resetMemoryBroker, MemoryBroker } from './broker';
@@ -51,6 +51,7 @@ export const MemoryEventOptions = Type.Object(
       default: 10000,
       description: 'Events kept per event stream for replay and history; older ones are dropped.',
     }),
+    delivery_limit: deliveryLimitOption(),
   },
   { additionalProperties: false },
 );
@@ -162,7 +163,7 @@ class MemoryEventTransport implements EventTransport {
   readonly capabilities = memoryCapabilities;
   private readonly broker: MemoryBroker;
   constructor(
-    private readonly options: { name: string; max_stream_length: number },
+    private readonly options: { name: string; max_stream_length: number; delivery_limit: number },
     private readonly context: TransportContext,
   ) {
     this.broker = memoryBroker(options.name);
@@ -192,6 +193,7 @@ class MemoryEventTransport implements EventTransport {
           const seq = group.redeliver.shift()!;
           if (stream.entry(seq)) return { sub, seq };
           group.pending.delete(seq); // trimmed away meanwhile
+          group.deliveries.delete(seq);
         }
         if (group.cursor < stream.firstSeq) group.cursor = stream.firstSeq;
         if (group.cursor < stream.endSeq) return { sub, seq: group.cursor++ };
@@ -218,24 +220,21 @@ class MemoryEventTransport implements EventTransport {
         const { sub, seq } = item;
         const entry = sub.stream.entry(seq)!;
         sub.group.pending.set(seq, spec.consumer);
-        const message = decodeEvent(entry);
-        if (!message) {
-          this.setAside(spec.group, entry.payload, 'cannot be decoded as an event message', String(seq));
+        const deliveries = (sub.group.deliveries.get(seq) ?? 0) + 1;
+        sub.group.deliveries.set(seq, deliveries);
+        const settled = (): void => {
           sub.group.pending.delete(seq);
-          continue;
-        }
-        try {
-          await handler(message);
-          sub.group.pending.delete(seq);
-        } catch (error) {
-          if (isMessageRejected(error)) {
-            this.setAside(spec.group, entry.payload, errorText(error), message.id);
-            sub.group.pending.delete(seq);
-          } else {
-            // Not acknowledged: stays pending and goes back to the group when this consumer stops.
-            mine.add(item);
-          }
-        }
+          sub.group.deliveries.delete(seq);
+        };
+        await settleEvent(decodeEvent(entry), handler, { deliveryLimit: this.options.delivery_limit, deliveries: () => deliveries }, {
+          ack: settled,
+          deadLetter: (reason, id) => {
+            this.setAside(spec.group, entry.payload, reason, id ?? String(seq));
+            settled();
+          },
+          // Not acknowledged: stays pending and goes back to the group when this consumer stops.
+          redeliver: () => void mine.add(item),
+        });
       }
     };
     const running = loop();
@@ -271,8 +270,8 @@ class MemoryEventTransport implements EventTransport {
     let count = 0;
     for (const entry of entries) {
       if (query.limit !== undefined && count++ >= query.limit) return;
-      const message = decodeEvent(entry);
-      if (message) yield message;
+      const decoded = decodeEvent(entry);
+      if (decoded.ok) yield decoded.value;
     }
   }
 
@@ -305,14 +304,17 @@ class MemorySchemaTransport implements SchemaTransport {
   async close(): Promise<void> {}
 }
 
-function decodeEvent(entry: StreamEntry): EventMessage | undefined {
+function decodeEvent(entry: StreamEntry): ReceivedEvent {
+  let decoded: Partial<EventMessage> | null;
   try {
-    const decoded = JSON.parse(entry.payload) as Partial<EventMessage> | null;
-    if (!decoded || typeof decoded.id !== 'string' || typeof decoded.kwargs !== 'object') return undefined;
-    return { ...(decoded as EventMessage), nativeId: String(entry.seq), time: entry.time };
+    decoded = JSON.parse(entry.payload) as Partial<EventMessage> | null;
   } catch {
-    return undefined;
+    return { ok: false, reason: 'the payload is not JSON' };
   }
+  if (!decoded || typeof decoded.id !== 'string' || typeof decoded.kwargs !== 'object') {
+    return { ok: false, reason: 'not an event message (no string id or no kwargs object)' };
+  }
+  return { ok: true, value: { ...(decoded as EventMessage), nativeId: String(entry.seq), time: entry.time } };
 }
 
 export const memoryTransport = defineTransport({
