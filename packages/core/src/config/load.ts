@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ConfigError, ConfigFileError } from '../errors';
+import { interpolateEnv } from './env';
 import { isPlainObject } from '../util/async';
 
 export const DEFAULT_CONFIG_FILES = ['lightbus.yaml', 'lightbus.yml', 'lightbus.json'];
@@ -36,7 +37,7 @@ export function findConfigFile(explicit: string | undefined, cwd = process.cwd()
   return undefined;
 }
 
-/** Read and parse a YAML or JSON config file (by extension; YAML otherwise). */
+/** Read and parse a YAML or JSON config file (by extension; YAML otherwise), with `${VAR}` references resolved. */
 export function readConfigFile(file: string): ConfigSource {
   let text: string;
   try {
@@ -56,5 +57,7 @@ export function readConfigFile(file: string): ConfigSource {
   if (!isPlainObject(data)) {
     throw new ConfigError(file, [{ path: '', message: 'the top level must be a mapping of keys (service_name, bus, apis, plugins)' }]);
   }
-  return { source: file, data };
+  const { data: resolved, issues } = interpolateEnv(data);
+  if (issues.length > 0) throw new ConfigError(file, issues);
+  return { source: file, data: resolved as Record<string, unknown> };
 }
