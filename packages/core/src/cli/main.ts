@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { ALL_FEATURES, type Feature } from '../client/client';
 import { configJsonSchema, setCommandLineOverrides } from '../config';
 import { LightbusError, SchemaFileError } from '../errors';
-import { ConsoleLogger, LOG_LEVELS, type LogLevel } from '../log';
+import { ConsoleLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log';
 import { memoryTransport } from '../transport/memory';
 import { TransportRegistry } from '../transport/registry';
 import { create, type Bus } from '../client/bus';
@@ -44,7 +44,13 @@ function isoTime(value: string, option: string): Date {
 }
 
 function logLevelOption(): Option {
-  return new Option('--log-level <level>', 'log level').choices(LOG_LEVELS);
+  return new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).env('LIGHTBUS_LOG_LEVEL');
+}
+
+function logFormatOption(): Option {
+  return new Option('--log-format <format>', 'log lines as text (for people) or json (for log collectors)')
+    .choices(LOG_FORMATS)
+    .env('LIGHTBUS_LOG_FORMAT');
 }
 
 interface BusOptions {
@@ -53,6 +59,7 @@ interface BusOptions {
   serviceName?: string;
   processName?: string;
   logLevel?: LogLevel;
+  logFormat?: LogFormat;
 }
 
 export interface RunOptions extends BusOptions {
@@ -68,6 +75,7 @@ async function openBus(options: BusOptions, required: boolean): Promise<Bus> {
     serviceName: options.serviceName,
     processName: options.processName,
     logLevel: options.logLevel,
+    logFormat: options.logFormat,
   });
   if (required) return loadBusModule(resolveBusModule(options.bus));
   const file = options.bus !== undefined ? resolveBusModule(options.bus) : findBusModule();
@@ -86,7 +94,7 @@ async function busSchemas(bus: Bus): Promise<Record<string, ApiSchema>> {
 
 /** `lightbus run`: load the bus module, start it, stop on SIGINT/SIGTERM. Resolves with the exit code. */
 export async function run(options: RunOptions): Promise<number> {
-  const logger = new ConsoleLogger(options.logLevel ?? 'info');
+  const logger = new ConsoleLogger(options.logLevel ?? 'info', options.logFormat ? { format: options.logFormat } : {});
   const features = (options.only ?? [...ALL_FEATURES]).filter((f) => !(options.skip ?? []).includes(f));
   const bus = await openBus(options, true);
   if (options.schema) bus.client.schemas.addFromFiles(readSchemas(options.schema));
@@ -145,6 +153,7 @@ export function buildProgram(): Command {
     .option('-k, --skip <features>', 'every feature but these, comma separated', featureList)
     .option('-m, --schema <file|dir>', 'load API schemas from a file or directory (for validation), as written by dumpschema')
     .addOption(logLevelOption())
+    .addOption(logFormatOption())
     .action(async (options: RunOptions) => {
       process.exitCode = await run(options);
       exitSoon();
@@ -154,7 +163,8 @@ export function buildProgram(): Command {
     command
       .option('-b, --bus <path>', 'bus module whose registered APIs to include (default: ./bus if present)')
       .option('-c, --config <file>', 'config file (default: $LIGHTBUS_CONFIG or ./lightbus.yaml)')
-      .addOption(logLevelOption());
+      .addOption(logLevelOption())
+      .addOption(logFormatOption());
 
   busOptions(
     program

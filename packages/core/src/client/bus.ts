@@ -62,7 +62,12 @@ const BUS_BRAND = Symbol.for('lightbus.bus');
 export function create<Apis extends object = {}>(options: CreateOptions = {}): Bus<Apis> {
   const registry = new TransportRegistry([memoryTransport, ...(options.transports ?? [])]);
   const config = loadConfig(options, registry);
-  const logger = options.logger ?? new ConsoleLogger(config.logLevel);
+  const logger =
+    options.logger ??
+    new ConsoleLogger(config.logLevel, {
+      ...(config.logFormat !== undefined ? { format: config.logFormat } : {}),
+      context: { service: config.serviceName, process: config.processName },
+    });
   const client = new BusClient(config, registry, logger);
   installPlugins(client, config);
 

@@ -5,7 +5,7 @@
  * key, then to the built-in defaults.
  */
 import { ConfigError, ConfigFileError, TransportNotFoundError, type ConfigIssue } from '../errors';
-import type { LogLevel } from '../log';
+import type { LogFormat, LogLevel } from '../log';
 import { rolesOf, type AnyTransportDefinition, type TransportRole } from '../transport/interfaces';
 import type { TransportRegistry } from '../transport/registry';
 import { deepFreeze, isPlainObject } from '../util/async';
@@ -56,6 +56,8 @@ export interface LoadConfigOptions {
   readonly serviceName?: string;
   readonly processName?: string;
   readonly logLevel?: LogLevel;
+  /** 'text' or 'json' log lines from the default logger (default: LIGHTBUS_LOG_FORMAT, else text). */
+  readonly logFormat?: LogFormat;
 }
 
 const CLI_OVERRIDES = Symbol.for('lightbus.cli-overrides');
@@ -73,6 +75,7 @@ export class Config {
   readonly serviceName: string;
   readonly processName: string;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat | undefined;
   readonly schemaTtl: number;
   readonly humanReadableSchema: boolean;
   readonly schemaTransport: TransportSelection;
@@ -87,11 +90,12 @@ export class Config {
     readonly source: string,
     /** The validated config, defaults of transport options filled in, frozen. */
     readonly data: Readonly<LightbusConfigInput>,
-    names: { serviceName: string; processName: string; logLevel?: LogLevel },
+    names: { serviceName: string; processName: string; logLevel?: LogLevel; logFormat?: LogFormat },
   ) {
     this.serviceName = names.serviceName;
     this.processName = names.processName;
     this.logLevel = names.logLevel ?? data.bus?.log_level ?? 'info';
+    this.logFormat = names.logFormat;
     this.schemaTtl = data.bus?.schema?.ttl ?? 60;
     this.humanReadableSchema = data.bus?.schema?.human_readable ?? true;
     this.schemaTransport = selection(data.bus?.schema?.transport) ?? DEFAULT_TRANSPORT;
@@ -224,6 +228,7 @@ export function loadConfig(options: LoadConfigOptions, registry: TransportRegist
     serviceName: formatName(serviceTemplate),
     processName: formatName(processTemplate),
     logLevel: cli.logLevel ?? options.logLevel,
+    logFormat: cli.logFormat ?? options.logFormat,
   });
 }
 
