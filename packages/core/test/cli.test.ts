@@ -28,6 +28,49 @@ describe('lightbus run', () => {
     expect(output).not.toContain('handles still open');
   });
 
+  it('drains and exits when the process that started it dies without passing SIGTERM on (as npx does)', async () => {
+    // A parent that starts the worker with our pipes, prints its pid, then waits: SIGKILL it as npm dies on SIGTERM.
+    const parent = startNode(
+      [
+        '-e',
+        `const c = require('node:child_process').spawn(process.execPath, ${JSON.stringify([BIN, 'run', '--bus', 'slow-bus.ts'])}, { stdio: 'inherit', env: { ...process.env, WORK_MS: '800' } }); console.log('worker pid ' + c.pid); setInterval(() => {}, 1000);`,
+      ],
+      { cwd: FIXTURES },
+    );
+    await waitFor(() => parent.output().includes('work started'), { timeout: 20000, message: 'the call to start' });
+    const pid = Number(/worker pid (\d+)/.exec(parent.output())?.[1]);
+    parent.child.kill('SIGKILL');
+    const alive = (): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor(() => !alive(), { timeout: 20000, message: `worker ${pid} to exit after its parent died` });
+    const output = parent.output();
+    expect(output).toContain('The process that started this worker has exited');
+    expect(output).toContain('work finished');
+    expect(output).toContain('Lightbus stopped');
+  });
+
+  it('writes JSON log lines with --log-format json', async () => {
+    const run = lightbus(['run', '--bus', 'slow-bus.ts', '--log-format', 'json', '-s', 'json-svc', '-p', 'json-proc']);
+    await waitFor(() => run.output().includes('work started'), { timeout: 20000, message: 'the call to start' });
+    run.child.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    const records = run
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const serving = records.find((r) => r.msg === 'Serving slow');
+    expect(serving).toMatchObject({ level: 'info', service: 'json-svc', process: 'json-proc', transport: 'memory' });
+    expect(Number.isNaN(Date.parse(String(serving?.time)))).toBe(false);
+    expect(records.some((r) => r.msg === 'SIGTERM received: finishing work in progress, then exiting')).toBe(true);
+  });
+
   it('exits 1 with the reason when a listener fails', async () => {
     const run = lightbus(['run', '--bus', 'failing-listener-bus']);
     const { code } = await run.exit;

@@ -111,6 +111,16 @@ export async function run(options: RunOptions): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // `npx lightbus run` dies on SIGTERM without passing it on, leaving this worker behind:
+  // when the process that started us is gone, drain and exit as if told to.
+  const parent = process.ppid;
+  const orphanWatch = setInterval(() => {
+    if (process.ppid === parent || signals > 0) return;
+    signals += 1;
+    logger.warn('The process that started this worker has exited: finishing work in progress, then exiting');
+    void bus.close();
+  }, 1000);
+  orphanWatch.unref();
   // A worker runs until told to stop, even when nothing else holds the process open (memory transport).
   const keepAlive = setInterval(() => undefined, 2 ** 30);
 
@@ -118,6 +128,7 @@ export async function run(options: RunOptions): Promise<number> {
     await bus.start({ features });
   } catch (error) {
     clearInterval(keepAlive);
+    clearInterval(orphanWatch);
     logger.error(`Lightbus could not start: ${(error as Error).message}`);
     await bus.close().catch(() => undefined);
     return 1;
@@ -131,6 +142,7 @@ export async function run(options: RunOptions): Promise<number> {
     return 1;
   } finally {
     clearInterval(keepAlive);
+    clearInterval(orphanWatch);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
