@@ -6,4 +6,4 @@ export type { WaitOptions } from './wait';
 export { startNode, startTypeScript } from './child';
 export type { ChildOptions, ChildRun } from './child';
 export { BusMocker, BusMockerError } from './mocker';
-export type { CallAssertion } from './mocker';
+export type { BusMockerOptions, CallAssertion } from './mocker';

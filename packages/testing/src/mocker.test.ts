@@ -58,3 +58,25 @@ it('gives the bus its transports back on restore', async () => {
   expect(await bus.support.case.get({ id: 2 })).toEqual({ id: 2, subject: 'real' });
   mocker.assertRpcNotCalled('support.case.get');
 });
+
+it('lists the names of calls made and events fired, in order', async () => {
+  const mocker = new BusMocker(bus).mockRpc('support.case.get', { id: 1, subject: 'mocked' });
+  await openCase(bus, 1);
+  await openCase(bus, 2);
+  expect(mocker.rpcNamesCalled).toEqual(['support.case.get', 'support.case.get']);
+  expect(mocker.eventNamesFired).toEqual(['support.case.caseCreated', 'support.case.caseCreated']);
+});
+
+it('strict mode fails on an event not declared, and at restore() even when the code under test caught it', async () => {
+  const mocker = new BusMocker(bus, { strict: true }).mockRpc('support.case.get', { id: 1, subject: 'mocked' });
+  await expect(openCase(bus, 1)).rejects.toThrow("support.case.caseCreated was fired but not expected (strict mode). Allow it: mocker.mockEventFiring('support.case.caseCreated').");
+  await bus.billing.invoice.create({}).catch(() => undefined);
+  expect(() => mocker.restore()).toThrow(/^Not mocked: support\.case\.caseCreated, billing\.invoice\.create\. Mock calls with/);
+});
+
+it('strict mode passes when every call and event is mocked', async () => {
+  const mocker = new BusMocker(bus, { strict: true }).mockRpc('support.case.get', { id: 1, subject: 'mocked' }).mockEventFiring('support.case.caseCreated');
+  expect(await openCase(bus, 1)).toBe('mocked');
+  mocker.assertAllMocked();
+  expect(() => mocker.restore()).not.toThrow();
+});

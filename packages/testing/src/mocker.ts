@@ -9,6 +9,11 @@
  *   mocker.assertRpcCalled('support.case.get', { times: 1 });
  *   mocker.assertEventFired('support.case.caseCreated', { with: { id: 1 } });
  *   mocker.restore();
+ *
+ * Strict (`new BusMocker(bus, { strict: true })`): every call must be mocked
+ * with mockRpc() and every event fire declared with mockEventFiring(); anything
+ * else fails where it happens and again at assertAllMocked()/restore(), so a
+ * test fails even when the code under test catches the error.
  */
 import { isDeepStrictEqual } from 'node:util';
 import {
@@ -44,7 +49,16 @@ export interface CallAssertion {
   readonly with?: Record<string, unknown>;
 }
 
+export interface BusMockerOptions {
+  /** Fail on any call not mocked with mockRpc() and any event not declared with mockEventFiring(). Default false. */
+  readonly strict?: boolean;
+}
+
 export class BusMocker {
+  private readonly strict: boolean;
+  private readonly allowedEvents = new Set<string>();
+  /** Calls and event fires that were not mocked, as 'api.name' (strict mode fails on them). */
+  readonly unmocked: string[] = [];
   private readonly responders = new Map<string, RpcResponder>();
   private readonly waiting = new Map<string, Deferred<ResultMessage>>();
   private readonly schemas = new Map<string, ApiSchema>();
@@ -53,7 +67,11 @@ export class BusMocker {
   /** Every event fired through the bus, in order. */
   readonly firedEvents: EventMessage[] = [];
 
-  constructor(private readonly bus: Bus) {
+  constructor(
+    private readonly bus: Bus,
+    options: BusMockerOptions = {},
+  ) {
+    this.strict = options.strict ?? false;
     bus.client.replaceTransports({
       rpc: {
         callRpc: async (message) => {
@@ -61,6 +79,7 @@ export class BusMocker {
           const path = `${message.apiName}.${message.procedureName}`;
           const responder = this.responders.get(path);
           if (!responder) {
+            this.unmocked.push(path);
             throw new BusMockerError(`${path}() was called but not mocked. Mock it: mocker.mockRpc('${path}', result).`);
           }
           const reply = this.waiting.get(message.id);
@@ -90,6 +109,11 @@ export class BusMocker {
         capabilities: memoryCapabilities,
         sendEvent: async (message) => {
           this.firedEvents.push(message);
+          const path = `${message.apiName}.${message.eventName}`;
+          if (this.strict && !this.allowedEvents.has(path)) {
+            this.unmocked.push(path);
+            throw new BusMockerError(`${path} was fired but not expected (strict mode). Allow it: mocker.mockEventFiring('${path}').`);
+          }
         },
         consume: async () => ({ stop: async () => undefined }),
         close: async () => undefined,
@@ -116,6 +140,33 @@ export class BusMocker {
     return this.mockRpc(path, () => {
       throw error;
     });
+  }
+
+  /** Let `api.event` be fired in strict mode (without strict mode, every event may be fired). */
+  mockEventFiring(path: string): this {
+    split(path);
+    this.allowedEvents.add(path);
+    return this;
+  }
+
+  /** The 'api.procedure' name of every call so far, in order (repeats included). */
+  get rpcNamesCalled(): string[] {
+    return this.rpcCalls.map((m) => `${m.apiName}.${m.procedureName}`);
+  }
+
+  /** The 'api.event' name of every event fired so far, in order (repeats included). */
+  get eventNamesFired(): string[] {
+    return this.firedEvents.map((m) => `${m.apiName}.${m.eventName}`);
+  }
+
+  /** Fail if any call was not mocked or (strict mode) any event fired without mockEventFiring(). */
+  assertAllMocked(): void {
+    if (this.unmocked.length === 0) return;
+    const names = [...new Set(this.unmocked)];
+    throw new BusMockerError(
+      `Not mocked: ${names.join(', ')}. Mock calls with mocker.mockRpc('<api>.<procedure>', result)` +
+        `${this.strict ? " and allow events with mocker.mockEventFiring('<api>.<event>')" : ''}.`,
+    );
   }
 
   /** Calls to `api.procedure` so far. */
@@ -146,9 +197,10 @@ export class BusMocker {
     this.check('event', path, this.eventsFired(path), { times: 0 });
   }
 
-  /** Give the bus its configured transports back. */
+  /** Give the bus its configured transports back. In strict mode, then fail if anything was not mocked. */
   restore(): void {
     this.bus.client.replaceTransports({});
+    if (this.strict) this.assertAllMocked();
   }
 
   private check(kind: 'call' | 'event', path: string, seen: ReadonlyArray<{ kwargs: Record<string, unknown> }>, expected: CallAssertion): void {

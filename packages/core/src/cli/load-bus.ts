@@ -2,9 +2,9 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import * as tsxCjs from 'tsx/cjs/api';
 import { isBus, type Bus } from '../client/bus';
-import { BusModuleError } from '../errors';
+import { BusModuleError, LightbusError } from '../errors';
+import { exportOf, importOptional } from '../util/optional';
 
 const EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
 
@@ -40,13 +40,21 @@ export function resolveBusModule(given: string | undefined, cwd = process.cwd())
 
 let typeScriptRegistered = false;
 
-async function registerTypeScript(): Promise<void> {
+const TYPESCRIPT = /\.[cm]?ts$/;
+
+/**
+ * tsx is an optional peer: a production worker built to JavaScript never loads
+ * it; a TypeScript bus module needs it installed beside @lightbus/core.
+ */
+async function registerTypeScript(file: string): Promise<void> {
   if (typeScriptRegistered) return;
-  typeScriptRegistered = true;
-  tsxCjs.register();
+  const neededFor = `Running the TypeScript bus module '${path.basename(file)}'`;
+  const cjs = await importOptional<unknown>('tsx/cjs/api', neededFor);
   // The ES module build of tsx's API (its CommonJS build cannot register the ESM hooks).
-  const tsxEsm = (await import('tsx/esm/api')) as typeof import('tsx/esm/api');
-  tsxEsm.register();
+  const esm = await importOptional<unknown>('tsx/esm/api', neededFor);
+  exportOf<() => void>(cjs, 'register')?.();
+  exportOf<() => void>(esm, 'register')?.();
+  typeScriptRegistered = true;
 }
 
 /** Import the module (TypeScript through tsx) and return the bus it exports as `bus` or default. */
@@ -55,9 +63,10 @@ export async function loadBusModule(file: string): Promise<Bus> {
   try {
     // Register TypeScript support process-wide (CommonJS and ES modules), so the bus
     // module shares this process's module cache: one copy of @lightbus/core.
-    await registerTypeScript();
+    if (TYPESCRIPT.test(file)) await registerTypeScript(file);
     loaded = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (error) {
+    if (error instanceof LightbusError) throw error;
     throw new BusModuleError(`Loading bus module '${file}' failed: ${(error as Error).stack ?? String(error)}`, { cause: error });
   }
   const nested = loaded.default as Record<string, unknown> | undefined;

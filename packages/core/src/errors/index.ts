@@ -211,3 +211,12 @@ export class EncodingError extends LightbusError {
 export class UndecodableResultError extends LightbusError {
   override readonly code = 'LIGHTBUS_UNDECODABLE_RESULT';
 }
+
+/**
+ * A feature needs a package that is an optional peer of @lightbus/core and is
+ * not installed (tsx to run a TypeScript bus module, json-schema-to-typescript
+ * for `lightbus codegen`). The message names the install command.
+ */
+export class MissingPackageError extends LightbusError {
+  override readonly code = 'LIGHTBUS_MISSING_PACKAGE';
+}

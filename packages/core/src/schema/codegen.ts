@@ -3,7 +3,8 @@
  * only by their schema (from the bus or from files, written by TypeScript or
  * Python Lightbus). Use the result as `lightbus.create<LightbusApis>()`.
  */
-import { compile } from 'json-schema-to-typescript';
+import type { compile as Compile } from 'json-schema-to-typescript';
+import { exportOf, importOptional } from '../util/optional';
 import { WIRE_KEYWORD } from './declare';
 import type { ApiSchema, JsonSchema } from './types';
 
@@ -71,6 +72,9 @@ export interface CodegenOptions {
 
 /** TypeScript source for the given schemas. */
 export async function generateTypes(schemas: Record<string, ApiSchema>, options: CodegenOptions = {}): Promise<string> {
+  // An optional peer of @lightbus/core (it brings a formatter and more): loaded only here.
+  const loaded = await importOptional<unknown>('json-schema-to-typescript', '`lightbus codegen`');
+  const compile = exportOf<typeof Compile>(loaded, 'compile')!;
   const used = new Set<string>();
   const namespaces: Array<{ apiName: string; namespace: string }> = [];
   const blocks: string[] = [];
@@ -99,7 +103,7 @@ export async function generateTypes(schemas: Record<string, ApiSchema>, options:
       members.push(`/** Event ${apiName}.${name} */\nreadonly ${property(name)}: EventClient<${base}Parameters>;`);
     }
     const root = { title: 'Client', type: 'object', additionalProperties: false, properties: {}, definitions } as const;
-    let types = await compile(root as unknown as Parameters<typeof compile>[0], 'Client', {
+    let types = await compile(root as unknown as Parameters<typeof Compile>[0], 'Client', {
       bannerComment: '',
       unreachableDefinitions: true,
       additionalProperties: false,
