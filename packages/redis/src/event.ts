@@ -23,8 +23,9 @@ import {
   InFlight,
   BusClosedError,
   InvalidParametersError,
-  isMessageRejected,
   errorText,
+  settleEvent,
+  type ReceivedEvent,
   type ConsumeSpec,
   type Consumer,
   type EventMessage,
@@ -47,6 +48,7 @@ import {
   deadLetterKey,
   decodeEventFields,
   encodeEventFields,
+  type FieldList,
   isPlaceholder,
   isStreamId,
   nextStreamId,
@@ -190,6 +192,18 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
       for (const key of Array.isArray(keys) ? keys : []) found.add(String(key));
     } while (cursor !== '0');
     return [...found].sort();
+  }
+}
+
+/** An entry's fields as an event, or why they cannot be one. */
+function decodeEntry(fields: FieldList, entryId: string): ReceivedEvent {
+  try {
+    return { ok: true, value: decodeEventFields(fields, entryId) };
+  } catch (error) {
+    if (error instanceof UndecodableMessage) {
+      return error.messageId === undefined ? { ok: false, reason: error.reason } : { ok: false, reason: error.reason, id: error.messageId };
+    }
+    return { ok: false, reason: errorText(error) };
   }
 }
 
@@ -378,31 +392,35 @@ class EventConsumer {
         this.ack(entry);
         continue;
       }
-      let message: EventMessage;
-      try {
-        message = decodeEventFields(entry.fields, entry.id);
-      } catch (error) {
-        const reason = error instanceof UndecodableMessage ? error.reason : errorText(error);
-        await this.setAside(entry, `cannot be decoded: ${reason}`, error instanceof UndecodableMessage ? error.messageId : undefined);
-        continue;
-      }
-      if (!this.wanted.has(`${message.apiName}\u0000${message.eventName}`)) {
+      const received = decodeEntry(entry.fields, entry.id);
+      if (received.ok && !this.wanted.has(`${received.value.apiName}\u0000${received.value.eventName}`)) {
         this.ack(entry); // another event of the API (per_api stream): not ours
         continue;
       }
       try {
-        await this.handler(message);
-        this.ack(entry);
+        await settleEvent(received, this.handler, { deliveryLimit: this.transport.options.delivery_limit, deliveries: () => this.deliveries(entry) }, {
+          ack: () => this.ack(entry),
+          deadLetter: (reason, id) => this.setAside(entry, reason, id),
+          redeliver: (error, deliveries) =>
+            this.logger.debug(`${this.what}: event not acknowledged (its handler failed, delivery ${deliveries}); it will be delivered again`, {
+              entryId: entry.id,
+              error: errorText(error),
+            }),
+        });
       } catch (error) {
-        if (isMessageRejected(error)) {
-          await this.setAside(entry, `rejected by the handler: ${error.message}`, message.id);
-        } else {
-          this.logger.debug(`${this.what}: event ${message.id} not acknowledged (its handler failed); it will be delivered again`, {
-            entryId: entry.id,
-          });
-        }
+        // Reading the delivery count failed: the entry stays pending and is settled when delivered again.
+        this.logger.warn(`${this.what}: event not acknowledged (its handler failed, and its delivery count could not be read); it will be delivered again`, {
+          entryId: entry.id,
+          error: errorText(error),
+        });
       }
     }
+  }
+
+  /** How many times the group delivered this entry (XPENDING counts reads of it, claims included). */
+  private async deliveries(entry: StreamEntry): Promise<number> {
+    const [pending] = parsePending(await this.connection.send(['XPENDING', entry.stream, this.spec.group, entry.id, entry.id, 1]));
+    return pending?.deliveries ?? 1;
   }
 
   private advanceCursor(entry: StreamEntry): void {

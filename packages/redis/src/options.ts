@@ -6,6 +6,7 @@
  * services; `concurrency` is the only key Python does not have.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { deliveryLimitOption } from '@lightbus/core';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0';
 
@@ -86,6 +87,10 @@ export const RedisEventOptions = Type.Object(
       description: 'Most pending entries inspected per XPENDING page when reclaiming (null: batch_size x 10).',
       errorHint: 'must be a positive integer or null',
     }),
+    delivery_limit: deliveryLimitOption(
+      'Counted by Redis (the delivery count XPENDING shows): a failing event comes back after acknowledgement_timeout, or ' +
+        'when its consumer restarts under the same name.',
+    ),
     acknowledgement_timeout: Type.Number({
       exclusiveMinimum: 0,
       default: 60,

@@ -6,7 +6,7 @@
  * which the suite's history test does not allow for.
  */
 import { transportConformance } from '@lightbus/testing';
-import { streamKey } from '@lightbus/redis';
+import { deadLetterKey, streamKey } from '@lightbus/redis';
 import {
   RedisEventTransport,
   RedisResultTransport,
@@ -35,6 +35,7 @@ for (const streamUse of ['per_api'] as const) {
     // Written out, not redisCapabilities: the suite checks the transport reports exactly this.
     capabilities: { crossProcess: true, durable: true, consumerGroups: true, replay: true, history: true, ordering: 'per-stream' },
     canInjectMalformedEvents: true,
+    deliveryLimit: 2,
     patience: 10_000,
     namespace() {
       const keys = new TouchedKeys();
@@ -44,12 +45,21 @@ for (const streamUse of ['per_api'] as const) {
           result: recordResult(new RedisResultTransport(resultOptions(), context), keys),
           // Short acknowledgement_timeout: a stopped consumer's events go to another within a second.
           event: recordEvent(
-            new RedisEventTransport(eventOptions({ acknowledgement_timeout: 1, reclaim_interval: 0.25, stream_use: streamUse }), context),
+            new RedisEventTransport(eventOptions({ acknowledgement_timeout: 1, reclaim_interval: 0.25, stream_use: streamUse, delivery_limit: 2 }), context),
             keys,
           ),
           schema: recordSchema(new RedisSchemaTransport(schemaOptions(), context), keys),
         }),
         cleanup: () => keys.cleanup(raw),
+        deadLetters: async (apiName, eventName) => {
+          const entries = await raw.xrange(deadLetterKey(streamKey(apiName, eventName, streamUse)), '-', '+');
+          return entries.map(([, flat]) => {
+            const record = new Map<string, string>();
+            for (let i = 0; i + 1 < flat.length; i += 2) record.set(flat[i]!, flat[i + 1]!);
+            const fields = JSON.parse(record.get('fields') ?? '[]') as Array<[string, string]>;
+            return { id: fields.find(([key]) => key === 'id')?.[1], reason: record.get('reason') ?? '' };
+          });
+        },
         // A foreign producer's entry: a parameter that is not JSON.
         injectMalformedEvent: async (apiName, eventName) => {
           const stream = streamKey(apiName, eventName, streamUse);
