@@ -15,7 +15,7 @@
 import {
   BrokerConnectionError,
   InvalidParametersError,
-  isMessageRejected,
+  settleEvent,
   TransportCapabilityError,
   backoffDelay,
   delay,
@@ -303,14 +303,13 @@ class GroupConsumer extends RestartingConsumer {
         replayed.add(decoded.value.id);
         if (replayed.size > REPLAY_OVERLAP_IDS) replayed.delete(replayed.values().next().value!);
         count += 1;
-        try {
-          await this.handler(decoded.value);
-        } catch (error) {
-          if (isMessageRejected(error)) {
-            await this.transport.deadLetters.setAside(delivery, errorText(error), stream);
-            return;
-          }
-          logger.error(`Replay for group ${this.spec.group} stopped: the handler failed`, { id: decoded.value.id, error: errorText(error) });
+        // A replay reads a stream: nothing to acknowledge, and a failed handler stops the replay (no redelivery to count).
+        const settled = await settleEvent(decoded, this.handler, { deliveryLimit: 0, deliveries: () => 1 }, {
+          ack: () => undefined,
+          deadLetter: async (reason) => void (await this.transport.deadLetters.setAside(delivery, reason, stream)),
+        });
+        if (settled.kind === 'redeliver') {
+          logger.error(`Replay for group ${this.spec.group} stopped: the handler failed`, { id: decoded.value.id, error: errorText(settled.error) });
           return false;
         }
       }, this.stopSignal);
@@ -336,41 +335,31 @@ class GroupConsumer extends RestartingConsumer {
       nack(channel, delivery, true);
       return;
     }
-    const { logger } = this.transport;
     if (isMarker(delivery)) return ack(channel, delivery);
     if (this.options.queue_type === 'classic' && this.options.delivery_limit > 0 && delivery.fields.redelivered) {
       if (await this.countRedelivery(channel, delivery)) return;
     }
     const decoded = decodeEvent(delivery);
-    if (!decoded.ok) {
-      const reason = `cannot be decoded as an event: ${decoded.reason}`;
-      logger.warn('Received an event that cannot be decoded', { id: idForLog(delivery), group: this.spec.group, reason });
-      return this.settleAside(channel, delivery, reason);
-    }
-    const event = decoded.value;
-    const key = eventRoutingKey(event.apiName, event.eventName);
-    if (!this.wanted.has(key)) {
-      // Not for this listener (a binding left by an earlier version of it): acknowledged, never handled or given back.
-      ack(channel, delivery);
-      await this.unwanted(event, delivery);
-      return;
-    }
-    if (this.replayed?.has(event.id)) {
-      this.replayed.delete(event.id);
-      if (this.replayed.size === 0) this.replayed = undefined;
-      return ack(channel, delivery);
-    }
-    try {
-      await this.handler(event);
-    } catch (error) {
-      if (isMessageRejected(error)) {
-        return this.settleAside(channel, delivery, errorText(error));
+    if (decoded.ok) {
+      const event = decoded.value;
+      if (!this.wanted.has(eventRoutingKey(event.apiName, event.eventName))) {
+        // Not for this listener (a binding left by an earlier version of it): acknowledged, never handled or given back.
+        ack(channel, delivery);
+        await this.unwanted(event, delivery);
+        return;
       }
-      // Not acknowledged: it goes back to the group when this consumer stops or its channel closes.
-      this.held.push({ channel, delivery });
-      return;
+      if (this.replayed?.has(event.id)) {
+        this.replayed.delete(event.id);
+        if (this.replayed.size === 0) this.replayed = undefined;
+        return ack(channel, delivery);
+      }
     }
-    ack(channel, delivery);
+    await settleEvent(decoded, this.handler, { deliveryLimit: this.options.delivery_limit, deliveries: () => deliveriesOf(delivery) }, {
+      ack: () => ack(channel, delivery),
+      deadLetter: (reason) => this.settleAside(channel, delivery, reason),
+      // Not acknowledged: it goes back to the group when this consumer stops or its channel closes.
+      redeliver: () => void this.held.push({ channel, delivery }),
+    });
   }
 
   /**
@@ -444,6 +433,15 @@ class GroupConsumer extends RestartingConsumer {
     await this.chain;
     for (const { channel, delivery } of this.held.splice(0)) nack(channel, delivery, true);
   }
+}
+
+/**
+ * How many times the group queue delivered this message, this time included:
+ * quorum queues count returns in `x-delivery-count`; for classic queues the
+ * transport counts them in `lightbus-redeliveries` (see countRedelivery).
+ */
+function deliveriesOf(delivery: Delivery): number {
+  return 1 + (numberHeader(delivery, 'x-delivery-count') ?? numberHeader(delivery, HEADER.redeliveries) ?? 0);
 }
 
 function parsePosition(position: string): number {

@@ -8,7 +8,8 @@
 import { transportConformance, type ConformanceNamespace } from '@lightbus/testing';
 import { withChannel, TestNamespace, type RoleOverrides } from './helpers';
 
-function target(name: string, overrides: RoleOverrides & { event?: { stream?: boolean } }): void {
+function target(name: string, given: RoleOverrides & { event?: { stream?: boolean } }): void {
+  const overrides = { ...given, event: { ...given.event, delivery_limit: 2 } };
   transportConformance({
     name,
     patience: 10_000,
@@ -22,11 +23,24 @@ function target(name: string, overrides: RoleOverrides & { event?: { stream?: bo
       ordering: 'per-stream',
     },
     canInjectMalformedEvents: true,
+    deliveryLimit: 2,
     namespace(): ConformanceNamespace {
       const namespace = new TestNamespace('conf');
       return {
         connect: (context) => namespace.connect(context, overrides),
         cleanup: () => namespace.cleanup(),
+        // Each test has its own prefix, so its own dead-letter queue. (A classic queue's counted copy is routed by the
+        // queue's name, so routing keys do not tell the events apart.)
+        deadLetters: () =>
+          withChannel(async (channel) => {
+            const letters: Array<{ id?: string; reason: string }> = [];
+            for (;;) {
+              const message = await channel.get(`${namespace.prefix}.dead-letter`, { noAck: true });
+              if (!message) return letters;
+              const headers = message.properties.headers ?? {};
+              letters.push({ id: message.properties.messageId as string | undefined, reason: String(headers['lightbus-dead-letter-reason'] ?? headers['x-first-death-reason']) });
+            }
+          }),
         injectMalformedEvent: async (apiName, eventName) => {
           await withChannel(async (channel) => {
             channel.publish(`${namespace.prefix}.events`, `${apiName}.${eventName}`, Buffer.from('{not json'), { messageId: 'malformed-1' });
