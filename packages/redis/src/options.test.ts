@@ -17,6 +17,7 @@ describe('options', () => {
       stream_use: 'per_api',
       consumption_restart_delay: 5,
       consumer_ttl: 2592000,
+      delivery_limit: 10,
     });
     const rpc: Record<string, unknown> = {};
     validateAgainst(RedisRpcOptions, rpc);
