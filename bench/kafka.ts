@@ -1,22 +1,22 @@
 /**
  * `npm run bench -- kafka`: Lightbus on Kafka beside a raw kafkajs script doing
  * the same work, in the same run, against the same broker: KAFKA_BROKERS if set,
- * else librdkafka's mock cluster (tools/kafka-mock), started here.
+ * else a single-node Apache Kafka from Maven Central (tools/kafka), started here.
  *
  * - events end to end: fire N events, one after another and 64 at a time, until
  *   a listener (consumer group) has handled all of them;
  * - RPC: call latency one call at a time (p50, p99), and calls per second with
  *   32 in flight.
  * Both sides use the same settings: acks=all, the idempotent producer, fetch
- * max wait 100 ms (BENCH_MAX_WAIT_MS; the mock holds an empty fetch for the whole wait).
+ * max wait 100 ms (BENCH_MAX_WAIT_MS).
  */
 import { randomBytes } from 'node:crypto';
 import lightbus, { Api, Event, type Bus } from '@lightbus/core';
 import { Kafka, Partitioners, logLevel, type Consumer, type Producer } from 'kafkajs';
 import { Counter, endToEnd, printTable, sequentialLatency, throughput, type Row } from './lib';
 
-const { startMock } = require('../tools/kafka-mock/mock') as {
-  startMock(): Promise<{ bootstrap: string; output(): string; stop(): Promise<void> }>;
+const { startKafka } = require('../tools/kafka/kafka') as {
+  startKafka(): Promise<{ bootstrap: string; version: string; stop(): Promise<void> }>;
 };
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 3000);
@@ -132,14 +132,13 @@ async function rawSide(brokers: string[], prefix: string): Promise<{ values: num
 
 async function main(): Promise<void> {
   let brokers = process.env.KAFKA_BROKERS?.split(',').filter(Boolean);
-  let mock: { stop(): Promise<void> } | undefined;
+  let started: { stop(): Promise<void> } | undefined;
   let broker = `KAFKA_BROKERS=${process.env.KAFKA_BROKERS ?? ''}`;
   if (!brokers?.length) {
-    const started = await startMock();
-    mock = started;
-    brokers = [started.bootstrap];
-    const version = /librdkafka (\S+) mock cluster/.exec(started.output())?.[1] ?? '?';
-    broker = `librdkafka ${version} mock cluster (tools/kafka-mock), 1 broker`;
+    const kafka = await startKafka();
+    started = kafka;
+    brokers = [kafka.bootstrap];
+    broker = `Apache Kafka ${kafka.version} (tools/kafka), 1 broker`;
   }
   const prefix = `bench.${Date.now().toString(36)}.`;
   try {
@@ -152,7 +151,7 @@ async function main(): Promise<void> {
       ours.rows.map((row, i) => ({ ...row, raw: raw.values[i]! })),
     );
   } finally {
-    await mock?.stop();
+    await started?.stop();
   }
 }
 
