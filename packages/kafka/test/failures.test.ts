@@ -1,19 +1,13 @@
 /**
  * Failures a user meets: no broker at the configured address, and a broker that
- * goes away and comes back. The second test runs its own mock broker (it takes it
+ * goes away and comes back. The second test runs its own broker (it takes it
  * down), whatever KAFKA_BROKERS says.
  */
 import { BrokerConnectionError, newMessageId, type EventMessage } from '@lightbus/core';
 import { KafkaEventTransport, KafkaResultTransport, KafkaRpcTransport } from '@lightbus/kafka';
 import { Collector, waitFor } from '@lightbus/testing';
-import { cleanupRun, context, eventOptions, resultOptions, rpcOptions, uniquePrefix } from './helpers';
+import { cleanupRun, context, eventOptions, resultOptions, rpcOptions, uniquePrefix, startOwnBroker } from './helpers';
 
-interface Mock {
-  bootstrap: string;
-  stop(): Promise<void>;
-  setBrokerDown(id: number, down: boolean): Promise<unknown>;
-}
-const { startMock } = require('../../../tools/kafka-mock/mock') as { startMock(options?: { brokers?: number }): Promise<Mock> };
 
 function tick(apiName: string, i: number): EventMessage {
   return { id: newMessageId(), apiName, eventName: 'tick', version: 1, kwargs: { i } };
@@ -46,10 +40,10 @@ describe('kafka: failures', () => {
   });
 
   it('resumes consuming after the broker went away and came back; handled events are not delivered again', async () => {
-    const mock = await startMock();
+    const broker = await startOwnBroker();
     const prefix = uniquePrefix('outage');
     const api = 'outage.api';
-    const options = { brokers: [mock.bootstrap], retry: FAST_RETRY, connection_timeout_ms: 500 };
+    const options = { brokers: [broker.bootstrap], retry: FAST_RETRY, connection_timeout_ms: 500 };
     const events = new KafkaEventTransport(eventOptions(prefix, options), context('p1'));
     const got = new Collector<number>();
     try {
@@ -60,10 +54,10 @@ describe('kafka: failures', () => {
       await events.sendEvent(tick(api, 0), { timeoutSeconds: 10 });
       await got.waitForCount(1, 15_000);
 
-      await mock.setBrokerDown(1, true);
+      await broker.down();
       // While it is down, firing fails with an error that names the broker.
       await expect(events.sendEvent(tick(api, 1), { timeoutSeconds: 10 })).rejects.toThrow(BrokerConnectionError);
-      await mock.setBrokerDown(1, false);
+      await broker.up();
 
       // Back: the producer reconnects and the consumer resumes.
       await waitFor(
@@ -79,7 +73,7 @@ describe('kafka: failures', () => {
       await consumer.stop();
     } finally {
       await events.close();
-      await mock.stop();
+      await broker.stop();
     }
   });
 });

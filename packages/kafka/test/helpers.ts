@@ -1,8 +1,8 @@
 /**
  * Shared by the Kafka integration tests: the broker list (test/brokers/kafka.js
- * starts the librdkafka mock unless KAFKA_BROKERS names a cluster), a unique
- * topic prefix per test run, options with the test timings that suit the mock
- * (group joins take ~3 s there), and a raw kafkajs client for what a foreign
+ * starts Apache Kafka from tools/kafka unless KAFKA_BROKERS names a cluster), a
+ * broker of a test's own (to take it down), a unique topic prefix per test run,
+ * options with short test timings, and a raw kafkajs client for what a foreign
  * producer would do.
  */
 import { randomBytes } from 'node:crypto';
@@ -13,7 +13,7 @@ import { Kafka, logLevel } from 'kafkajs';
 
 export function kafkaBrokers(): string[] {
   const value = process.env.KAFKA_BROKERS;
-  if (!value) throw new Error('KAFKA_BROKERS is not set: run the integration tests through jest (test/global-setup.js starts the mock broker).');
+  if (!value) throw new Error('KAFKA_BROKERS is not set: run the integration tests through jest (test/global-setup.js starts Apache Kafka).');
   return value.split(',').map((b) => b.trim()).filter(Boolean);
 }
 
@@ -25,9 +25,21 @@ export function uniquePrefix(label = 't'): string {
   return `lbtest.${RUN_ID}.${label}${counter}.`;
 }
 
+/** A single-node Apache Kafka of the test's own (tools/kafka): down() stops its process, up() starts it again on the same port and data. */
+export interface OwnBroker {
+  readonly bootstrap: string;
+  stop(): Promise<void>;
+  down(): Promise<void>;
+  up(): Promise<void>;
+}
+export function startOwnBroker(): Promise<OwnBroker> {
+  const { startKafka } = require('../../../tools/kafka/kafka') as { startKafka(): Promise<OwnBroker> };
+  return startKafka();
+}
+
 /**
- * Group timings that work on the mock (see tools/kafka-mock/README.md) and on a
- * real broker (whose group.min.session.timeout.ms is 6000 by default).
+ * Group timings short enough for tests that also hold on a cluster with the
+ * default group.min.session.timeout.ms of 6000 (tools/kafka lowers it to 1000).
  */
 export const TEST_GROUP_TIMING = { session_timeout_ms: 6000, heartbeat_interval_ms: 500, rebalance_timeout_ms: 6000 } as const;
 export const TEST_FETCH = { max_wait_ms: 100 } as const;
@@ -61,11 +73,7 @@ export function rawKafka(): Kafka {
   return new Kafka({ clientId: 'lightbus-test-raw', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
 }
 
-/**
- * Delete the topics (and consumer groups) whose names start with `prefix`, where
- * the broker allows: a real cluster keeps nothing from a test run; the mock has
- * no DeleteTopics, ListGroups or DeleteGroups, and forgets everything when it stops.
- */
+/** Delete the topics (and consumer groups) whose names start with `prefix`: the cluster keeps nothing from a test run. */
 export async function deleteTopicsWithPrefix(prefix: string, groups = false): Promise<void> {
   const admin = rawKafka().admin();
   await admin.connect();

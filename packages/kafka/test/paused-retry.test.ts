@@ -15,14 +15,8 @@ import { KafkaEventTransport } from '@lightbus/kafka';
 import { Collector, waitFor } from '@lightbus/testing';
 import type { Consumer as KafkaConsumer } from 'kafkajs';
 import type { ConsumedBatch, GroupConsumer, GroupConsumerSettings, KafkaClient } from '../src/adapter/client';
-import { cleanupRun, context, eventOptions, uniquePrefix } from './helpers';
+import { cleanupRun, context, eventOptions, uniquePrefix, startOwnBroker } from './helpers';
 
-interface Mock {
-  bootstrap: string;
-  stop(): Promise<void>;
-  setBrokerDown(id: number, down: boolean): Promise<unknown>;
-}
-const { startMock } = require('../../../tools/kafka-mock/mock') as { startMock(options?: { brokers?: number }): Promise<Mock> };
 
 const FAST_RETRY = { retries: 2, initial_retry_time_ms: 100, max_retry_time_ms: 500 };
 
@@ -85,10 +79,10 @@ describe('kafka: a partition paused for a retry, and a restart or rebalance of t
   afterAll(() => cleanupRun());
 
   it('after kafkajs restarts the crashed consumer, the paused partition is read again from the failed event, without the old resume', async () => {
-    const mock = await startMock();
+    const broker = await startOwnBroker();
     const prefix = uniquePrefix('pause-crash');
     const api = 'pausecrash.api';
-    const transport = new KafkaEventTransport(eventOptions(prefix, { brokers: [mock.bootstrap], retry: FAST_RETRY, connection_timeout_ms: 500 }), context('p1'));
+    const transport = new KafkaEventTransport(eventOptions(prefix, { brokers: [broker.bootstrap], retry: FAST_RETRY, connection_timeout_ms: 500 }), context('p1'));
     const watch = holdResumes(transport.base.client);
     const calls = new Collector<number>();
     let failures = 0;
@@ -106,10 +100,10 @@ describe('kafka: a partition paused for a retry, and a restart or rebalance of t
       expect(watch.paused()).toEqual([{ topic, partitions: [expect.any(Number)] }]);
 
       // The broker goes away while the partition is paused: kafkajs crashes the consumer and restarts it.
-      await mock.setBrokerDown(1, true);
+      await broker.down();
       await waitFor(() => watch.events.includes('crash-restart'), { timeout: 30_000, message: `a crash that kafkajs restarts (saw ${watch.events.join(',')})` });
       const crashedAt = watch.events.indexOf('crash-restart');
-      await mock.setBrokerDown(1, false);
+      await broker.up();
       await waitFor(() => watch.events.slice(crashedAt).includes('join'), { timeout: 40_000, message: `the restarted consumer to join (saw ${watch.events.join(',')})` });
 
       // The retry timer's resume never reached any consumer, yet the restarted one reads the partition again.
@@ -125,7 +119,7 @@ describe('kafka: a partition paused for a retry, and a restart or rebalance of t
       await consumer.stop();
     } finally {
       await transport.close();
-      await mock.stop();
+      await broker.stop();
     }
   });
 

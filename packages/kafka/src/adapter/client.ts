@@ -349,7 +349,12 @@ export class KafkaClient {
     await this.waitForTopics(admin, names);
   }
 
-  /** Metadata for the topics (which auto-creates them where the broker allows), until every partition has a leader. */
+  /**
+   * Metadata for the topics (which auto-creates them where the broker allows), until every
+   * partition has a leader that serves it: a KRaft broker lists a new partition's leader in
+   * its metadata a moment before the leader answers requests for it (NOT_LEADER_OR_FOLLOWER),
+   * so readiness is a ListOffsets that succeeds on every partition.
+   */
   private async waitForTopics(admin: Admin, topics: readonly string[]): Promise<void> {
     const deadline = Date.now() + Math.max(10_000, this.settings.connection.request_timeout_ms);
     let lastError: unknown;
@@ -360,7 +365,10 @@ export class KafkaClient {
           const topic = found.find((t) => t.name === name);
           return topic !== undefined && topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0);
         });
-        if (ready) return;
+        if (ready) {
+          await Promise.all(topics.map((topic) => admin.fetchTopicOffsets(topic)));
+          return;
+        }
       } catch (error) {
         lastError = error;
         if (isConnectionFailure(error)) throw toLightbusError(error, this.brokers, `reading metadata of ${topics.join(', ')}`);
