@@ -10,7 +10,15 @@
 import { BusClosedError, LightbusError, deferred, withTimeout, type Deferred, type EventMessage, type HistoryQuery } from '@lightbus/core';
 import type { PartitionReader } from './adapter/partition-reader';
 import { decodeEvent, type IncomingRecord } from './codec';
-import type { KafkaEventTransport } from './events';
+import type { KafkaEventOptions } from './options';
+import type { RoleBase } from './role';
+
+/** What a history read needs of its event transport (events.ts passes itself; no import back, so no cycle). */
+export interface HistorySource {
+  readonly options: KafkaEventOptions;
+  readonly base: RoleBase;
+  topicOf(apiName: string, eventName: string): string;
+}
 
 interface Range {
   readonly topic: string;
@@ -31,7 +39,7 @@ interface PartitionState {
   oldest: number;
 }
 
-async function historyTopics(transport: KafkaEventTransport, query: HistoryQuery): Promise<string[]> {
+async function historyTopics(transport: HistorySource, query: HistoryQuery): Promise<string[]> {
   const single = transport.options.topic_use === 'per_api' || query.eventName;
   const topic = single ? transport.topicOf(query.apiName, query.eventName ?? '') : undefined;
   const all = await transport.base.client.listTopics();
@@ -44,7 +52,7 @@ async function historyTopics(transport: KafkaEventTransport, query: HistoryQuery
  * (their readers disconnect and the query fails with BusClosedError).
  */
 export async function* readHistory(
-  transport: KafkaEventTransport,
+  transport: HistorySource,
   query: HistoryQuery,
   reads: Set<{ stop(): Promise<void> }>,
 ): AsyncGenerator<EventMessage> {
@@ -147,7 +155,7 @@ class RangeReader {
   private round: Deferred<void> | undefined;
   private stopPromise: Promise<void> | undefined;
 
-  constructor(private readonly transport: KafkaEventTransport) {}
+  constructor(private readonly transport: HistorySource) {}
 
   private checkOpen(): void {
     if (this.stopPromise) throw new BusClosedError('The Kafka event transport closed while reading event history.');
