@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ALL_FEATURES, type Feature } from '../client/client';
+import { ALL_FEATURES, type Feature } from '../worker/worker';
 import { configJsonSchema, setCommandLineOverrides } from '../config';
 import { LightbusError, SchemaFileError } from '../errors';
 import { ConsoleLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log';

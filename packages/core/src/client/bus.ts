@@ -7,7 +7,8 @@ import { ConsoleLogger, type Logger } from '../log';
 import { memoryTransport } from '../transport/memory';
 import type { AnyTransportDefinition } from '../transport/interfaces';
 import { TransportRegistry } from '../transport/registry';
-import { BusClient, type StartOptions } from './client';
+import { BusClient } from './client';
+import type { StartOptions } from '../worker/worker';
 import { pathNode, type PathNode } from './path';
 import { installPlugins } from '../plugins';
 

@@ -8,7 +8,7 @@ import { inspect } from 'node:util';
 import type { EventHandler, Listener, ListenOptions } from '../api/types';
 import { InvalidParametersError } from '../errors';
 import type { Params } from '../api/event';
-import type { BusClient, CallOptions } from './client';
+import type { CallOptions } from './call';
 
 export const PATH_SEGMENTS: unique symbol = Symbol.for('lightbus.path-segments') as never;
 
@@ -20,11 +20,18 @@ export type PathNode = ((params?: Params, options?: CallOptions) => Promise<unkn
   listen(handler: EventHandler, options: ListenOptions): Listener;
 } & { readonly [segment: string]: PathNode };
 
+/** What a path calls into (the bus's client). */
+export interface PathTarget {
+  callRpc(apiName: string, procedureName: string, params?: unknown, options?: CallOptions): Promise<unknown>;
+  fireEvent(apiName: string, eventName: string, params?: unknown): Promise<void>;
+  listen(events: ReadonlyArray<readonly [apiName: string, eventName: string]>, handler: EventHandler, options: ListenOptions): Listener;
+}
+
 function describePath(segments: readonly string[]): string {
   return `bus.${segments.join('.')}`;
 }
 
-export function pathNode(client: BusClient, segments: readonly string[]): PathNode {
+export function pathNode(client: PathTarget, segments: readonly string[]): PathNode {
   const target = function lightbusPath(): void {};
   return new Proxy(target, {
     get(_target, property) {
