@@ -1,4 +1,6 @@
 /** Helpers for core's own unit tests (not built into the package). */
+import { Api } from './api/api';
+import { Event } from './api/event';
 import { create, type Bus, type CreateOptions } from './client/bus';
 import type { LightbusConfigInput } from './config';
 import type { LogFields, Logger } from './log';
@@ -57,5 +59,40 @@ export function busFactory(): { make(options?: CreateOptions): Bus; closeAll(): 
     async closeAll() {
       await Promise.all(buses.splice(0).map((bus) => bus.close()));
     },
+  };
+}
+
+/** The API most client and worker tests serve. */
+export class SupportCaseApi extends Api {
+  static override meta = { name: 'support.case' };
+  caseCreated = new Event({ parameters: ['id', 'sender'] });
+  caseClosed = new Event({ parameters: ['id'] });
+
+  get({ id }: { id: number }) {
+    return { id, subject: `Case ${id}` };
+  }
+  async slowGet({ id, ms }: { id: number; ms: number }) {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return id;
+  }
+  nothing() {
+    return undefined;
+  }
+  fail({ message }: { message: string }) {
+    throw new TypeError(message);
+  }
+}
+
+type BusFactory = ReturnType<typeof busFactory>;
+
+/** pair(): a worker bus serving SupportCaseApi and a client bus, on one fresh memory broker. */
+export function pairOn(buses: BusFactory): (extra?: LightbusConfigInput) => Promise<{ worker: Bus; client: Bus; config: LightbusConfigInput }> {
+  return async (extra = {}) => {
+    const config = memoryConfig(undefined, extra);
+    const worker = buses.make({ config });
+    worker.client.registerApi(new SupportCaseApi());
+    await worker.start();
+    const client = buses.make({ config: { ...config, process_name: 'client-process' } });
+    return { worker, client, config };
   };
 }
