@@ -5,7 +5,7 @@
  * expiration, persistence, type, timestamp). Decoders never throw: they return
  * the reason a message cannot be used, and the transport sets it aside.
  */
-import { EncodingError, isPlainObject, type ApiSchema, type EventMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { EncodingError, decodeJson, encodeJson, isPlainObject, type ApiSchema, type EventMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
 import { CONTENT_TYPE, HEADER, MESSAGE_TYPE } from './topology';
 
 /** The AMQP properties the transport sets (a subset of amqplib's publish options). */
@@ -53,7 +53,7 @@ export function replyAddressOf(returnPath: string): string | undefined {
 function json(value: unknown, what: string): Buffer {
   let text: string | undefined;
   try {
-    text = JSON.stringify(value);
+    text = encodeJson(value);
   } catch (error) {
     throw new EncodingError(`${what} cannot be sent as JSON: ${(error as Error).message}`, { cause: error });
   }
@@ -64,7 +64,7 @@ function json(value: unknown, what: string): Buffer {
 function parse(content: Buffer): Decoded<Record<string, unknown>> {
   let value: unknown;
   try {
-    value = JSON.parse(content.toString('utf8'));
+    value = decodeJson(content.toString('utf8'));
   } catch (error) {
     return { ok: false, reason: `body is not JSON (${(error as Error).message})` };
   }

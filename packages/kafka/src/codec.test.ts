@@ -93,7 +93,9 @@ describe('events on the wire (CloudEvents binary mode)', () => {
   });
 
   it('says clearly when parameters cannot travel as JSON', () => {
-    expect(() => encodeEvent({ ...event, kwargs: { n: 1n } }, 'k', 's')).toThrow(EncodingError);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => encodeEvent({ ...event, kwargs: { cyclic } }, 'k', 's')).toThrow(EncodingError);
   });
 });
 

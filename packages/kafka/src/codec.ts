@@ -13,7 +13,7 @@
  * - Schemas: one record per API (key = API name) whose value says when it was
  *   stored and for how long it lives.
  */
-import { EncodingError, isPlainObject, type ApiSchema, type EventMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { EncodingError, decodeJson, encodeJson, isPlainObject, type ApiSchema, type EventMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
 import type { PartitionKeyOption } from './options';
 
 /** A record to produce. */
@@ -98,9 +98,9 @@ export function header(record: Pick<IncomingRecord, 'headers'>, name: string): s
 function toJson(value: unknown, what: string): string {
   let text: string | undefined;
   try {
-    text = JSON.stringify(value);
+    text = encodeJson(value);
   } catch (error) {
-    throw new EncodingError(`Cannot encode ${what} as JSON: ${(error as Error).message}. Pass plain JSON values (convert bigint, cyclic objects, ...).`, {
+    throw new EncodingError(`Cannot encode ${what} as JSON: ${(error as Error).message}. Pass plain JSON values (no cyclic objects, ...).`, {
       cause: error,
     });
   }
@@ -121,7 +121,7 @@ function parseJson(record: IncomingRecord): { ok: true; value: unknown } | { ok:
   }
   if (record.value === null) return { ok: false, reason: 'the record has no value' };
   try {
-    return { ok: true, value: JSON.parse(record.value.toString('utf8')) as unknown };
+    return { ok: true, value: decodeJson(record.value.toString('utf8')) };
   } catch (error) {
     return { ok: false, reason: `the value is not JSON (${(error as Error).message})` };
   }

@@ -84,7 +84,11 @@ describe('calls', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     expect(() => encodeRpcCall({ ...call, kwargs: { cyclic } })).toThrow(EncodingError);
-    expect(() => encodeRpcCall({ ...call, kwargs: { big: 1n } })).toThrow(/Parameters of demo.greet\(\)/);
+    expect(() => encodeRpcCall({ ...call, kwargs: { cyclic } })).toThrow(/Parameters of demo.greet\(\)/);
+  });
+
+  it('writes a bigint as an exact JSON integer, as Python writes its ints', () => {
+    expect(encodeRpcCall({ ...call, kwargs: { big: 2n ** 63n + 1n } })).toContain('"big":9223372036854775809');
   });
 });
 

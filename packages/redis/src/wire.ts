@@ -8,7 +8,7 @@
  * metadata (a message Python would refuse is refused here too, and set aside),
  * liberal about JSON formatting.
  */
-import { EncodingError, errorTypeFromTrace, isPlainObject, type EventMessage, type Kwargs, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { EncodingError, decodeJson, encodeJson, errorTypeFromTrace, isPlainObject, setOwn, type EventMessage, type Kwargs, type ResultMessage, type RpcMessage } from '@lightbus/core';
 
 export type StreamUse = 'per_api' | 'per_event';
 
@@ -55,7 +55,7 @@ export class UndecodableMessage extends Error {
 function json(value: unknown, what: string): string {
   let text: string | undefined;
   try {
-    text = JSON.stringify(value);
+    text = encodeJson(value);
   } catch (error) {
     throw new EncodingError(`${what} cannot be encoded as JSON: ${(error as Error).message}`, { cause: error });
   }
@@ -82,9 +82,9 @@ const EVENT_METADATA = ['id', 'api_name', 'event_name', 'version'] as const;
 function parseBlob(blob: string, kind: string): { metadata: Record<string, unknown>; kwargs: Record<string, unknown> } {
   let decoded: unknown;
   try {
-    decoded = JSON.parse(blob);
+    decoded = decodeJson(blob);
   } catch (error) {
-    throw new UndecodableMessage(`${kind} is not JSON (${(error as Error).message})`);
+    throw new UndecodableMessage(`${kind} is not JSON (${(error as Error).message})`, idInUnreadableBlob(blob, kind));
   }
   if (!isPlainObject(decoded)) throw new UndecodableMessage(`${kind} is not a JSON object`);
   const metadata = decoded.metadata;
@@ -95,6 +95,19 @@ function parseBlob(blob: string, kind: string): { metadata: Record<string, unkno
   const extra = Object.keys(decoded).filter((key) => key !== 'metadata' && key !== 'kwargs');
   if (extra.length > 0) throw new UndecodableMessage(`${kind} has unexpected top-level keys: ${extra.join(', ')}`, id);
   return { metadata, kwargs };
+}
+
+/**
+ * The call id of a blob that is not JSON, when it can still be seen (a result's
+ * `rpc_message_id`, or a call's `id`), so its call fails at once instead of
+ * waiting for its timeout.
+ */
+function idInUnreadableBlob(blob: string, kind: string): string | undefined {
+  const key = kind === 'Result' ? 'rpc_message_id' : 'id';
+  // Metadata comes after kwargs (both sides write keys sorted): the last match is the metadata's.
+  let id: string | undefined;
+  for (const match of blob.matchAll(new RegExp(`"${key}"\\s*:\\s*"([^"\\\\]+)"`, 'g'))) id = match[1];
+  return id;
 }
 
 function requireStrings<K extends string>(
@@ -262,9 +275,9 @@ export function decodeEventFields(fields: FieldList, entryId: string): EventMess
   }
   for (const [name, text] of pendingJson) {
     try {
-      kwargs[name] = JSON.parse(text);
-    } catch {
-      throw new UndecodableMessage(`Event entry ${entryId}: parameter '${name}' is not JSON`, id);
+      setOwn(kwargs, name, decodeJson(text));
+    } catch (error) {
+      throw new UndecodableMessage(`Event entry ${entryId}: parameter '${name}' is not JSON (${(error as Error).message})`, id);
     }
   }
   return {

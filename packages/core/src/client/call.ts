@@ -88,8 +88,8 @@ export class Caller {
   /** Step 2: the message, its parameters on the wire and validated (validate.outgoing). */
   private async build(call: Call): Promise<{ message: RpcMessage; schema: RpcSchema | undefined }> {
     const { apiName, procedureName, params } = call;
-    const kwargs = toWire(params, `the parameters of ${apiName}.${procedureName}()`) as Record<string, unknown>;
     const schema = await this.bus.validation.callSchema(apiName, procedureName);
+    const kwargs = toWire(params, `the parameters of ${apiName}.${procedureName}()`, schema?.parameters) as Record<string, unknown>;
     this.bus.validation.outgoingCall(apiName, procedureName, schema, kwargs);
     const message: RpcMessage = {
       id: newMessageId(),

@@ -45,7 +45,10 @@ export async function fireEvent(bus: BusContext, apiName: string, eventName: str
   }
   checkDeclared(apiName, eventName, event, params);
   const filled = event.schema ? (Value.Default(event.schema, { ...params }) as Record<string, unknown>) : params;
-  const kwargs = toWire(filled, `the parameters of event ${apiName}.${eventName}`) as Record<string, unknown>;
+  const kwargs = toWire(filled, `the parameters of event ${apiName}.${eventName}`, bus.validation.wireSchemaOfEvent(apiName, eventName)) as Record<
+    string,
+    unknown
+  >;
   bus.validation.outgoingEvent(apiName, eventName, kwargs);
   const message: EventMessage = {
     id: newMessageId(),

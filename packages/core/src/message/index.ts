@@ -3,6 +3,9 @@
  * their names on the wire are each transport's business (see the Redis format).
  */
 import { randomUUID } from 'node:crypto';
+import { encodeJson } from './json';
+
+export { MAX_JSON_DEPTH, decodeJson, encodeJson, setOwn } from './json';
 
 export type Kwargs = Record<string, unknown>;
 
@@ -49,15 +52,68 @@ export function canonicalName(message: { apiName: string; procedureName?: string
   return `${message.apiName}.${message.procedureName ?? message.eventName ?? ''}`;
 }
 
-/** Split a stack trace's first line `Name: message` into its error type, when it has one. */
+/**
+ * The error type a remote stack trace names, whatever the name is.
+ * A Python traceback names it on its final exception line: the first line
+ * that is not indented after the last `Traceback (most recent call last):`
+ * (`ValueError: boom`, `billing.errors.PaymentDeclined: card declined`,
+ * `bus.NotFound`); lines after it continue a multi-line message, and earlier
+ * tracebacks are the exceptions it was chained from. A JavaScript stack names
+ * it on its first line (`TypeError: boom`).
+ */
 export function errorTypeFromTrace(trace: string | undefined): string | undefined {
   if (!trace) return undefined;
-  const lines = trace.trim().split('\n');
-  // JavaScript stacks start with "TypeError: message"; Python tracebacks end with "ValueError: message".
-  const candidates = [lines[0], lines[lines.length - 1]];
-  for (const line of candidates) {
-    const match = line && /^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Timeout)\w*)(?::|$)/.exec(line.trim());
-    if (match) return match[1];
+  const lines = trace.replace(/\s+$/, '').split('\n');
+  let header = lines.length - 1;
+  while (header >= 0 && !lines[header]!.startsWith('Traceback (most recent call last):')) header--;
+  const exceptionLine = header >= 0 ? lines.slice(header + 1).find((line) => line !== '' && !/^\s/.test(line)) : lines[0];
+  const match = exceptionLine === undefined ? null : /^([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)(?::(?:\s|$)|$)/.exec(exceptionLine.trim());
+  return match?.[1];
+}
+
+/** Most `cause`s followed when describing an error. */
+const MAX_CAUSES = 5;
+
+function typeOf(error: Error): string {
+  // A class that does not set `name` still has its own constructor name.
+  const constructorName = (error.constructor as { name?: unknown } | undefined)?.name;
+  return error.name === 'Error' && typeof constructorName === 'string' && constructorName !== '' && error.constructor !== Error
+    ? constructorName
+    : error.name;
+}
+
+function stackOf(error: Error, type: string): string {
+  const stack = error.stack ?? `${type}: ${error.message}`;
+  // The stack's first line was written with the name the error had when it was made.
+  return stack.startsWith('Error') && type !== 'Error' && !stack.startsWith(type) ? `${type}${stack.slice('Error'.length)}` : stack;
+}
+
+/** A thrown value that is not an Error, as text: its JSON where it has one. */
+function thrownText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    const text = encodeJson(value);
+    if (text !== undefined) return text;
+  } catch {
+    // a cycle or the like: fall back to String()
   }
-  return undefined;
+  return String(value);
+}
+
+/**
+ * The error result of a call whose procedure threw `error`: its message, its
+ * type (also for classes that do not set `name`), its stack followed by the
+ * stacks of its `cause`s, and for a thrown non-Error its JSON as the text.
+ */
+export function errorResultOf(call: { id: string }, error: unknown): ResultMessage {
+  const base = { id: newMessageId(), rpcMessageId: call.id, error: true } as const;
+  if (!(error instanceof Error)) return { ...base, result: thrownText(error) };
+  const errorType = typeOf(error);
+  let trace = stackOf(error, errorType);
+  let cause: unknown = error.cause;
+  for (let i = 0; i < MAX_CAUSES && cause !== undefined; i++) {
+    trace += `\nCaused by: ${cause instanceof Error ? stackOf(cause, typeOf(cause)) : thrownText(cause)}`;
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return { ...base, result: error.message, trace, errorType };
 }

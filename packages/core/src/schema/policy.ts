@@ -5,8 +5,12 @@
  * The client and the worker ask it at each crossing; neither decides alone.
  *
  * - Outgoing data that fails its schema: ValidationError to the user, nothing sent.
- * - Incoming data that fails: a call or result raises; an event is rejected as
- *   poison (set aside by its transport).
+ * - Incoming data that fails: a call raises; an event is rejected as poison
+ *   (set aside by its transport).
+ * - A result that fails, on either side, is delivered with a warning: the
+ *   procedure has already run, and failing the call would invite doing it twice.
+ * - Outgoing values are put on the wire by the schema too (`wireSchemaOf...`):
+ *   a bigint is an exact JSON integer where the schema says integer.
  * - A schema that cannot be compiled (a peer's keyword this validator lacks)
  *   is reported once and skipped: it never blocks calls or events.
  */
@@ -64,7 +68,7 @@ export class ValidationPolicy {
   incomingResult(apiName: string, procedureName: string, schema: RpcSchema | undefined, value: unknown): unknown {
     if (!schema) return value;
     const apiConfig = this.config.api(apiName);
-    if (apiConfig.validate.incoming) this.check(schema.response, value, `result from ${apiName}.${procedureName}()`);
+    if (apiConfig.validate.incoming) this.checkResult(schema.response, value, `result from ${apiName}.${procedureName}()`);
     return apiConfig.castValues ? castBySchema(schema.response, value) : value;
   }
 
@@ -80,15 +84,25 @@ export class ValidationPolicy {
     return apiConfig.castValues ? (castBySchema(schema.parameters, params) as Record<string, unknown>) : params;
   }
 
+  /** The schema a result about to be sent back is put on the wire by. */
+  wireSchemaOfResult(message: RpcMessage): JsonSchema | undefined {
+    return this.schemas.get(message.apiName)?.rpcs[message.procedureName]?.response;
+  }
+
   /** A result about to be sent back (validate.outgoing). */
   outgoingResult(message: RpcMessage, value: unknown): void {
     const schema = this.schemas.get(message.apiName)?.rpcs[message.procedureName];
     if (schema && this.config.api(message.apiName).validate.outgoing) {
-      this.check(schema.response, value ?? null, `result of ${message.apiName}.${message.procedureName}()`);
+      this.checkResult(schema.response, value ?? null, `result of ${message.apiName}.${message.procedureName}()`);
     }
   }
 
   // ---- Events ----------------------------------------------------------------------------
+
+  /** The schema the parameters of an event about to be fired are put on the wire by. */
+  wireSchemaOfEvent(apiName: string, eventName: string): JsonSchema | undefined {
+    return this.schemas.get(apiName)?.events[eventName]?.parameters;
+  }
 
   /** Parameters of an event about to be fired (validate.outgoing). */
   outgoingEvent(apiName: string, eventName: string, kwargs: Record<string, unknown>): void {
@@ -140,6 +154,19 @@ export class ValidationPolicy {
         this.unusableSchemas.add(error);
         this.logger.warn(`The schema for ${what} cannot be used for validation; skipping it: ${errorText(error)}`);
       }
+    }
+  }
+
+  /**
+   * Check a result against its schema. The procedure has already run: a result
+   * that breaks the schema is reported and delivered, never turned into an error.
+   */
+  private checkResult(schema: JsonSchema, value: unknown, what: string): void {
+    try {
+      this.check(schema, value, what);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      this.logger.warn(`${error.message} The procedure has already run: the result is delivered as it is.`);
     }
   }
 

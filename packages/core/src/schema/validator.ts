@@ -3,9 +3,10 @@
  * formats). Validators are compiled once per schema and cached. Errors name
  * the API, the procedure or event, the parameter path and the rule broken.
  */
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import Ajv, { type ErrorObject, type Format, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { ValidationError } from '../errors';
+import { MAX_JSON_DEPTH, setOwn } from '../message/json';
 import { WIRE_KEYWORD } from './declare';
 import type { JsonSchema } from './types';
 
@@ -16,6 +17,11 @@ function instance(): Ajv {
     // Schemas come from any peer (Python Lightbus, other tools): tolerate unknown keywords.
     ajv = new Ajv({ allErrors: true, strict: false, validateSchema: false, verbose: true });
     addFormats(ajv);
+    // Python writes datetime.now()/utcnow() and time values without a UTC offset, and its own validation
+    // accepts them: so do we (casting reads such a time as UTC, see castBySchema).
+    const formats = ajv.formats as Record<string, Format | undefined>;
+    ajv.addFormat('date-time', formats['iso-date-time']!);
+    ajv.addFormat('time', formats['iso-time']!);
     ajv.addVocabulary([WIRE_KEYWORD]);
   }
   return ajv;
@@ -83,12 +89,38 @@ function rule(error: ErrorObject): string {
 }
 
 /**
+ * The value as JSON Schema sees it: an exact integer held as a bigint (one
+ * beyond 2^53 read from the wire, or one sent where the schema says integer)
+ * is an integer of the same size. Copies only what holds a bigint.
+ */
+function withoutBigInts(value: unknown, depth = 0): unknown {
+  if (typeof value === 'bigint') return Number(value);
+  if (value === null || typeof value !== 'object' || depth > MAX_JSON_DEPTH) return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    value.forEach((item, i) => {
+      const seen = withoutBigInts(item, depth + 1);
+      if (seen !== item) (copy ??= [...value])[i] = seen;
+    });
+    return copy ?? value;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
+  let copy: Record<string, unknown> | undefined;
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    const seen = withoutBigInts(item, depth + 1);
+    if (seen !== item) setOwn((copy ??= { ...(value as Record<string, unknown>) }), key, seen);
+  }
+  return copy ?? value;
+}
+
+/**
  * Check `value` against `schema`; throws ValidationError saying what is wrong.
  * `what` is e.g. "support.case.get() parameters" or "event support.case.caseCreated".
  */
 export function assertValid(schema: JsonSchema, value: unknown, what: string): void {
   const validate = validatorFor(schema);
-  if (validate(value)) return;
+  if (validate(withoutBigInts(value))) return;
   const problems = (validate.errors ?? [])
     .filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf' && e.keyword !== 'if')
     .slice(0, 5)

@@ -3,24 +3,12 @@
  * each call is executed (validated and cast per the policy, hooks around it)
  * and its result, or its error, sent back along its return path.
  */
-import { newMessageId, type ResultMessage, type RpcMessage } from '../message';
+import { errorResultOf, newMessageId, type ResultMessage, type RpcMessage } from '../message';
 import type { BusContext } from '../runtime/context';
 import { toWire } from '../schema/codec';
 import type { Consumer } from '../transport/interfaces';
 import { errorText } from '../util/async';
 import type { ConsumerStarts } from './consumers';
-
-function errorResult(message: RpcMessage, error: unknown): ResultMessage {
-  const err = error instanceof Error ? error : new Error(errorText(error));
-  return {
-    id: newMessageId(),
-    rpcMessageId: message.id,
-    result: err.message,
-    error: true,
-    trace: err.stack ?? `${err.name}: ${err.message}`,
-    errorType: err.name,
-  };
-}
 
 export class RpcServer {
   private readonly consumers: Consumer[] = [];
@@ -84,7 +72,7 @@ export class RpcServer {
       const procedure = apis.servedProcedure(message.apiName, message.procedureName);
       if (hooks.has('beforeRpcExecution')) await hooks.run('beforeRpcExecution', { message });
       const params = validation.incomingCall(message);
-      const value = toWire(await procedure.invoke(params), `the result of ${message.apiName}.${message.procedureName}()`);
+      const value = toWire(await procedure.invoke(params), `the result of ${message.apiName}.${message.procedureName}()`, validation.wireSchemaOfResult(message));
       validation.outgoingResult(message, value);
       return { id: newMessageId(), rpcMessageId: message.id, result: value === undefined ? null : value, error: false };
     } catch (error) {
@@ -92,7 +80,7 @@ export class RpcServer {
         rpcMessageId: message.id,
         error: errorText(error),
       });
-      return errorResult(message, error);
+      return errorResultOf(message, error);
     }
   }
 }

@@ -5,7 +5,7 @@
  * show up here first.
  */
 import { Type } from '@sinclair/typebox';
-import type { EventMessage, ResultMessage, RpcMessage } from '../../message';
+import { decodeJson, encodeJson, type EventMessage, type ResultMessage, type RpcMessage } from '../../message';
 import type { ApiSchema } from '../../schema/types';
 import { InFlight, Semaphore } from '../../util/async';
 import {
@@ -75,7 +75,7 @@ class MemoryRpcTransport implements RpcTransport {
   }
 
   async callRpc(message: RpcMessage): Promise<void> {
-    this.broker.rpcQueue(message.apiName).push(JSON.stringify(message));
+    this.broker.rpcQueue(message.apiName).push(encodeJson(message));
     this.broker.rpcArrived.notify();
   }
 
@@ -97,7 +97,7 @@ class MemoryRpcTransport implements RpcTransport {
           if (!abort.signal.aborted) await this.broker.rpcArrived.wait(abort.signal);
           continue;
         }
-        const message = JSON.parse(payload) as RpcMessage;
+        const message = decodeJson(payload) as RpcMessage;
         if (message.deadline !== undefined && Date.now() > message.deadline) {
           this.context.logger.debug('Dropping expired call', { id: message.id, api: message.apiName });
           slots.release();
@@ -148,7 +148,7 @@ class MemoryResultTransport implements ResultTransport {
       return;
     }
     this.broker.mailboxes.delete(call.returnPath);
-    box.resolve(JSON.parse(JSON.stringify(result)) as ResultMessage);
+    box.resolve(decodeJson(encodeJson(result)) as ResultMessage);
   }
 
   async close(): Promise<void> {}
@@ -175,7 +175,7 @@ class MemoryEventTransport implements EventTransport {
 
   async sendEvent(message: EventMessage): Promise<void> {
     const { apiName, eventName, id, version, kwargs } = message;
-    this.stream(apiName, eventName).append(apiName, eventName, JSON.stringify({ id, apiName, eventName, version, kwargs }));
+    this.stream(apiName, eventName).append(apiName, eventName, encodeJson({ id, apiName, eventName, version, kwargs }));
   }
 
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
@@ -286,7 +286,7 @@ class MemorySchemaTransport implements SchemaTransport {
 
   async store(apiName: string, schema: ApiSchema, ttlSeconds: number): Promise<void> {
     this.broker.schemas.set(apiName, {
-      schema: JSON.parse(JSON.stringify(schema)) as ApiSchema,
+      schema: decodeJson(encodeJson(schema)) as ApiSchema,
       expiresAt: Date.now() + ttlSeconds * 1000,
     });
   }
@@ -307,7 +307,7 @@ class MemorySchemaTransport implements SchemaTransport {
 function decodeEvent(entry: StreamEntry): ReceivedEvent {
   let decoded: Partial<EventMessage> | null;
   try {
-    decoded = JSON.parse(entry.payload) as Partial<EventMessage> | null;
+    decoded = decodeJson(entry.payload) as Partial<EventMessage> | null;
   } catch {
     return { ok: false, reason: 'the payload is not JSON' };
   }
