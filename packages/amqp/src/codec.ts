@@ -5,7 +5,7 @@
  * expiration, persistence, type, timestamp). Decoders never throw: they return
  * the reason a message cannot be used, and the transport sets it aside.
  */
-import { EncodingError, decodeJson, encodeJson, isPlainObject, type ApiSchema, type EventMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { EncodingError, decodeJson, encodeJson, isPlainObject, type ApiSchema, type Decoded, type EventMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
 import { CONTENT_TYPE, HEADER, MESSAGE_TYPE } from './topology';
 
 /** The AMQP properties the transport sets (a subset of amqplib's publish options). */
@@ -35,8 +35,6 @@ export interface Incoming {
   };
   readonly fields?: { readonly routingKey?: string };
 }
-
-export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
 const RETURN_PATH_SCHEME = 'amqp:';
 

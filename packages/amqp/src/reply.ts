@@ -18,20 +18,17 @@
 import { randomBytes } from 'node:crypto';
 import {
   BrokerConnectionError,
-  UndecodableResultError,
+  ReplyMatcher,
   backoffDelay,
-  deferred,
   delay,
   errorText,
-  type Deferred,
+  type ExpectedCall,
   type Logger,
   type PendingResult,
-  type ResultMessage,
-  type RpcMessage,
   type TransportContext,
 } from '@lightbus/core';
 import { closeChannel, isClosedError, type Channel, type ConfirmChannel, type Delivery, type PublishOptions } from './adapter';
-import { decodeResult, idForLog, returnPathFor } from './codec';
+import { decodeResult, returnPathFor } from './codec';
 import { assertQueue, drained, type Link } from './link';
 import { publishConfirmed } from './publisher';
 import { DIRECT_REPLY_TO, replyQueue, type Names } from './topology';
@@ -52,7 +49,7 @@ export function directEndpointFor(callId: string, brokerKey: string): ReplyEndpo
 }
 
 export class ReplyEndpoint {
-  private readonly pending = new Map<string, Deferred<ResultMessage>>();
+  private readonly matcher: ReplyMatcher;
   private channel: Promise<Channel> | undefined;
   private current: Channel | undefined;
   private drain: Promise<void> | undefined;
@@ -69,11 +66,12 @@ export class ReplyEndpoint {
     context: TransportContext,
     private readonly logger: Logger,
   ) {
+    this.matcher = new ReplyMatcher({ name: 'amqp result transport', logger });
     this.queueName = mode === 'queue' ? names.replyQueue(context.serviceName, context.processName, randomBytes(6).toString('hex')) : undefined;
     if (mode === 'direct') directEndpoints.add(this);
     // Queue mode: open the reply queue again as soon as the connection is back, so results sent from then on arrive.
     link.on('connected', () => {
-      if (this.mode === 'queue' && !this.closed && this.pending.size > 0 && !this.channel) void this.reopen();
+      if (this.mode === 'queue' && !this.closed && this.matcher.size > 0 && !this.channel) void this.reopen();
     });
   }
 
@@ -82,27 +80,20 @@ export class ReplyEndpoint {
     return this.queueName ?? DIRECT_REPLY_TO;
   }
 
-  expect(message: RpcMessage): Promise<PendingResult> {
+  expect(message: ExpectedCall): Promise<PendingResult> {
     // Hot path: the reply channel is open already.
     if (this.current && !this.closed) return Promise.resolve(this.pend(message));
     return this.open().then(() => this.pend(message));
   }
 
-  private pend(message: RpcMessage): PendingResult {
-    // Closed while the reply channel opened: nothing would ever settle this call.
-    if (this.closed) throw this.link.closedError();
-    const waiting = deferred<ResultMessage>();
-    waiting.promise.catch(() => undefined);
-    this.pending.set(message.id, waiting);
-    if (this.mode === 'direct') directCalls.set(message.id, this);
-    return {
-      returnPath: returnPathFor(this.address),
-      result: waiting.promise,
-      cancel: () => {
-        if (this.pending.get(message.id) === waiting) this.pending.delete(message.id);
-        if (directCalls.get(message.id) === this) directCalls.delete(message.id);
-      },
-    };
+  private pend(message: ExpectedCall): PendingResult {
+    // Closed while the reply channel opened: the matcher refuses, nothing would ever settle this call.
+    if (this.mode !== 'direct') return this.matcher.expect(message, returnPathFor(this.address));
+    const pending = this.matcher.expect(message, returnPathFor(this.address), () => {
+      if (directCalls.get(message.id) === this) directCalls.delete(message.id);
+    });
+    directCalls.set(message.id, this);
+    return pending;
   }
 
   /** Publish a call on the endpoint's channel (direct reply-to needs the caller's consuming channel). */
@@ -155,35 +146,9 @@ export class ReplyEndpoint {
       if (this.current) void closeChannel(this.current);
       return;
     }
-    const decoded = decodeResult(delivery);
+    // The correlation id says whose reply it is, even when the body cannot be read.
     const stated = typeof delivery.properties.correlationId === 'string' && delivery.properties.correlationId ? delivery.properties.correlationId : undefined;
-    if (!decoded.ok) {
-      // The correlation id says whose reply it is even when the body is unreadable: fail that call now, not at its timeout.
-      const waiting = stated === undefined ? undefined : this.take(stated);
-      this.logger.warn(`A reply cannot be decoded${waiting ? '; its call fails' : ' and no call waits for it; dropped'}`, {
-        id: idForLog(delivery),
-        rpcMessageId: stated,
-        reason: decoded.reason,
-      });
-      waiting?.reject(new UndecodableResultError(`The result of call ${stated} cannot be decoded: ${decoded.reason}.`));
-      return;
-    }
-    const correlationId = stated ?? decoded.value.rpcMessageId;
-    const waiting = this.take(correlationId);
-    if (!waiting) {
-      this.logger.debug('A result arrived that no caller waits for any more; dropped', { rpcMessageId: correlationId });
-      return;
-    }
-    waiting.resolve(decoded.value);
-  }
-
-  /** The call waiting for this correlation id, no longer waiting once taken. */
-  private take(correlationId: string): Deferred<ResultMessage> | undefined {
-    const waiting = this.pending.get(correlationId);
-    if (!waiting) return undefined;
-    this.pending.delete(correlationId);
-    directCalls.delete(correlationId);
-    return waiting;
+    this.matcher.settle(decodeResult(delivery), stated);
   }
 
   private lost(channel: Channel): void {
@@ -192,16 +157,13 @@ export class ReplyEndpoint {
     if (this.closed) return;
     if (this.mode === 'direct') {
       // The pseudo-queue belonged to that channel: no result for these calls can arrive any more.
-      const error = new BrokerConnectionError(
-        'The connection to RabbitMQ was lost while this call waited for its result (direct reply-to cannot deliver it on a new ' +
-          'connection). The call may or may not have run; call again if that is safe.',
+      this.matcher.failAll(
+        new BrokerConnectionError(
+          'The connection to RabbitMQ was lost while this call waited for its result (direct reply-to cannot deliver it on a new ' +
+            'connection). The call may or may not have run; call again if that is safe.',
+        ),
       );
-      for (const [id, waiting] of this.pending) {
-        directCalls.delete(id);
-        waiting.reject(error);
-      }
-      this.pending.clear();
-    } else if (this.pending.size > 0 && !this.link.isClosed) {
+    } else if (this.matcher.size > 0 && !this.link.isClosed) {
       void this.reopen();
     }
   }
@@ -211,7 +173,7 @@ export class ReplyEndpoint {
     if (this.restarting) return;
     this.restarting = true;
     try {
-      for (let attempt = 0; !this.closed && this.pending.size > 0; attempt++) {
+      for (let attempt = 0; !this.closed && this.matcher.size > 0; attempt++) {
         try {
           await this.open();
           return;
@@ -231,12 +193,7 @@ export class ReplyEndpoint {
     this.abort.abort();
     directEndpoints.delete(this);
     // Calls still waiting get their answer now: no result can reach a closed endpoint.
-    const closedError = this.link.closedError();
-    for (const [id, waiting] of this.pending) {
-      directCalls.delete(id);
-      waiting.reject(closedError);
-    }
-    this.pending.clear();
+    this.matcher.close();
     const opening = this.channel;
     this.channel = undefined;
     const channel = opening ? await opening.catch(() => undefined) : undefined;

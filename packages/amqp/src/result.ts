@@ -6,7 +6,7 @@
  * Results are transient and at most once: a result for a caller that is gone
  * is dropped by the broker.
  */
-import { TransportCapabilityError, type PendingResult, type ResultMessage, type ResultTransport, type RpcMessage, type TransportCallOptions, type TransportContext } from '@lightbus/core';
+import { foreignReturnPath, type PendingResult, type ResultMessage, type ResultTransport, type RpcMessage, type TransportCallOptions, type TransportContext } from '@lightbus/core';
 import { encodeResult, replyAddressOf } from './codec';
 import { Link } from './link';
 import type { AmqpResultOptions } from './options';
@@ -21,7 +21,7 @@ export class AmqpResultTransport implements ResultTransport {
   /** Results need no confirms (at most once): written to the socket, done. */
   private readonly publisher: Publisher;
 
-  constructor(options: AmqpResultOptions, private readonly context: TransportContext) {
+  constructor(options: AmqpResultOptions, context: TransportContext) {
     this.link = new Link(linkSettings(options, 'result', context), 'result', context.logger);
     this.endpoint = new ReplyEndpoint(this.link, options.reply_mode, new Names(options.prefix), context, context.logger);
     this.publisher = new Publisher(this.link, false, context.logger);
@@ -34,19 +34,16 @@ export class AmqpResultTransport implements ResultTransport {
 
   async sendResult(call: RpcMessage, result: ResultMessage): Promise<void> {
     const address = replyAddressOf(call.returnPath);
-    if (address === undefined) {
-      throw new TransportCapabilityError(
-        `The call ${call.id} to ${call.apiName}.${call.procedureName}() has return path '${call.returnPath}', which is not an AMQP ` +
-          `reply address: the caller's result transport is not amqp. Configure the same result_transport for API '${call.apiName}' in every process.`,
-      );
-    }
+    if (address === undefined) throw foreignReturnPath('amqp', call, 'amqp:<reply queue>');
     if (address === DIRECT_REPLY_TO) {
       // The broker rewrites amq.rabbitmq.reply-to when the call is published over AMQP; unrewritten, it came another way.
-      this.context.logger.error(
-        `Cannot reply to call ${call.id}: it asks for a direct reply but did not travel over AMQP. With a non-amqp rpc transport, ` +
-          `set result_transport.amqp.reply_mode: queue for API '${call.apiName}'.`,
+      throw foreignReturnPath(
+        'amqp',
+        call,
+        'amqp:<reply queue>',
+        `the call asks for a direct reply (amq.rabbitmq.reply-to) but did not travel over AMQP, and only RabbitMQ can route a ` +
+          `direct reply. With a non-amqp rpc transport, set result_transport.amqp.reply_mode: queue for API '${call.apiName}'`,
       );
-      return;
     }
     const encoded = encodeResult(call, result);
     await this.publisher.publish('', address, encoded.content, encoded.properties);

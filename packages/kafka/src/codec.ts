@@ -13,7 +13,7 @@
  * - Schemas: one record per API (key = API name) whose value says when it was
  *   stored and for how long it lives.
  */
-import { EncodingError, decodeJson, encodeJson, isPlainObject, type ApiSchema, type EventMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { EncodingError, decodeJson, encodeJson, isPlainObject, undecodable, type ApiSchema, type Decoded, type EventMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
 import type { PartitionKeyOption } from './options';
 
 /** A record to produce. */
@@ -108,13 +108,7 @@ function toJson(value: unknown, what: string): string {
   return text;
 }
 
-type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string; readonly id?: string };
-
-function fail<T>(reason: string, id?: string): Decoded<T> {
-  return { ok: false, reason, id };
-}
-
-function parseJson(record: IncomingRecord): { ok: true; value: unknown } | { ok: false; reason: string } {
+function parseJson(record: IncomingRecord): Decoded<unknown> {
   const contentType = header(record, H.contentType);
   if (contentType !== undefined && !contentType.toLowerCase().startsWith(CONTENT_TYPE)) {
     return { ok: false, reason: `content-type '${contentType}' is not ${CONTENT_TYPE}` };
@@ -171,16 +165,16 @@ export function nativeIdOf(record: Pick<IncomingRecord, 'topic' | 'partition' | 
 
 export function decodeEvent(record: IncomingRecord): Decoded<EventMessage> {
   const id = header(record, H.ceId);
-  if (header(record, H.ceSpecVersion) !== '1.0') return fail('no ce_specversion 1.0 header (not a Lightbus event)', id);
-  if (!id) return fail('no ce_id header', id);
+  if (header(record, H.ceSpecVersion) !== '1.0') return undecodable('no ce_specversion 1.0 header (not a Lightbus event)', id);
+  if (!id) return undecodable('no ce_id header', id);
   const type = eventTypeOf(record);
-  if (!type) return fail(`ce_type header '${header(record, H.ceType) ?? ''}' is not <api>.<event>`, id);
+  if (!type) return undecodable(`ce_type header '${header(record, H.ceType) ?? ''}' is not <api>.<event>`, id);
   const versionText = header(record, H.ceApiVersion);
   const version = versionText === undefined ? 1 : Number(versionText);
-  if (!Number.isInteger(version)) return fail(`ce_apiversion header '${versionText}' is not an integer`, id);
+  if (!Number.isInteger(version)) return undecodable(`ce_apiversion header '${versionText}' is not an integer`, id);
   const parsed = parseJson(record);
-  if (!parsed.ok) return fail(parsed.reason, id);
-  if (!isPlainObject(parsed.value)) return fail('the value is not a JSON object of parameters', id);
+  if (!parsed.ok) return undecodable(parsed.reason, id);
+  if (!isPlainObject(parsed.value)) return undecodable('the value is not a JSON object of parameters', id);
   const millis = Number(record.timestamp);
   return {
     ok: true,
@@ -223,12 +217,12 @@ export function decodeRequest(record: IncomingRecord): Decoded<RpcMessage> {
   const apiName = header(record, H.api);
   const procedureName = header(record, H.procedure);
   const returnPath = header(record, H.replyTo);
-  if (!id) return fail('no lightbus-id header (not a Lightbus call)');
-  if (!apiName || !procedureName) return fail('no lightbus-api or lightbus-procedure header', id);
-  if (!returnPath) return fail('no lightbus-reply-to header', id);
+  if (!id) return undecodable('no lightbus-id header (not a Lightbus call)');
+  if (!apiName || !procedureName) return undecodable('no lightbus-api or lightbus-procedure header', id);
+  if (!returnPath) return undecodable('no lightbus-reply-to header', id);
   const parsed = parseJson(record);
-  if (!parsed.ok) return fail(parsed.reason, id);
-  if (!isPlainObject(parsed.value)) return fail('the value is not a JSON object of parameters', id);
+  if (!parsed.ok) return undecodable(parsed.reason, id);
+  if (!isPlainObject(parsed.value)) return undecodable('the value is not a JSON object of parameters', id);
   const deadline = requestDeadline(record);
   return {
     ok: true,
@@ -283,12 +277,12 @@ export function correlationIdOf(record: Pick<IncomingRecord, 'headers'>): string
 export function decodeResult(record: IncomingRecord): Decoded<ResultMessage> {
   const rpcMessageId = correlationIdOf(record);
   const id = header(record, H.id);
-  if (!rpcMessageId || !id) return fail('no lightbus-correlation-id or lightbus-id header', rpcMessageId);
+  if (!rpcMessageId || !id) return undecodable('no lightbus-correlation-id or lightbus-id header', rpcMessageId);
   const status = header(record, H.status);
   const parsed = parseJson(record);
-  if (!parsed.ok) return fail(parsed.reason, rpcMessageId);
+  if (!parsed.ok) return undecodable(parsed.reason, rpcMessageId);
   if (status === 'ok') return { ok: true, value: { id, rpcMessageId, result: parsed.value, error: false } };
-  if (status !== 'error') return fail(`lightbus-status '${status ?? ''}' is neither ok nor error`, rpcMessageId);
+  if (status !== 'error') return undecodable(`lightbus-status '${status ?? ''}' is neither ok nor error`, rpcMessageId);
   const body = isPlainObject(parsed.value) ? parsed.value : {};
   const errorType = header(record, H.errorType);
   return {
@@ -324,14 +318,14 @@ export function encodeSchema(apiName: string, schema: ApiSchema, ttlSeconds: num
 export function decodeSchema(record: IncomingRecord): Decoded<StoredSchema> {
   const key = record.key?.toString('utf8');
   const parsed = parseJson(record);
-  if (!parsed.ok) return fail(parsed.reason, key);
+  if (!parsed.ok) return undecodable(parsed.reason, key);
   const value = parsed.value;
   if (!isPlainObject(value) || typeof value.api_name !== 'string' || !isPlainObject(value.schema)) {
-    return fail('not a Lightbus schema record ({api_name, schema, stored_at, ttl_seconds})', key);
+    return undecodable('not a Lightbus schema record ({api_name, schema, stored_at, ttl_seconds})', key);
   }
   const storedAt = Number(value.stored_at);
   const ttl = Number(value.ttl_seconds);
-  if (!Number.isFinite(storedAt) || !Number.isFinite(ttl)) return fail('stored_at or ttl_seconds is not a number', key);
+  if (!Number.isFinite(storedAt) || !Number.isFinite(ttl)) return undecodable('stored_at or ttl_seconds is not a number', key);
   return { ok: true, value: { apiName: value.api_name, schema: value.schema as unknown as ApiSchema, expiresAt: storedAt + ttl * 1000 } };
 }
 

@@ -9,11 +9,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  BusClosedError,
-  UndecodableResultError,
-  deferred,
+  ReplyMatcher,
   errorText,
-  type Deferred,
+  foreignReturnPath,
   type PendingResult,
   type ResultMessage,
   type ResultTransport,
@@ -39,7 +37,7 @@ export class KafkaResultTransport implements ResultTransport {
   /** This process's replies carry this key; it also picks the partition it reads. */
   readonly token: string;
   private reader: Promise<ReplyReader> | undefined;
-  private readonly pending = new Map<string, Deferred<ResultMessage>>();
+  private readonly matcher: ReplyMatcher;
 
   constructor(
     readonly options: KafkaResultOptions,
@@ -47,28 +45,17 @@ export class KafkaResultTransport implements ResultTransport {
   ) {
     this.base = new RoleBase(options, context);
     this.token = `${context.processName}.${randomBytes(4).toString('hex')}`;
+    this.matcher = new ReplyMatcher({ name: 'Kafka result transport', logger: context.logger });
   }
 
   async expectResult(message: RpcMessage, _options?: TransportCallOptions): Promise<PendingResult> {
     const reader = await this.base.unlessClosed('wait for a result', () => this.startReader());
-    const box = deferred<ResultMessage>();
-    box.promise.catch(() => undefined);
-    this.pending.set(message.id, box);
-    return {
-      returnPath: formatReturnPath({ topic: reader.topic, partition: reader.partition, token: this.token }),
-      result: box.promise,
-      cancel: () => {
-        this.pending.delete(message.id);
-      },
-    };
+    return this.matcher.expect(message, formatReturnPath({ topic: reader.topic, partition: reader.partition, token: this.token }));
   }
 
   async sendResult(call: RpcMessage, result: ResultMessage): Promise<void> {
     const path = parseReturnPath(call.returnPath);
-    if (!path) {
-      this.base.logger.warn('Cannot reply: the call has no Kafka return path', { rpcMessageId: call.id, returnPath: call.returnPath });
-      return;
-    }
+    if (!path) throw foreignReturnPath('kafka', call, 'kafka://<reply topic>/<partition>/<token>');
     // A reply after the caller's deadline is dropped unsent: nobody waits for it.
     await this.base.produce(path.topic, encodeResult(result, path.token, path.partition), call.deadline).catch((error: unknown) => {
       if (error instanceof DeadlinePassedError) {
@@ -115,15 +102,9 @@ export class KafkaResultTransport implements ResultTransport {
   private route(records: readonly IncomingRecord[]): void {
     for (const record of records) {
       const id = correlationIdOf(record);
-      const box = id === undefined ? undefined : this.pending.get(id);
-      if (!box) continue; // another process sharing the partition, or a call that gave up
-      this.pending.delete(id!);
-      const decoded = decodeResult(record);
-      if (decoded.ok) box.resolve(decoded.value);
-      else {
-        this.base.logger.warn('Undecodable reply', { rpcMessageId: id, reason: decoded.reason });
-        box.reject(new UndecodableResultError(`The reply to call ${id} cannot be decoded: ${decoded.reason}.`));
-      }
+      // Not ours: another process sharing the partition, or a call that gave up (decoding it would be wasted).
+      if (id === undefined || !this.matcher.has(id)) continue;
+      this.matcher.settle(decodeResult(record), id);
     }
   }
 
@@ -136,8 +117,7 @@ export class KafkaResultTransport implements ResultTransport {
           this.base.logger.debug('Stopping the reply reader failed', { error: errorText(error) });
         });
       }
-      for (const [id, box] of this.pending) box.reject(new BusClosedError(`The Kafka result transport closed while call ${id} waited for its result.`));
-      this.pending.clear();
+      this.matcher.close();
     });
   }
 }

@@ -22,7 +22,7 @@ import { BLOCK_MS, BlockingReader } from './blocking';
 import { isReplyError, type RedisConnection } from './connection';
 import { RedisRole, commandFailure } from './common';
 import type { RedisRpcOptions } from './options';
-import { UndecodableMessage, decodeRpcCall, deadLetterKey, encodeRpcCall, rpcExpiryKey, rpcQueueKey } from './wire';
+import { decodeRpcCall, deadLetterKey, encodeRpcCall, rpcExpiryKey, rpcQueueKey } from './wire';
 
 /** Entries kept in an RPC queue's dead-letter stream. */
 const RPC_DEAD_LETTERS_MAX = 10_000;
@@ -149,13 +149,9 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
    * run it unless the key was gone.
    */
   private take(queue: string, blob: string, handler: RpcHandler, connection: RedisConnection): Promise<void> {
-    let message: RpcMessage;
-    try {
-      message = decodeRpcCall(blob);
-    } catch (error) {
-      const reason = error instanceof UndecodableMessage ? error.reason : errorText(error);
-      return this.setAside(queue, blob, reason, error instanceof UndecodableMessage ? error.messageId : undefined);
-    }
+    const decoded = decodeRpcCall(blob);
+    if (!decoded.ok) return this.setAside(queue, blob, decoded.reason, decoded.id);
+    const message = decoded.value;
     const expiryKey = rpcExpiryKey(message.id);
     const deletion = connection
       .send(['DEL', expiryKey])

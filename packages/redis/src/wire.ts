@@ -8,7 +8,21 @@
  * metadata (a message Python would refuse is refused here too, and set aside),
  * liberal about JSON formatting.
  */
-import { EncodingError, decodeJson, encodeJson, errorTypeFromTrace, isPlainObject, setOwn, type EventMessage, type Kwargs, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import {
+  EncodingError,
+  decodeJson,
+  decoded,
+  encodeJson,
+  errorTypeFromTrace,
+  isPlainObject,
+  setOwn,
+  undecodable,
+  type Decoded,
+  type EventMessage,
+  type Kwargs,
+  type ResultMessage,
+  type RpcMessage,
+} from '@lightbus/core';
 
 export type StreamUse = 'per_api' | 'per_event';
 
@@ -40,7 +54,7 @@ export function keyOfReturnPath(returnPath: string): string | undefined {
     : undefined;
 }
 
-/** A message that cannot be read: `reason` says why (logged, and written to the dead-letter stream). */
+/** Thrown inside this module's readers; decoders turn it into a `Decoded` failure. */
 export class UndecodableMessage extends Error {
   constructor(
     readonly reason: string,
@@ -49,6 +63,16 @@ export class UndecodableMessage extends Error {
   ) {
     super(reason);
     this.name = 'UndecodableMessage';
+  }
+}
+
+/** Run a reader that throws UndecodableMessage; its refusal becomes the kit's Decoded failure (with the id it read). */
+function decoding<T>(read: () => T): Decoded<T> {
+  try {
+    return decoded(read());
+  } catch (error) {
+    if (error instanceof UndecodableMessage) return undecodable(error.reason, error.messageId);
+    throw error;
   }
 }
 
@@ -126,7 +150,12 @@ function requireStrings<K extends string>(
   return metadata as Record<K, string>;
 }
 
-export function decodeRpcCall(blob: string): RpcMessage {
+/** A call blob, refused (with its id when it could be read) where Python would refuse it. */
+export function decodeRpcCall(blob: string): Decoded<RpcMessage> {
+  return decoding(() => readRpcCall(blob));
+}
+
+function readRpcCall(blob: string): RpcMessage {
   const { metadata, kwargs } = parseBlob(blob, 'Call');
   const meta = requireStrings(metadata, RPC_METADATA, 'Call');
   const extra = Object.keys(metadata).filter((key) => !(RPC_METADATA as readonly string[]).includes(key));
@@ -172,8 +201,12 @@ function safeText(value: unknown): string {
   }
 }
 
-/** Reads results written by TypeScript or Python workers. Throws UndecodableMessage (with the call id when known). */
-export function decodeResult(blob: string): ResultMessage {
+/** Reads results written by TypeScript or Python workers; a refusal names the call when it could be read. */
+export function decodeResult(blob: string): Decoded<ResultMessage> {
+  return decoding(() => readResult(blob));
+}
+
+function readResult(blob: string): ResultMessage {
   const { metadata, kwargs } = parseBlob(blob, 'Result');
   const callId = typeof metadata.rpc_message_id === 'string' && metadata.rpc_message_id ? metadata.rpc_message_id : undefined;
   let meta: Record<'id' | 'rpc_message_id', string>;

@@ -1,6 +1,6 @@
 /** RPC options and failures, config validation, unreachable Redis, schema expiry. */
 import path from 'node:path';
-import { Api, BrokerConnectionError, ConfigError, EncodingError, Event, LightbusError, newMessageId } from '@lightbus/core';
+import { Api, BrokerConnectionError, ConfigError, EncodingError, Event, ForeignReturnPathError, LightbusError, newMessageId } from '@lightbus/core';
 import { Collector, startNode, waitFor } from '@lightbus/testing';
 import {
   RedisResultTransport,
@@ -85,9 +85,9 @@ describe('rpc', () => {
     const results = new RedisResultTransport(resultOptions(), context(names.service, names.process));
     try {
       const call = { id: 'c1', apiName: api, procedureName: 'echo', kwargs: {}, returnPath: 'amqp://reply-to/abc' };
-      await expect(results.sendResult(call, { id: newMessageId(), rpcMessageId: 'c1', result: 1, error: false })).rejects.toThrow(
-        /return path "amqp:\/\/reply-to\/abc" is not a Redis one \(redis\+key:\/\/<key>\)/,
-      );
+      const sending = results.sendResult(call, { id: newMessageId(), rpcMessageId: 'c1', result: 1, error: false });
+      await expect(sending).rejects.toBeInstanceOf(ForeignReturnPathError);
+      await expect(sending).rejects.toThrow(/return path "amqp:\/\/reply-to\/abc" with the redis result transport: it is not a redis return path \(redis\+key:\/\/<key>\)/);
     } finally {
       await results.close();
     }

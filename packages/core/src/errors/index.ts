@@ -220,3 +220,14 @@ export class UndecodableResultError extends LightbusError {
 export class MissingPackageError extends LightbusError {
   override readonly code = 'LIGHTBUS_MISSING_PACKAGE';
 }
+
+/**
+ * A worker cannot send a result back: the call's return path belongs to
+ * another result transport (the caller and the worker configure different
+ * `result_transport`s for the API, or the call came over a transport that
+ * cannot carry this return path). The result is dropped and logged by the
+ * worker; the caller times out. Not retriable: the fix is the config.
+ */
+export class ForeignReturnPathError extends LightbusError {
+  override readonly code = 'LIGHTBUS_FOREIGN_RETURN_PATH';
+}

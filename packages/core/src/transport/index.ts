@@ -13,3 +13,4 @@ export {
   memoryCapabilities,
 } from './memory';
 export type { DeadLetter } from './memory';
+export * from './kit';

@@ -112,7 +112,7 @@ describe('races and resources', () => {
     const name = `timeouts-${Date.now()}`;
     const client = buses.make({ config: memoryConfig(name, { apis: { default: { rpc_timeout: 0.05 } } }) });
     for (let i = 0; i < 20; i++) await expect(client.nobody.home.ping()).rejects.toThrow(RpcTimeoutError);
-    expect(memoryBroker(name).mailboxes.size).toBe(0);
+    expect(memoryBroker(name).waitingResults).toBe(0);
   });
 
   it('counts schema loading and hooks within rpc_timeout', async () => {

@@ -4,11 +4,10 @@
  * name per process (option `name`, default "default"), so several buses in one
  * process share a bus, as separate processes share Redis.
  */
-import type { ResultMessage } from '../../message';
+import type { ReplyMatcher } from '../kit/reply';
 import type { ApiSchema } from '../../schema/types';
 import type { StartPosition } from '../interfaces';
 import { Notifier } from '../../util/notifier';
-import { deferred, type Deferred } from '../../util/async';
 
 export interface StreamEntry {
   readonly seq: number;
@@ -101,7 +100,8 @@ export class MemoryBroker {
   /** Calls waiting per API, as JSON text. */
   readonly rpcQueues = new Map<string, string[]>();
   readonly rpcArrived = new Notifier();
-  readonly mailboxes = new Map<string, Deferred<ResultMessage>>();
+  /** Each open result transport's calls waiting for results, by its return path. */
+  readonly replyEndpoints = new Map<string, ReplyMatcher>();
   readonly streams = new Map<string, MemoryStream>();
   readonly schemas = new Map<string, { schema: ApiSchema; expiresAt: number }>();
   /** Messages set aside: undecodable or rejected (poison). */
@@ -119,10 +119,11 @@ export class MemoryBroker {
     return queue;
   }
 
-  mailbox(returnPath: string): Deferred<ResultMessage> {
-    const box = deferred<ResultMessage>();
-    this.mailboxes.set(returnPath, box);
-    return box;
+  /** Calls waiting for their results, on every result transport of this broker. */
+  get waitingResults(): number {
+    let count = 0;
+    for (const matcher of this.replyEndpoints.values()) count += matcher.size;
+    return count;
   }
 
   stream(key: string, maxLength: number): MemoryStream {

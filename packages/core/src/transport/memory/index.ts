@@ -5,7 +5,7 @@
  * show up here first.
  */
 import { Type } from '@sinclair/typebox';
-import { decodeJson, encodeJson, type EventMessage, type ResultMessage, type RpcMessage } from '../../message';
+import { decodeJson, encodeJson, newMessageId, type EventMessage, type ResultMessage, type RpcMessage } from '../../message';
 import type { ApiSchema } from '../../schema/types';
 import { InFlight, Semaphore } from '../../util/async';
 import {
@@ -24,6 +24,8 @@ import {
   type TransportContext,
 } from '../interfaces';
 import { deliveryLimitOption, settleEvent, type ReceivedEvent } from '../kit/settle';
+import { decoded, undecodable, type Decoded } from '../kit/codec';
+import { ReplyMatcher, foreignReturnPath } from '../kit/reply';
 import { memoryBroker, type GroupState, type MemoryBroker, type MemoryStream, type StreamEntry } from './broker';
 
 export { memoryBroker, resetMemoryBroker, MemoryBroker } from './broker';
@@ -123,35 +125,45 @@ class MemoryRpcTransport implements RpcTransport {
   async close(): Promise<void> {}
 }
 
+const MEMORY_RETURN_PATH = 'memory://result/';
+
 class MemoryResultTransport implements ResultTransport {
   private readonly broker: MemoryBroker;
+  private readonly matcher: ReplyMatcher;
+  /** Results for this transport's callers come back along this path. */
+  private readonly returnPath = `${MEMORY_RETURN_PATH}${newMessageId()}`;
+
   constructor(options: { name: string }, private readonly context: TransportContext) {
     this.broker = memoryBroker(options.name);
+    this.matcher = new ReplyMatcher({ name: 'memory result transport', logger: context.logger });
+    this.broker.replyEndpoints.set(this.returnPath, this.matcher);
   }
 
   async expectResult(message: RpcMessage): Promise<PendingResult> {
-    const returnPath = `memory://result/${message.id}`;
-    const box = this.broker.mailbox(returnPath);
-    return {
-      returnPath,
-      result: box.promise,
-      cancel: () => {
-        this.broker.mailboxes.delete(returnPath);
-      },
-    };
+    return this.matcher.expect(message, this.returnPath);
   }
 
   async sendResult(call: RpcMessage, result: ResultMessage): Promise<void> {
-    const box = this.broker.mailboxes.get(call.returnPath);
-    if (!box) {
-      this.context.logger.debug('No caller waits for this result any more; dropped', { rpcMessageId: call.id });
+    if (!call.returnPath.startsWith(MEMORY_RETURN_PATH)) throw foreignReturnPath('memory', call, `${MEMORY_RETURN_PATH}<endpoint>`);
+    const endpoint = this.broker.replyEndpoints.get(call.returnPath);
+    if (!endpoint) {
+      this.context.logger.debug('The calling bus was closed: no caller waits for this result any more; dropped', { rpcMessageId: call.id });
       return;
     }
-    this.broker.mailboxes.delete(call.returnPath);
-    box.resolve(decodeJson(encodeJson(result)) as ResultMessage);
+    // As JSON text, as over a broker.
+    endpoint.settle(decodeResult(encodeJson(result)));
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.matcher.close();
+    this.broker.replyEndpoints.delete(this.returnPath);
+  }
+}
+
+function decodeResult(payload: string): Decoded<ResultMessage> {
+  const value = decodeJson(payload) as Partial<ResultMessage> | null;
+  if (!value || typeof value.rpcMessageId !== 'string' || typeof value.error !== 'boolean') return undecodable('not a result message');
+  return decoded(value as ResultMessage);
 }
 
 interface Subscription {

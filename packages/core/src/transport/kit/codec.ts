@@ -1,0 +1,26 @@
+/**
+ * The one result type of every transport codec: a decoder never throws for bad
+ * input from the wire; it says why the message cannot be used, and, when it
+ * could read it, the id of the message (or of the call a reply answers), so the
+ * transport can log it, set it aside, or fail the call waiting for it.
+ */
+
+export type Decoded<T> =
+  | { readonly ok: true; readonly value: T }
+  | {
+      readonly ok: false;
+      /** Why the message cannot be used, for logs and dead letters. */
+      readonly reason: string;
+      /** The message's id (a reply: the id of the call it answers), when it could be read. */
+      readonly id?: string;
+    };
+
+/** A message that decoded. */
+export function decoded<T>(value: T): Decoded<T> {
+  return { ok: true, value };
+}
+
+/** A message that cannot be used, and why. */
+export function undecodable<T = never>(reason: string, id?: string): Decoded<T> {
+  return id === undefined ? { ok: false, reason } : { ok: false, reason, id };
+}

@@ -1,0 +1,32 @@
+/**
+ * Deadlines: one number, milliseconds since the epoch, set once by the caller
+ * and carried by the call itself (`RpcMessage.deadline`). Transports read it;
+ * they never recompute it from a timeout.
+ */
+
+/** Milliseconds since the epoch after which the work is useless: its caller has given up. */
+export type Deadline = number;
+
+/** The deadline `seconds` from now. */
+export function deadlineIn(seconds: number, now = Date.now()): Deadline {
+  return now + seconds * 1000;
+}
+
+/** Milliseconds left until `deadline` (0 once it passed). */
+export function msUntil(deadline: Deadline, now = Date.now()): number {
+  return Math.max(0, deadline - now);
+}
+
+/** Whether `deadline` has passed; a missing deadline never passes. */
+export function isPast(deadline: Deadline | undefined, now = Date.now()): boolean {
+  return deadline !== undefined && now > deadline;
+}
+
+/**
+ * The deadline of work done for a received call (sending its result, checking
+ * its expiry): the call's own deadline, or `fallbackSeconds` from now for a
+ * call that carries none (a Python caller on Redis sends no deadline).
+ */
+export function deadlineOf(call: { readonly deadline?: Deadline }, fallbackSeconds: number, now = Date.now()): Deadline {
+  return call.deadline ?? deadlineIn(fallbackSeconds, now);
+}
