@@ -5,10 +5,9 @@
  * reconnect and resume; nothing acknowledged is lost.
  */
 import { Api, BrokerConnectionError, Event, RpcTimeoutError, type Bus } from '@lightbus/core';
-import { Collector, waitFor } from '@lightbus/testing';
-import { CuttingProxy } from './cutting-proxy';
+import { Collector, FaultProxy, waitFor } from '@lightbus/testing';
 import { PrivateRedis } from './private-redis';
-import { redisConfig, redisTestKit, uniqueId } from './helpers';
+import { REDIS_URL, redisConfig, redisTestKit, uniqueId } from './helpers';
 
 const { raw, keys, buses } = redisTestKit();
 
@@ -89,7 +88,8 @@ describe('CLIENT KILL', () => {
   it('after a command reached Redis but before its reply: the call is not sent again, and runs once', async () => {
     const api = `cut${uniqueId()}.slow`;
     keys.api(api);
-    const proxy = await CuttingProxy.start();
+    const target = new URL(REDIS_URL);
+    const proxy = await FaultProxy.start({ host: target.hostname, port: Number(target.port || 6379) });
     try {
       const executions: number[] = [];
       // One call at a time, so the worker takes calls in queue order.
@@ -97,12 +97,13 @@ describe('CLIENT KILL', () => {
       worker.client.registerApi(new (slowApi(api, executions))());
       await worker.start({ features: ['rpcs'] });
       // The caller sends calls through the proxy; its results come straight from Redis.
-      const callerConfig = redisConfig({ service: `csvc-${uniqueId()}`, process: 'c' }, { rpc: { ...fast, rpc_retry_delay: 0.05, url: proxy.url } });
+      const callerConfig = redisConfig({ service: `csvc-${uniqueId()}`, process: 'c' }, { rpc: { ...fast, rpc_retry_delay: 0.05, url: `redis://${proxy.address}/0` } });
       const caller = buses.make({ ...callerConfig, apis: { default: { ...callerConfig.apis!.default, rpc_timeout: 5 } } });
       expect(await caller.client.callRpc(api, 'slow', { n: 0, ms: 1 })).toBe(0); // connected
 
-      proxy.cutAfter((data) => data.includes('RPUSH') && data.includes(`${api}:rpc_queue`));
+      const cut = proxy.cutAfter((data) => data.includes('RPUSH') && data.includes(`${api}:rpc_queue`));
       const outcome = await caller.client.callRpc(api, 'slow', { n: 1, ms: 1 }).catch((error: unknown) => error);
+      await cut;
       expect(proxy.cuts).toBe(1);
       // The call reached Redis: the worker ran it and its result came back on the result list.
       expect(outcome).toBe(1);
