@@ -14,7 +14,11 @@ const { readdirSync } = require('node:fs');
 const packages = readdirSync(`${__dirname}/packages`, { withFileTypes: true })
   .filter((entry) => entry.isDirectory())
   .map((entry) => entry.name);
-const moduleNameMapper = { [`^@lightbus/(${packages.join('|')})$`]: '<rootDir>/packages/$1/src' };
+const moduleNameMapper = {
+  // Subpath entries (package.json `exports`), then each package's main entry.
+  '^@lightbus/testing/jest$': '<rootDir>/packages/testing/src/jest',
+  [`^@lightbus/(${packages.join('|')})$`]: '<rootDir>/packages/$1/src',
+};
 
 const common = {
   rootDir: __dirname,

@@ -5,7 +5,7 @@
  * queue, classic group queues, no stream). Each test gets its own prefix and
  * deletes what it declared.
  */
-import { transportConformance, type ConformanceNamespace } from '@lightbus/testing';
+import { transportConformance, type ConformanceNamespace } from '@lightbus/testing/jest';
 import { withChannel, TestNamespace, type RoleOverrides } from './helpers';
 
 function target(name: string, given: RoleOverrides & { event?: { stream?: boolean } }): void {

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as amqplib from 'amqplib';
 import { ConsoleLogger, validateAgainst, type Logger, type LogFields, type TransportContext } from '@lightbus/core';
-import type { TransportSet } from '@lightbus/testing';
+import type { TransportSet } from '@lightbus/testing/jest';
 import {
   AmqpEventTransport,
   AmqpResultTransport,

@@ -3,7 +3,7 @@
  * test broker. `patience` covers the mock's group timing: a group's first join
  * takes ~3 s and a rejoin after a member left waits session_timeout - 1 s.
  */
-import { transportConformance } from '@lightbus/testing';
+import { transportConformance } from '@lightbus/testing/jest';
 import { KafkaEventTransport, KafkaResultTransport, KafkaRpcTransport, KafkaSchemaTransport, TopicNames } from '@lightbus/kafka';
 import { cleanupRun, deleteTopicsWithPrefix, eventOptions, rawKafka, resultOptions, rpcOptions, schemaOptions, uniquePrefix } from './helpers';
 

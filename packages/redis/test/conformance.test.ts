@@ -5,7 +5,7 @@
  * to the millisecond (each event has its own stream and stream ids are per stream),
  * which the suite's history test does not allow for.
  */
-import { transportConformance } from '@lightbus/testing';
+import { transportConformance } from '@lightbus/testing/jest';
 import { deadLetterKey, streamKey } from '@lightbus/redis';
 import {
   RedisEventTransport,

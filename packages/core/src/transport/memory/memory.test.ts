@@ -1,4 +1,4 @@
-import { transportConformance } from '@lightbus/testing';
+import { transportConformance } from '@lightbus/testing/jest';
 import { memoryTransport, memoryBroker, resetMemoryBroker } from '..';
 import type { TransportContext } from '../interfaces';
 
