@@ -14,8 +14,9 @@
 import {
   ConsumerSet,
   InvalidParametersError,
-  isMessageRejected,
   backoffDelay,
+  settleEvent,
+  type Settlement,
   delay,
   errorText,
   withTimeout,
@@ -82,9 +83,41 @@ function minBig(a: bigint, b: bigint): bigint {
   return a < b ? a : b;
 }
 
+/**
+ * Failed deliveries per record (group, topic, partition, offset), for
+ * delivery_limit: Kafka keeps no count, so the transport does, for every
+ * consumer it runs (a consumer restarted or a partition taken back in this
+ * process goes on counting). Forgotten once the record is settled; the oldest
+ * are dropped beyond `MAX_COUNTED` (records another process took over).
+ */
+export class DeliveryCounts {
+  private static readonly MAX_COUNTED = 10_000;
+  private readonly counts = new Map<string, number>();
+
+  private static key(group: string, record: IncomingRecord): string {
+    return `${group}\u0000${record.topic}:${record.partition}:${record.offset}`;
+  }
+
+  /** Count a failed delivery of `record`; returns the deliveries so far, this one included. */
+  failed(group: string, record: IncomingRecord): number {
+    const key = DeliveryCounts.key(group, record);
+    const count = (this.counts.get(key) ?? 0) + 1;
+    this.counts.delete(key);
+    this.counts.set(key, count);
+    if (this.counts.size > DeliveryCounts.MAX_COUNTED) this.counts.delete(this.counts.keys().next().value!);
+    return count;
+  }
+
+  settled(group: string, record: IncomingRecord): void {
+    this.counts.delete(DeliveryCounts.key(group, record));
+  }
+}
+
 export class KafkaEventTransport implements EventTransport {
   readonly capabilities: TransportCapabilities;
   readonly base: RoleBase;
+  /** Failed deliveries per record, for delivery_limit. */
+  readonly deliveries = new DeliveryCounts();
   private readonly consumers = new ConsumerSet();
   /** History queries reading now: stopped on close. */
   private readonly historyReads = new Set<{ stop(): Promise<void> }>();
@@ -299,36 +332,30 @@ class EventConsumer {
         continue;
       }
       const decoded = decodeEvent(record);
-      if (!decoded.ok) {
-        if (!(await this.setAsideOrRetry(batch, record, `cannot be decoded: ${decoded.reason}`, decoded.id))) return;
-        continue;
-      }
+      const id = decoded.ok ? decoded.value.id : decoded.id;
+      const deliveries = this.transport.deliveries;
+      let settled: Settlement;
       try {
-        await this.runHandler(decoded.value, batch);
+        settled = await settleEvent(
+          decoded,
+          (message) => this.runHandler(message, batch),
+          { deliveryLimit: this.transport.options.delivery_limit, deliveries: () => deliveries.failed(this.groupId, record) },
+          { ack: () => undefined, deadLetter: (reason) => this.base.setAside(this.transport.deadLetterTopic, record, reason, this.groupId, id, 'Event') },
+        );
       } catch (error) {
-        if (isMessageRejected(error)) {
-          if (!(await this.setAsideOrRetry(batch, record, `rejected by the handler: ${errorText(error)}`, decoded.value.id))) return;
-          continue;
-        }
-        this.redeliverLater(batch, record, decoded.value.id, error);
+        // Setting it aside failed: leave it for a retry.
+        this.redeliverLater(batch, record, id, error);
         return;
       }
+      if (settled.kind === 'redeliver') {
+        this.redeliverLater(batch, record, id, settled.error);
+        return;
+      }
+      deliveries.settled(this.groupId, record);
       this.failures.delete(key);
       batch.resolve(record.offset);
-      await batch.heartbeat(); // throws when the group rebalances: kafkajs commits what is resolved and rejoins
+      if (settled.kind === 'ack') await batch.heartbeat(); // throws when the group rebalances: kafkajs commits what is resolved and rejoins
     }
-  }
-
-  /** Dead-letter a record and resolve it; when even that fails, leave it for a retry. */
-  private async setAsideOrRetry(batch: ConsumedBatch, record: IncomingRecord, reason: string, id: string | undefined): Promise<boolean> {
-    try {
-      await this.base.setAside(this.transport.deadLetterTopic, record, reason, this.groupId, id, 'Event');
-    } catch (error) {
-      this.redeliverLater(batch, record, id, error);
-      return false;
-    }
-    batch.resolve(record.offset);
-    return true;
   }
 
   /** The handler runs while the group expects heartbeats: keep sending them for long handlers. */

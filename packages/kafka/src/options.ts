@@ -9,6 +9,7 @@
  * consumers add group timing. See docs/reference/transports/kafka.md.
  */
 import { Type, type Static, type TProperties } from '@sinclair/typebox';
+import { deliveryLimitOption } from '@lightbus/core';
 
 const TOPIC_CHARS = '^[A-Za-z0-9._-]*$';
 
@@ -192,6 +193,10 @@ export const EventOptions = Type.Object(
     }),
     dead_letter_topic: Type.Optional(
       Type.String({ minLength: 1, pattern: TOPIC_CHARS, description: 'Where poison events go. Default: <prefix>dead-letter.' }),
+    ),
+    delivery_limit: deliveryLimitOption(
+      'Counted by the consuming process, per record: a failing event is read again from its partition after a backoff ' +
+        '(the partition waits meanwhile); a process restart counts afresh.',
     ),
     history_max_scan: Type.Integer({
       minimum: 1,

@@ -14,6 +14,7 @@ transportConformance({
   // partition_key: api, the default. Written out, not kafkaCapabilities('api'): the suite checks the transport reports exactly this.
   capabilities: { crossProcess: true, durable: true, consumerGroups: true, replay: true, history: true, ordering: 'per-stream' },
   canInjectMalformedEvents: true,
+  deliveryLimit: 2,
   patience: 15_000,
   namespace() {
     const prefix = uniquePrefix('conf');
@@ -21,7 +22,7 @@ transportConformance({
       connect: (context) => ({
         rpc: new KafkaRpcTransport(rpcOptions(prefix), context),
         result: new KafkaResultTransport(resultOptions(prefix), context),
-        event: new KafkaEventTransport(eventOptions(prefix), context),
+        event: new KafkaEventTransport(eventOptions(prefix, { delivery_limit: 2 }), context),
         schema: new KafkaSchemaTransport(schemaOptions(prefix), context),
       }),
       cleanup: () => deleteTopicsWithPrefix(prefix),

@@ -194,4 +194,40 @@ describe('kafka events', () => {
       await transport.close();
     }
   });
+
+  it('sets aside an event whose handler fails on delivery_limit + 1 deliveries, with its last error, and the partition moves on', async () => {
+    const prefix = uniquePrefix('limit');
+    const names = new TopicNames(prefix);
+    const api = 'limit.api';
+    const transport = new KafkaEventTransport(eventOptions(prefix, { delivery_limit: 1 }), context());
+    const tried = new Collector<string>();
+    const handled = new Collector<string>();
+    try {
+      const consumer = await transport.consume({ events: [{ apiName: api, eventName: 'tick' }], group: 'svc-limit', consumer: 'c1' }, async (message) => {
+        if (message.kwargs.doomed) {
+          tried.push(message.id);
+          throw new Error(`still broken (${tried.length})`);
+        }
+        handled.push(message.id);
+      });
+      const doomed = event(api, 'tick', { doomed: true });
+      const next = event(api, 'tick', { doomed: false });
+      await transport.sendEvent(doomed, { timeoutSeconds: 10 });
+      await transport.sendEvent(next, { timeoutSeconds: 10 });
+      // One consumer, one partition: the event behind the failing one waits, then flows once it is set aside.
+      await handled.waitForCount(1, 15_000);
+      expect(tried.items).toEqual([doomed.id, doomed.id]);
+      expect(handled.items).toEqual([next.id]);
+      await consumer.stop();
+
+      const records = await readTopics([names.deadLetter()], `${prefix}reader`, (r) => r.length >= 1);
+      expect(records).toHaveLength(1);
+      expect(text(records[0]!.headers?.['ce_id'])).toBe(doomed.id);
+      expect(text(records[0]!.headers?.['lightbus-dead-letter-reason'])).toBe(
+        'the handler failed on 2 deliveries (delivery_limit 1); last error: still broken (2)',
+      );
+    } finally {
+      await transport.close();
+    }
+  });
 });
