@@ -19,7 +19,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as amqplib from 'amqplib';
-import lightbus, { Api, ConsoleLogger, Event, newMessageId, redactUrl, validateAgainst, type Bus, type RpcMessage } from '@lightbus/core';
+import lightbus, { Api, ConsoleLogger, Event, newMessageId, redactUrl, validateAgainst, type Bus, type OutgoingCall } from '@lightbus/core';
 import {
   AmqpEventOptions,
   AmqpEventTransport,
@@ -124,11 +124,10 @@ async function transportSide(prefix: string): Promise<Side> {
     handled.hit(),
   );
   const call = async (value: number): Promise<unknown> => {
-    const message: RpcMessage = { id: newMessageId(), apiName: 'bench.amqp', procedureName: 'echo', kwargs: { value }, returnPath: '', deadline: Date.now() + 5000 };
-    const pending = await callerResult.expectResult(message, { timeoutSeconds: 5 });
+    const message: OutgoingCall = { id: newMessageId(), apiName: 'bench.amqp', procedureName: 'echo', kwargs: { value }, deadline: Date.now() + 5000 };
+    const pending = await callerResult.expectResult(message);
     try {
-      message.returnPath = pending.returnPath;
-      await callerRpc.callRpc(message, { timeoutSeconds: 5 });
+      await callerRpc.callRpc({ ...message, returnPath: pending.returnPath });
       return (await pending.result).result;
     } finally {
       pending.cancel();

@@ -1,15 +1,15 @@
-import { EncodingError, type RpcMessage } from '@lightbus/core';
+import { EncodingError, type OutgoingRpcMessage } from '@lightbus/core';
 import { decodeCall, decodeEvent, decodeResult, decodeSchema, encodeCall, encodeEvent, encodeResult, encodeSchema, replyAddressOf, returnPathFor, type Incoming } from './codec';
 
 function incoming(encoded: { content: Buffer; properties: object }, routingKey = 'rk'): Incoming {
   return { content: encoded.content, properties: encoded.properties, fields: { routingKey } };
 }
 
-const call: RpcMessage = { id: 'c1', apiName: 'support.case', procedureName: 'get', kwargs: { id: 7, text: 'héllo' }, returnPath: 'amqp:amq.rabbitmq.reply-to' };
+const call: OutgoingRpcMessage = { id: 'c1', apiName: 'support.case', procedureName: 'get', kwargs: { id: 7, text: 'héllo' }, returnPath: 'amqp:amq.rabbitmq.reply-to', deadline: 11_500 };
 
 describe('amqp wire format', () => {
   it('carries a call with its deadline as expiration and header, and the reply address as reply_to', () => {
-    const encoded = encodeCall(call, 11_500, 10_000);
+    const encoded = encodeCall(call, 10_000);
     expect(JSON.parse(encoded.content.toString())).toEqual({
       metadata: { id: 'c1', api_name: 'support.case', procedure_name: 'get' },
       kwargs: { id: 7, text: 'héllo' },
@@ -26,12 +26,12 @@ describe('amqp wire format', () => {
     });
     // The worker sees the address the broker rewrote.
     const received = incoming({ ...encoded, properties: { ...encoded.properties, replyTo: 'amq.rabbitmq.reply-to.g1h2.xyz' } });
-    expect(decodeCall(received)).toEqual({ ok: true, value: { ...call, returnPath: 'amqp:amq.rabbitmq.reply-to.g1h2.xyz', deadline: 11_500 } });
-    expect(encodeCall(call, 5, 10).properties.expiration).toBe('0');
+    expect(decodeCall(received)).toEqual({ ok: true, value: { ...call, returnPath: 'amqp:amq.rabbitmq.reply-to.g1h2.xyz' } });
+    expect(encodeCall({ ...call, deadline: 5 }, 10).properties.expiration).toBe('0');
   });
 
   it("keeps another transport's return path in a header", () => {
-    const encoded = encodeCall({ ...call, returnPath: 'redis+key://x' }, 20_000, 10_000);
+    const encoded = encodeCall({ ...call, returnPath: 'redis+key://x', deadline: 20_000 }, 10_000);
     expect(encoded.properties.replyTo).toBeUndefined();
     expect(encoded.properties.headers).toMatchObject({ 'lightbus-return-path': 'redis+key://x' });
     const decoded = decodeCall(incoming(encoded));

@@ -5,7 +5,7 @@
  * expiration, persistence, type, timestamp). Decoders never throw: they return
  * the reason a message cannot be used, and the transport sets it aside.
  */
-import { EncodingError, decodeJson, encodeJson, isPlainObject, type ApiSchema, type Decoded, type EventMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { EncodingError, decodeJson, encodeJson, isPlainObject, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
 import { CONTENT_TYPE, HEADER, MESSAGE_TYPE } from './topology';
 
 /** The AMQP properties the transport sets (a subset of amqplib's publish options). */
@@ -109,8 +109,9 @@ export interface EncodedMessage {
   readonly properties: Properties;
 }
 
-/** A call: the deadline is both the message's expiration and a header the worker checks. */
-export function encodeCall(message: RpcMessage, deadline: number, now = Date.now()): EncodedMessage {
+/** A call: its deadline is both the message's expiration and a header the worker checks. */
+export function encodeCall(message: OutgoingRpcMessage, now = Date.now()): EncodedMessage {
+  const { deadline } = message;
   const content = json(
     {
       metadata: { id: message.id, api_name: message.apiName, procedure_name: message.procedureName },

@@ -6,7 +6,7 @@
  * Results are transient and at most once: a result for a caller that is gone
  * is dropped by the broker.
  */
-import { foreignReturnPath, type PendingResult, type ResultMessage, type ResultTransport, type RpcMessage, type TransportCallOptions, type TransportContext } from '@lightbus/core';
+import { foreignReturnPath, type PendingResult, type ResultMessage, type ResultTransport, type OutgoingCall, type RpcMessage, type TransportContext } from '@lightbus/core';
 import { encodeResult, replyAddressOf } from './codec';
 import { Link } from './link';
 import type { AmqpResultOptions } from './options';
@@ -28,7 +28,7 @@ export class AmqpResultTransport implements ResultTransport {
   }
 
   /** The deadline is core's to apply; the endpoint only routes the reply. */
-  expectResult(message: RpcMessage, _options?: TransportCallOptions): Promise<PendingResult> {
+  expectResult(message: OutgoingCall): Promise<PendingResult> {
     return this.endpoint.expect(message);
   }
 

@@ -10,7 +10,7 @@
  * (the worker that had it died or lost its connection mid-call, so it may have
  * run). Calls are transient messages: a broker restart loses calls waiting.
  */
-import { BrokerConnectionError, ConsumerSet, InFlight, TransportCapabilityError, errorText, type ConsumeRpcsOptions, type Consumer, type Logger, type RpcHandler, type RpcMessage, type RpcTransport, type TransportCallOptions, type TransportContext } from '@lightbus/core';
+import { BrokerConnectionError, ConsumerSet, InFlight, TransportCapabilityError, errorText, type ConsumeRpcsOptions, type Consumer, type Logger, type RpcHandler, type OutgoingRpcMessage, type RpcMessage, type RpcTransport, type TransportContext } from '@lightbus/core';
 import { isClosedError, type Channel, type Delivery } from './adapter';
 import { decodeCall, encodeCall, idForLog } from './codec';
 import { RestartingConsumer, ack } from './consumer';
@@ -45,9 +45,9 @@ export class AmqpRpcTransport implements RpcTransport {
     this.deadLetters = new DeadLetters(this.publishLink, this.names, true, context.logger);
   }
 
-  async callRpc(message: RpcMessage, options: TransportCallOptions): Promise<void> {
+  async callRpc(message: OutgoingRpcMessage): Promise<void> {
     try {
-      await this.send(message, options);
+      await this.send(message);
     } catch (error) {
       if (!isClosedError(error) || this.publishLink.isClosed) throw error;
       // Not sent again: the broker may have it already, and a call runs at most once.
@@ -59,9 +59,8 @@ export class AmqpRpcTransport implements RpcTransport {
     }
   }
 
-  private async send(message: RpcMessage, options: TransportCallOptions): Promise<void> {
-    const deadline = message.deadline ?? Date.now() + options.timeoutSeconds * 1000;
-    const encoded = encodeCall(message, deadline);
+  private async send(message: OutgoingRpcMessage): Promise<void> {
+    const encoded = encodeCall(message);
     // mandatory: if no queue takes the call (its queue was deleted), RabbitMQ returns it instead of dropping it silently.
     const properties = { ...encoded.properties, mandatory: true };
     let queue = this.queues.get(message.apiName);

@@ -4,7 +4,7 @@
  * that keeps failing does not loop forever (delivery_limit), on quorum and on
  * classic group queues.
  */
-import { MessageRejectedError, newMessageId, type EventMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { MessageRejectedError, newMessageId, type EventMessage, type ResultMessage, type OutgoingCall } from '@lightbus/core';
 import { Collector, waitFor } from '@lightbus/testing';
 import type { AmqpEventTransport } from '@lightbus/amqp';
 import { namespaces, withChannel, type TestNamespace } from './helpers';
@@ -129,10 +129,9 @@ it('sets aside a call it cannot decode and goes on serving', async () => {
     channel.sendToQueue(`${ns.prefix}.rpc.svc.api`, Buffer.from('not json at all'), { messageId: 'bad-call' });
     await channel.waitForConfirms();
   });
-  const call: RpcMessage = { id: newMessageId(), apiName: 'svc.api', procedureName: 'x', kwargs: {}, returnPath: '', deadline: Date.now() + 5000 };
-  const pending = await caller.result.expectResult(call, { timeoutSeconds: 5 });
-  call.returnPath = pending.returnPath;
-  await caller.rpc.callRpc(call, { timeoutSeconds: 5 });
+  const call: OutgoingCall = { id: newMessageId(), apiName: 'svc.api', procedureName: 'x', kwargs: {}, deadline: Date.now() + 5000 };
+  const pending = await caller.result.expectResult(call);
+  await caller.rpc.callRpc({ ...call, returnPath: pending.returnPath });
   const result: ResultMessage = await pending.result;
   expect(result.result).toBe('ok');
   let letters: DeadLetter[] = [];

@@ -5,7 +5,7 @@
  * declare again and resume; callers get their result or a clear error, never
  * a hang; no event is lost.
  */
-import { BrokerConnectionError, newMessageId, type EventMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { BrokerConnectionError, newMessageId, type EventMessage, type ResultMessage, type OutgoingCall } from '@lightbus/core';
 import { Collector, waitFor } from '@lightbus/testing';
 import type { AmqpResultTransport, AmqpRpcTransport } from '@lightbus/amqp';
 import { namespaces, closeConnections, connectionsNamed, consumerCounts, listQueues } from './helpers';
@@ -17,12 +17,11 @@ type Caller = { rpc: AmqpRpcTransport; result: AmqpResultTransport };
 
 /** A call as core makes it: expectResult, callRpc, await the result within the deadline. */
 async function call(caller: Caller, apiName: string, kwargs: Record<string, unknown>, timeoutSeconds = 5): Promise<ResultMessage> {
-  const message: RpcMessage = { id: newMessageId(), apiName, procedureName: 'echo', kwargs, returnPath: '', deadline: Date.now() + timeoutSeconds * 1000 };
-  const pending = await caller.result.expectResult(message, { timeoutSeconds });
+  const message: OutgoingCall = { id: newMessageId(), apiName, procedureName: 'echo', kwargs, deadline: Date.now() + timeoutSeconds * 1000 };
+  const pending = await caller.result.expectResult(message);
   let timer: NodeJS.Timeout | undefined;
   try {
-    message.returnPath = pending.returnPath;
-    await caller.rpc.callRpc(message, { timeoutSeconds });
+    await caller.rpc.callRpc({ ...message, returnPath: pending.returnPath });
     return await Promise.race([
       pending.result,
       new Promise<never>((_, reject) => {
@@ -159,7 +158,7 @@ it('after two reconnections every consumer consumes exactly once (no duplicate c
   const rpcConsumer = await echo(worker, 'svc.api');
   const handled = new Collector<string>();
   const eventConsumer = await worker.event.consume({ events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-l', consumer: 'w' }, async (m) => handled.push(m.id));
-  const pending = await worker.result.expectResult({ id: newMessageId(), apiName: 'svc.api', procedureName: 'x', kwargs: {}, returnPath: '' }, { timeoutSeconds: 60 });
+  const pending = await worker.result.expectResult({ id: newMessageId(), apiName: 'svc.api', procedureName: 'x', kwargs: {}, deadline: Date.now() + 60_000 });
   const replyQueue = pending.returnPath.slice('amqp:'.length);
   const consumers = async () => {
     const counts = await consumerCounts(ns.prefix);

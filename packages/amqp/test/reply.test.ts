@@ -3,7 +3,7 @@
  * whose body cannot be read fails its call at once, by its correlation id,
  * instead of leaving the caller to its timeout.
  */
-import { UndecodableResultError, newMessageId, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { UndecodableResultError, newMessageId, type ResultMessage, type OutgoingCall } from '@lightbus/core';
 import { waitFor } from '@lightbus/testing';
 import { namespaces, withChannel } from './helpers';
 
@@ -23,12 +23,11 @@ for (const mode of ['direct', 'queue'] as const) {
   it(`fails a call at once with UndecodableResultError when its reply cannot be decoded (reply_mode ${mode})`, async () => {
     const ns = namespace();
     const caller = ns.connect(ns.context({ processName: 'caller' }), { result: { reply_mode: mode } });
-    const call: RpcMessage = { id: newMessageId(), apiName: 'svc.api', procedureName: 'x', kwargs: {}, returnPath: '', deadline: Date.now() + 30_000 };
-    const other: RpcMessage = { ...call, id: newMessageId() };
-    const pending = await caller.result.expectResult(call, { timeoutSeconds: 30 });
-    const bystander = await caller.result.expectResult(other, { timeoutSeconds: 30 });
-    call.returnPath = pending.returnPath;
-    await caller.rpc.callRpc(call, { timeoutSeconds: 30 });
+    const call: OutgoingCall = { id: newMessageId(), apiName: 'svc.api', procedureName: 'x', kwargs: {}, deadline: Date.now() + 30_000 };
+    const other: OutgoingCall = { ...call, id: newMessageId() };
+    const pending = await caller.result.expectResult(call);
+    const bystander = await caller.result.expectResult(other);
+    await caller.rpc.callRpc({ ...call, returnPath: pending.returnPath });
     // A worker that answers with something that is not a result, with the call's correlation id.
     await withChannel(async (channel) => {
       const received = await waitFor(async () => (await channel.get(`${ns.prefix}.rpc.svc.api`, { noAck: true })) || undefined, { message: 'the call in its queue' });

@@ -5,7 +5,7 @@
  * RpcQueueMissingError rather than waiting for its timeout. The next call
  * declares the queue again.
  */
-import { newMessageId, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { newMessageId, type ResultMessage, type OutgoingCall } from '@lightbus/core';
 import { RpcQueueMissingError, type AmqpResultTransport, type AmqpRpcTransport } from '@lightbus/amqp';
 import { namespaces, withChannel } from './helpers';
 
@@ -13,16 +13,15 @@ const namespace = namespaces('ret');
 
 type Caller = { rpc: AmqpRpcTransport; result: AmqpResultTransport };
 
-function callMessage(apiName: string, timeoutSeconds: number): RpcMessage {
-  return { id: newMessageId(), apiName, procedureName: 'echo', kwargs: { n: 1 }, returnPath: '', deadline: Date.now() + timeoutSeconds * 1000 };
+function callMessage(apiName: string, timeoutSeconds: number): OutgoingCall {
+  return { id: newMessageId(), apiName, procedureName: 'echo', kwargs: { n: 1 }, deadline: Date.now() + timeoutSeconds * 1000 };
 }
 
 /** As core calls: expectResult, then callRpc; resolves with the pending result once the call is sent. */
-async function send(caller: Caller, message: RpcMessage, timeoutSeconds: number): Promise<{ result: Promise<ResultMessage>; cancel(): void }> {
-  const pending = await caller.result.expectResult(message, { timeoutSeconds });
-  message.returnPath = pending.returnPath;
+async function send(caller: Caller, message: OutgoingCall, timeoutSeconds: number): Promise<{ result: Promise<ResultMessage>; cancel(): void }> {
+  const pending = await caller.result.expectResult(message);
   try {
-    await caller.rpc.callRpc(message, { timeoutSeconds });
+    await caller.rpc.callRpc({ ...message, returnPath: pending.returnPath });
   } catch (error) {
     pending.cancel();
     throw error;

@@ -4,7 +4,7 @@
  * connection, calls waiting for results. close() leaves nothing
  * running and every caller gets an answer (BusClosedError), never a hang.
  */
-import { BusClosedError, newMessageId, type EventMessage, type RpcMessage } from '@lightbus/core';
+import { BusClosedError, newMessageId, type EventMessage, type OutgoingCall } from '@lightbus/core';
 import { Collector, waitFor } from '@lightbus/testing';
 import { LogCollector, TcpProxy, connectionsNamed, namespaces, withChannel } from './helpers';
 
@@ -71,13 +71,13 @@ for (const mode of ['direct', 'queue'] as const) {
   it(`close() fails the calls still waiting for their results with BusClosedError (reply_mode ${mode})`, async () => {
     const ns = namespace();
     const set = ns.connect(ns.context(), { result: { reply_mode: mode } });
-    const call: RpcMessage = { id: newMessageId(), apiName: 'svc.api', procedureName: 'x', kwargs: {}, returnPath: '' };
-    const pending = await set.result.expectResult(call, { timeoutSeconds: 30 });
+    const call: OutgoingCall = { id: newMessageId(), apiName: 'svc.api', procedureName: 'x', kwargs: {}, deadline: Date.now() + 60_000 };
+    const pending = await set.result.expectResult(call);
     let settled: unknown;
     pending.result.catch((error: unknown) => (settled = error));
     // Another call starts waiting while the endpoint closes.
     const late = set.result
-      .expectResult({ ...call, id: newMessageId() }, { timeoutSeconds: 30 })
+      .expectResult({ ...call, id: newMessageId() })
       .then((p) => p.result)
       .catch((error: unknown) => error);
     await set.result.close();

@@ -3,7 +3,7 @@
  * (rabbitmqctl list_queues / list_exchanges / list_bindings): names, types,
  * durability, arguments and bindings are a wire format other processes rely on.
  */
-import { newMessageId, type EventMessage, type RpcMessage } from '@lightbus/core';
+import { newMessageId, type EventMessage, type OutgoingCall } from '@lightbus/core';
 import { Collector, waitFor } from '@lightbus/testing';
 import { AmqpDeclarationError } from '@lightbus/amqp';
 import { LogCollector, namespaces, connectionDetails, listBindings, listExchanges, listQueues, withChannel } from './helpers';
@@ -67,8 +67,8 @@ it('declares classic group queues with the optional limits, and a per-process re
     event: { queue_type: 'classic', durable: false, message_ttl: 60, max_length: 1000, dead_letter: false },
   });
   const consumed = await set.event.consume({ events: [{ apiName: 'a', eventName: 'e' }], group: 'svc-l', consumer: 'p9' }, async () => {});
-  const call: RpcMessage = { id: newMessageId(), apiName: 'a', procedureName: 'x', kwargs: {}, returnPath: '' };
-  const pending = await set.result.expectResult(call, { timeoutSeconds: 5 });
+  const call: OutgoingCall = { id: newMessageId(), apiName: 'a', procedureName: 'x', kwargs: {}, deadline: Date.now() + 60_000 };
+  const pending = await set.result.expectResult(call);
   expect(pending.returnPath).toMatch(new RegExp(`^amqp:${p}\\.reply\\.svc\\.p9\\.[0-9a-f]{12}$`));
 
   const queues = Object.fromEntries((await listQueues(p)).map((q) => [q.name, q]));

@@ -1,4 +1,4 @@
-import { EncodingError, type EventMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { EncodingError, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
 import {
   H,
   correlationIdOf,
@@ -100,7 +100,7 @@ describe('events on the wire (CloudEvents binary mode)', () => {
 });
 
 describe('calls and results on the wire', () => {
-  const call: RpcMessage = {
+  const call: OutgoingRpcMessage = {
     id: 'c-1',
     apiName: 'support.case',
     procedureName: 'get',

@@ -13,7 +13,7 @@
  * - Schemas: one record per API (key = API name) whose value says when it was
  *   stored and for how long it lives.
  */
-import { EncodingError, decodeJson, encodeJson, isPlainObject, undecodable, type ApiSchema, type Decoded, type EventMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { EncodingError, decodeJson, encodeJson, isPlainObject, undecodable, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
 import type { PartitionKeyOption } from './options';
 
 /** A record to produce. */
@@ -192,15 +192,15 @@ export function decodeEvent(record: IncomingRecord): Decoded<EventMessage> {
 
 // ---- calls ----------------------------------------------------------------------------------
 
-export function encodeRequest(message: RpcMessage): OutgoingRecord {
+export function encodeRequest(message: OutgoingRpcMessage): OutgoingRecord {
   const headers: Record<string, string> = {
     [H.id]: message.id,
     [H.api]: message.apiName,
     [H.procedure]: message.procedureName,
     [H.replyTo]: message.returnPath,
     [H.contentType]: CONTENT_TYPE,
+    [H.deadline]: String(message.deadline),
   };
-  if (message.deadline !== undefined) headers[H.deadline] = String(message.deadline);
   return { key: message.id, value: toJson(message.kwargs, `the parameters of ${message.apiName}.${message.procedureName}()`), headers };
 }
 

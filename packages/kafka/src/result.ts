@@ -12,11 +12,11 @@ import {
   ReplyMatcher,
   errorText,
   foreignReturnPath,
+  type OutgoingCall,
   type PendingResult,
   type ResultMessage,
   type ResultTransport,
   type RpcMessage,
-  type TransportCallOptions,
   type TransportContext,
 } from '@lightbus/core';
 import type { PartitionReader } from './adapter/partition-reader';
@@ -48,7 +48,7 @@ export class KafkaResultTransport implements ResultTransport {
     this.matcher = new ReplyMatcher({ name: 'Kafka result transport', logger: context.logger });
   }
 
-  async expectResult(message: RpcMessage, _options?: TransportCallOptions): Promise<PendingResult> {
+  async expectResult(message: OutgoingCall): Promise<PendingResult> {
     const reader = await this.base.unlessClosed('wait for a result', () => this.startReader());
     return this.matcher.expect(message, formatReturnPath({ topic: reader.topic, partition: reader.partition, token: this.token }));
   }

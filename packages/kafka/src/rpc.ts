@@ -13,9 +13,9 @@ import {
   type ConsumeRpcsOptions,
   type Consumer,
   type RpcHandler,
+  type OutgoingRpcMessage,
   type RpcMessage,
   type RpcTransport,
-  type TransportCallOptions,
   type TransportContext,
 } from '@lightbus/core';
 import type { ConsumedBatch, GroupConsumer } from './adapter/client';
@@ -37,11 +37,10 @@ export class KafkaRpcTransport implements RpcTransport {
     this.base = new RoleBase(options, context);
   }
 
-  async callRpc(message: RpcMessage, options: TransportCallOptions): Promise<void> {
+  async callRpc(message: OutgoingRpcMessage): Promise<void> {
     const topic = this.base.names.request(message.apiName);
     await this.base.ensureTopics([topic], REQUEST_TOPIC_DEFAULTS);
-    const deadline = message.deadline ?? Date.now() + options.timeoutSeconds * 1000;
-    await this.base.produce(topic, encodeRequest(message), deadline);
+    await this.base.produce(topic, encodeRequest(message), message.deadline);
   }
 
   consumeRpcs(apiNames: readonly string[], handler: RpcHandler, options?: ConsumeRpcsOptions): Promise<Consumer> {

@@ -99,12 +99,12 @@ describe('kafka: close() racing with consumers and readers', () => {
       const results = new KafkaResultTransport(resultOptions(uniquePrefix('close-reply')), context());
       let closing: Promise<void> | undefined;
       if (when === 'while the reader connects') onCall(results.base.client, 'startPartitionReader', () => (closing ??= results.close()));
-      const message = { id: newMessageId(), apiName: 'close.api', procedureName: 'p', kwargs: {}, returnPath: '' };
-      const expecting = results.expectResult(message, { timeoutSeconds: 5 });
+      const message = { id: newMessageId(), apiName: 'close.api', procedureName: 'p', kwargs: {}, deadline: Date.now() + 60_000 };
+      const expecting = results.expectResult(message);
       if (when === 'at once') closing = results.close();
       expect(await failure(expecting)).toBeInstanceOf(BusClosedError);
       await closing;
-      await expect(results.expectResult(message, { timeoutSeconds: 5 })).rejects.toThrow(BusClosedError);
+      await expect(results.expectResult(message)).rejects.toThrow(BusClosedError);
       await expectNothingLeft(before, `reply reader closed ${when}`);
     }
   });
@@ -112,7 +112,7 @@ describe('kafka: close() racing with consumers and readers', () => {
   it('close() while a call waits for its reply: the call fails with BusClosedError and the reader stops', async () => {
     const before = handles();
     const results = new KafkaResultTransport(resultOptions(uniquePrefix('close-wait')), context());
-    const pending = await results.expectResult({ id: newMessageId(), apiName: 'close.api', procedureName: 'p', kwargs: {}, returnPath: '' }, { timeoutSeconds: 5 });
+    const pending = await results.expectResult({ id: newMessageId(), apiName: 'close.api', procedureName: 'p', kwargs: {}, deadline: Date.now() + 60_000 });
     await results.close();
     expect(await failure(pending.result)).toBeInstanceOf(BusClosedError);
     await expectNothingLeft(before, 'a reply reader closed while a call waited');

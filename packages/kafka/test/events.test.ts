@@ -108,10 +108,9 @@ describe('kafka events', () => {
       await perEvent.sendEvent(event('layout.api', 'opened', {}), { timeoutSeconds: 10 });
       await perApi.sendEvent(event('layout.other', 'opened', {}), { timeoutSeconds: 10 });
       const call = { id: newMessageId(), apiName: 'layout.api', procedureName: 'get', kwargs: {}, returnPath: '', deadline: Date.now() + 5000 };
-      const pending = await results.expectResult(call, { timeoutSeconds: 5 });
-      call.returnPath = pending.returnPath;
+      const pending = await results.expectResult(call);
       expect(pending.returnPath).toMatch(new RegExp(`^kafka://${prefix.replace(/\./g, '\\.')}reply\\.layout-svc/\\d+/p1\\.[0-9a-f]+$`));
-      await rpc.callRpc(call, { timeoutSeconds: 5 });
+      await rpc.callRpc({ ...call, returnPath: pending.returnPath });
       pending.cancel();
 
       const expected = [`${prefix}event.layout.api.opened`, `${prefix}event.layout.other`, `${prefix}rpc.layout.api`, `${prefix}reply.layout-svc`];

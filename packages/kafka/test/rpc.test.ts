@@ -3,12 +3,12 @@
  * reply that cannot be read fails its call at once, and a call whose deadline
  * passes while it waits for a worker's concurrency slot is skipped, not run late.
  */
-import { UndecodableResultError, newMessageId, type RpcMessage } from '@lightbus/core';
+import { UndecodableResultError, newMessageId, type OutgoingRpcMessage } from '@lightbus/core';
 import { KafkaResultTransport, KafkaRpcTransport } from '@lightbus/kafka';
 import { Collector, untilTime, waitFor } from '@lightbus/testing';
 import { cleanupRun, context, rawKafka, resultOptions, rpcOptions, uniquePrefix } from './helpers';
 
-function call(apiName: string, deadline: number, kwargs: Record<string, unknown> = {}): RpcMessage {
+function call(apiName: string, deadline: number, kwargs: Record<string, unknown> = {}): OutgoingRpcMessage {
   return { id: newMessageId(), apiName, procedureName: 'work', kwargs, returnPath: 'kafka://unused/0/nobody', deadline };
 }
 
@@ -22,7 +22,7 @@ describe('kafka rpc and results', () => {
     await producer.connect();
     try {
       const message = call('undecodable.api', Date.now() + 30_000);
-      const pending = await results.expectResult(message, { timeoutSeconds: 30 });
+      const pending = await results.expectResult(message);
       const path = /^kafka:\/\/([^/]+)\/(\d+)\/(.+)$/.exec(pending.returnPath)!;
       await producer.send({
         topic: path[1]!,
@@ -63,14 +63,14 @@ describe('kafka rpc and results', () => {
         }
       });
       const long = Date.now() + 60_000;
-      await rpc.callRpc(call(api, long, { name: 'first' }), { timeoutSeconds: 60 });
+      await rpc.callRpc(call(api, long, { name: 'first' }));
       await started.waitForCount(1, 20_000);
       // Read by the worker well within its deadline, but the slot frees up only after it.
       lateDeadline = Date.now() + 2000;
-      await rpc.callRpc(call(api, lateDeadline, { name: 'late' }), { timeoutSeconds: 2 });
+      await rpc.callRpc(call(api, lateDeadline, { name: 'late' }));
       await untilTime(lateDeadline + 50);
       // Calls are handled in the order the worker reads them: once 'after' ran, 'late' was decided.
-      await rpc.callRpc(call(api, Date.now() + 60_000, { name: 'after' }), { timeoutSeconds: 60 });
+      await rpc.callRpc(call(api, Date.now() + 60_000, { name: 'after' }));
       await started.waitForCount(2, 20_000);
       expect(started.items).toEqual(['first', 'after']);
       await consumer.stop();

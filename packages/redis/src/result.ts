@@ -14,11 +14,11 @@ import {
   errorText,
   foreignReturnPath,
   newMessageId,
+  type OutgoingCall,
   type PendingResult,
   type ResultMessage,
   type ResultTransport,
   type RpcMessage,
-  type TransportCallOptions,
   type TransportContext,
 } from '@lightbus/core';
 import { BLOCK_MS, BlockingReader } from './blocking';
@@ -45,7 +45,7 @@ export class RedisResultTransport extends RedisRole implements ResultTransport {
     this.matcher = new ReplyMatcher({ name: 'Redis result transport', logger: context.logger });
   }
 
-  async expectResult(message: RpcMessage, _options: TransportCallOptions): Promise<PendingResult> {
+  async expectResult(message: OutgoingCall): Promise<PendingResult> {
     if (this.closed) throw this.closedError(`Waiting for the result of call ${message.id}`);
     const pending = this.matcher.expect(message, returnPathFor(this.resultKey));
     this.startReader();

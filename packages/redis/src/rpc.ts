@@ -13,9 +13,9 @@ import {
   type ConsumeRpcsOptions,
   type Consumer,
   type RpcHandler,
+  type OutgoingRpcMessage,
   type RpcMessage,
   type RpcTransport,
-  type TransportCallOptions,
   type TransportContext,
 } from '@lightbus/core';
 import { BLOCK_MS, BlockingReader } from './blocking';
@@ -36,9 +36,9 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     super(options.url, context, options.consumption_restart_delay * 1000);
   }
 
-  async callRpc(message: RpcMessage, options: TransportCallOptions): Promise<void> {
+  async callRpc(message: OutgoingRpcMessage): Promise<void> {
     const blob = encodeRpcCall(message); // an EncodingError reaches the caller before anything is sent
-    const deadline = message.deadline ?? Date.now() + (options.timeoutSeconds ?? this.options.rpc_timeout) * 1000;
+    const { deadline } = message;
     const what = `Calling ${message.apiName}.${message.procedureName}()`;
     // Give up a moment before the caller's own timeout, so the caller hears why.
     const outcome = await this.sendAtMostOnce(

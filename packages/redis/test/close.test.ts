@@ -10,7 +10,7 @@
  * and is now released), and once close() resolves no connection of the
  * process is left on Redis.
  */
-import lightbus, { Api, Event, newMessageId, type Consumer, type RpcMessage } from '@lightbus/core';
+import lightbus, { Api, Event, newMessageId, type Consumer, type OutgoingCall } from '@lightbus/core';
 import { waitFor } from '@lightbus/testing';
 import { RedisConnection, type Command, type Reply } from '../src/connection';
 import {
@@ -107,8 +107,8 @@ function blockTimesMs(): number[] {
   });
 }
 
-function call(apiName: string): RpcMessage {
-  return { id: newMessageId(), apiName, procedureName: 'p', kwargs: {}, returnPath: '' };
+function call(apiName: string): OutgoingCall {
+  return { id: newMessageId(), apiName, procedureName: 'p', kwargs: {}, deadline: Date.now() + 60_000 };
 }
 
 /** A role started so that it blocks in Redis: its blocking connection, the command it blocks in, how to close it. */
@@ -131,7 +131,7 @@ async function startRole(role: 'worker' | 'results' | 'listener', service: strin
     case 'results': {
       const result = new RedisResultTransport(resultOptions(), ctx);
       keys.add(result.resultKey);
-      const pending = await result.expectResult(call(api), { timeoutSeconds: 600 });
+      const pending = await result.expectResult(call(api));
       void pending.result.catch(() => undefined); // rejected with BusClosedError by close()
       return { connection: 'result-reader', cmd: 'blpop', close: () => result.close() };
     }

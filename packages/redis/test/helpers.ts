@@ -26,7 +26,8 @@ import lightbus, {
   type RpcTransport,
   type SchemaTransport,
   type SendEventOptions,
-  type TransportCallOptions,
+  type OutgoingCall,
+  type OutgoingRpcMessage,
   type TransportContext,
   type ApiSchema,
 } from '@lightbus/core';
@@ -110,10 +111,10 @@ export class TouchedKeys {
 /** Wrap transports so every key they touch is recorded. */
 export function recordRpc(inner: RpcTransport, keys: TouchedKeys): RpcTransport {
   return {
-    callRpc: (message: RpcMessage, options: TransportCallOptions) => {
+    callRpc: (message: OutgoingRpcMessage) => {
       keys.api(message.apiName);
       keys.add(rpcExpiryKey(message.id));
-      return inner.callRpc(message, options);
+      return inner.callRpc(message);
     },
     consumeRpcs: (apiNames: readonly string[], handler: RpcHandler) => {
       apiNames.forEach((name) => keys.api(name));
@@ -126,7 +127,7 @@ export function recordRpc(inner: RpcTransport, keys: TouchedKeys): RpcTransport 
 export function recordResult(inner: RedisResultTransport, keys: TouchedKeys): ResultTransport {
   keys.add(inner.resultKey);
   return {
-    expectResult: (message: RpcMessage, options: TransportCallOptions): Promise<PendingResult> => inner.expectResult(message, options),
+    expectResult: (call: OutgoingCall): Promise<PendingResult> => inner.expectResult(call),
     sendResult: (call: RpcMessage, result: ResultMessage) => {
       if (call.returnPath.startsWith('redis+key://')) keys.add(call.returnPath.slice('redis+key://'.length));
       return inner.sendResult(call, result);

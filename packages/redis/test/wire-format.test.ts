@@ -2,7 +2,7 @@
  * The exact commands and payloads of the wire format page
  * (docs/explanation/redis.md), as Redis executes them (MONITOR).
  */
-import { newMessageId, type RpcMessage } from '@lightbus/core';
+import { newMessageId, type OutgoingCall } from '@lightbus/core';
 import { Collector } from '@lightbus/testing';
 import { CommandLog } from './monitor';
 import {
@@ -56,13 +56,12 @@ it('calls: SET rpc_expiry_key:<id> 1 PX <ms left>, then RPUSH <api>:rpc_queue <c
     await worker.result.sendResult(message, { id: 'result-1', rpcMessageId: message.id, result: { hello: message.kwargs.name }, error: false });
   });
 
-  const message: RpcMessage = { id: newMessageId(), apiName: api, procedureName: 'greet', kwargs: { name: 'Ann' }, returnPath: '', deadline: Date.now() + 3000 };
+  const message: OutgoingCall = { id: newMessageId(), apiName: api, procedureName: 'greet', kwargs: { name: 'Ann' }, deadline: Date.now() + 3000 };
   keys.add(`rpc_expiry_key:${message.id}`);
   log.watch(message.id);
   log.watch(caller.result.resultKey);
-  const pending = await caller.result.expectResult(message, { timeoutSeconds: 3 });
-  message.returnPath = pending.returnPath;
-  await caller.rpc.callRpc(message, { timeoutSeconds: 3 });
+  const pending = await caller.result.expectResult(message);
+  await caller.rpc.callRpc({ ...message, returnPath: pending.returnPath });
   const result = await pending.result;
   pending.cancel();
   await consumer.stop();

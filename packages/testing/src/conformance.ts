@@ -8,11 +8,14 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import {
   ConsoleLogger,
   MessageRejectedError,
+  deadlineIn,
   newMessageId,
+  sendCall,
   type ApiSchema,
   type Consumer,
   type EventMessage,
   type EventTransport,
+  type OutgoingCall,
   type ResultMessage,
   type ResultTransport,
   type RpcMessage,
@@ -81,8 +84,8 @@ function uniqueApi(): string {
   return `conformance.t${Date.now().toString(36)}${sequence}`;
 }
 
-function rpcMessage(apiName: string, procedureName: string, kwargs: Record<string, unknown>, timeoutSeconds = 5): RpcMessage {
-  return { id: newMessageId(), apiName, procedureName, kwargs, returnPath: '', deadline: Date.now() + timeoutSeconds * 1000 };
+function rpcMessage(apiName: string, procedureName: string, kwargs: Record<string, unknown>, timeoutSeconds = 5): OutgoingCall {
+  return { id: newMessageId(), apiName, procedureName, kwargs, deadline: deadlineIn(timeoutSeconds) };
 }
 
 function eventMessage(apiName: string, eventName: string, kwargs: Record<string, unknown>): EventMessage {
@@ -135,14 +138,8 @@ export function transportConformance(target: ConformanceTarget): void {
         return { rpc: set.rpc, result: set.result };
       }
 
-      async function call(
-        caller: { rpc: RpcTransport; result: ResultTransport },
-        message: RpcMessage,
-        timeoutSeconds = 5,
-      ): Promise<ResultMessage> {
-        const pending = await caller.result.expectResult(message, { timeoutSeconds });
-        message.returnPath = pending.returnPath;
-        await caller.rpc.callRpc(message, { timeoutSeconds });
+      async function call(caller: { rpc: RpcTransport; result: ResultTransport }, message: OutgoingCall): Promise<ResultMessage> {
+        const { pending } = await sendCall(caller, message);
         try {
           return await pending.result;
         } finally {
@@ -263,13 +260,11 @@ export function transportConformance(target: ConformanceTarget): void {
         const api = uniqueApi();
         const caller = await rpcPair();
         const expired = rpcMessage(api, 'late', {}, 0.2);
-        const pending = await caller.result.expectResult(expired, { timeoutSeconds: 0.2 });
-        expired.returnPath = pending.returnPath;
         // A transport may refuse to send a call whose deadline passes before it is sent (on Kafka,
         // creating the API's request topic can take longer than 0.2 s): never executed either way.
-        await caller.rpc.callRpc(expired, { timeoutSeconds: 0.2 }).catch(() => undefined);
-        pending.cancel();
-        await untilTime(expired.deadline! + 1100);
+        const sent = await sendCall(caller, expired).catch(() => undefined);
+        sent?.pending.cancel();
+        await untilTime(expired.deadline + 1100);
 
         const worker = await rpcPair();
         const seen = new Collector<RpcMessage>();
@@ -296,10 +291,9 @@ export function transportConformance(target: ConformanceTarget): void {
           }),
         );
         const message = rpcMessage(api, 'abandoned', {});
-        const pending = await caller.result.expectResult(message, { timeoutSeconds: 5 });
-        message.returnPath = pending.returnPath;
+        const pending = await caller.result.expectResult(message);
         pending.cancel();
-        await caller.rpc.callRpc(message, { timeoutSeconds: 5 });
+        await caller.rpc.callRpc({ ...message, returnPath: pending.returnPath });
         await handled.waitForCount(1, patience);
         expect(sendError).toBeUndefined();
         // The caller still works for the next call.

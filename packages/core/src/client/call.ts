@@ -5,11 +5,12 @@
  */
 import { assertApiName, assertMemberName } from '../api/names';
 import { BusClosedError, InvalidParametersError, RemoteError, RpcTimeoutError } from '../errors';
-import { errorTypeFromTrace, newMessageId, type ResultMessage, type RpcMessage } from '../message';
+import { errorTypeFromTrace, newMessageId, type OutgoingCall, type ResultMessage } from '../message';
 import type { BusContext } from '../runtime/context';
 import { toWire } from '../schema/codec';
 import type { RpcSchema } from '../schema/types';
 import type { PendingResult } from '../transport/interfaces';
+import { sendCall } from '../transport/kit/reply';
 import { InFlight, isPlainObject, withTimeout } from '../util/async';
 import { describeValue } from '../util/describe';
 
@@ -44,14 +45,19 @@ export class Caller {
     const call = this.check(apiName, procedureName, params, options);
     let pending: PendingResult | undefined;
     const run = async (): Promise<unknown> => {
-      const { message, schema } = await this.build(call);
-      pending = await this.send(call, message);
+      const { draft, schema } = await this.build(call);
+      const sent = await this.send(call, draft);
+      pending = sent.pending;
+      const message = sent.message;
       const result = await this.untilClosed(pending.result);
       if (this.bus.hooks.has('afterRpcCall')) await this.bus.hooks.run('afterRpcCall', { message, result });
       return this.read(call, schema, result);
     };
     try {
       return await this.inFlightCalls.track(withTimeout(run(), call.timeout * 1000, () => this.timeoutError(call)));
+    } catch (error) {
+      // The result transport's matcher may see the deadline pass first: the error is the same, told with this call's hint.
+      throw error instanceof RpcTimeoutError ? this.timeoutError(call) : error;
     } finally {
       // Also on timeout: release what the result transport holds for this call.
       pending?.cancel();
@@ -85,31 +91,31 @@ export class Caller {
     return { apiName, procedureName, params, timeout, deadline: Date.now() + timeout * 1000, local: this.bus.apis.has(apiName) };
   }
 
-  /** Step 2: the message, its parameters on the wire and validated (validate.outgoing). */
-  private async build(call: Call): Promise<{ message: RpcMessage; schema: RpcSchema | undefined }> {
+  /** Step 2: the call, its parameters on the wire and validated (validate.outgoing). */
+  private async build(call: Call): Promise<{ draft: OutgoingCall; schema: RpcSchema | undefined }> {
     const { apiName, procedureName, params } = call;
     const schema = await this.bus.validation.callSchema(apiName, procedureName);
     const kwargs = toWire(params, `the parameters of ${apiName}.${procedureName}()`, schema?.parameters) as Record<string, unknown>;
     this.bus.validation.outgoingCall(apiName, procedureName, schema, kwargs);
-    const message: RpcMessage = {
+    const draft: OutgoingCall = {
       id: newMessageId(),
       apiName,
       procedureName,
       kwargs: kwargs === params ? { ...params } : kwargs,
-      returnPath: '',
       deadline: call.deadline,
     };
-    return { message, schema };
+    return { draft, schema };
   }
 
-  /** Step 3: expect the result (which gives the return path), then send the call. */
-  private async send(call: Call, message: RpcMessage): Promise<PendingResult> {
-    if (this.bus.hooks.has('beforeRpcCall')) await this.bus.hooks.run('beforeRpcCall', { message });
-    const remaining = { timeoutSeconds: Math.max(0.001, (call.deadline - Date.now()) / 1000) };
-    const pending = await this.bus.transports.get(call.apiName, 'result').expectResult(message, remaining);
-    message.returnPath = pending.returnPath;
-    await this.bus.transports.get(call.apiName, 'rpc').callRpc(message, remaining);
-    return pending;
+  /**
+   * Step 3: expect the result (which gives the return path), then send the
+   * final message, built once and frozen; `beforeRpcCall` hooks see it as sent.
+   */
+  private send(call: Call, draft: OutgoingCall): ReturnType<typeof sendCall> {
+    const transports = { result: this.bus.transports.get(call.apiName, 'result'), rpc: this.bus.transports.get(call.apiName, 'rpc') };
+    return sendCall(transports, draft, async (message) => {
+      if (this.bus.hooks.has('beforeRpcCall')) await this.bus.hooks.run('beforeRpcCall', { message });
+    });
   }
 
   /** Step 4: a remote error raises; a value is validated (validate.incoming) and cast (cast_values). */

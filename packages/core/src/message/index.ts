@@ -14,11 +14,23 @@ export interface RpcMessage {
   readonly apiName: string;
   readonly procedureName: string;
   readonly kwargs: Kwargs;
-  /** Where the result goes; set by the result transport before the call is sent. */
-  returnPath: string;
-  /** Milliseconds since the epoch after which the call must not be executed. */
+  /** Where the result goes: the caller's result transport's address, any transport's (carried unchanged). */
+  readonly returnPath: string;
+  /**
+   * Milliseconds since the epoch after which the call must not be executed.
+   * Always set on a call this process sends (OutgoingRpcMessage); a received
+   * call may lack it (Python Lightbus sends none).
+   */
   readonly deadline?: number;
 }
+
+/** A call as its caller sends it: built once, with its deadline and return path, never changed. */
+export interface OutgoingRpcMessage extends RpcMessage {
+  readonly deadline: number;
+}
+
+/** A call before its return path is known: what the result transport is told to expect (`expectResult`). */
+export type OutgoingCall = Omit<OutgoingRpcMessage, 'returnPath'>;
 
 export interface ResultMessage {
   readonly id: string;

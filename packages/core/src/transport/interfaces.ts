@@ -24,7 +24,7 @@
  */
 import type { TSchema } from '@sinclair/typebox';
 import type { Logger } from '../log';
-import type { EventMessage, ResultMessage, RpcMessage } from '../message';
+import type { EventMessage, OutgoingCall, OutgoingRpcMessage, ResultMessage, RpcMessage } from '../message';
 import type { ApiSchema } from '../schema/types';
 
 export type TransportRole = 'rpc' | 'result' | 'event' | 'schema';
@@ -48,17 +48,17 @@ export interface Consumer {
   stop(): Promise<void>;
 }
 
-export interface TransportCallOptions {
-  /** The call's deadline in seconds from now (rpc_timeout). */
-  readonly timeoutSeconds: number;
-}
-
 export type RpcHandler = (message: RpcMessage) => Promise<void>;
 export type EventMessageHandler = (message: EventMessage) => Promise<void>;
 
 export interface RpcTransport extends Closeable {
-  /** Send a call; resolves once the broker has it. `message.returnPath` is set. */
-  callRpc(message: RpcMessage, options: TransportCallOptions): Promise<void>;
+  /**
+   * Send a call; resolves once the broker has it. The message is final (frozen):
+   * its return path is set, and `message.deadline` is the one deadline of the
+   * call: give up sending at it, and make the broker or the worker drop the
+   * call once it passed.
+   */
+  callRpc(message: OutgoingRpcMessage): Promise<void>;
   /** Consume calls to these APIs, several at once where configured. */
   consumeRpcs(apiNames: readonly string[], handler: RpcHandler, options?: ConsumeRpcsOptions): Promise<Consumer>;
 }
@@ -67,16 +67,20 @@ export interface RpcTransport extends Closeable {
 export interface PendingResult {
   /** Put into the call so the worker knows where to reply. */
   readonly returnPath: string;
-  /** Resolves with the result message. Core applies the deadline. */
+  /** Resolves with the result message; rejects at the call's deadline (RpcTimeoutError) or on close (BusClosedError). */
   readonly result: Promise<ResultMessage>;
   /** Stop waiting (timeout or shutdown); releases what was held for this call. */
   cancel(): void;
 }
 
 export interface ResultTransport extends Closeable {
-  /** Prepare to receive the result of `message` (before it is sent). */
-  expectResult(message: RpcMessage, options: TransportCallOptions): Promise<PendingResult>;
-  /** Send a result back along `call.returnPath`. */
+  /** Prepare to receive the result of `call` (before it is sent); the kit's ReplyMatcher does the bookkeeping. */
+  expectResult(call: OutgoingCall): Promise<PendingResult>;
+  /**
+   * Send a result back along `call.returnPath`, retrying until the call's
+   * deadline (`deadlineOf(call, ...)`). A return path this transport cannot
+   * serve: throw `foreignReturnPath(...)` (ForeignReturnPathError).
+   */
   sendResult(call: RpcMessage, result: ResultMessage): Promise<void>;
 }
 

@@ -6,7 +6,7 @@
  */
 export * from './settle';
 export { RoleLifecycle } from './lifecycle';
-export { ReplyMatcher, foreignReturnPath } from './reply';
+export { ReplyMatcher, foreignReturnPath, sendCall } from './reply';
 export type { ExpectedCall, ReplyMatcherOptions } from './reply';
 export { deadlineIn, deadlineOf, isPast, msUntil } from './deadline';
 export type { Deadline } from './deadline';

@@ -3,7 +3,8 @@ import { BusClosedError, RpcTimeoutError, UndecodableResultError } from '../../e
 import type { Logger } from '../../log';
 import type { ResultMessage } from '../../message';
 import { decoded, undecodable } from './codec';
-import { ReplyMatcher, type ExpectedCall } from './reply';
+import type { RpcTransport, ResultTransport } from '../interfaces';
+import { ReplyMatcher, sendCall, type ExpectedCall } from './reply';
 
 function recordingLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
@@ -90,5 +91,45 @@ describe('ReplyMatcher', () => {
     const three = matcher.expect(call('3'), 'x');
     matcher.settle(decoded(result('3')));
     await expect(three.result).resolves.toMatchObject({ rpcMessageId: '3' });
+  });
+});
+
+describe('sendCall', () => {
+  function transports(fail = false) {
+    const matcher = new ReplyMatcher({ name: 'test', logger: recordingLogger() });
+    const sent: unknown[] = [];
+    const result: ResultTransport = {
+      expectResult: async (c) => matcher.expect(c, 'test://back'),
+      sendResult: async () => undefined,
+      close: async () => undefined,
+    };
+    const rpc: RpcTransport = {
+      callRpc: async (message) => {
+        if (fail) throw new Error('broker down');
+        sent.push(message);
+      },
+      consumeRpcs: async () => ({ stop: async () => undefined }),
+      close: async () => undefined,
+    };
+    return { matcher, sent, pair: { rpc, result } };
+  }
+  const draft = { id: 'c1', apiName: 'a', procedureName: 'p', kwargs: { n: 1 }, deadline: Date.now() + 60_000 };
+
+  it('expects the result first, then sends one frozen message carrying the return path and the deadline', async () => {
+    const { sent, pair, matcher } = transports();
+    const seen: unknown[] = [];
+    const { message, pending } = await sendCall(pair, draft, (m) => void seen.push(m));
+    expect(message).toEqual({ ...draft, returnPath: 'test://back' });
+    expect(Object.isFrozen(message)).toBe(true);
+    expect(sent).toEqual([message]);
+    expect(seen).toEqual([message]);
+    expect(matcher.has('c1')).toBe(true);
+    pending.cancel();
+  });
+
+  it('stops waiting when the call cannot be sent', async () => {
+    const { pair, matcher } = transports(true);
+    await expect(sendCall(pair, draft)).rejects.toThrow('broker down');
+    expect(matcher.size).toBe(0);
   });
 });

@@ -18,13 +18,13 @@
  */
 import { BusClosedError, ForeignReturnPathError, RpcTimeoutError, UndecodableResultError } from '../../errors';
 import type { Logger } from '../../log';
-import type { ResultMessage, RpcMessage } from '../../message';
-import type { PendingResult } from '../interfaces';
+import type { OutgoingCall, OutgoingRpcMessage, ResultMessage, RpcMessage } from '../../message';
+import type { PendingResult, ResultTransport, RpcTransport } from '../interfaces';
 import type { Decoded } from './codec';
 import { msUntil } from './deadline';
 
 /** What the matcher needs of a call: its id, its name (for errors) and its deadline. */
-export type ExpectedCall = Pick<RpcMessage, 'id' | 'apiName' | 'procedureName' | 'deadline'>;
+export type ExpectedCall = Pick<OutgoingCall, 'id' | 'apiName' | 'procedureName' | 'deadline'>;
 
 export interface ReplyMatcherOptions {
   /** The transport in messages: "Redis result transport" (read "The Redis result transport is closed"). */
@@ -36,7 +36,7 @@ interface Waiting {
   readonly call: ExpectedCall;
   readonly resolve: (result: ResultMessage) => void;
   readonly reject: (error: Error) => void;
-  readonly timer: ReturnType<typeof setTimeout> | undefined;
+  readonly timer: ReturnType<typeof setTimeout>;
   /** Runs once when the call stops waiting, however that happens. */
   readonly onDone: (() => void) | undefined;
 }
@@ -77,14 +77,11 @@ export class ReplyMatcher {
     });
     // Nobody may await it (the caller timed out first): never an unhandled rejection.
     result.catch(() => undefined);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    if (call.deadline !== undefined) {
-      const ms = msUntil(call.deadline);
-      const seconds = Math.max(0.1, Math.ceil(ms / 100) / 10);
-      timer = setTimeout(() => this.fail(call.id, new RpcTimeoutError(call.apiName, call.procedureName, seconds)), ms);
-      // The caller's own wait keeps the process alive; this one only ends it.
-      timer.unref?.();
-    }
+    const ms = msUntil(call.deadline);
+    const seconds = Math.max(0.1, Math.ceil(ms / 100) / 10);
+    const timer = setTimeout(() => this.fail(call.id, new RpcTimeoutError(call.apiName, call.procedureName, seconds)), ms);
+    // The caller's own wait keeps the process alive; this one only ends it.
+    timer.unref?.();
     const entry: Waiting = { call, resolve, reject, timer, onDone };
     this.waiting.set(call.id, entry);
     return {
@@ -154,7 +151,7 @@ export class ReplyMatcher {
     const entry = this.waiting.get(callId);
     if (!entry) return undefined;
     this.waiting.delete(callId);
-    if (entry.timer !== undefined) clearTimeout(entry.timer);
+    clearTimeout(entry.timer);
     entry.onDone?.();
     return entry;
   }
@@ -181,4 +178,27 @@ export function foreignReturnPath(
     `Cannot send the result of ${call.apiName}.${call.procedureName}() (call ${call.id}) along return path ` +
       `${JSON.stringify(call.returnPath)} with the ${transport} result transport: ${why}. The result is dropped; the caller times out.`,
   );
+}
+
+/**
+ * Make a call on a result and an rpc transport, in the one order that works:
+ * expect the result (which gives the return path), build the final message
+ * (frozen: nothing changes it afterwards), run `beforeSend` on it, send it.
+ * If anything fails before the call is sent, the wait is cancelled.
+ */
+export async function sendCall(
+  transports: { readonly rpc: RpcTransport; readonly result: ResultTransport },
+  call: OutgoingCall,
+  beforeSend?: (message: OutgoingRpcMessage) => Promise<void> | void,
+): Promise<{ readonly message: OutgoingRpcMessage; readonly pending: PendingResult }> {
+  const pending = await transports.result.expectResult(call);
+  try {
+    const message: OutgoingRpcMessage = Object.freeze({ ...call, returnPath: pending.returnPath });
+    await beforeSend?.(message);
+    await transports.rpc.callRpc(message);
+    return { message, pending };
+  } catch (error) {
+    pending.cancel();
+    throw error;
+  }
 }

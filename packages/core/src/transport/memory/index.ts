@@ -5,7 +5,7 @@
  * show up here first.
  */
 import { Type } from '@sinclair/typebox';
-import { decodeJson, encodeJson, newMessageId, type EventMessage, type ResultMessage, type RpcMessage } from '../../message';
+import { decodeJson, encodeJson, newMessageId, type EventMessage, type OutgoingCall, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '../../message';
 import type { ApiSchema } from '../../schema/types';
 import { InFlight, Semaphore } from '../../util/async';
 import {
@@ -76,7 +76,7 @@ class MemoryRpcTransport implements RpcTransport {
     this.broker = memoryBroker(options.name);
   }
 
-  async callRpc(message: RpcMessage): Promise<void> {
+  async callRpc(message: OutgoingRpcMessage): Promise<void> {
     this.broker.rpcQueue(message.apiName).push(encodeJson(message));
     this.broker.rpcArrived.notify();
   }
@@ -139,7 +139,7 @@ class MemoryResultTransport implements ResultTransport {
     this.broker.replyEndpoints.set(this.returnPath, this.matcher);
   }
 
-  async expectResult(message: RpcMessage): Promise<PendingResult> {
+  async expectResult(message: OutgoingCall): Promise<PendingResult> {
     return this.matcher.expect(message, this.returnPath);
   }
 
