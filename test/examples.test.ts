@@ -1,8 +1,10 @@
 /** The examples run as their READMEs say (memory transport, one process). */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { startNode } from '@lightbus/testing';
+import { Redis } from 'ioredis';
 
 const root = path.resolve(__dirname, '..');
 const BIN = path.join(root, 'packages', 'core', 'bin', 'lightbus.js');
@@ -36,3 +38,43 @@ it('typed-shop: the committed generated types are what codegen writes today', as
   const committed = readFileSync(path.join(root, 'examples', 'typed-shop', 'generated', 'bus-types.ts'), 'utf8');
   expect(readFileSync(out, 'utf8')).toBe(committed);
 });
+
+it('observability: two services on Redis with traces and Prometheus metrics', async () => {
+  const port = await freePort();
+  const run = startNode(['--import', 'tsx', 'main.ts'], {
+    cwd: path.join(root, 'examples', 'observability'),
+    env: { LIGHTBUS_CONFIG: '', BILLING_PROMETHEUS_PORT: String(port), REDIS_URL: `redis://127.0.0.1:6379/${EXAMPLE_DB}` },
+  });
+  const { code } = await run.exit;
+  await removeExampleKeys();
+  const output = run.output();
+  if (code !== 0) throw new Error(`example observability exited ${code}:\n${output}`);
+  expect(output).toMatch(/rpc_server_call_duration_count\{[^}]*rpc_method="charge"[^}]*lightbus_outcome="ok"[^}]*\} 3/);
+  expect(output).toMatch(/messaging_client_sent_messages_total\{[^}]*messaging_destination_name="billing.charged"[^}]*\} 3/);
+  expect(output).toContain("name: 'billing/charge'");
+  expect(output).toContain('[main] done');
+});
+
+// The example's keys live in their own Redis database; the test removes them (and only them) afterwards.
+const EXAMPLE_DB = 11;
+async function removeExampleKeys(): Promise<void> {
+  const redis = new Redis(`redis://127.0.0.1:6379/${EXAMPLE_DB}`, { lazyConnect: true });
+  try {
+    await redis.connect();
+    await redis.del('billing.*:stream', 'billing:rpc_queue', 'schema:billing');
+    await redis.srem('schemas', 'billing');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

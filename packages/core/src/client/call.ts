@@ -9,6 +9,7 @@ import { errorTypeFromTrace, newMessageId, type OutgoingCall, type ResultMessage
 import type { BusContext } from '../runtime/context';
 import { toWire } from '../schema/codec';
 import type { RpcSchema } from '../schema/types';
+import type { TraceCarrier } from '../telemetry';
 import type { PendingResult } from '../transport/interfaces';
 import { sendCall } from '../transport/kit/reply';
 import { InFlight, isPlainObject, withTimeout } from '../util/async';
@@ -44,8 +45,8 @@ export class Caller {
     this.bus.lifecycle.assertNotClosed();
     const call = this.check(apiName, procedureName, params, options);
     let pending: PendingResult | undefined;
-    const run = async (): Promise<unknown> => {
-      const { draft, schema } = await this.build(call);
+    const run = async (traceContext: TraceCarrier | undefined): Promise<unknown> => {
+      const { draft, schema } = await this.build(call, traceContext);
       const sent = await this.send(call, draft);
       pending = sent.pending;
       const message = sent.message;
@@ -54,7 +55,10 @@ export class Caller {
       return this.read(call, schema, result);
     };
     try {
-      return await this.inFlightCalls.track(withTimeout(run(), call.timeout * 1000, () => this.timeoutError(call)));
+      const to = { apiName, member: procedureName, transport: this.bus.config.transport(apiName, 'rpc').name };
+      return await this.inFlightCalls.track(
+        this.bus.telemetry.call(to, (traceContext) => withTimeout(run(traceContext), call.timeout * 1000, () => this.timeoutError(call))),
+      );
     } catch (error) {
       // The result transport's matcher may see the deadline pass first: the error is the same, told with this call's hint.
       throw error instanceof RpcTimeoutError ? this.timeoutError(call) : error;
@@ -92,7 +96,7 @@ export class Caller {
   }
 
   /** Step 2: the call, its parameters on the wire and validated (validate.outgoing). */
-  private async build(call: Call): Promise<{ draft: OutgoingCall; schema: RpcSchema | undefined }> {
+  private async build(call: Call, traceContext: TraceCarrier | undefined): Promise<{ draft: OutgoingCall; schema: RpcSchema | undefined }> {
     const { apiName, procedureName, params } = call;
     const schema = await this.bus.validation.callSchema(apiName, procedureName);
     const kwargs = toWire(params, `the parameters of ${apiName}.${procedureName}()`, schema?.parameters) as Record<string, unknown>;
@@ -103,6 +107,7 @@ export class Caller {
       procedureName,
       kwargs: kwargs === params ? { ...params } : kwargs,
       deadline: call.deadline,
+      ...(traceContext ? { traceContext } : {}),
     };
     return { draft, schema };
   }

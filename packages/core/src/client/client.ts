@@ -17,6 +17,7 @@ import { TransportPool } from '../runtime/pool';
 import { apiSchema } from '../schema/generate';
 import { ValidationPolicy } from '../schema/policy';
 import { SchemaRegistry } from '../schema/registry';
+import { Telemetry } from '../telemetry';
 import type { HistoryQuery, RoleTransport } from '../transport/interfaces';
 import type { TransportRegistry } from '../transport/registry';
 import type { EveryOptions, Interval } from '../worker/tasks';
@@ -50,6 +51,7 @@ export class BusClient {
       apis: new ApiRegistry(),
       validation: new ValidationPolicy(config, this.schemas, logger),
       lifecycle: new Lifecycle(logger, () => this.close()),
+      telemetry: new Telemetry(),
     };
     this.caller = new Caller(this.bus);
     this.worker = new Worker(this.bus);

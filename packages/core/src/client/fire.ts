@@ -50,19 +50,24 @@ export async function fireEvent(bus: BusContext, apiName: string, eventName: str
     unknown
   >;
   bus.validation.outgoingEvent(apiName, eventName, kwargs);
-  const message: EventMessage = {
-    id: newMessageId(),
-    apiName,
-    eventName,
-    version: api.version,
-    kwargs: kwargs === params ? { ...params } : kwargs,
-  };
-  if (bus.hooks.has('beforeEventSent')) await bus.hooks.run('beforeEventSent', { message });
-  const timeout = bus.config.api(apiName).eventFireTimeout;
-  await withTimeout(
-    bus.transports.get(apiName, 'event').sendEvent(message, { timeoutSeconds: timeout }),
-    timeout * 1000,
-    () => new EventFireTimeoutError(apiName, eventName, timeout),
-  );
-  if (bus.hooks.has('afterEventSent')) await bus.hooks.run('afterEventSent', { message });
+  const id = newMessageId();
+  const to = { apiName, member: eventName, transport: bus.config.transport(apiName, 'event').name };
+  await bus.telemetry.fire(to, id, async (traceContext) => {
+    const message: EventMessage = {
+      id,
+      apiName,
+      eventName,
+      version: api.version,
+      kwargs: kwargs === params ? { ...params } : kwargs,
+      ...(traceContext ? { traceContext } : {}),
+    };
+    if (bus.hooks.has('beforeEventSent')) await bus.hooks.run('beforeEventSent', { message });
+    const timeout = bus.config.api(apiName).eventFireTimeout;
+    await withTimeout(
+      bus.transports.get(apiName, 'event').sendEvent(message, { timeoutSeconds: timeout }),
+      timeout * 1000,
+      () => new EventFireTimeoutError(apiName, eventName, timeout),
+    );
+    if (bus.hooks.has('afterEventSent')) await bus.hooks.run('afterEventSent', { message });
+  });
 }

@@ -22,6 +22,8 @@ export interface RpcMessage {
    * call may lack it (Python Lightbus sends none).
    */
   readonly deadline?: number;
+  /** W3C trace context (`traceparent`, `tracestate`) of the sender's span, where tracing is on. */
+  readonly traceContext?: Readonly<Record<string, string>>;
 }
 
 /** A call as its caller sends it: built once, with its deadline and return path, never changed. */
@@ -42,6 +44,8 @@ export interface ResultMessage {
   readonly trace?: string;
   /** The remote error's class name, where the transport can carry or derive it. */
   readonly errorType?: string;
+  /** W3C trace context (`traceparent`, `tracestate`) of the sender's span, where tracing is on. */
+  readonly traceContext?: Readonly<Record<string, string>>;
 }
 
 export interface EventMessage<P extends object = Kwargs> {
@@ -54,6 +58,8 @@ export interface EventMessage<P extends object = Kwargs> {
   readonly nativeId?: string;
   /** When the broker received it, where the broker says. */
   readonly time?: Date;
+  /** W3C trace context (`traceparent`, `tracestate`) of the sender's span, where tracing is on. */
+  readonly traceContext?: Readonly<Record<string, string>>;
 }
 
 export function newMessageId(): string {

@@ -9,6 +9,7 @@ import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { ValidationPolicy } from '../schema/policy';
 import type { SchemaRegistry } from '../schema/registry';
+import type { Telemetry } from '../telemetry';
 import type { HookRegistry } from './hooks';
 import type { Lifecycle } from './lifecycle';
 import type { TransportPool } from './pool';
@@ -22,4 +23,6 @@ export interface BusContext {
   readonly apis: ApiRegistry;
   readonly validation: ValidationPolicy;
   readonly lifecycle: Lifecycle;
+  /** Spans and metrics (OpenTelemetry API; no-ops without an SDK). */
+  readonly telemetry: Telemetry;
 }

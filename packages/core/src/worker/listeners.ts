@@ -112,12 +112,21 @@ export class ListenerRunner {
   /** One delivery: resolves to acknowledge it, throws to reject it (poison) or leave it for redelivery. */
   private async handle(listener: ListenerState, received: EventMessage): Promise<void> {
     if (listener.failure) throw listener.failure; // stopping: leave it for redelivery
-    const { hooks, validation } = this.bus;
+    const { hooks, validation, telemetry, config } = this.bus;
     const message = await validation.incomingEvent(received);
+    const on = {
+      apiName: message.apiName,
+      member: message.eventName,
+      transport: config.transport(message.apiName, 'event').name,
+      listenerName: listener.listenerName,
+      group: `${config.serviceName}-${listener.listenerName}`,
+    };
     let error: unknown;
     try {
-      if (hooks.has('beforeEventExecution')) await hooks.run('beforeEventExecution', { message, listenerName: listener.listenerName });
-      await listener.handler(message.kwargs, message);
+      await telemetry.handle(on, message, async () => {
+        if (hooks.has('beforeEventExecution')) await hooks.run('beforeEventExecution', { message, listenerName: listener.listenerName });
+        await listener.handler(message.kwargs, message);
+      });
     } catch (caught) {
       error = caught;
     }
@@ -128,7 +137,10 @@ export class ListenerRunner {
   }
 
   private failed(listener: ListenerState, message: EventMessage, error: unknown): void {
-    if (isMessageRejected(error)) throw error;
+    if (isMessageRejected(error)) {
+      this.bus.telemetry.deadLettered(message.apiName, message.eventName, listener.listenerName);
+      throw error;
+    }
     const where = `${message.apiName}.${message.eventName} (event id ${message.id})`;
     if (listener.onError === 'acknowledge_and_log') {
       this.bus.logger.error(

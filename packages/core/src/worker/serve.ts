@@ -6,6 +6,7 @@
 import { errorResultOf, newMessageId, type ResultMessage, type RpcMessage } from '../message';
 import type { BusContext } from '../runtime/context';
 import { toWire } from '../schema/codec';
+import type { TraceCarrier } from '../telemetry';
 import type { Consumer } from '../transport/interfaces';
 import { errorText } from '../util/async';
 import type { ConsumerStarts } from './consumers';
@@ -56,7 +57,13 @@ export class RpcServer {
       });
       return;
     }
-    const result = await this.run(message);
+    const to = { apiName: message.apiName, member: message.procedureName, transport: this.bus.config.transport(message.apiName, 'rpc').name };
+    const { result } = await this.bus.telemetry.execute(
+      to,
+      message,
+      (traceContext) => this.run(message, traceContext),
+      (outcome) => outcome.failure,
+    );
     try {
       if (this.bus.hooks.has('afterRpcExecution')) await this.bus.hooks.run('afterRpcExecution', { message, result });
       await this.bus.transports.get(message.apiName, 'result').sendResult(message, result);
@@ -66,7 +73,7 @@ export class RpcServer {
   }
 
   /** Run the procedure: its value, or the error it raised, as a result message. */
-  private async run(message: RpcMessage): Promise<ResultMessage> {
+  private async run(message: RpcMessage, traceContext: TraceCarrier | undefined): Promise<{ result: ResultMessage; failure?: unknown }> {
     const { apis, hooks, validation } = this.bus;
     try {
       const procedure = apis.servedProcedure(message.apiName, message.procedureName);
@@ -74,13 +81,20 @@ export class RpcServer {
       const params = validation.incomingCall(message);
       const value = toWire(await procedure.invoke(params), `the result of ${message.apiName}.${message.procedureName}()`, validation.wireSchemaOfResult(message));
       validation.outgoingResult(message, value);
-      return { id: newMessageId(), rpcMessageId: message.id, result: value === undefined ? null : value, error: false };
+      const result: ResultMessage = {
+        id: newMessageId(),
+        rpcMessageId: message.id,
+        result: value === undefined ? null : value,
+        error: false,
+        ...(traceContext ? { traceContext } : {}),
+      };
+      return { result };
     } catch (error) {
       this.bus.logger.warn(`${message.apiName}.${message.procedureName}() raised an error; returning it to the caller`, {
         rpcMessageId: message.id,
         error: errorText(error),
       });
-      return errorResultOf(message, error);
+      return { result: { ...errorResultOf(message, error), ...(traceContext ? { traceContext } : {}) }, failure: error };
     }
   }
 }

@@ -186,8 +186,8 @@ class MemoryEventTransport implements EventTransport {
   }
 
   async sendEvent(message: EventMessage): Promise<void> {
-    const { apiName, eventName, id, version, kwargs } = message;
-    this.stream(apiName, eventName).append(apiName, eventName, encodeJson({ id, apiName, eventName, version, kwargs }));
+    const { apiName, eventName, id, version, kwargs, traceContext } = message;
+    this.stream(apiName, eventName).append(apiName, eventName, encodeJson({ id, apiName, eventName, version, kwargs, traceContext }));
   }
 
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {

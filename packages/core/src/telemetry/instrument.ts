@@ -1,0 +1,133 @@
+/**
+ * One place that wraps each bus operation in its span and its metrics, so the
+ * client and the worker call one function per operation and stay readable.
+ */
+import { context, trace, type Context } from '@opentelemetry/api';
+import { RpcTimeoutError } from '../errors';
+import { extractTrace, injectTrace, type TraceCarrier } from './carrier';
+import { BusMetrics, type Outcome } from './metrics';
+import { endSpan, errorType, eventAttributes, rpcAttributes, SpanKind, startSpan, type Destination } from './spans';
+
+export interface Received {
+  readonly id: string;
+  readonly traceContext?: TraceCarrier;
+}
+
+export interface HandlerInfo extends Destination {
+  readonly listenerName: string;
+  readonly group?: string;
+}
+
+function outcomeOf(error: unknown): Outcome {
+  if (error === undefined) return 'ok';
+  return error instanceof RpcTimeoutError ? 'timeout' : 'error';
+}
+
+function seconds(since: number): number {
+  return (performance.now() - since) / 1000;
+}
+
+export class Telemetry {
+  readonly metrics = new BusMetrics();
+
+  /** A call from this process: `send` gets the carrier to put on the outgoing message. */
+  async call<T>(to: Destination, send: (traceContext: TraceCarrier | undefined) => Promise<T>): Promise<T> {
+    const attributes = rpcAttributes(to);
+    const span = startSpan(`${to.apiName}/${to.member}`, SpanKind.CLIENT, attributes);
+    const done = this.metrics.begin('call', to.apiName);
+    const started = performance.now();
+    let error: unknown;
+    try {
+      return await send(injectTrace(trace.setSpan(context.active(), span)));
+    } catch (caught) {
+      error = caught;
+      throw caught;
+    } finally {
+      done();
+      this.metrics.callDuration.record(seconds(started), { ...attributes, ...outcomeAttributes(error) });
+      endSpan(span, error);
+    }
+  }
+
+  /**
+   * A call executed by this worker, in the caller's trace; nested calls and fires join it.
+   * `failure` tells the error of an outcome that is not thrown (an error result to send back).
+   */
+  async execute<T>(
+    to: Destination,
+    message: Received,
+    run: (traceContext: TraceCarrier | undefined) => Promise<T>,
+    failure: (outcome: T) => unknown = () => undefined,
+  ): Promise<T> {
+    const attributes = { ...rpcAttributes(to), 'messaging.message.id': message.id };
+    const span = startSpan(`${to.apiName}/${to.member}`, SpanKind.SERVER, attributes, extractTrace(message.traceContext));
+    const ctx = trace.setSpan(context.active(), span);
+    const done = this.metrics.begin('execution', to.apiName);
+    const started = performance.now();
+    let error: unknown;
+    try {
+      const outcome = await context.with(ctx, () => run(injectTrace(ctx)));
+      error = failure(outcome);
+      return outcome;
+    } catch (caught) {
+      error = caught;
+      throw caught;
+    } finally {
+      done();
+      this.metrics.executionDuration.record(seconds(started), { ...rpcAttributes(to), ...outcomeAttributes(error) });
+      endSpan(span, error);
+    }
+  }
+
+  /** An event fired by this process: `send` gets the carrier to put on the event. */
+  async fire<T>(to: Destination, messageId: string, send: (traceContext: TraceCarrier | undefined) => Promise<T>): Promise<T> {
+    const attributes = { ...eventAttributes(to, 'publish'), 'messaging.message.id': messageId };
+    const span = startSpan(`publish ${to.apiName}.${to.member}`, SpanKind.PRODUCER, attributes);
+    const done = this.metrics.begin('fire', to.apiName);
+    let error: unknown;
+    try {
+      return await send(injectTrace(trace.setSpan(context.active(), span)));
+    } catch (caught) {
+      error = caught;
+      throw caught;
+    } finally {
+      done();
+      this.metrics.eventsSent.add(1, { ...eventAttributes(to, 'publish'), ...outcomeAttributes(error) });
+      endSpan(span, error);
+    }
+  }
+
+  /** A listener's handler run on one event, in the firer's trace; calls and fires inside join it. */
+  async handle<T>(on: HandlerInfo, message: Received, run: () => Promise<T>): Promise<T> {
+    const base = { ...eventAttributes(on, 'process'), 'lightbus.listener': on.listenerName };
+    const attributes = {
+      ...base,
+      'messaging.message.id': message.id,
+      ...(on.group !== undefined ? { 'messaging.consumer.group.name': on.group } : {}),
+    };
+    const span = startSpan(`process ${on.apiName}.${on.member}`, SpanKind.CONSUMER, attributes, extractTrace(message.traceContext));
+    const ctx: Context = trace.setSpan(context.active(), span);
+    const done = this.metrics.begin('handler', on.apiName);
+    const started = performance.now();
+    let error: unknown;
+    try {
+      return await context.with(ctx, run);
+    } catch (caught) {
+      error = caught;
+      throw caught;
+    } finally {
+      done();
+      this.metrics.handlerDuration.record(seconds(started), { ...base, ...outcomeAttributes(error) });
+      endSpan(span, error);
+    }
+  }
+
+  /** A listener's event set aside (undecodable, rejected, or past delivery_limit). */
+  deadLettered(apiName: string, eventName: string, listenerName: string): void {
+    this.metrics.deadLettered.add(1, { 'lightbus.api': apiName, 'lightbus.event': eventName, 'lightbus.listener': listenerName });
+  }
+}
+
+function outcomeAttributes(error: unknown): Record<string, string> {
+  return error === undefined ? { 'lightbus.outcome': 'ok' } : { 'lightbus.outcome': outcomeOf(error), 'error.type': errorType(error) };
+}
