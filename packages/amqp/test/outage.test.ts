@@ -6,7 +6,10 @@
  * resumes when the broker is back.
  */
 import { BrokerConnectionError, newMessageId, type EventMessage, type OutgoingCall } from '@lightbus/core';
-import { Collector, waitFor } from '@lightbus/testing';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Collector, startNode, waitFor } from '@lightbus/testing';
 import { AMQP_URL, LogCollector, TcpProxy, TestNamespace, eventOptions, holdsBasicConsume } from './helpers';
 import { AmqpEventTransport } from '@lightbus/amqp';
 
@@ -153,4 +156,26 @@ it('a fire that cannot reach the broker within its deadline fails, and is not pu
   await waitFor(() => got.items.some((m) => m.id === after.id), { timeout: 20_000, message: 'the event fired after the outage' });
   expect(got.items.map((m) => m.id)).not.toContain(late.id);
   await consumer.stop();
+});
+
+it('a `lightbus run` worker whose broker is down exits 1 saying where it tried and what to check', async () => {
+  const proxy = new TcpProxy();
+  await proxy.start();
+  const url = proxy.url;
+  await proxy.stop(); // nothing listens there
+  const dir = mkdtempSync(path.join(tmpdir(), 'lightbus-amqp-down-'));
+  const config = path.join(dir, 'lightbus.json');
+  const role = { amqp: { url, prefix: 'lbtest-never' } };
+  writeFileSync(config, JSON.stringify({ bus: { schema: { transport: role } }, apis: { default: { rpc_transport: role, result_transport: role, event_transport: role } } }));
+  const quickstart = path.resolve(__dirname, '..', '..', '..', 'examples', 'quickstart');
+  const bin = path.resolve(__dirname, '..', '..', 'core', 'bin', 'lightbus.js');
+  const worker = startNode([bin, 'run', '--bus', 'bus.ts', '--config', config], { cwd: quickstart });
+  try {
+    const { code } = await worker.exit;
+    expect(code).toBe(1);
+    expect(worker.output()).toMatch(/Cannot connect to RabbitMQ at amqp:\/\/guest:\*\*\*@127\.0\.0\.1:\d+\/: .*ECONNREFUSED.*Check that RabbitMQ is running/);
+  } finally {
+    worker.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

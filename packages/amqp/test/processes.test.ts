@@ -1,12 +1,12 @@
 /**
- * Whole processes: a consumer killed with SIGKILL mid-batch (its unacknowledged
- * events go to another consumer of the group), and a process that uses all four
- * roles and then exits by itself after closing its bus (no handle left open).
+ * Whole processes, as far as they are RabbitMQ's own: a process that uses all
+ * four roles exits by itself after closing its bus (no handle left open), also
+ * while reconnecting. A killed consumer's events going to another, SIGTERM
+ * drain and the quickstart across processes: the bus-level tier (bus-tier.test.ts).
  * The child processes load the built package (npm test builds first).
  */
 import path from 'node:path';
-import { newMessageId, type EventMessage } from '@lightbus/core';
-import { Collector, startTypeScript, waitFor, type ChildRun } from '@lightbus/testing';
+import { startTypeScript, waitFor, type ChildRun } from '@lightbus/testing';
 import { AMQP_URL, TcpProxy, TestNamespace, connectionsNamed, listQueues, withChannel } from './helpers';
 
 
@@ -28,45 +28,6 @@ function lines(output: string, word: string): string[] {
     .filter((line) => line.startsWith(`${word} `))
     .map((line) => line.slice(word.length + 1).trim());
 }
-
-it('gives every event a killed consumer had not acknowledged to another consumer of its group', async () => {
-  const ns = new TestNamespace('kill');
-  namespaces.push(ns);
-  const child = startTypeScript(path.join(FIXTURES, 'group-consumer.ts'), { env: { AMQP_URL, PREFIX: ns.prefix, HANG_AFTER: '5' } });
-  children.push(child);
-  await child.waitForOutput('ready');
-  // The child declared the group queue; record it (and the exchange) for cleanup.
-  (await listQueues(ns.prefix)).forEach((q) => ns.queues.add(q.name));
-  ns.exchanges.add(`${ns.prefix}.events`).add(`${ns.prefix}.dead-letter`);
-
-  const producer = ns.connect(ns.context({ processName: 'producer' })).event;
-  const sent: string[] = [];
-  for (let i = 0; i < 50; i++) {
-    const message: EventMessage = { id: newMessageId(), apiName: 'svc.api', eventName: 'tick', version: 1, kwargs: { i } };
-    await producer.sendEvent(message, { timeoutSeconds: 5 });
-    sent.push(message.id);
-  }
-  // Mid-batch: five handled and acknowledged, the sixth hanging, more delivered ahead (prefetch 10).
-  await waitFor(() => lines(child.output(), 'received').length >= 6, { timeout: 20_000, message: 'the child to be mid-batch' });
-  child.kill('SIGKILL');
-  expect((await child.exit).signal).toBe('SIGKILL');
-  const handledByChild = lines(child.output(), 'handled');
-  const hanging = lines(child.output(), 'received').filter((id) => !handledByChild.includes(id));
-  expect(handledByChild).toHaveLength(5);
-  expect(hanging).toHaveLength(1);
-
-  const survivor = ns.connect(ns.context({ processName: 'survivor' })).event;
-  const got = new Collector<EventMessage>();
-  const consumer = await survivor.consume({ events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'killtest-l', consumer: 'survivor' }, async (m) => got.push(m));
-  const missing = sent.filter((id) => !handledByChild.includes(id));
-  await waitFor(() => missing.every((id) => got.items.some((m) => m.id === id)), { timeout: 20_000, message: 'the survivor to handle every unacknowledged event' });
-  expect(got.items.map((m) => m.id)).toContain(hanging[0]);
-  // Acknowledged events are not handed out again.
-  expect(got.items.filter((m) => handledByChild.includes(m.id))).toEqual([]);
-  // The killed consumer's connection is gone from the broker.
-  expect(await connectionsNamed(`${ns.prefix}-child`)).toEqual([]);
-  await consumer.stop();
-});
 
 it('a process that used all four roles exits by itself after closing its bus', async () => {
   const ns = new TestNamespace('exit');
