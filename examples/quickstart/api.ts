@@ -38,3 +38,11 @@ export class SupportCaseApi extends Api {
     return supportCase;
   }
 }
+
+// Tell TypeScript which APIs are on the bus, by name: `bus.support.case.get()` is
+// then typed in every module (also under noUncheckedIndexedAccess).
+declare module '@lightbus/core' {
+  interface BusApis {
+    'support.case': SupportCaseApi;
+  }
+}

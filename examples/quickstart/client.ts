@@ -6,11 +6,11 @@ import { SupportCaseApi } from './api';
 export async function runClient(): Promise<void> {
   const bus = lightbus.create({ processName: 'quickstart-client' });
   try {
-    // Dynamic path, as in Python Lightbus: the result is `unknown`.
+    // The path, as in Python Lightbus; typed because api.ts declares SupportCaseApi in BusApis.
     const found = await bus.support.case.get({ id: 123 });
     console.log('[client] bus.support.case.get({ id: 123 }) ->', found);
 
-    // Statically typed: parameters and result checked by the compiler.
+    // The same by class: parameters and result checked by the compiler.
     const created = await bus.api(SupportCaseApi).create({
       sender: 'ann@example.com',
       subject: 'Where is my order?',

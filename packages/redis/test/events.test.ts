@@ -122,7 +122,7 @@ describe('consumer groups', () => {
     const t = transport();
     const sent = [event('created', { n: 1 }), event('created', { n: 2 }), event('created', { n: 3 })];
     for (const m of sent) await t.sendEvent(m, { timeoutSeconds: 5 });
-    const [[firstId]] = await raw.xrange(`${api}.*:stream`, '-', '+', 'COUNT', 1);
+    const [firstId] = (await raw.xrange(`${api}.*:stream`, '-', '+', 'COUNT', 1))[0]!;
     const got = new Collector<string>();
     await consume(t, ['created'], 'svc-pos', async (m) => got.push(m.id), { kind: 'position', position: firstId! });
     await got.waitForCount(2);

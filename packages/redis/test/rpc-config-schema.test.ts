@@ -66,7 +66,7 @@ describe('rpc', () => {
     const caller = buses.make(redisConfig({ ...names, process: 'caller' }));
     expect(await caller.client.callRpc(api, 'echo', { value: 'still serving' })).toBe('still serving');
     await waitFor(async () => (await raw.xlen(`${api}:rpc_queue:dead_letters`)) === 1, { message: 'the dead letter' });
-    const [[, fields]] = await raw.xrange(`${api}:rpc_queue:dead_letters`, '-', '+');
+    const [, fields] = (await raw.xrange(`${api}:rpc_queue:dead_letters`, '-', '+'))[0]!;
     expect(fields).toEqual([
       'reason', "Call metadata lacks 'api_name'",
       'queue', `${api}:rpc_queue`,

@@ -68,7 +68,7 @@ export class BusMocker {
   readonly firedEvents: EventMessage[] = [];
 
   constructor(
-    private readonly bus: Bus,
+    private readonly bus: Bus<object>,
     options: BusMockerOptions = {},
   ) {
     this.strict = options.strict ?? false;

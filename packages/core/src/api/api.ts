@@ -22,10 +22,15 @@ export interface ApiMeta {
  * `#private` methods are not procedures. (TypeScript's `private` keyword is
  * erased at run time: such methods would be served; use `#name` or `_name`.)
  */
+/** A type-only mark of API instances: it tells an API class from a generated client interface. */
+declare const API_INSTANCE: unique symbol;
+
 export abstract class Api {
   static meta: ApiMeta;
   /** Marks API instances, also across several copies of @lightbus/core in one program. */
   static readonly [API_BRAND] = true;
+  /** Type-only (no run-time property): see API_INSTANCE. */
+  declare readonly [API_INSTANCE]: true;
 }
 
 /** True for instances of Api subclasses (from any copy of @lightbus/core). */

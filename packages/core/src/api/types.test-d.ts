@@ -65,11 +65,27 @@ export async function typedClient(): Promise<void> {
   // @ts-expect-error onError takes known modes only
   api.caseCreated.listen(() => undefined, { listenerName: 'x', onError: 'ignore' });
 
-  // Dynamic paths stay available, with results of type unknown.
-  const dynamic: unknown = await bus.support.case.get({ id: 1 });
+  // An API not declared (in BusApis or create<Apis>()) has no typed path: under
+  // noUncheckedIndexedAccess its dynamic path may be undefined. Call it by name.
+  // @ts-expect-error undeclared path, possibly undefined
+  await bus.support.case.get({ id: 1 });
+  const dynamic: unknown = await bus.client.callRpc('support.case', 'get', { id: 1 });
   void dynamic;
   // @ts-expect-error dynamic results are unknown, not any
-  const notAny: number = await bus.support.case.get({ id: 1 });
+  const notAny: number = await bus.client.callRpc('support.case', 'get', { id: 1 });
   void notAny;
   await bus.close();
+
+  // Declared: the dynamic path is the typed client, also under noUncheckedIndexedAccess.
+  const declared = create<{ 'support.case': SupportCaseApi }>();
+  const typed: { id: number; subject: string } = await declared.support.case.get({ id: 1 });
+  void typed;
+  await declared.support.case.caseCreated.fire({ id: 1, sender: 'joe' });
+  const byName: number = await declared.api('support.case').count();
+  void byName;
+  // @ts-expect-error typed path: wrong parameter type
+  await declared.support.case.get({ id: '1' });
+  // @ts-expect-error typed path: unknown procedure
+  await declared.support.case.remove({ id: 1 });
+  await declared.close();
 }

@@ -19,13 +19,30 @@ export interface CreateOptions extends LoadConfigOptions {
   readonly transports?: readonly AnyTransportDefinition[];
 }
 
-export interface BusRoot<Apis extends object = {}> {
+/**
+ * The APIs every bus knows by type, by name. Empty here; declare yours once
+ * (module augmentation), and `bus.support.case.get({ id })` is typed, also
+ * under noUncheckedIndexedAccess:
+ *
+ *   declare module '@lightbus/core' {
+ *     interface BusApis { 'support.case': SupportCaseApi }
+ *   }
+ *
+ * Values are API classes' instance types, or clients written by `lightbus codegen`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface BusApis {}
+
+/** The client of an entry of BusApis (or create<Apis>()): an API class's typed client, or a generated client as is. */
+export type ClientOf<T> = T extends Api ? ApiClient<T> : T;
+
+export interface BusRoot<Apis extends object = BusApis> {
   /** The client: registerApi, callRpc, fireEvent, listen, every, hooks, start, close. */
   readonly client: BusClient;
   /** The statically typed client of an API class: `bus.api(SupportCaseApi).get({ id: 1 })`. */
   api<A extends Api>(apiClass: ApiClass<A>): ApiClient<A>;
   /** The typed client of an API by name, from the types given to create<Apis>() (see `lightbus codegen`). */
-  api<K extends keyof Apis & string>(apiName: K): Apis[K];
+  api<K extends keyof Apis & string>(apiName: K): ClientOf<Apis[K]>;
   /** The dynamic path of an API by name (for names that clash with bus members). */
   api(apiName: string): PathNode;
   /** Serve registered APIs, run listeners and tasks (what `lightbus run` does). */
@@ -45,13 +62,16 @@ type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) exten
 /** `{ 'support.case': X }` as nested paths `{ support: { case: X } }`. */
 export type TypedPaths<Apis extends object> = [keyof Apis] extends [never]
   ? {}
-  : UnionToIntersection<{ [K in keyof Apis & string]: Nest<Split<K>, Apis[K]> }[keyof Apis & string]>;
+  : UnionToIntersection<{ [K in keyof Apis & string]: Nest<Split<K>, ClientOf<Apis[K]>> }[keyof Apis & string]>;
 
 /**
- * The bus: its members, typed paths for the APIs in `Apis` (from `lightbus
- * codegen`), and dynamic paths for everything else (`bus.support.case.get()`).
+ * The bus: its members, typed paths for the APIs in `Apis` (BusApis, or the
+ * types given to create<Apis>(), e.g. from `lightbus codegen`), and dynamic
+ * paths for everything else (`bus.billing.invoice.create()`: results are
+ * `unknown`, and under noUncheckedIndexedAccess such undeclared paths are
+ * `PathNode | undefined`: declare the API in BusApis, or use bus.client.callRpc()).
  */
-export type Bus<Apis extends object = {}> = BusRoot<Apis> & TypedPaths<Apis> & { readonly [segment: string]: PathNode };
+export type Bus<Apis extends object = BusApis> = BusRoot<Apis> & TypedPaths<Apis> & { readonly [segment: string]: PathNode };
 
 const BUS_BRAND = Symbol.for('lightbus.bus');
 
@@ -60,7 +80,7 @@ const BUS_BRAND = Symbol.for('lightbus.bus');
  * The config comes from `options.config`, `options.configFile`, `LIGHTBUS_CONFIG`
  * or `./lightbus.yaml`; without any, every API uses the memory transport.
  */
-export function create<Apis extends object = {}>(options: CreateOptions = {}): Bus<Apis> {
+export function create<Apis extends object = BusApis>(options: CreateOptions = {}): Bus<Apis> {
   const registry = new TransportRegistry([memoryTransport, ...(options.transports ?? [])]);
   const config = loadConfig(options, registry);
   const logger =

@@ -1,6 +1,6 @@
 /** The client side: create(), the bus, the client, paths, hooks. */
 export { create, isBus } from './bus';
-export type { Bus, BusRoot, CreateOptions, TypedPaths } from './bus';
+export type { Bus, BusApis, BusRoot, ClientOf, CreateOptions, TypedPaths } from './bus';
 export { BusClient } from './client';
 export { ALL_FEATURES } from '../worker/worker';
 export type { CallOptions } from './call';

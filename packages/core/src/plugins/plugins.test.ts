@@ -1,6 +1,7 @@
 /** The internal_state and internal_metrics plugins. */
 import { Collector, waitFor } from '@lightbus/testing';
 import {
+  type Params,
   LightbusMetricsApi,
 } from '..';
 import { busFactory, memoryConfig, SupportCaseApi } from '../test-helpers';
@@ -49,7 +50,7 @@ describe('plugins', () => {
       { listenerName: 'metrics' },
     );
     const got = new Collector<unknown>();
-    bus.support.case.caseClosed.listen((p) => got.push(p), { listenerName: 'handler' });
+    bus.support.case.caseClosed.listen((p: Params) => got.push(p), { listenerName: 'handler' });
     await bus.start();
     await bus.support.case.get({ id: 1 });
     await bus.support.case.caseClosed.fire({ id: 1 });

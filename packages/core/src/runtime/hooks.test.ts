@@ -1,6 +1,7 @@
 /** Hooks around calls, executions and events. */
 import { Collector, waitFor } from '@lightbus/testing';
 import {
+  type Params,
 } from '..';
 import { busFactory, memoryConfig, SupportCaseApi } from '../test-helpers';
 
@@ -32,7 +33,7 @@ describe('hooks', () => {
     }
     worker.client.registerApi(new SupportCaseApi());
     const got = new Collector<unknown>();
-    client.support.case.caseClosed.listen((p) => got.push(p), { listenerName: 'hooks' });
+    client.support.case.caseClosed.listen((p: Params) => got.push(p), { listenerName: 'hooks' });
     await worker.start();
     await client.start();
     await client.support.case.get({ id: 1 });

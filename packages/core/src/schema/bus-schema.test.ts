@@ -12,6 +12,7 @@ import {
   procedure,
   type EventMessage,
   type LightbusConfigInput,
+  type Params,
 } from '..';
 import { busFactory, memoryConfig, RecordingLogger } from '../test-helpers';
 
@@ -150,7 +151,7 @@ describe('typed events', () => {
     await client.start();
     const at = new Date('2026-11-23T12:00:00.000Z');
     await worker.api(BillingApi).invoiceSent.fire({ id: 1, at });
-    const [[params]] = await got.waitForCount(1);
+    const [params] = (await got.waitForCount(1))[0]!;
     expect(params).toEqual({ id: 1, at, channel: 'email' });
   });
 
@@ -166,7 +167,7 @@ describe('typed events', () => {
     const logger = new RecordingLogger();
     const listener = buses.make({ config, logger });
     const got = new Collector<unknown>();
-    listener.billing.invoiceSent.listen((params) => got.push(params.id), { listenerName: 'strict-reader' });
+    listener.billing.invoiceSent.listen((params: Params) => got.push(params.id), { listenerName: 'strict-reader' });
     await listener.start();
     await worker.client.fireEvent('billing', 'invoiceSent', { id: 'one', at: '2026-01-01T00:00:00Z' });
     await worker.client.fireEvent('billing', 'invoiceSent', { id: 2, at: '2026-01-01T00:00:00Z' });

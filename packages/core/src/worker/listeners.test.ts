@@ -1,6 +1,7 @@
 /** Listening: registration checks, consumer groups, replay, onError. */
 import { Collector, waitFor } from '@lightbus/testing';
 import {
+  type Params,
   BusClosedError,
   DuplicateListenerError,
   TransportCapabilityError,
@@ -19,11 +20,11 @@ describe('listening', () => {
   it('delivers parameters and the message to a listener', async () => {
     const { worker, client } = await pair();
     const got = new Collector<[Record<string, unknown>, EventMessage]>();
-    const listener = client.support.case.caseCreated.listen((params, message) => got.push([params, message]), { listenerName: 'notify' });
+    const listener = client.support.case.caseCreated.listen((params: Params, message: EventMessage) => got.push([params, message]), { listenerName: 'notify' });
     await client.start();
     await listener.ready;
     await worker.api(SupportCaseApi).caseCreated.fire({ id: 1, sender: 'Joe' });
-    const [[params, message]] = await got.waitForCount(1);
+    const [params, message] = (await got.waitForCount(1))[0]!;
     expect(params).toEqual({ id: 1, sender: 'Joe' });
     expect(message).toMatchObject({ apiName: 'support.case', eventName: 'caseCreated', version: 1 });
   });
@@ -89,7 +90,7 @@ describe('listening', () => {
     await worker.support.case.caseClosed.fire({ id: 1 });
     await worker.support.case.caseClosed.fire({ id: 2 });
     const got = new Collector<unknown>();
-    client.support.case.caseClosed.listen((p) => got.push(p.id), { listenerName: 'replay', since: 'beginning' });
+    client.support.case.caseClosed.listen((p: Params) => got.push(p.id), { listenerName: 'replay', since: 'beginning' });
     await client.start();
     expect(await got.waitForCount(2)).toEqual([1, 2]);
   });
@@ -100,7 +101,7 @@ describe('listening', () => {
     const bus = buses.make({ config, logger });
     const got = new Collector<unknown>();
     bus.support.case.caseClosed.listen(
-      ({ id }) => {
+      ({ id }: Params) => {
         if (id === 1) throw new Error('bad case');
         got.push(id);
       },
@@ -117,7 +118,7 @@ describe('listening', () => {
     const { worker, config } = await pair();
     const failing = buses.make({ config });
     failing.support.case.caseClosed.listen(
-      ({ id }) => {
+      ({ id }: Params) => {
         if (id === 1) throw new Error('bad case');
       },
       { listenerName: 'strict' },
@@ -132,7 +133,7 @@ describe('listening', () => {
     // The unacknowledged event goes to the next consumer of the group.
     const replacement = buses.make({ config });
     const got = new Collector<unknown>();
-    replacement.support.case.caseClosed.listen((p) => got.push(p.id), { listenerName: 'strict' });
+    replacement.support.case.caseClosed.listen((p: Params) => got.push(p.id), { listenerName: 'strict' });
     await replacement.start();
     await worker.support.case.caseClosed.fire({ id: 2 });
     expect(await got.waitForCount(2)).toEqual([1, 2]);
@@ -141,7 +142,7 @@ describe('listening', () => {
   it('stops one listener', async () => {
     const { worker, client } = await pair();
     const got = new Collector<unknown>();
-    const listener = client.support.case.caseClosed.listen((p) => got.push(p.id), { listenerName: 'stoppable' });
+    const listener = client.support.case.caseClosed.listen((p: Params) => got.push(p.id), { listenerName: 'stoppable' });
     await client.start();
     await worker.support.case.caseClosed.fire({ id: 1 });
     await got.waitForCount(1);
@@ -149,7 +150,7 @@ describe('listening', () => {
     await worker.support.case.caseClosed.fire({ id: 2 });
     // A second listener on another group proves the event was delivered meanwhile.
     const other = new Collector<unknown>();
-    client.support.case.caseClosed.listen((p) => other.push(p.id), { listenerName: 'other', since: 'beginning' });
+    client.support.case.caseClosed.listen((p: Params) => other.push(p.id), { listenerName: 'other', since: 'beginning' });
     await other.waitForCount(2);
     expect(got.items).toEqual([1]);
   });

@@ -1,6 +1,7 @@
 /** Races and resources: close while consumers start, calls that time out, deadlines. */
 import { Collector } from '@lightbus/testing';
 import {
+  type Params,
   Api,
   BusClosedError,
   RpcTimeoutError,
@@ -62,7 +63,7 @@ describe('races and resources', () => {
       transports: [gatedMemory(gate.promise, stops, entered) as never],
     });
     const handled = new Collector<unknown>();
-    bus.support.case.caseClosed.listen((p) => handled.push(p), { listenerName: 'late' });
+    bus.support.case.caseClosed.listen((p: Params) => handled.push(p), { listenerName: 'late' });
     const starting = bus.start();
     await entered.promise; // the transport is creating the consumer...
     const closing = bus.close(); // ...when the bus closes
@@ -179,7 +180,7 @@ describe('races and resources', () => {
       },
     });
     const got = new Collector<unknown>();
-    bus.support.case.caseClosed.listen((p) => got.push(p.id), { listenerName: 'tolerant-schema' });
+    bus.support.case.caseClosed.listen((p: Params) => got.push(p.id), { listenerName: 'tolerant-schema' });
     await bus.start();
     await worker.support.case.caseClosed.fire({ id: 1 });
     await worker.support.case.caseClosed.fire({ id: 2 });
