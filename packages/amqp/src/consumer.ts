@@ -4,7 +4,7 @@
  * or connection closed, consumer cancelled by the broker), and a stop() that
  * cancels, lets the subclass finish its work, and closes the channel.
  */
-import { LightbusError, backoffDelay, delay, errorText, type Logger } from '@lightbus/core';
+import { LightbusError, errorText, retry, type Logger } from '@lightbus/core';
 import { closeChannel, isClosedError, type Channel, type Delivery } from './adapter';
 import type { Link } from './link';
 
@@ -57,20 +57,19 @@ export abstract class RestartingConsumer {
    * connection declared it). What RabbitMQ refuses (arguments, permissions) fails at once.
    */
   private async firstOpen(): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.open(true);
-        this.started = true;
-        // The channel closed just as the setup finished: from now on, lost channels are set up again by restart().
-        if (!this.channel && !this.stopping && !this.link.isClosed) this.restarting ??= this.restart().finally(() => (this.restarting = undefined));
-        return;
-      } catch (error) {
-        const dropped = !(error instanceof LightbusError) && isClosedError(error);
-        if (!dropped || this.stopping || this.link.isClosed || attempt >= FIRST_SETUP_ATTEMPTS) throw error;
-        this.logger.warn(`The connection dropped while starting the ${this.what}; starting it again`, { attempt, error: errorText(error) });
-        await delay(backoffDelay(attempt - 1, { initialMs: 100, maxMs: 2000 }), this.abort.signal);
-      }
-    }
+    await retry(() => this.open(true), {
+      what: `Starting the ${this.what}`,
+      attempts: FIRST_SETUP_ATTEMPTS,
+      backoff: { initialMs: 100, maxMs: 2000 },
+      signal: this.abort.signal,
+      // A dropped connection or channel: set up again on the next one. What RabbitMQ refused fails at once.
+      retriable: (error) => !(error instanceof LightbusError) && isClosedError(error) && !this.stopping && !this.link.isClosed,
+      onRetry: (error, attempt) =>
+        this.logger.warn(`The connection dropped while starting the ${this.what}; starting it again`, { attempt, error: errorText(error) }),
+    });
+    this.started = true;
+    // The channel closed just as the setup finished: from now on, lost channels are set up again by restart().
+    if (!this.channel && !this.stopping && !this.link.isClosed) this.restarting ??= this.restart().finally(() => (this.restarting = undefined));
   }
 
   protected async consumeFrom(channel: Channel, queue: string, args?: Record<string, unknown>): Promise<void> {
@@ -124,19 +123,27 @@ export abstract class RestartingConsumer {
   }
 
   private async restart(): Promise<void> {
-    for (let attempt = 0; !this.stopping && !this.link.isClosed; attempt++) {
-      await delay(backoffDelay(attempt, { initialMs: 100, maxMs: 10_000 }), this.abort.signal);
-      if (this.stopping || this.link.isClosed) return;
-      try {
-        await this.open(false);
-        this.logger.info(`Resumed the ${this.what}`);
-        return;
-      } catch (error) {
-        if (this.stopping || this.link.isClosed) return;
-        const level = isClosedError(error) ? 'debug' : 'error';
-        this.logger[level](`Could not resume the ${this.what}; trying again`, { attempt: attempt + 1, error: errorText(error) });
-      }
+    const gone = (): boolean => this.stopping || this.link.isClosed;
+    try {
+      await retry(
+        async () => {
+          if (!gone()) await this.open(false);
+        },
+        {
+          what: `Resuming the ${this.what}`,
+          delayFirst: true,
+          backoff: { initialMs: 100, maxMs: 10_000 },
+          signal: this.abort.signal,
+          // Until it works, or the consumer or its connection stops.
+          retriable: () => !gone(),
+          onRetry: (error, attempt) =>
+            this.logger[isClosedError(error) ? 'debug' : 'error'](`Could not resume the ${this.what}; trying again`, { attempt, error: errorText(error) }),
+        },
+      );
+    } catch {
+      return; // stopped meanwhile
     }
+    if (!gone()) this.logger.info(`Resumed the ${this.what}`);
   }
 
   private async cancel(): Promise<void> {

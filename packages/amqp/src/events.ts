@@ -17,9 +17,9 @@ import {
   InvalidParametersError,
   settleEvent,
   TransportCapabilityError,
-  backoffDelay,
-  delay,
+  deadlineIn,
   errorText,
+  msUntil,
   type ConsumeSpec,
   type Consumer,
   type EventMessage,
@@ -34,7 +34,7 @@ import {
   ConfigError,
   ConsumerSet,
 } from '@lightbus/core';
-import { closeChannel, isClosedError, type Channel, type Delivery } from './adapter';
+import { closeChannel, type Channel, type Delivery } from './adapter';
 import { decodeEvent, encodeEvent, eventTime, idForLog, isMarker, numberHeader } from './codec';
 import { RestartingConsumer, ack, nack } from './consumer';
 import { DeadLetters, republishOptions } from './dead-letter';
@@ -102,30 +102,33 @@ export class AmqpEventTransport implements EventTransport {
   }
 
   async sendEvent(message: EventMessage, options: SendEventOptions): Promise<void> {
-    const deadline = Date.now() + options.timeoutSeconds * 1000;
+    const deadline = deadlineIn(options.timeoutSeconds);
     const encoded = encodeEvent(message, this.options.durable);
     const routingKey = eventRoutingKey(message.apiName, message.eventName);
-    // Waits for a lost connection end at the deadline: an event whose caller was told it failed is not published later.
-    const signal = AbortSignal.timeout(options.timeoutSeconds * 1000);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.publishLink.declareExchange(eventsExchange(this.names), signal);
-        if (this.options.stream) await this.declareStream(message.apiName, signal);
-        await this.publisher.publish(this.names.eventsExchange, routingKey, encoded.content, encoded.properties, signal);
-        return;
-      } catch (error) {
-        if (signal.aborted && !this.publishLink.isClosed) {
-          throw new BrokerConnectionError(
-            `Event ${message.apiName}.${message.eventName} was not sent: RabbitMQ at ${this.publishLink.where} could not be reached within ` +
-              `${options.timeoutSeconds}s (event_fire_timeout). It will not be sent later; fire it again once the broker is back.`,
-            { cause: error },
-          );
-        }
-        // The channel or connection went away before the confirm: publish again (at least once) until the deadline.
-        if (!isClosedError(error) || this.publishLink.isClosed || Date.now() >= deadline) throw error;
-        this.context.logger.debug('Publishing an event again after the channel closed', { id: message.id, error: errorText(error) });
-        await delay(Math.min(backoffDelay(attempt, { initialMs: 50, maxMs: 1000 }), Math.max(0, deadline - Date.now())));
+    try {
+      // At least once: published again when the channel or connection went away before the confirm, until the deadline.
+      await this.publisher.publishUntil(
+        deadline,
+        `Publishing event ${message.apiName}.${message.eventName} (${message.id})`,
+        this.names.eventsExchange,
+        routingKey,
+        encoded.content,
+        encoded.properties,
+        async (signal) => {
+          await this.publishLink.declareExchange(eventsExchange(this.names), signal);
+          if (this.options.stream) await this.declareStream(message.apiName, signal);
+        },
+      );
+    } catch (error) {
+      if (msUntil(deadline) === 0 && !this.publishLink.isClosed) {
+        // An event whose caller is told it failed is never published later.
+        throw new BrokerConnectionError(
+          `Event ${message.apiName}.${message.eventName} was not sent: RabbitMQ at ${this.publishLink.where} could not be reached within ` +
+            `${options.timeoutSeconds}s (event_fire_timeout). It will not be sent later; fire it again once the broker is back.`,
+          { cause: error },
+        );
       }
+      throw error;
     }
   }
 

@@ -8,11 +8,10 @@ import { EventEmitter } from 'node:events';
 import {
   BrokerConnectionError,
   BusClosedError,
-  backoffDelay,
-  delay,
   deferred,
   errorText,
   redactUrl,
+  retry,
   type Deferred,
   type Logger,
 } from '@lightbus/core';
@@ -151,24 +150,35 @@ export class Link extends EventEmitter {
       initialMs: this.settings.options.reconnect_initial_delay * 1000,
       maxMs: this.settings.options.reconnect_max_delay * 1000,
     };
-    for (let attempt = 0; !this.closed; attempt++) {
-      await delay(backoffDelay(attempt, backoff), this.abort.signal);
-      if (this.closed) return;
-      try {
-        // close() aborts the attempt: its socket and timer go at once (a silent broker would hold them for connection_timeout).
-        const connection = await openConnection(this.settings, this.abort.signal);
-        if (this.closed) {
-          await closeConnection(connection);
-          return;
-        }
-        this.logger.info(`Reconnected the ${this.label} connection to RabbitMQ`, { url: this.where, attempts: attempt + 1 });
-        this.adopt(connection);
-        return;
-      } catch (error) {
-        if (this.closed) return;
-        this.logger.warn(`Reconnecting to RabbitMQ failed; trying again`, { role: this.label, url: this.where, attempt: attempt + 1, error: errorText(error) });
-      }
+    let connection: Connection;
+    let attempts = 0;
+    try {
+      connection = await retry(
+        (attempt) => {
+          attempts = attempt + 1;
+          // close() aborts the attempt: its socket and timer go at once (a silent broker would hold them for connection_timeout).
+          return openConnection(this.settings, this.abort.signal);
+        },
+        {
+          what: `Reconnecting the ${this.label} connection to RabbitMQ`,
+          delayFirst: true,
+          backoff,
+          signal: this.abort.signal,
+          // Until it works or the link is closed.
+          retriable: () => !this.closed,
+          onRetry: (error, attempt) =>
+            this.logger.warn(`Reconnecting to RabbitMQ failed; trying again`, { role: this.label, url: this.where, attempt, error: errorText(error) }),
+        },
+      );
+    } catch {
+      return; // closed meanwhile
     }
+    if (this.closed) {
+      await closeConnection(connection);
+      return;
+    }
+    this.logger.info(`Reconnected the ${this.label} connection to RabbitMQ`, { url: this.where, attempts });
+    this.adopt(connection);
   }
 
   /** A new channel on the current connection, with an error listener (channel errors also reject the failing call). */

@@ -4,8 +4,8 @@
  * written). Honours flow control (waits for 'drain'); a channel that closes is
  * replaced on the next publish.
  */
-import { BrokerConnectionError, type Logger } from '@lightbus/core';
-import { closeChannel, type Channel, type ConfirmChannel, type PublishOptions, type Returned } from './adapter';
+import { BrokerConnectionError, msUntil, retry, type Logger } from '@lightbus/core';
+import { closeChannel, isClosedError, type Channel, type ConfirmChannel, type PublishOptions, type Returned } from './adapter';
 import { drained, type Link } from './link';
 
 const DONE: Promise<void> = Promise.resolve();
@@ -51,6 +51,38 @@ export class Publisher {
     // Hot path: the channel is open and not flow-controlled.
     if (this.ready && !this.drain) return this.send(this.ready, exchange, routingKey, content, options);
     return this.publishSlowly(exchange, routingKey, content, options, signal);
+  }
+
+  /**
+   * Publish until `deadline` (ms since the epoch): when the channel or the
+   * connection goes away before the message is confirmed (or written), publish
+   * it again (at least once); waits for a lost connection end at the deadline,
+   * and then it rejects with the signal's TimeoutError: the message is never
+   * published later. `prepare` runs before each attempt (declarations).
+   */
+  publishUntil(
+    deadline: number,
+    what: string,
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: PublishOptions,
+    prepare?: (signal: AbortSignal) => Promise<void>,
+  ): Promise<void> {
+    const signal = AbortSignal.timeout(Math.max(1, msUntil(deadline)));
+    return retry(
+      async () => {
+        await prepare?.(signal);
+        await this.publish(exchange, routingKey, content, options, signal);
+      },
+      {
+        what,
+        deadline,
+        backoff: { initialMs: 50, maxMs: 1000 },
+        retriable: (error) => isClosedError(error) && !this.link.isClosed && !signal.aborted,
+        logger: this.logger,
+      },
+    );
   }
 
   private async publishSlowly(exchange: string, routingKey: string, content: Buffer, options: PublishOptions, signal?: AbortSignal): Promise<void> {

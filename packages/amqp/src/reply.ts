@@ -19,9 +19,8 @@ import { randomBytes } from 'node:crypto';
 import {
   BrokerConnectionError,
   ReplyMatcher,
-  backoffDelay,
-  delay,
   errorText,
+  retry,
   type ExpectedCall,
   type Logger,
   type PendingResult,
@@ -172,16 +171,25 @@ export class ReplyEndpoint {
   private async reopen(): Promise<void> {
     if (this.restarting) return;
     this.restarting = true;
+    const waited = (): boolean => !this.closed && this.matcher.size > 0;
     try {
-      for (let attempt = 0; !this.closed && this.matcher.size > 0; attempt++) {
-        try {
-          await this.open();
-          return;
-        } catch (error) {
-          if (!isClosedError(error)) this.logger.warn('Could not open the reply queue again; retrying', { error: errorText(error) });
-        }
-        await delay(backoffDelay(attempt, { initialMs: 100, maxMs: 5000 }), this.abort.signal);
-      }
+      await retry(
+        async () => {
+          if (waited()) await this.open();
+        },
+        {
+          what: 'Opening the reply queue again',
+          backoff: { initialMs: 100, maxMs: 5000 },
+          signal: this.abort.signal,
+          // While callers wait for results and the endpoint is open.
+          retriable: waited,
+          onRetry: (error) => {
+            if (!isClosedError(error)) this.logger.warn('Could not open the reply queue again; retrying', { error: errorText(error) });
+          },
+        },
+      );
+    } catch {
+      // Closed, or nobody waits any more: nothing to reopen for.
     } finally {
       this.restarting = false;
     }

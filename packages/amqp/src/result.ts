@@ -6,7 +6,7 @@
  * Results are transient and at most once: a result for a caller that is gone
  * is dropped by the broker.
  */
-import { foreignReturnPath, type PendingResult, type ResultMessage, type ResultTransport, type OutgoingCall, type RpcMessage, type TransportContext } from '@lightbus/core';
+import { deadlineOf, foreignReturnPath, type PendingResult, type ResultMessage, type ResultTransport, type OutgoingCall, type RpcMessage, type TransportContext } from '@lightbus/core';
 import { encodeResult, replyAddressOf } from './codec';
 import { Link } from './link';
 import type { AmqpResultOptions } from './options';
@@ -46,7 +46,15 @@ export class AmqpResultTransport implements ResultTransport {
       );
     }
     const encoded = encodeResult(call, result);
-    await this.publisher.publish('', address, encoded.content, encoded.properties);
+    // Until the call's deadline: after it, nobody waits for this result.
+    await this.publisher.publishUntil(
+      deadlineOf(call),
+      `Sending the result of ${call.apiName}.${call.procedureName}() (call ${call.id})`,
+      '',
+      address,
+      encoded.content,
+      encoded.properties,
+    );
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   ReplyMatcher,
+  deadlineOf,
   errorText,
+  isRetriable,
+  retry,
   foreignReturnPath,
   type OutgoingCall,
   type PendingResult,
@@ -56,8 +59,15 @@ export class KafkaResultTransport implements ResultTransport {
   async sendResult(call: RpcMessage, result: ResultMessage): Promise<void> {
     const path = parseReturnPath(call.returnPath);
     if (!path) throw foreignReturnPath('kafka', call, 'kafka://<reply topic>/<partition>/<token>');
-    // A reply after the caller's deadline is dropped unsent: nobody waits for it.
-    await this.base.produce(path.topic, encodeResult(result, path.token, path.partition), call.deadline).catch((error: unknown) => {
+    const record = encodeResult(result, path.token, path.partition);
+    const deadline = deadlineOf(call);
+    // Retried until the caller's deadline; after it, the reply is dropped unsent: nobody waits for it.
+    await retry(() => this.base.produce(path.topic, record, deadline), {
+      what: `Sending the result of ${call.apiName}.${call.procedureName}() (call ${call.id})`,
+      deadline,
+      retriable: (error) => isRetriable(error) && !(error instanceof DeadlinePassedError) && !this.base.isClosed,
+      logger: this.base.logger,
+    }).catch((error: unknown) => {
       if (error instanceof DeadlinePassedError) {
         this.base.logger.debug('Result not sent: the caller stopped waiting', { rpcMessageId: call.id });
         return;

@@ -1,5 +1,5 @@
 /** What every role shares: its command connection, names, retries, errors. */
-import { BrokerConnectionError, BusClosedError, ConsumerSet, LightbusError, delay, errorText, type LightbusErrorOptions, type TransportContext } from '@lightbus/core';
+import { BrokerConnectionError, BusClosedError, ConsumerSet, LightbusError, retry, type LightbusErrorOptions, type TransportContext } from '@lightbus/core';
 import {
   ConnectionClosedError,
   NotSentError,
@@ -136,7 +136,7 @@ export abstract class RedisRole {
     }
   }
 
-  private async retrying<T>(
+  private retrying<T>(
     what: string,
     deadline: number,
     attempt: (connection: RedisConnection) => Promise<T>,
@@ -144,20 +144,26 @@ export abstract class RedisRole {
     mayRetry: (error: unknown) => boolean,
   ): Promise<T> {
     const connection = this.commands();
-    for (;;) {
-      await connection.ready(deadline, undefined, what);
-      try {
-        return await attempt(connection);
-      } catch (error) {
-        if (isReplyError(error) || error instanceof LightbusError) throw commandFailure(error, what);
-        if (connection.isClosed || isProgrammingError(error) || !mayRetry(error)) throw error;
-        if (Date.now() + retryDelayMs >= deadline) {
-          throw connection.unreachable(what, error);
+    return retry(
+      async () => {
+        await connection.ready(deadline, undefined, what);
+        try {
+          return await attempt(connection);
+        } catch (error) {
+          // Redis's own refusal: not a connection problem, trying again will not help.
+          throw isReplyError(error) || error instanceof LightbusError ? commandFailure(error, what) : error;
         }
-        this.context.logger.debug(`${what} failed; retrying`, { error: errorText(error) });
-        await delay(retryDelayMs);
-      }
-    }
+      },
+      {
+        what,
+        deadline: deadline - retryDelayMs,
+        backoff: { initialMs: retryDelayMs, maxMs: retryDelayMs },
+        // The connection's errors carry no `retriable`: a failure of the connection itself is worth another try.
+        retriable: (error) => !(error instanceof LightbusError) && !connection.isClosed && !isProgrammingError(error) && mayRetry(error),
+        giveUp: (error) => connection.unreachable(what, error),
+        logger: this.context.logger,
+      },
+    );
   }
 
   /** The role's consumers (workers, listeners); close() stops them, those still starting included. */

@@ -22,11 +22,15 @@ export function isPast(deadline: Deadline | undefined, now = Date.now()): boolea
   return deadline !== undefined && now > deadline;
 }
 
+/** A call's time when nothing says otherwise: the default `rpc_timeout`, in seconds. */
+export const DEFAULT_CALL_SECONDS = 5;
+
 /**
  * The deadline of work done for a received call (sending its result, checking
- * its expiry): the call's own deadline, or `fallbackSeconds` from now for a
- * call that carries none (a Python caller on Redis sends no deadline).
+ * its expiry): the call's own deadline, or `fallbackSeconds` (default: the
+ * default rpc_timeout) from now for a call that carries none (a Python caller
+ * on Redis sends no deadline).
  */
-export function deadlineOf(call: { readonly deadline?: Deadline }, fallbackSeconds: number, now = Date.now()): Deadline {
+export function deadlineOf(call: { readonly deadline?: Deadline }, fallbackSeconds = DEFAULT_CALL_SECONDS, now = Date.now()): Deadline {
   return call.deadline ?? deadlineIn(fallbackSeconds, now);
 }

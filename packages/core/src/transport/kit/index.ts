@@ -8,7 +8,7 @@ export * from './settle';
 export { RoleLifecycle } from './lifecycle';
 export { ReplyMatcher, foreignReturnPath, sendCall } from './reply';
 export type { ExpectedCall, ReplyMatcherOptions } from './reply';
-export { deadlineIn, deadlineOf, isPast, msUntil } from './deadline';
+export { DEFAULT_CALL_SECONDS, deadlineIn, deadlineOf, isPast, msUntil } from './deadline';
 export type { Deadline } from './deadline';
 export { isRetriable, retry } from './retry';
 export type { RetryOptions } from './retry';

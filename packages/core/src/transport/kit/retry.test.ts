@@ -85,3 +85,26 @@ describe('retry', () => {
     expect(calls).toBe(2);
   });
 });
+
+describe('retry, reconnecting', () => {
+  it('waits before the first attempt with delayFirst, and tells onRetry of each failure', async () => {
+    const failures: number[] = [];
+    let calls = 0;
+    await retry(
+      async () => {
+        calls += 1;
+        if (calls < 3) throw new BrokerConnectionError('down');
+      },
+      { what: 'reconnecting', delayFirst: true, backoff: { initialMs: 1, maxMs: 2 }, onRetry: (_e, attempt) => failures.push(attempt) },
+    );
+    expect(failures).toEqual([1, 2]);
+  });
+
+  it('does not start after its first wait when its signal aborted', async () => {
+    const abort = new AbortController();
+    abort.abort();
+    let calls = 0;
+    await expect(retry(async () => void (calls += 1), { what: 'x', signal: abort.signal, delayFirst: true })).rejects.toThrow();
+    expect(calls).toBe(0);
+  });
+});
