@@ -87,3 +87,29 @@ describe('amqp wire format', () => {
     expect(replyAddressOf('redis+key://q1')).toBeUndefined();
   });
 });
+
+describe('trace context in headers', () => {
+  const traceContext = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'vendor=1' };
+
+  it('travels as traceparent/tracestate headers on calls, results and events, and is read back', () => {
+    const encodedCall = encodeCall({ ...call, traceContext }, 10_000);
+    expect(encodedCall.properties.headers).toMatchObject(traceContext);
+    const decodedCall = decodeCall(incoming(encodedCall));
+    expect(decodedCall.ok && decodedCall.value.traceContext).toEqual(traceContext);
+    const result = decodeResult(incoming(encodeResult(call, { id: 'r1', rpcMessageId: 'c1', result: 1, error: false, traceContext })));
+    expect(result.ok && result.value.traceContext).toEqual(traceContext);
+    const event = decodeEvent(incoming(encodeEvent({ id: 'e1', apiName: 'a', eventName: 'b', version: 1, kwargs: {}, traceContext }, true)));
+    expect(event.ok && event.value.traceContext).toEqual(traceContext);
+  });
+
+  it('reads headers that arrive as bytes, and ignores a malformed traceparent', () => {
+    const encoded = encodeEvent({ id: 'e1', apiName: 'a', eventName: 'b', version: 1, kwargs: {} }, true);
+    expect(encoded.properties.headers).not.toHaveProperty('traceparent');
+    const bytes = { ...encoded.properties, headers: { ...encoded.properties.headers, traceparent: Buffer.from(traceContext.traceparent) } };
+    const decoded = decodeEvent(incoming({ content: encoded.content, properties: bytes }));
+    expect(decoded.ok && decoded.value.traceContext).toEqual({ traceparent: traceContext.traceparent });
+    const bad = { ...encoded.properties, headers: { traceparent: 'x' } };
+    const ignored = decodeEvent(incoming({ content: encoded.content, properties: bad }));
+    expect(ignored.ok && ignored.value.traceContext).toBeUndefined();
+  });
+});

@@ -5,7 +5,7 @@
  * expiration, persistence, type, timestamp). Decoders never throw: they return
  * the reason a message cannot be used, and the transport sets it aside.
  */
-import { EncodingError, decodeJson, encodeJson, isPlainObject, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { EncodingError, decodeJson, encodeJson, isPlainObject, isTraceparent, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
 import { CONTENT_TYPE, HEADER, MESSAGE_TYPE } from './topology';
 
 /** The AMQP properties the transport sets (a subset of amqplib's publish options). */
@@ -102,6 +102,26 @@ export function numberHeader(message: Incoming, name: string): number | undefine
   return undefined;
 }
 
+/** W3C trace context as AMQP headers (`traceparent`, `tracestate`), as OpenTelemetry's AMQP instrumentation writes them. */
+function traceHeaders(traceContext: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (traceContext?.traceparent && isTraceparent(traceContext.traceparent)) {
+    out.traceparent = traceContext.traceparent;
+    if (traceContext.tracestate) out.tracestate = traceContext.tracestate;
+  }
+  return out;
+}
+
+/** The trace context a message carries, when its traceparent header is well formed. */
+function traceContextOf(message: Incoming): { traceContext?: Readonly<Record<string, string>> } {
+  const traceparent = header(message, 'traceparent');
+  const parent = Buffer.isBuffer(traceparent) ? traceparent.toString('utf8') : traceparent;
+  if (!isTraceparent(parent)) return {};
+  const state = header(message, 'tracestate');
+  const tracestate = Buffer.isBuffer(state) ? state.toString('utf8') : state;
+  return { traceContext: typeof tracestate === 'string' && tracestate ? { traceparent: parent, tracestate } : { traceparent: parent } };
+}
+
 // ---- calls ---------------------------------------------------------------------------------
 
 export interface EncodedMessage {
@@ -119,7 +139,7 @@ export function encodeCall(message: OutgoingRpcMessage, now = Date.now()): Encod
     },
     `The parameters of ${message.apiName}.${message.procedureName}()`,
   );
-  const headers: Record<string, unknown> = { [HEADER.deadline]: deadline };
+  const headers: Record<string, unknown> = { [HEADER.deadline]: deadline, ...traceHeaders(message.traceContext) };
   const replyTo = replyAddressOf(message.returnPath);
   if (replyTo === undefined && message.returnPath) headers[HEADER.returnPath] = message.returnPath;
   return {
@@ -153,7 +173,10 @@ export function decodeCall(message: Incoming): Decoded<RpcMessage> {
   const foreign = header(message, HEADER.returnPath);
   const returnPath = replyTo !== undefined ? returnPathFor(replyTo) : typeof foreign === 'string' ? foreign : '';
   const deadline = numberHeader(message, HEADER.deadline);
-  return { ok: true, value: { id, apiName, procedureName, kwargs, returnPath, ...(deadline !== undefined ? { deadline } : {}) } };
+  return {
+    ok: true,
+    value: { id, apiName, procedureName, kwargs, returnPath, ...(deadline !== undefined ? { deadline } : {}), ...traceContextOf(message) },
+  };
 }
 
 // ---- results -------------------------------------------------------------------------------
@@ -172,6 +195,7 @@ export function encodeResult(call: RpcMessage, result: ResultMessage): EncodedMe
       contentEncoding: 'utf-8',
       type: MESSAGE_TYPE.result,
       persistent: false,
+      headers: traceHeaders(result.traceContext),
     },
   };
 }
@@ -190,7 +214,15 @@ export function decodeResult(message: Incoming): Decoded<ResultMessage> {
   const errorType = text(metadata, 'error_type');
   return {
     ok: true,
-    value: { id, rpcMessageId, result: kwargs.result, error, ...(trace ? { trace } : {}), ...(errorType ? { errorType } : {}) },
+    value: {
+      id,
+      rpcMessageId,
+      result: kwargs.result,
+      error,
+      ...(trace ? { trace } : {}),
+      ...(errorType ? { errorType } : {}),
+      ...traceContextOf(message),
+    },
   };
 }
 
@@ -213,7 +245,7 @@ export function encodeEvent(message: EventMessage, persistent: boolean, now = Da
       type: MESSAGE_TYPE.event,
       timestamp: Math.floor(now / 1000),
       persistent,
-      headers: { [HEADER.time]: now },
+      headers: { [HEADER.time]: now, ...traceHeaders(message.traceContext) },
     },
   };
 }
@@ -243,6 +275,7 @@ export function decodeEvent(message: Incoming, nativeId?: string): Decoded<Event
       kwargs,
       ...(nativeId !== undefined ? { nativeId } : {}),
       ...(time !== undefined ? { time: new Date(time) } : {}),
+      ...traceContextOf(message),
     },
   };
 }

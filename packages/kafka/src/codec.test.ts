@@ -176,3 +176,35 @@ describe('dead letters', () => {
     });
   });
 });
+
+describe('trace context on records', () => {
+  const traceContext = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'vendor=1' };
+
+  it('travels as traceparent/tracestate headers on events, calls and results, and is read back', () => {
+    const eventRecord = encodeEvent({ ...event, traceContext }, 'k', 's');
+    expect(eventRecord.headers).toMatchObject(traceContext);
+    const decodedEvent = decodeEvent(received(eventRecord));
+    expect(decodedEvent.ok && decodedEvent.value.traceContext).toEqual(traceContext);
+
+    const call: OutgoingRpcMessage = {
+      id: 'c-1',
+      apiName: 'a',
+      procedureName: 'p',
+      kwargs: {},
+      returnPath: formatReturnPath({ topic: 't', partition: 0, token: 'x' }),
+      deadline: Date.now() + 1000,
+      traceContext,
+    };
+    const request = decodeRequest(received(encodeRequest(call)));
+    expect(request.ok && request.value.traceContext).toEqual(traceContext);
+    const result = decodeResult(received(encodeResult({ id: 'r', rpcMessageId: 'c-1', result: 1, error: false, traceContext: { traceparent: traceContext.traceparent } }, 'x', 0)));
+    expect(result.ok && result.value.traceContext).toEqual({ traceparent: traceContext.traceparent });
+  });
+
+  it('adds nothing without a trace context and ignores a malformed traceparent', () => {
+    expect(Object.keys(encodeEvent(event, 'k', 's').headers)).not.toContain('traceparent');
+    const record = encodeEvent(event, 'k', 's');
+    const decoded = decodeEvent(received({ ...record, headers: { ...record.headers, traceparent: 'not-a-traceparent' } }));
+    expect(decoded.ok && decoded.value.traceContext).toBeUndefined();
+  });
+});

@@ -13,7 +13,7 @@
  * - Schemas: one record per API (key = API name) whose value says when it was
  *   stored and for how long it lives.
  */
-import { EncodingError, decodeJson, encodeJson, isPlainObject, undecodable, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { EncodingError, decodeJson, encodeJson, isPlainObject, isTraceparent, undecodable, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
 import type { PartitionKeyOption } from './options';
 
 /** A record to produce. */
@@ -95,6 +95,24 @@ export function header(record: Pick<IncomingRecord, 'headers'>, name: string): s
   return typeof last === 'string' ? last : last.toString('utf8');
 }
 
+/** W3C trace context as record headers (`traceparent`, `tracestate`), as OpenTelemetry's Kafka instrumentations write them. */
+function traceHeaders(traceContext: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (traceContext?.traceparent && isTraceparent(traceContext.traceparent)) {
+    out.traceparent = traceContext.traceparent;
+    if (traceContext.tracestate) out.tracestate = traceContext.tracestate;
+  }
+  return out;
+}
+
+/** The trace context a record carries, when its traceparent header is well formed. */
+function traceContextOf(record: Pick<IncomingRecord, 'headers'>): { traceContext?: Readonly<Record<string, string>> } {
+  const traceparent = header(record, 'traceparent');
+  if (!isTraceparent(traceparent)) return {};
+  const tracestate = header(record, 'tracestate');
+  return { traceContext: tracestate ? { traceparent, tracestate } : { traceparent } };
+}
+
 function toJson(value: unknown, what: string): string {
   let text: string | undefined;
   try {
@@ -145,6 +163,7 @@ export function encodeEvent(message: EventMessage, key: string, source: string, 
       [H.ceTime]: now.toISOString(),
       [H.ceApiVersion]: String(message.version),
       [H.contentType]: CONTENT_TYPE,
+      ...traceHeaders(message.traceContext),
     },
   };
 }
@@ -186,6 +205,7 @@ export function decodeEvent(record: IncomingRecord): Decoded<EventMessage> {
       kwargs: parsed.value,
       nativeId: nativeIdOf(record),
       ...(Number.isFinite(millis) && millis > 0 ? { time: new Date(millis) } : {}),
+      ...traceContextOf(record),
     },
   };
 }
@@ -200,6 +220,7 @@ export function encodeRequest(message: OutgoingRpcMessage): OutgoingRecord {
     [H.replyTo]: message.returnPath,
     [H.contentType]: CONTENT_TYPE,
     [H.deadline]: String(message.deadline),
+    ...traceHeaders(message.traceContext),
   };
   return { key: message.id, value: toJson(message.kwargs, `the parameters of ${message.apiName}.${message.procedureName}()`), headers };
 }
@@ -226,7 +247,15 @@ export function decodeRequest(record: IncomingRecord): Decoded<RpcMessage> {
   const deadline = requestDeadline(record);
   return {
     ok: true,
-    value: { id, apiName, procedureName, kwargs: parsed.value, returnPath, ...(deadline !== undefined ? { deadline } : {}) },
+    value: {
+      id,
+      apiName,
+      procedureName,
+      kwargs: parsed.value,
+      returnPath,
+      ...(deadline !== undefined ? { deadline } : {}),
+      ...traceContextOf(record),
+    },
   };
 }
 
@@ -261,6 +290,7 @@ export function encodeResult(result: ResultMessage, token: string, partition: nu
     [H.correlationId]: result.rpcMessageId,
     [H.status]: result.error ? 'error' : 'ok',
     [H.contentType]: CONTENT_TYPE,
+    ...traceHeaders(result.traceContext),
   };
   if (result.error && result.errorType) headers[H.errorType] = result.errorType;
   const value = result.error
@@ -281,7 +311,7 @@ export function decodeResult(record: IncomingRecord): Decoded<ResultMessage> {
   const status = header(record, H.status);
   const parsed = parseJson(record);
   if (!parsed.ok) return undecodable(parsed.reason, rpcMessageId);
-  if (status === 'ok') return { ok: true, value: { id, rpcMessageId, result: parsed.value, error: false } };
+  if (status === 'ok') return { ok: true, value: { id, rpcMessageId, result: parsed.value, error: false, ...traceContextOf(record) } };
   if (status !== 'error') return undecodable(`lightbus-status '${status ?? ''}' is neither ok nor error`, rpcMessageId);
   const body = isPlainObject(parsed.value) ? parsed.value : {};
   const errorType = header(record, H.errorType);
@@ -294,6 +324,7 @@ export function decodeResult(record: IncomingRecord): Decoded<ResultMessage> {
       error: true,
       trace: typeof body.trace === 'string' ? body.trace : '',
       ...(errorType ? { errorType } : {}),
+      ...traceContextOf(record),
     },
   };
 }

@@ -22,6 +22,7 @@ import { BLOCK_MS, BlockingReader } from './blocking';
 import { isReplyError, type RedisConnection } from './connection';
 import { RedisRole, commandFailure } from './common';
 import type { RedisRpcOptions } from './options';
+import { wireId } from './trace-id';
 import { decodeRpcCall, deadLetterKey, encodeRpcCall, rpcExpiryKey, rpcQueueKey } from './wire';
 
 /** Entries kept in an RPC queue's dead-letter stream. */
@@ -47,7 +48,7 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
       async (connection) => {
         const ms = Math.max(1, Math.ceil(deadline - Date.now()));
         await connection.pipeline([
-          ['SET', rpcExpiryKey(message.id), '1', 'PX', ms],
+          ['SET', rpcExpiryKey(wireId(message.id, message.traceContext)), '1', 'PX', ms],
           ['RPUSH', rpcQueueKey(message.apiName), blob],
         ]);
       },

@@ -235,3 +235,52 @@ describe('stream ids', () => {
     expect(compareStreamIds('9-5', '9-5')).toBe(0);
   });
 });
+
+describe('trace context in ids', () => {
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+  it('rides at the end of a call id, which a worker keeps whole and a result echoes', () => {
+    const blob = encodeRpcCall({
+      id: 'c1',
+      apiName: 'a',
+      procedureName: 'p',
+      kwargs: {},
+      returnPath: 'redis+key://r',
+      deadline: Date.now() + 1000,
+      traceContext: { traceparent, tracestate: 'x=1' },
+    });
+    expect(JSON.parse(blob).metadata.id).toBe(`c1;tp=${traceparent}`);
+    const call = decodeRpcCall(blob);
+    expect(call.ok && call.value).toMatchObject({ id: `c1;tp=${traceparent}`, traceContext: { traceparent } });
+    // Python echoes the id it got as rpc_message_id: the caller matches it to its own id 'c1'.
+    const result = decodeResult(
+      `{"kwargs": {"result": 1}, "metadata": {"error": false, "id": "r1", "rpc_message_id": "c1;tp=${traceparent}"}}`,
+    );
+    expect(result.ok && result.value).toEqual({ id: 'r1', rpcMessageId: 'c1', result: 1, error: false });
+  });
+
+  it('rides in a result id and an event id, and is read back', () => {
+    const blob = encodeResult({ id: 'r2', rpcMessageId: 'c2', result: 'ok', error: false, traceContext: { traceparent } });
+    const result = decodeResult(blob);
+    expect(result.ok && result.value).toMatchObject({ id: 'r2', rpcMessageId: 'c2', traceContext: { traceparent } });
+    const fields = encodeEventFields({ id: 'e1', apiName: 'a', eventName: 'b', version: 1, kwargs: { n: 1 }, traceContext: { traceparent } });
+    expect(fields.slice(0, 2)).toEqual(['id', `e1;tp=${traceparent}`]);
+    const pairs: Array<[string, string]> = [];
+    for (let i = 0; i < fields.length; i += 2) pairs.push([fields[i]!, fields[i + 1]!]);
+    expect(decodeEventFields(pairs, '1-0')).toMatchObject({ id: 'e1', traceContext: { traceparent } });
+  });
+
+  it('leaves ids without a well-formed mark as they are', () => {
+    const pairs: Array<[string, string]> = [
+      ['id', 'e2;tp=garbage'],
+      ['api_name', 'a'],
+      ['event_name', 'b'],
+      ['version', '1'],
+    ];
+    const event = decodeEventFields(pairs, '1-0');
+    expect(event.id).toBe('e2;tp=garbage');
+    expect(event.traceContext).toBeUndefined();
+    const fields = encodeEventFields({ id: 'e3', apiName: 'a', eventName: 'b', version: 1, kwargs: {} });
+    expect(fields[1]).toBe('e3');
+  });
+});

@@ -23,6 +23,7 @@ import {
   type ResultMessage,
   type RpcMessage,
 } from '@lightbus/core';
+import { splitWireId, wireId } from './trace-id';
 
 export type StreamUse = 'per_api' | 'per_event';
 
@@ -92,7 +93,7 @@ function json(value: unknown, what: string): string {
 /** The call blob: `{"kwargs": {...}, "metadata": {"api_name", "id", "procedure_name", "return_path"}}`. */
 export function encodeRpcCall(message: RpcMessage): string {
   const metadata = json(
-    { api_name: message.apiName, id: message.id, procedure_name: message.procedureName, return_path: message.returnPath },
+    { api_name: message.apiName, id: wireId(message.id, message.traceContext), procedure_name: message.procedureName, return_path: message.returnPath },
     'Call metadata',
   );
   return `{"kwargs":${json(message.kwargs, `Parameters of ${message.apiName}.${message.procedureName}()`)},"metadata":${metadata}}`;
@@ -160,12 +161,15 @@ function readRpcCall(blob: string): RpcMessage {
   const meta = requireStrings(metadata, RPC_METADATA, 'Call');
   const extra = Object.keys(metadata).filter((key) => !(RPC_METADATA as readonly string[]).includes(key));
   if (extra.length > 0) throw new UndecodableMessage(`Call metadata has unexpected fields: ${extra.join(', ')}`, meta.id);
+  // The id stays as written (the expiry key and the result's rpc_message_id are named after it); its trace context is read.
+  const { traceContext } = splitWireId(meta.id);
   return {
     id: meta.id,
     apiName: meta.api_name,
     procedureName: meta.procedure_name,
     kwargs: kwargs as Kwargs,
     returnPath: meta.return_path,
+    ...(traceContext ? { traceContext } : {}),
   };
 }
 
@@ -178,7 +182,7 @@ function readRpcCall(blob: string): RpcMessage {
 export function encodeResult(result: ResultMessage): string {
   if (!result.error) {
     return `{"kwargs":{"result":${json(result.result ?? null, 'The result')}},"metadata":${json(
-      { error: false, id: result.id, rpc_message_id: result.rpcMessageId },
+      { error: false, id: wireId(result.id, result.traceContext), rpc_message_id: result.rpcMessageId },
       'Result metadata',
     )}}`;
   }
@@ -188,7 +192,7 @@ export function encodeResult(result: ResultMessage): string {
     trace = `${result.errorType}: ${text}${trace ? `\n${trace}` : ''}`;
   }
   return `{"kwargs":{"result":${json(text, 'The error text')}},"metadata":${json(
-    { error: true, id: result.id, rpc_message_id: result.rpcMessageId, trace },
+    { error: true, id: wireId(result.id, result.traceContext), rpc_message_id: result.rpcMessageId, trace },
     'Result metadata',
   )}}`;
 }
@@ -223,12 +227,17 @@ function readResult(blob: string): ResultMessage {
     throw new UndecodableMessage(`Result metadata 'trace' must be text`, callId);
   }
   const result = kwargs.result ?? null;
-  if (!error) return { id: meta.id, rpcMessageId: meta.rpc_message_id, result, error: false };
+  // The call's id as the caller knows it (a worker echoes it with its trace mark); the worker's trace context from the result id.
+  const { id, traceContext } = splitWireId(meta.id);
+  const rpcMessageId = splitWireId(meta.rpc_message_id).id;
+  const traced = traceContext ? { traceContext } : {};
+  if (!error) return { id, rpcMessageId, result, error: false, ...traced };
   const trace = typeof metadata.trace === 'string' ? metadata.trace : undefined;
   const errorType = errorTypeFromTrace(trace);
   return {
-    id: meta.id,
-    rpcMessageId: meta.rpc_message_id,
+    ...traced,
+    id,
+    rpcMessageId,
     result: remoteErrorMessage(typeof result === 'string' ? result : safeText(result), trace, errorType),
     error: true,
     trace,
@@ -264,7 +273,7 @@ export function remoteErrorMessage(text: string, trace: string | undefined, erro
 
 /** XADD field/value arguments: id, api_name, event_name, version, then `:<param>` JSON values. */
 export function encodeEventFields(message: EventMessage): string[] {
-  const fields = ['id', message.id, 'api_name', message.apiName, 'event_name', message.eventName, 'version', String(message.version)];
+  const fields = ['id', wireId(message.id, message.traceContext), 'api_name', message.apiName, 'event_name', message.eventName, 'version', String(message.version)];
   for (const [name, value] of Object.entries(message.kwargs)) {
     if (value === undefined) continue;
     fields.push(`:${name}`, json(value, `Parameter '${name}' of event ${message.apiName}.${message.eventName}`));
@@ -313,8 +322,10 @@ export function decodeEventFields(fields: FieldList, entryId: string): EventMess
       throw new UndecodableMessage(`Event entry ${entryId}: parameter '${name}' is not JSON (${(error as Error).message})`, id);
     }
   }
+  const { id: eventId, traceContext } = splitWireId(metadata.id!);
   return {
-    id: metadata.id!,
+    id: eventId,
+    ...(traceContext ? { traceContext } : {}),
     apiName: metadata.api_name!,
     eventName: metadata.event_name!,
     version: Number.parseInt(metadata.version!, 10),

@@ -13,4 +13,5 @@ export {
   memoryCapabilities,
 } from './memory';
 export type { DeadLetter } from './memory';
-export * from './kit';
+/** Trace context on the wire: a transport checks a traceparent it reads before handing it to core. */
+export { isTraceparent } from '../telemetry/carrier';

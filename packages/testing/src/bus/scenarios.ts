@@ -10,6 +10,7 @@ import { BrokerConnectionError, RpcTimeoutError } from '@lightbus/core';
 import { Collector, waitFor } from '../wait';
 import { tickHandler } from './api';
 import type { BusTierTarget } from './target';
+import { otelSdkInstalled, traceAcrossProcesses } from './tracing';
 import { World } from './world';
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
@@ -172,6 +173,12 @@ export function busConformance(target: BusTierTarget): void {
         });
         expect(proxy.cuts).toBeGreaterThan(0);
       },
+    );
+
+    scenario(
+      'one trace across two processes: the call, its execution, the event fired inside it and the listener that handles it',
+      { crossProcess: caps.crossProcess, openTelemetrySdk: otelSdkInstalled() },
+      traceAcrossProcesses,
     );
 
     scenario('poison messages are set aside with a reason while good ones flow', { readsDeadLetters: target.readsDeadLetters === true }, async (world) => {

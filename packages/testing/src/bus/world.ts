@@ -173,6 +173,37 @@ export class World {
     return this.keep(new ScenarioProcess(`client ${processName}`, startNode(args, { env }), this.patience));
   }
 
+  /** A path in the world's own folder (removed with it). */
+  file(name: string): string {
+    return path.join(this.dir, name);
+  }
+
+  /** Node arguments that load the OpenTelemetry fixture first (appending spans to LIGHTBUS_TIER_SPANS), then `args`. */
+  private traced(args: readonly string[]): string[] {
+    const otel = fixture('otel');
+    return otel.endsWith('.ts') ? ['--import', 'tsx', '--import', otel, ...args] : ['--import', otel, ...args];
+  }
+
+  /** `lightbus run` of the tracing worker (serves `place`, which fires `placed`), with an SDK writing spans to `spansFile`. */
+  tracedWorker(processName: string, spansFile: string): ScenarioProcess {
+    const config = this.configFile(processName);
+    const run = startNode(this.traced([lightbusBin(), 'run', '--bus', fixture('traced-worker'), '--config', config]), {
+      env: { LIGHTBUS_TIER_API: this.apiName, LIGHTBUS_TIER_SPANS: spansFile, LIGHTBUS_TIER_PROCESS: processName },
+    });
+    return this.keep(new ScenarioProcess(`worker ${processName}`, run, this.patience));
+  }
+
+  /** The tracing client in its own process (listens to `placed`, calls `place`), with an SDK writing spans to `spansFile`. */
+  tracedClient(processName: string, spansFile: string): ScenarioProcess {
+    const env = {
+      LIGHTBUS_TIER_API: this.apiName,
+      LIGHTBUS_CONFIG: this.configFile(processName),
+      LIGHTBUS_TIER_SPANS: spansFile,
+      LIGHTBUS_TIER_PROCESS: processName,
+    };
+    return this.keep(new ScenarioProcess(`client ${processName}`, startNode(this.traced([fixture('traced-client')]), { env }), this.patience));
+  }
+
   /** A fault proxy in front of the namespace's broker, stopped with the world. */
   async proxy(): Promise<FaultProxy> {
     const broker = this.target.broker;
