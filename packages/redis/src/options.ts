@@ -3,7 +3,9 @@
  * config against these schemas (naming the key on error), fills the defaults,
  * and the factories receive the static types derived from them. The keys are
  * Python Lightbus's, so one lightbus.yaml serves Python and TypeScript
- * services; `concurrency` is the only key Python does not have.
+ * services. Python's keys this side has no use for are accepted and ignored
+ * with a warning; `concurrency` and `delivery_limit` are TypeScript's own (a
+ * Python service refuses them: core warns when a shared file has them).
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { deliveryLimitOption } from '@lightbus/core';
@@ -18,6 +20,18 @@ const Url = Type.String({
     'The password never appears in logs or errors.',
   errorHint: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0',
 });
+
+/**
+ * Keys Python Lightbus takes that this transport has no use for: accepted, so
+ * one lightbus.yaml serves both, and ignored with a warning at start.
+ */
+const pythonOnly = (description: string) =>
+  Type.Optional(Type.Unknown({ description: `Python Lightbus only: accepted and ignored here, with a warning. ${description}` }));
+const PYTHON_CODEC = {
+  serializer: pythonOnly("Python's message serializer class; this transport always writes the format of Python's default one."),
+  deserializer: pythonOnly("Python's message deserializer class; this transport always reads the format of Python's default one."),
+  connection_parameters: pythonOnly('Python client connection settings; give them in the url instead.'),
+};
 
 const ConsumptionRestartDelay = Type.Number({
   exclusiveMinimum: 0,
@@ -51,6 +65,8 @@ export const RedisRpcOptions = Type.Object(
       default: 10,
       description: 'How many calls one worker process executes at once (TypeScript only; Python workers run one at a time).',
     }),
+    batch_size: pythonOnly('How many calls a Python worker takes from the queue at once; here, see concurrency.'),
+    ...PYTHON_CODEC,
   },
   { additionalProperties: false },
 );
@@ -70,6 +86,7 @@ export const RedisResultOptions = Type.Object(
         'Seconds a worker keeps trying to deliver a result while Redis is unreachable; after that the caller has ' +
         "timed out anyway. (The caller's own wait is the API's rpc_timeout.)",
     }),
+    ...PYTHON_CODEC,
   },
   { additionalProperties: false },
 );
@@ -124,11 +141,14 @@ export const RedisEventOptions = Type.Object(
         'When a listener starts, consumers of the stream idle for this many seconds and holding no pending events ' +
         'are removed from their groups (XGROUP DELCONSUMER). 0: never remove any.',
     }),
+    service_name: pythonOnly("Python's per-transport service name; consumer groups are named from the top-level service_name."),
+    consumer_name: pythonOnly("Python's per-transport consumer name; consumers are named from the top-level process_name."),
+    ...PYTHON_CODEC,
   },
   { additionalProperties: false },
 );
 
-export const RedisSchemaOptions = Type.Object({ url: Url }, { additionalProperties: false });
+export const RedisSchemaOptions = Type.Object({ url: Url, connection_parameters: PYTHON_CODEC.connection_parameters }, { additionalProperties: false });
 
 export type RedisRpcOptions = Static<typeof RedisRpcOptions>;
 export type RedisResultOptions = Static<typeof RedisResultOptions>;

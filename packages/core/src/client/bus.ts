@@ -89,6 +89,7 @@ export function create<Apis extends object = BusApis>(options: CreateOptions = {
       ...(config.logFormat !== undefined ? { format: config.logFormat } : {}),
       context: { service: config.serviceName, process: config.processName },
     });
+  for (const warning of config.warnings) logger.warn(`Config ${config.source}: ${warning.path}: ${warning.message}`);
   const client = new BusClient(config, registry, logger);
   installPlugins(client, config);
 

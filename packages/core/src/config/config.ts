@@ -11,6 +11,7 @@ import type { TransportRegistry } from '../transport/registry';
 import { deepFreeze, isPlainObject } from '../util/async';
 import { formatName } from '../util/names';
 import { findConfigFile, readConfigFile, type ConfigSource } from './load';
+import { dropPythonNulls, ignoredPythonKeys, namesRedis, pythonRefusals } from './python';
 import { rootConfigSchema, type ApiConfigInput, type LightbusConfigInput } from './schema';
 import { validateAgainst } from './validate';
 
@@ -80,7 +81,7 @@ export class Config {
   readonly humanReadableSchema: boolean;
   readonly schemaTransport: TransportSelection;
   readonly plugins: {
-    readonly internalState: { readonly enabled: boolean; readonly pingInterval: number };
+    readonly internalState: { readonly enabled: boolean; readonly pingInterval: number; readonly pingEnabled: boolean };
     readonly internalMetrics: { readonly enabled: boolean };
   };
   private readonly apiCache = new Map<string, ResolvedApiConfig>();
@@ -91,6 +92,11 @@ export class Config {
     /** The validated config, defaults of transport options filled in, frozen. */
     readonly data: Readonly<LightbusConfigInput>,
     names: { serviceName: string; processName: string; logLevel?: LogLevel; logFormat?: LogFormat },
+    /**
+     * What deserves a warning at start: Python keys accepted and ignored here, and
+     * (for a file that names Redis) keys or values a Python service would refuse.
+     */
+    readonly warnings: readonly ConfigIssue[] = [],
   ) {
     this.serviceName = names.serviceName;
     this.processName = names.processName;
@@ -103,6 +109,7 @@ export class Config {
       internalState: {
         enabled: data.plugins?.internal_state?.enabled ?? false,
         pingInterval: data.plugins?.internal_state?.ping_interval ?? 60,
+        pingEnabled: data.plugins?.internal_state?.ping_enabled ?? true,
       },
       internalMetrics: { enabled: data.plugins?.internal_metrics?.enabled ?? false },
     };
@@ -190,6 +197,12 @@ export function loadConfig(options: LoadConfigOptions, registry: TransportRegist
   // Validation fills defaults in place: work on a copy with no shared objects (YAML anchors share them,
   // and one role's defaults must not leak into another role's options).
   raw = { source: raw.source, data: JSON.parse(JSON.stringify(raw.data)) as Record<string, unknown> };
+  dropPythonNulls(raw.data);
+  const warnings = ignoredPythonKeys(raw.data);
+  // Only a file can be read by a Python service too, and only over Redis.
+  if (raw.source !== 'in-code config' && namesRedis(raw.data)) {
+    warnings.push(...pythonRefusals(raw.data).map((w) => ({ path: w.path, message: `${w.message} (if a Python service reads this file)` })));
+  }
 
   const issues: ConfigIssue[] = [];
   const used = new Map<string, AnyTransportDefinition>();
@@ -229,7 +242,7 @@ export function loadConfig(options: LoadConfigOptions, registry: TransportRegist
     processName: formatName(processTemplate),
     logLevel: cli.logLevel ?? options.logLevel,
     logFormat: cli.logFormat ?? options.logFormat,
-  });
+  }, warnings);
 }
 
 /** The config's JSON Schema with the given transports' options (for `lightbus dumpconfigschema`). */

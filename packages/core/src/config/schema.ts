@@ -73,7 +73,7 @@ export function apiConfigSchema(transports: readonly AnyTransportDefinition[]) {
 }
 
 export const PLUGIN_DEFAULTS = {
-  internal_state: { enabled: false, ping_interval: 60 },
+  internal_state: { enabled: false, ping_interval: 60, ping_enabled: true },
   internal_metrics: { enabled: false },
 } as const;
 
@@ -121,6 +121,7 @@ export function rootConfigSchema(transports: readonly AnyTransportDefinition[]) 
                 {
                   enabled: Type.Optional(Type.Boolean()),
                   ping_interval: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+                  ping_enabled: Type.Optional(Type.Boolean({ description: 'Send worker_ping events every ping_interval seconds (default true).' })),
                 },
                 { additionalProperties: false, description: 'Fire internal.state events when workers start, ping and stop.' },
               ),

@@ -3,33 +3,51 @@
  * events on Lightbus's internal APIs with the names and parameters Python
  * Lightbus uses, so monitoring tools read both kinds of services alike.
  * - internal_state: `internal.state` worker_started, worker_ping (every
- *   ping_interval seconds), worker_stopped.
+ *   ping_interval seconds, unless ping_enabled is false), worker_stopped,
+ *   carrying what Python's plugin carries (also hostname, pid, ping_enabled,
+ *   max_memory_use, which Python's own schema does not declare).
+ * Timestamps are seconds since the epoch as a float, as Python writes them.
+ * The schemas of the internal APIs are built in: events Python writes are read
+ * against them (never against a peer's stricter copy on the bus).
  * - internal_metrics: `internal.metrics` events for every call, result and event.
  * A failure to send a plugin event is logged; it never fails the user's work,
  * and metrics are sent in the background, never delaying it.
  */
-import { Api } from '../api/api';
+import { hostname } from 'node:os';
+import { Api, describeApi } from '../api/api';
+import { Type, type TOptional, type TUnknown } from '@sinclair/typebox';
 import { Event } from '../api/event';
+import { apiSchema } from '../schema/generate';
+import type { ApiSchema } from '../schema/types';
 import type { BusClient } from '../client/client';
 import type { Config } from '../config';
 import type { EventMessage, RpcMessage } from '../message';
 import { InFlight } from '../util/async';
 
-const WORKER_PARAMETERS = [
-  'service_name',
-  'process_name',
-  'metrics_enabled',
-  'api_names',
-  'listening_for',
-  'timestamp',
-  'ping_interval',
-] as const;
+const any = (): TUnknown => Type.Unknown();
+const maybe = (): TOptional<TUnknown> => Type.Optional(Type.Unknown());
+
+/** Python's declared parameters, then what its plugin also sends. */
+const WORKER_PARAMETERS = {
+  service_name: any(),
+  process_name: any(),
+  metrics_enabled: any(),
+  api_names: any(),
+  listening_for: any(),
+  timestamp: any(),
+  ping_interval: any(),
+  ping_enabled: maybe(),
+  hostname: maybe(),
+  pid: maybe(),
+  max_memory_use: maybe(),
+};
 
 export class LightbusStateApi extends Api {
   static override meta = { name: 'internal.state', internal: true };
-  worker_started = new Event({ parameters: WORKER_PARAMETERS });
-  worker_ping = new Event({ parameters: WORKER_PARAMETERS });
-  worker_stopped = new Event({ parameters: ['process_name', 'timestamp'] });
+  worker_started = new Event({ parameters: Type.Object(WORKER_PARAMETERS) });
+  worker_ping = new Event({ parameters: Type.Object(WORKER_PARAMETERS) });
+  // Python declares process_name and timestamp, and sends process_name and service_name.
+  worker_stopped = new Event({ parameters: Type.Object({ process_name: any(), service_name: maybe(), timestamp: maybe() }) });
 }
 
 const CALL = ['service_name', 'process_name', 'id', 'api_name', 'procedure_name', 'timestamp'] as const;
@@ -46,8 +64,15 @@ export class LightbusMetricsApi extends Api {
   event_processed = new Event({ parameters: EVENT });
 }
 
-function now(): string {
-  return new Date().toISOString();
+/** Seconds since the epoch, a float, as Python's plugins write `timestamp`. */
+function now(): number {
+  return Date.now() / 1000;
+}
+
+/** The schemas of the internal APIs, as this version declares them. */
+export function internalApiSchemas(): Record<string, ApiSchema> {
+  const apis = [new LightbusStateApi(), new LightbusMetricsApi()].map((api) => describeApi(api));
+  return Object.fromEntries(apis.map((api) => [api.name, apiSchema(api)]));
 }
 
 /** Fire a plugin event; log instead of failing the work it reports on. */
@@ -61,6 +86,7 @@ async function send(client: BusClient, apiName: string, eventName: string, param
 
 function installState(client: BusClient, config: Config): void {
   client.registerApi(new LightbusStateApi());
+  const { pingInterval, pingEnabled } = config.plugins.internalState;
   const worker = (): Record<string, unknown> => ({
     service_name: client.serviceName,
     process_name: client.processName,
@@ -68,14 +94,21 @@ function installState(client: BusClient, config: Config): void {
     api_names: [...client.registeredApis.values()].filter((a) => !a.internal).map((a) => a.name),
     listening_for: client.listeningFor(),
     timestamp: now(),
-    ping_interval: config.plugins.internalState.pingInterval,
+    ping_interval: pingInterval,
+    ping_enabled: pingEnabled,
+    hostname: hostname(),
+    pid: process.pid,
+    // Kilobytes on Linux, as Python's resource.getrusage(...).ru_maxrss.
+    max_memory_use: process.resourceUsage().maxRSS,
   });
   client.on('onStart', () => send(client, 'internal.state', 'worker_started', worker()));
-  client.every(config.plugins.internalState.pingInterval, function statePing() {
-    return send(client, 'internal.state', 'worker_ping', worker());
-  });
+  if (pingEnabled) {
+    client.every(pingInterval, function statePing() {
+      return send(client, 'internal.state', 'worker_ping', worker());
+    });
+  }
   client.on('onStop', () =>
-    send(client, 'internal.state', 'worker_stopped', { process_name: client.processName, timestamp: now() }),
+    send(client, 'internal.state', 'worker_stopped', { process_name: client.processName, service_name: client.serviceName, timestamp: now() }),
   );
 }
 
@@ -118,6 +151,7 @@ function installMetrics(client: BusClient): void {
 
 /** Install the plugins the config enables. */
 export function installPlugins(client: BusClient, config: Config): void {
+  client.schemas.addBuiltIn(internalApiSchemas());
   if (config.plugins.internalState.enabled) installState(client, config);
   if (config.plugins.internalMetrics.enabled) installMetrics(client);
 }

@@ -36,7 +36,7 @@ describe('plugins', () => {
       listening_for: ['support.case.caseClosed'],
       ping_interval: 0.02,
     });
-    expect(typeof started.timestamp).toBe('string');
+    expect(typeof started.timestamp).toBe('number'); // seconds since the epoch, as Python writes it
   });
 
   it('internal_metrics fires an event for every call, result and event', async () => {

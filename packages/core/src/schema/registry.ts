@@ -12,6 +12,7 @@ import type { ApiSchema } from './types';
 
 export class SchemaRegistry {
   private readonly own = new Map<string, ApiSchema>();
+  private readonly builtIn = new Map<string, ApiSchema>();
   private readonly fromFiles = new Map<string, ApiSchema>();
   private remote = new Map<string, ApiSchema>();
   private remoteText = new Map<string, string>();
@@ -35,14 +36,23 @@ export class SchemaRegistry {
     this.own.set(apiName, schema);
   }
 
+  /**
+   * Schemas of Lightbus's internal APIs (internal.state, internal.metrics):
+   * what this version reads their events against, whatever copy (Python's
+   * stricter one) the bus holds. Never stored unless the API is registered.
+   */
+  addBuiltIn(schemas: Record<string, ApiSchema>): void {
+    for (const [name, schema] of Object.entries(schemas)) this.builtIn.set(name, schema);
+  }
+
   /** Schemas read from files: used for validation, never stored on the bus. */
   addFromFiles(schemas: Record<string, ApiSchema>): void {
     for (const [name, schema] of Object.entries(schemas)) this.fromFiles.set(name, schema);
   }
 
-  /** The schema known now for an API: own, then files, then the bus. */
+  /** The schema known now for an API: own, then built in, then files, then the bus. */
   get(apiName: string): ApiSchema | undefined {
-    return this.own.get(apiName) ?? this.fromFiles.get(apiName) ?? this.remote.get(apiName);
+    return this.own.get(apiName) ?? this.builtIn.get(apiName) ?? this.fromFiles.get(apiName) ?? this.remote.get(apiName);
   }
 
   /** The schema for an API, loading the bus's schemas first if it is unknown and they are stale. */
