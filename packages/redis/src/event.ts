@@ -24,7 +24,9 @@ import {
   BusClosedError,
   InvalidParametersError,
   errorText,
+  decoded,
   settleEvent,
+  undecodable,
   type ReceivedEvent,
   type ConsumeSpec,
   type Consumer,
@@ -198,12 +200,9 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
 /** An entry's fields as an event, or why they cannot be one. */
 function decodeEntry(fields: FieldList, entryId: string): ReceivedEvent {
   try {
-    return { ok: true, value: decodeEventFields(fields, entryId) };
+    return decoded(decodeEventFields(fields, entryId));
   } catch (error) {
-    if (error instanceof UndecodableMessage) {
-      return error.messageId === undefined ? { ok: false, reason: error.reason } : { ok: false, reason: error.reason, id: error.messageId };
-    }
-    return { ok: false, reason: errorText(error) };
+    return error instanceof UndecodableMessage ? undecodable(error.reason, error.messageId) : undecodable(errorText(error));
   }
 }
 

@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import {
   ConsoleLogger,
+  DEFAULT_DELIVERY_LIMIT,
   MessageRejectedError,
   deadlineIn,
   newMessageId,
@@ -64,7 +65,7 @@ export interface ConformanceTarget {
   readonly capabilities: TransportCapabilities;
   /** True when `namespace()` provides injectMalformedEvent (the undecodable-message test runs). */
   readonly canInjectMalformedEvents?: boolean;
-  /** The `delivery_limit` the namespace's event transports are configured with; enables the bounded-redelivery test. */
+  /** The `delivery_limit` the namespace's event transports are configured with (default: every transport's default, 10). */
   readonly deliveryLimit?: number;
   /** A fresh namespace for one test. */
   namespace(): ConformanceNamespace | Promise<ConformanceNamespace>;
@@ -478,9 +479,9 @@ export function transportConformance(target: ConformanceTarget): void {
         expect(healthy.got.items[0]!.id).toBe(sent.id);
       });
 
-      when(caps.durable && target.deliveryLimit !== undefined)('sets aside, with its last error, an event whose handler fails on delivery_limit + 1 deliveries', async () => {
+      when(caps.durable)('sets aside, with its last error, an event whose handler fails on delivery_limit + 1 deliveries', async () => {
         const api = uniqueApi();
-        const limit = target.deliveryLimit ?? 0;
+        const limit = target.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT;
         const transport = await events();
         const spec = { events: [{ apiName: api, eventName: 'created' }], group: 'svc-bounded', consumer: 'c1' };
         const attempts = new Collector<string>();

@@ -19,6 +19,7 @@ import { isMessageRejected } from '../../errors';
 import type { EventMessage } from '../../message';
 import { errorText } from '../../util/async';
 import type { EventMessageHandler } from '../interfaces';
+import type { Decoded } from './codec';
 
 /** The default of every transport's `delivery_limit` option. */
 export const DEFAULT_DELIVERY_LIMIT = 10;
@@ -34,10 +35,8 @@ export function deliveryLimitOption(description = ''): TInteger {
   });
 }
 
-/** A received event: decoded, or why it cannot be. (Structurally a `Decoded<EventMessage>`.) */
-export type ReceivedEvent =
-  | { readonly ok: true; readonly value: EventMessage }
-  | { readonly ok: false; readonly reason: string; readonly id?: string };
+/** A received event: decoded, or why it cannot be (with its id when that could be read). */
+export type ReceivedEvent = Decoded<EventMessage>;
 
 /** How a delivery ended. */
 export type Settlement =

@@ -317,16 +317,16 @@ class MemorySchemaTransport implements SchemaTransport {
 }
 
 function decodeEvent(entry: StreamEntry): ReceivedEvent {
-  let decoded: Partial<EventMessage> | null;
+  let message: Partial<EventMessage> | null;
   try {
-    decoded = decodeJson(entry.payload) as Partial<EventMessage> | null;
+    message = decodeJson(entry.payload) as Partial<EventMessage> | null;
   } catch {
-    return { ok: false, reason: 'the payload is not JSON' };
+    return undecodable('the payload is not JSON');
   }
-  if (!decoded || typeof decoded.id !== 'string' || typeof decoded.kwargs !== 'object') {
-    return { ok: false, reason: 'not an event message (no string id or no kwargs object)' };
+  if (!message || typeof message.id !== 'string' || typeof message.kwargs !== 'object') {
+    return undecodable('not an event message (no string id or no kwargs object)');
   }
-  return { ok: true, value: { ...(decoded as EventMessage), nativeId: String(entry.seq), time: entry.time } };
+  return decoded({ ...(message as EventMessage), nativeId: String(entry.seq), time: entry.time });
 }
 
 export const memoryTransport = defineTransport({
