@@ -31,8 +31,9 @@ import {
   type StartPosition,
   type TransportCapabilities,
   type TransportContext,
+  BusClosedError,
   ConfigError,
-  ConsumerSet,
+  RoleLifecycle,
 } from '@lightbus/core';
 import { closeChannel, type Channel, type Delivery } from './adapter';
 import { decodeEvent, encodeEvent, eventTime, idForLog, isMarker, numberHeader } from './codec';
@@ -86,7 +87,8 @@ export class AmqpEventTransport implements EventTransport {
   private readonly names: Names;
   private readonly publisher: Publisher;
   private readonly deadLetters: DeadLetters;
-  private readonly consumers = new ConsumerSet();
+  /** Closed flag, the group consumers, one close(). */
+  private readonly life = new RoleLifecycle((what, cause) => new BusClosedError(`The amqp event transport is closed: cannot ${what}. Create a new bus.`, cause === undefined ? undefined : { cause }));
 
   constructor(
     private readonly options: AmqpEventOptions,
@@ -147,7 +149,7 @@ export class AmqpEventTransport implements EventTransport {
           `Set event_transport.amqp.stream: true (RabbitMQ >= 3.9) in every process of these APIs, or remove 'since'.`,
       );
     }
-    return this.consumers.start(new GroupConsumer(this.groupContext(), spec, handler), spec.signal);
+    return this.life.startConsumer(new GroupConsumer(this.groupContext(), spec, handler), `listen (group ${spec.group})`, spec.signal);
   }
 
   async *history(query: HistoryQuery): AsyncIterable<EventMessage> {
@@ -186,11 +188,13 @@ export class AmqpEventTransport implements EventTransport {
     return found;
   }
 
-  async close(): Promise<void> {
-    await this.consumers.stopAll();
-    await this.publisher.close();
-    await this.deadLetters.close();
-    await Promise.all([this.link.close(), this.publishLink.close()]);
+  /** Stops the group consumers (those still starting too), then the publishers and connections. Idempotent. */
+  close(): Promise<void> {
+    return this.life.close(async () => {
+      await this.publisher.close();
+      await this.deadLetters.close();
+      await Promise.all([this.link.close(), this.publishLink.close()]);
+    });
   }
 
   /** What a group consumer needs from its transport. */

@@ -12,7 +12,6 @@
  * member died before handling it.
  */
 import {
-  ConsumerSet,
   InvalidParametersError,
   backoffDelay,
   settleEvent,
@@ -118,7 +117,6 @@ export class KafkaEventTransport implements EventTransport {
   readonly base: RoleBase;
   /** Failed deliveries per record, for delivery_limit. */
   readonly deliveries = new DeliveryCounts();
-  private readonly consumers = new ConsumerSet();
   /** History queries reading now: stopped on close. */
   private readonly historyReads = new Set<{ stop(): Promise<void> }>();
   private readonly source: string;
@@ -150,7 +148,7 @@ export class KafkaEventTransport implements EventTransport {
 
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
     if (spec.since?.kind === 'position') parsePosition(spec.since.position);
-    return this.base.startConsumer(this.consumers, new EventConsumer(this, spec, handler), 'start a listener', spec.signal);
+    return this.base.startConsumer(new EventConsumer(this, spec, handler), 'start a listener', spec.signal);
   }
 
   history(query: HistoryQuery): AsyncIterable<EventMessage> {
@@ -160,7 +158,7 @@ export class KafkaEventTransport implements EventTransport {
   /** Stops the listeners (those still starting too) and history reads in progress, then closes the connections. */
   close(): Promise<void> {
     return this.base.close(async () => {
-      await Promise.all([this.consumers.stopAll(), ...[...this.historyReads].map((c) => c.stop())]);
+      await Promise.all([...this.historyReads].map((c) => c.stop()));
     });
   }
 }

@@ -2,7 +2,7 @@
  * What every role's transport holds: a share of the process's Kafka client,
  * the topic names, a produce queue, and the shape of the topics it creates.
  */
-import { BusClosedError, ConsumerSet, type Consumer, type StartableConsumer, type TransportContext } from '@lightbus/core';
+import { BusClosedError, RoleLifecycle, type TransportContext } from '@lightbus/core';
 import { KafkaClient, type TopicSpec } from './adapter/client';
 import type { PartitionReader, PartitionReaderSettings } from './adapter/partition-reader';
 import { deadLetterOf, type IncomingRecord, type OutgoingRecord } from './codec';
@@ -12,16 +12,17 @@ import { ProduceQueue } from './produce-queue';
 
 export type RoleOptions = ConnectionOptions & TopicOptions & ProducerOptions;
 
-export class RoleBase {
+/** A role's lifecycle (closed flag, consumers, one close) plus its share of the client. */
+export class RoleBase extends RoleLifecycle {
   readonly client: KafkaClient;
   readonly names: TopicNames;
   private readonly queue: ProduceQueue;
-  private closing: Promise<void> | undefined;
 
   constructor(
     readonly options: RoleOptions,
     readonly context: TransportContext,
   ) {
+    super((what, cause) => new BusClosedError(`The Kafka transport is closed (or closing): cannot ${what}. Create a new bus.`, cause === undefined ? undefined : { cause }));
     const { brokers, client_id, ssl, sasl, connection_timeout_ms, request_timeout_ms, retry } = options;
     this.client = KafkaClient.acquire(
       {
@@ -42,32 +43,6 @@ export class RoleBase {
     return this.context.logger;
   }
 
-  get isClosed(): boolean {
-    return this.closing !== undefined;
-  }
-
-  /** Throw BusClosedError once close() has begun: nothing new starts on a closing transport. */
-  assertOpen(what: string): void {
-    if (this.isClosed) throw this.closedError(what);
-  }
-
-  private closedError(what: string, cause?: unknown): BusClosedError {
-    return new BusClosedError(`The Kafka transport is closed (or closing): cannot ${what}. Create a new bus.`, cause === undefined ? undefined : { cause });
-  }
-
-  /** Run `work`; a failure once close() has begun (a connection it closed, ...) is reported as BusClosedError. */
-  async unlessClosed<T>(what: string, work: () => Promise<T>): Promise<T> {
-    this.assertOpen(what);
-    try {
-      const result = await work();
-      this.assertOpen(what);
-      return result;
-    } catch (error) {
-      if (this.isClosed && !(error instanceof BusClosedError)) throw this.closedError(what, error);
-      throw error;
-    }
-  }
-
   /** The shape of a topic this role creates: the options' partitions, replication and configs over `defaults`. */
   topicSpec(topic: string, defaults: Readonly<Record<string, string>> = {}, forced: Readonly<Record<string, string>> = {}): TopicSpec {
     return {
@@ -85,15 +60,6 @@ export class RoleBase {
       topics.map((topic) => this.topicSpec(topic, defaults, forced)),
       this.options.create_topics,
     );
-  }
-
-  /**
-   * Start a consumer as one of `running` (stopped by close()). If it fails to
-   * start, or the role closes while it starts, it is stopped and this rejects:
-   * nothing is left running. A failure caused by the close is a BusClosedError.
-   */
-  startConsumer(running: ConsumerSet, consumer: StartableConsumer, what: string, signal?: AbortSignal): Promise<Consumer> {
-    return this.unlessClosed(what, () => running.start(consumer, signal));
   }
 
   /** Produce one record through the batching queue; resolves once the brokers have it. */
@@ -134,16 +100,15 @@ export class RoleBase {
 
   /**
    * Close: from now on isClosed is true (so work starting meanwhile gives up),
-   * then `stopWork` (the role's consumers and readers), then send what is
-   * queued and give the client back. Idempotent.
+   * then the role's consumers stop, then `stopWork` (its readers), then what is
+   * queued is sent and the client given back. Idempotent.
    */
-  close(stopWork: () => Promise<void> = async () => undefined): Promise<void> {
-    this.closing ??= (async () => {
+  override close(stopWork: () => Promise<void> = async () => undefined): Promise<void> {
+    return super.close(async () => {
       await stopWork();
       await this.queue.drain();
       await this.client.release();
-    })();
-    return this.closing;
+    });
   }
 }
 

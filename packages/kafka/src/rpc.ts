@@ -6,7 +6,6 @@
  * when it reads them and again when a concurrency slot frees up for them.
  */
 import {
-  ConsumerSet,
   InFlight,
   Semaphore,
   errorText,
@@ -28,7 +27,6 @@ export const REQUEST_TOPIC_DEFAULTS: Readonly<Record<string, string>> = { 'reten
 
 export class KafkaRpcTransport implements RpcTransport {
   readonly base: RoleBase;
-  private readonly consumers = new ConsumerSet();
 
   constructor(
     readonly options: KafkaRpcOptions,
@@ -44,14 +42,12 @@ export class KafkaRpcTransport implements RpcTransport {
   }
 
   consumeRpcs(apiNames: readonly string[], handler: RpcHandler, options?: ConsumeRpcsOptions): Promise<Consumer> {
-    return this.base.startConsumer(this.consumers, new RpcConsumer(this, apiNames, handler), 'serve calls', options?.signal);
+    return this.base.startConsumer(new RpcConsumer(this, apiNames, handler), 'serve calls', options?.signal);
   }
 
   /** Stops the workers' consumers (those still starting too), then closes the connections. */
   close(): Promise<void> {
-    return this.base.close(async () => {
-      await this.consumers.stopAll();
-    });
+    return this.base.close();
   }
 }
 

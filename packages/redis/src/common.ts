@@ -1,5 +1,5 @@
 /** What every role shares: its command connection, names, retries, errors. */
-import { BrokerConnectionError, BusClosedError, ConsumerSet, LightbusError, retry, type LightbusErrorOptions, type TransportContext } from '@lightbus/core';
+import { BrokerConnectionError, BusClosedError, LightbusError, RoleLifecycle, retry, type LightbusErrorOptions, type TransportContext } from '@lightbus/core';
 import {
   ConnectionClosedError,
   NotSentError,
@@ -35,31 +35,21 @@ export function commandFailure(error: unknown, what: string): Error {
  * close() stops the role's consumers (also those still starting), then
  * releases the command connection; it resolves once nothing is left open.
  */
-export abstract class RedisRole {
+export abstract class RedisRole extends RoleLifecycle {
   private commandConnection: SharedConnection | undefined;
-  private closing: Promise<void> | undefined;
-  /** close() has begun. */
-  private closeBegun = false;
 
   protected constructor(
     protected readonly url: string,
     protected readonly context: TransportContext,
     protected readonly maxBackoffMs: number,
-  ) {}
-
-  protected get closed(): boolean {
-    return this.closeBegun;
-  }
-
-  /** The error for work asked of (or cut short by) a closed transport. */
-  protected closedError(what: string): BusClosedError {
-    return new BusClosedError(`${what}: the Redis transport was closed (the bus is closing or closed).`);
+  ) {
+    super((what, cause) => new BusClosedError(`${what}: the Redis transport was closed (the bus is closing or closed).`, cause === undefined ? undefined : { cause }));
   }
 
   /** The connection for ordinary commands (written together; never blocked). */
   protected commands(): RedisConnection {
     if (!this.commandConnection) {
-      if (this.closed) throw this.closedError('Using Redis');
+      this.assertOpen('Using Redis');
       this.commandConnection = acquireSharedConnection({
         url: this.url,
         name: connectionName('lightbus', this.context.serviceName, this.context.processName, 'commands'),
@@ -84,7 +74,7 @@ export abstract class RedisRole {
       if (error instanceof ConnectionClosedError) throw this.closedError(what);
       throw error;
     }
-    if (!ready || this.closed || signal.aborted) throw this.closedError(what);
+    if (!ready || this.isClosed || signal.aborted) throw this.closedError(what);
   }
 
   /** A new connection named `lightbus:<service>:<process>:<purpose>`. */
@@ -166,22 +156,17 @@ export abstract class RedisRole {
     );
   }
 
-  /** The role's consumers (workers, listeners); close() stops them, those still starting included. */
-  protected readonly consumers = new ConsumerSet();
-
-  /** Stop the role's consumers, those still starting included. */
+  /** Stop the role's consumers (workers, listeners), those still starting included. */
   protected stopConsumers(): Promise<void> {
     return this.consumers.stopAll();
   }
 
   /** Stop the consumers, then release the command connection. Idempotent: every caller waits for the end. */
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      this.closeBegun = true;
+  override close(): Promise<void> {
+    return super.close(async () => {
       await this.stopConsumers();
       await this.commandConnection?.release();
-    })();
-    return this.closing;
+    });
   }
 }
 

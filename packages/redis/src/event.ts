@@ -123,7 +123,7 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
 
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
     const start = groupStartId(spec.since);
-    if (this.closed) throw this.closedError(`Listening (group ${spec.group})`);
+    this.assertOpen(`Listening (group ${spec.group})`);
     const consumer = new EventConsumer(this, this.context, spec, handler, this.commands(), this.connect(`listener:${spec.group}`, { blockMs: BLOCK_MS }));
     // Known from the start, so close() stops it while it is still starting.
     return this.consumers.start({

@@ -46,7 +46,7 @@ export class RedisResultTransport extends RedisRole implements ResultTransport {
   }
 
   async expectResult(message: OutgoingCall): Promise<PendingResult> {
-    if (this.closed) throw this.closedError(`Waiting for the result of call ${message.id}`);
+    this.assertOpen(`Waiting for the result of call ${message.id}`);
     const pending = this.matcher.expect(message, returnPathFor(this.resultKey));
     this.startReader();
     return pending;

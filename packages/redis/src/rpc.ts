@@ -68,7 +68,7 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
 
   async consumeRpcs(apiNames: readonly string[], handler: RpcHandler, options?: ConsumeRpcsOptions): Promise<Consumer> {
     const what = `Serving ${apiNames.join(', ')}`;
-    if (this.closed) throw this.closedError(what);
+    this.assertOpen(what);
     const queues = apiNames.map(rpcQueueKey);
     const commands = this.commands();
     const slots = new Semaphore(this.options.concurrency);

@@ -1,5 +1,5 @@
 /**
- * A role's lifecycle, written once: a closed flag that is set as soon as
+ * A role's lifecycle, written once (use it as a member, or extend it): a closed flag that is set as soon as
  * close() begins, a close() that runs once however often it is called (every
  * caller waits for the same end), the role's consumers stopped on close (also
  * those still starting), and work started before close() that fails because of
@@ -14,8 +14,8 @@ export class RoleLifecycle {
   readonly consumers = new ConsumerSet();
   private closing: Promise<void> | undefined;
 
-  /** `closedError(what)` builds the error for work asked of a closed role (it names the transport and what to do). */
-  constructor(private readonly closedError: (what: string, cause?: unknown) => BusClosedError) {}
+  /** `makeClosedError(what)` builds the error for work asked of a closed role (it names the transport and what to do). */
+  constructor(private readonly makeClosedError: (what: string, cause?: unknown) => BusClosedError) {}
 
   /** close() has begun (it may still be running). */
   get isClosed(): boolean {
@@ -28,8 +28,8 @@ export class RoleLifecycle {
   }
 
   /** The error for `what`, asked of (or cut short by) a closed role. */
-  error(what: string, cause?: unknown): BusClosedError {
-    return this.closedError(what, cause);
+  closedError(what: string, cause?: unknown): BusClosedError {
+    return this.makeClosedError(what, cause);
   }
 
   /** Run `work`; a failure once close() has begun (a connection it closed, ...) is reported as the closed error. */
