@@ -197,12 +197,13 @@ export function loadConfig(options: LoadConfigOptions, registry: TransportRegist
   // Validation fills defaults in place: work on a copy with no shared objects (YAML anchors share them,
   // and one role's defaults must not leak into another role's options).
   raw = { source: raw.source, data: JSON.parse(JSON.stringify(raw.data)) as Record<string, unknown> };
-  dropPythonNulls(raw.data);
-  const warnings = ignoredPythonKeys(raw.data);
   // Only a file can be read by a Python service too, and only over Redis.
-  if (raw.source !== 'in-code config' && namesRedis(raw.data)) {
-    warnings.push(...pythonRefusals(raw.data).map((w) => ({ path: w.path, message: `${w.message} (if a Python service reads this file)` })));
-  }
+  const refusals =
+    raw.source !== 'in-code config' && namesRedis(raw.data)
+      ? pythonRefusals(raw.data).map((w) => ({ path: w.path, message: `${w.message} (if a Python service reads this file)` }))
+      : [];
+  dropPythonNulls(raw.data);
+  const warnings = [...ignoredPythonKeys(raw.data), ...refusals];
 
   const issues: ConfigIssue[] = [];
   const used = new Map<string, AnyTransportDefinition>();

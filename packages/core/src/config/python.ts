@@ -113,6 +113,15 @@ export function namesRedis(data: unknown): boolean {
 export function pythonRefusals(data: unknown): ConfigIssue[] {
   const found: ConfigIssue[] = [];
   const visit = (value: unknown, spec: PythonKey, path: string): void => {
+    // Both pass Python's config check, then stop its worker at start (checked with Python Lightbus 1.3.0).
+    if (value === null && /^plugins\.[^.]+$/.test(path)) {
+      found.push({ path, message: 'a Python worker stops at start on a null plugin section (write {enabled: false})' });
+      return;
+    }
+    if (isPlainObject(value) && path.endsWith('.connection_parameters')) {
+      found.push({ path, message: "a Python worker stops at start with a mapping here (its transports cannot use a YAML mapping as connection_parameters)" });
+      return;
+    }
     if (spec === 'any') return;
     if (spec === 'int') {
       if (typeof value === 'number' && !Number.isInteger(value)) {

@@ -4,8 +4,10 @@
  * Lightbus uses, so monitoring tools read both kinds of services alike.
  * - internal_state: `internal.state` worker_started, worker_ping (every
  *   ping_interval seconds, unless ping_enabled is false), worker_stopped,
- *   carrying what Python's plugin carries (also hostname, pid, ping_enabled,
- *   max_memory_use, which Python's own schema does not declare).
+ *   with exactly the parameters Python's schema declares: a Python listener
+ *   validates them against its own copy of that schema and stops on any other.
+ *   Python's own plugin also sends hostname, pid, ping_enabled and
+ *   max_memory_use (and no timestamp in worker_stopped): read as they are.
  * Timestamps are seconds since the epoch as a float, as Python writes them.
  * The schemas of the internal APIs are built in: events Python writes are read
  * against them (never against a peer's stricter copy on the bus).
@@ -13,7 +15,6 @@
  * A failure to send a plugin event is logged; it never fails the user's work,
  * and metrics are sent in the background, never delaying it.
  */
-import { hostname } from 'node:os';
 import { Api, describeApi } from '../api/api';
 import { Type, type TOptional, type TUnknown } from '@sinclair/typebox';
 import { Event } from '../api/event';
@@ -95,11 +96,6 @@ function installState(client: BusClient, config: Config): void {
     listening_for: client.listeningFor(),
     timestamp: now(),
     ping_interval: pingInterval,
-    ping_enabled: pingEnabled,
-    hostname: hostname(),
-    pid: process.pid,
-    // Kilobytes on Linux, as Python's resource.getrusage(...).ru_maxrss.
-    max_memory_use: process.resourceUsage().maxRSS,
   });
   client.on('onStart', () => send(client, 'internal.state', 'worker_started', worker()));
   if (pingEnabled) {
@@ -108,7 +104,7 @@ function installState(client: BusClient, config: Config): void {
     });
   }
   client.on('onStop', () =>
-    send(client, 'internal.state', 'worker_stopped', { process_name: client.processName, service_name: client.serviceName, timestamp: now() }),
+    send(client, 'internal.state', 'worker_stopped', { process_name: client.processName, timestamp: now() }),
   );
 }
 
