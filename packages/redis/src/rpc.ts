@@ -9,7 +9,9 @@
 import {
   InFlight,
   Semaphore,
+  deadlineOf,
   errorText,
+  msUntil,
   type ConsumeRpcsOptions,
   type Consumer,
   type RpcHandler,
@@ -46,7 +48,7 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
       what,
       deadline - 50,
       async (connection) => {
-        const ms = Math.max(1, Math.ceil(deadline - Date.now()));
+        const ms = Math.max(1, Math.ceil(msUntil(deadline)));
         await connection.pipeline([
           ['SET', rpcExpiryKey(wireId(message.id, message.traceContext)), '1', 'PX', ms],
           ['RPUSH', rpcQueueKey(message.apiName), blob],
@@ -157,7 +159,7 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     const deletion = connection
       .send(['DEL', expiryKey])
       .catch(() =>
-        this.withRetries(`Checking the expiry of call ${message.id}`, Date.now() + this.options.rpc_timeout * 1000, (c) => c.send(['DEL', expiryKey])),
+        this.withRetries(`Checking the expiry of call ${message.id}`, deadlineOf(message, this.options.rpc_timeout), (c) => c.send(['DEL', expiryKey])),
       );
     return this.run(message, deletion, handler);
   }

@@ -8,6 +8,7 @@ import type { BusContext } from '../runtime/context';
 import { toWire } from '../schema/codec';
 import type { TraceCarrier } from '../telemetry';
 import type { Consumer } from '../transport/interfaces';
+import { isPast } from '../transport/kit/deadline';
 import { errorText } from '../util/async';
 import type { ConsumerStarts } from './consumers';
 
@@ -50,7 +51,7 @@ export class RpcServer {
   /** Execute one incoming call and send its result (never throws: failures become error results). */
   private async execute(message: RpcMessage): Promise<void> {
     const { logger } = this.bus;
-    if (message.deadline !== undefined && Date.now() > message.deadline) {
+    if (isPast(message.deadline)) {
       // At most once: the caller has given up; running it now would surprise everyone.
       logger.debug(`Dropped ${message.apiName}.${message.procedureName}(): its deadline passed before it could run`, {
         rpcMessageId: message.id,

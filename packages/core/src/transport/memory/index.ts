@@ -25,6 +25,7 @@ import {
 } from '../interfaces';
 import { deliveryLimitOption, settleEvent, type ReceivedEvent } from '../kit/settle';
 import { decoded, undecodable, type Decoded } from '../kit/codec';
+import { isPast } from '../kit/deadline';
 import { ReplyMatcher, foreignReturnPath } from '../kit/reply';
 import { memoryBroker, type GroupState, type MemoryBroker, type MemoryStream, type StreamEntry } from './broker';
 
@@ -100,7 +101,7 @@ class MemoryRpcTransport implements RpcTransport {
           continue;
         }
         const message = decodeJson(payload) as RpcMessage;
-        if (message.deadline !== undefined && Date.now() > message.deadline) {
+        if (isPast(message.deadline)) {
           this.context.logger.debug('Dropping expired call', { id: message.id, api: message.apiName });
           slots.release();
           continue;
