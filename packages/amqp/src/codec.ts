@@ -5,7 +5,7 @@
  * expiration, persistence, type, timestamp). Decoders never throw: they return
  * the reason a message cannot be used, and the transport sets it aside.
  */
-import { EncodingError, decodeJson, encodeJson, isPlainObject, isTraceparent, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { decodeJson, encodeForWire, isPlainObject, isTraceparent, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
 import { CONTENT_TYPE, HEADER, MESSAGE_TYPE } from './topology';
 
 /** The AMQP properties the transport sets (a subset of amqplib's publish options). */
@@ -49,14 +49,7 @@ export function replyAddressOf(returnPath: string): string | undefined {
 }
 
 function json(value: unknown, what: string): Buffer {
-  let text: string | undefined;
-  try {
-    text = encodeJson(value);
-  } catch (error) {
-    throw new EncodingError(`${what} cannot be sent as JSON: ${(error as Error).message}`, { cause: error });
-  }
-  if (text === undefined) throw new EncodingError(`${what} cannot be sent as JSON.`);
-  return Buffer.from(text, 'utf8');
+  return Buffer.from(encodeForWire(value, what), 'utf8');
 }
 
 function parse(content: Buffer): Decoded<Record<string, unknown>> {

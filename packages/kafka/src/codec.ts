@@ -13,7 +13,7 @@
  * - Schemas: one record per API (key = API name) whose value says when it was
  *   stored and for how long it lives.
  */
-import { EncodingError, decodeJson, encodeJson, isPlainObject, isTraceparent, undecodable, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { decodeJson, encodeForWire, isPlainObject, isTraceparent, undecodable, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
 import type { PartitionKeyOption } from './options';
 
 /** A record to produce. */
@@ -113,19 +113,6 @@ function traceContextOf(record: Pick<IncomingRecord, 'headers'>): { traceContext
   return { traceContext: tracestate ? { traceparent, tracestate } : { traceparent } };
 }
 
-function toJson(value: unknown, what: string): string {
-  let text: string | undefined;
-  try {
-    text = encodeJson(value);
-  } catch (error) {
-    throw new EncodingError(`Cannot encode ${what} as JSON: ${(error as Error).message}. Pass plain JSON values (no cyclic objects, ...).`, {
-      cause: error,
-    });
-  }
-  if (text === undefined) throw new EncodingError(`Cannot encode ${what} as JSON (got ${typeof value}).`);
-  return text;
-}
-
 function parseJson(record: IncomingRecord): Decoded<unknown> {
   const contentType = header(record, H.contentType);
   if (contentType !== undefined && !contentType.toLowerCase().startsWith(CONTENT_TYPE)) {
@@ -148,13 +135,13 @@ export function eventKey(choice: PartitionKeyOption, message: EventMessage): str
   if (choice === 'id') return message.id;
   const value = message.kwargs[choice.parameter];
   if (value === undefined || value === null) return `${message.apiName}.${message.eventName}`;
-  return typeof value === 'string' ? value : toJson(value, `partition key parameter '${choice.parameter}'`);
+  return typeof value === 'string' ? value : encodeForWire(value, `partition key parameter '${choice.parameter}'`);
 }
 
 export function encodeEvent(message: EventMessage, key: string, source: string, now = new Date()): OutgoingRecord {
   return {
     key,
-    value: toJson(message.kwargs, `the parameters of event ${message.apiName}.${message.eventName}`),
+    value: encodeForWire(message.kwargs, `the parameters of event ${message.apiName}.${message.eventName}`),
     headers: {
       [H.ceSpecVersion]: '1.0',
       [H.ceId]: message.id,
@@ -222,7 +209,7 @@ export function encodeRequest(message: OutgoingRpcMessage): OutgoingRecord {
     [H.deadline]: String(message.deadline),
     ...traceHeaders(message.traceContext),
   };
-  return { key: message.id, value: toJson(message.kwargs, `the parameters of ${message.apiName}.${message.procedureName}()`), headers };
+  return { key: message.id, value: encodeForWire(message.kwargs, `the parameters of ${message.apiName}.${message.procedureName}()`), headers };
 }
 
 /** A call's deadline (ms since the epoch) from its headers, without parsing the value. */
@@ -294,8 +281,8 @@ export function encodeResult(result: ResultMessage, token: string, partition: nu
   };
   if (result.error && result.errorType) headers[H.errorType] = result.errorType;
   const value = result.error
-    ? toJson({ message: typeof result.result === 'string' ? result.result : String(result.result), trace: result.trace ?? '' }, 'an error result')
-    : toJson(result.result === undefined ? null : result.result, 'a result');
+    ? encodeForWire({ message: typeof result.result === 'string' ? result.result : String(result.result), trace: result.trace ?? '' }, 'an error result')
+    : encodeForWire(result.result === undefined ? null : result.result, 'a result');
   return { key: token, value, headers, partition };
 }
 
@@ -341,7 +328,7 @@ export interface StoredSchema {
 export function encodeSchema(apiName: string, schema: ApiSchema, ttlSeconds: number, now = Date.now()): OutgoingRecord {
   return {
     key: apiName,
-    value: toJson({ api_name: apiName, schema, stored_at: now, ttl_seconds: ttlSeconds }, `the schema of API '${apiName}'`),
+    value: encodeForWire({ api_name: apiName, schema, stored_at: now, ttl_seconds: ttlSeconds }, `the schema of API '${apiName}'`),
     headers: { [H.contentType]: CONTENT_TYPE },
   };
 }

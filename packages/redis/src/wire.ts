@@ -9,10 +9,9 @@
  * liberal about JSON formatting.
  */
 import {
-  EncodingError,
+  encodeForWire,
   decodeJson,
   decoded,
-  encodeJson,
   errorTypeFromTrace,
   isPlainObject,
   setOwn,
@@ -77,26 +76,16 @@ function decoding<T>(read: () => T): Decoded<T> {
   }
 }
 
-function json(value: unknown, what: string): string {
-  let text: string | undefined;
-  try {
-    text = encodeJson(value);
-  } catch (error) {
-    throw new EncodingError(`${what} cannot be encoded as JSON: ${(error as Error).message}`, { cause: error });
-  }
-  if (text === undefined) throw new EncodingError(`${what} cannot be encoded as JSON (got ${typeof value}).`);
-  return text;
-}
 
 // ---- RPC calls ------------------------------------------------------------------------------
 
 /** The call blob: `{"kwargs": {...}, "metadata": {"api_name", "id", "procedure_name", "return_path"}}`. */
 export function encodeRpcCall(message: RpcMessage): string {
-  const metadata = json(
+  const metadata = encodeForWire(
     { api_name: message.apiName, id: wireId(message.id, message.traceContext), procedure_name: message.procedureName, return_path: message.returnPath },
     'Call metadata',
   );
-  return `{"kwargs":${json(message.kwargs, `Parameters of ${message.apiName}.${message.procedureName}()`)},"metadata":${metadata}}`;
+  return `{"kwargs":${encodeForWire(message.kwargs, `Parameters of ${message.apiName}.${message.procedureName}()`)},"metadata":${metadata}}`;
 }
 
 const RPC_METADATA = ['api_name', 'id', 'procedure_name', 'return_path'] as const;
@@ -181,7 +170,7 @@ function readRpcCall(blob: string): RpcMessage {
  */
 export function encodeResult(result: ResultMessage): string {
   if (!result.error) {
-    return `{"kwargs":{"result":${json(result.result ?? null, 'The result')}},"metadata":${json(
+    return `{"kwargs":{"result":${encodeForWire(result.result ?? null, 'The result')}},"metadata":${encodeForWire(
       { error: false, id: wireId(result.id, result.traceContext), rpc_message_id: result.rpcMessageId },
       'Result metadata',
     )}}`;
@@ -191,7 +180,7 @@ export function encodeResult(result: ResultMessage): string {
   if (result.errorType && !trace.startsWith(result.errorType)) {
     trace = `${result.errorType}: ${text}${trace ? `\n${trace}` : ''}`;
   }
-  return `{"kwargs":{"result":${json(text, 'The error text')}},"metadata":${json(
+  return `{"kwargs":{"result":${encodeForWire(text, 'The error text')}},"metadata":${encodeForWire(
     { error: true, id: wireId(result.id, result.traceContext), rpc_message_id: result.rpcMessageId, trace },
     'Result metadata',
   )}}`;
@@ -276,7 +265,7 @@ export function encodeEventFields(message: EventMessage): string[] {
   const fields = ['id', wireId(message.id, message.traceContext), 'api_name', message.apiName, 'event_name', message.eventName, 'version', String(message.version)];
   for (const [name, value] of Object.entries(message.kwargs)) {
     if (value === undefined) continue;
-    fields.push(`:${name}`, json(value, `Parameter '${name}' of event ${message.apiName}.${message.eventName}`));
+    fields.push(`:${name}`, encodeForWire(value, `Parameter '${name}' of event ${message.apiName}.${message.eventName}`));
   }
   return fields;
 }

@@ -12,5 +12,5 @@ export { DEFAULT_CALL_SECONDS, deadlineIn, deadlineOf, isPast, msUntil } from '.
 export type { Deadline } from './deadline';
 export { isRetriable, retry } from './retry';
 export type { RetryOptions } from './retry';
-export { decoded, undecodable } from './codec';
+export { decoded, encodeForWire, undecodable } from './codec';
 export type { Decoded } from './codec';
