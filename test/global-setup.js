@@ -1,19 +1,18 @@
 // Integration tests: make sure every broker they use is there, with the broker
-// helpers of @lightbus/testing (Redis, RabbitMQ) and the files in test/brokers/
-// (each exports `setup()` and optionally `teardown()`). A broker that cannot be
-// reached fails the run. jest transforms this file and what it requires, so the
-// helpers load from source: no build needed.
-const { readdirSync } = require('node:fs');
-const path = require('node:path');
-const { rabbitmqBroker, redisBroker } = require('../packages/testing/src/brokers');
+// helpers of @lightbus/testing: Redis and RabbitMQ (started when local and
+// missing), Kafka (KAFKA_BROKERS, or a single-node Apache Kafka that tools/kafka
+// starts, stopped by global-teardown.js). A broker that cannot be reached fails
+// the run. jest transforms this file and what it requires, so the helpers load
+// from source: no build needed.
+const { kafkaBroker, rabbitmqBroker, redisBroker } = require('../packages/testing/src/brokers');
+const { startKafka, stopByPid } = require('../tools/kafka/kafka');
 
 function brokers() {
-  const dir = path.join(__dirname, 'brokers');
-  const local = readdirSync(dir)
-    .filter((file) => file.endsWith('.js') && file !== 'ensure.js')
-    .sort()
-    .map((file) => require(path.join(dir, file)));
-  return [redisBroker(), rabbitmqBroker(), ...local];
+  const kafka = kafkaBroker({
+    start: () => startKafka({ log: (line) => console.log(`[brokers] ${line.replace(/^\[kafka\] /, 'Kafka: ')}`) }),
+    stopByPid: (pid) => stopByPid(pid, { signal: 'SIGKILL' }),
+  });
+  return [redisBroker(), rabbitmqBroker(), kafka];
 }
 
 module.exports = async () => {

@@ -8,7 +8,7 @@
 //   node tools/kafka/kafka.js classpath                         resolve the artifacts (Maven), print the classpath
 //
 // From Node: `startKafka()` resolves with { bootstrap, pid, stop(), down(), up() } once the
-// broker answers a Metadata request; test/brokers/kafka.js and bench/kafka.ts use it.
+// broker answers a Metadata request; test/global-setup.js (through @lightbus/testing's kafkaBroker) and bench/kafka.ts use it.
 // Needs Java 17+ (`java` on the PATH or JAVA_HOME) and Maven (`mvn`) for the first resolution.
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');

@@ -1,5 +1,5 @@
 /**
- * Shared by the Kafka integration tests: the broker list (test/brokers/kafka.js
+ * Shared by the Kafka integration tests: the broker list (test/global-setup.js, with @lightbus/testing's kafkaBroker,
  * starts Apache Kafka from tools/kafka unless KAFKA_BROKERS names a cluster), a
  * broker of a test's own (to take it down), a unique topic prefix per test run,
  * options with short test timings, and a raw kafkajs client for what a foreign

@@ -6,6 +6,7 @@
  * test run's global setup.
  */
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import net from 'node:net';
 
 /** A broker the integration tests need: `setup()` makes sure it answers, `teardown()` stops what setup started. */
@@ -117,5 +118,79 @@ export function rabbitmqBroker(url = amqpUrl()): BrokerHelper {
     name: 'RabbitMQ',
     setup: () =>
       ensureBroker({ name: 'RabbitMQ', host, port, start: isLocal(host) ? 'rabbitmq-server -detached' : undefined, waitMs: 120_000 }),
+  };
+}
+
+/** A broker a helper started for the test run. */
+export interface StartedBroker {
+  /** `host:port` of the broker, for KAFKA_BROKERS. */
+  readonly bootstrap: string;
+  readonly pid: number;
+  /** Its data directory, removed when it stops (if any). */
+  readonly dir?: string;
+  stop(options?: { kill?: boolean }): Promise<void>;
+}
+
+export interface KafkaBrokerOptions {
+  /**
+   * Start a broker when KAFKA_BROKERS names none (this repository passes tools/kafka's
+   * `startKafka`, a single-node Apache Kafka). Without it, KAFKA_BROKERS must name a cluster.
+   */
+  readonly start?: () => Promise<StartedBroker>;
+  /** Stop a broker started by another copy of this helper (jest loads global teardown afresh). */
+  readonly stopByPid?: (pid: number) => Promise<void>;
+}
+
+/**
+ * Kafka for the integration tests. With KAFKA_BROKERS (host:port,host:port) it checks that the
+ * cluster answers; otherwise it starts one with `options.start` and exports its address as
+ * KAFKA_BROKERS (and its pid as LIGHTBUS_KAFKA_PID), which jest workers inherit. teardown()
+ * stops only a broker it started. A cluster that does not answer fails the run.
+ */
+export function kafkaBroker(options: KafkaBrokerOptions = {}): BrokerHelper {
+  let started: StartedBroker | undefined;
+  return {
+    name: 'Kafka',
+    async setup() {
+      const given = process.env.KAFKA_BROKERS;
+      if (given && !process.env.LIGHTBUS_KAFKA_PID) {
+        const brokers = given
+          .split(',')
+          .map((b) => b.trim())
+          .filter(Boolean);
+        const answers = await Promise.all(
+          brokers.map((broker) => {
+            const at = broker.lastIndexOf(':');
+            return reachable(broker.slice(0, at), Number(broker.slice(at + 1)), 3000);
+          }),
+        );
+        if (!answers.some(Boolean)) {
+          throw new Error(
+            `KAFKA_BROKERS=${given}: no broker answers. Start the cluster${options.start ? ', or unset KAFKA_BROKERS to let the tests start their own broker' : ''}.`,
+          );
+        }
+        console.log(`[brokers] Kafka: using KAFKA_BROKERS=${given}`);
+        return;
+      }
+      if (!options.start) {
+        throw new Error('Kafka: set KAFKA_BROKERS to the cluster the integration tests use (host:port,host:port).');
+      }
+      started = await options.start();
+      process.env.KAFKA_BROKERS = started.bootstrap;
+      process.env.LIGHTBUS_KAFKA_PID = String(started.pid);
+      if (started.dir) process.env.LIGHTBUS_KAFKA_DIR = started.dir;
+    },
+    async teardown() {
+      if (started) {
+        await started.stop({ kill: true });
+        started = undefined;
+        delete process.env.KAFKA_BROKERS;
+      } else if (process.env.LIGHTBUS_KAFKA_PID && options.stopByPid) {
+        await options.stopByPid(Number(process.env.LIGHTBUS_KAFKA_PID));
+        if (process.env.LIGHTBUS_KAFKA_DIR) rmSync(process.env.LIGHTBUS_KAFKA_DIR, { recursive: true, force: true });
+      }
+      delete process.env.LIGHTBUS_KAFKA_PID;
+      delete process.env.LIGHTBUS_KAFKA_DIR;
+    },
   };
 }

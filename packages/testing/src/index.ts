@@ -15,10 +15,11 @@ export {
   addressOf,
   amqpUrl,
   ensureBroker,
+  kafkaBroker,
   rabbitmqBroker,
   reachable,
   redisBroker,
   redisUrl,
   waitReachable,
 } from './brokers';
-export type { BrokerAddress, BrokerHelper, EnsureBrokerOptions } from './brokers';
+export type { BrokerAddress, BrokerHelper, EnsureBrokerOptions, KafkaBrokerOptions, StartedBroker } from './brokers';
