@@ -29,6 +29,11 @@ const common = {
 };
 
 module.exports = {
+  // Test files run concurrently. Integration files spend their time waiting on brokers and
+  // child processes, so more workers than cores pay off (jest's default is cores - 1: one
+  // worker on a 2-core machine). Each file works in names of its own (unique API names, key and
+  // topic prefixes, Redis databases), so files never meet. Override: LIGHTBUS_TEST_WORKERS or --maxWorkers.
+  maxWorkers: process.env.LIGHTBUS_TEST_WORKERS || Math.max(4, require('node:os').availableParallelism?.() ?? 4),
   projects: [
     {
       ...common,
