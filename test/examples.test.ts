@@ -3,6 +3,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
+import lightbus from '@lightbus/core';
+import { transport as amqp } from '@lightbus/amqp';
+import { transport as kafka } from '@lightbus/kafka';
+import { transport as redis } from '@lightbus/redis';
 import { startNode } from '@lightbus/testing';
 import { Redis } from 'ioredis';
 
@@ -78,3 +82,10 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+// The quickstart's config files for each transport (the bus-level tier runs the same worker and
+// client shape on each transport with a config of its own): each is valid as it stands.
+it.each(['lightbus.redis.yaml', 'lightbus.amqp.yaml', 'lightbus.kafka.yaml', 'lightbus.mixed.yaml'])('quickstart: %s is a valid config', async (file) => {
+  const bus = lightbus.create({ configFile: path.join(root, 'examples', 'quickstart', file), transports: [redis, amqp, kafka] });
+  await bus.close();
+});
