@@ -34,6 +34,7 @@ import {
   BusClosedError,
   ConfigError,
   RoleLifecycle,
+  type ConnectionHealth,
 } from '@lightbus/core';
 import { closeChannel, type Channel, type Delivery } from './adapter';
 import { decodeEvent, encodeEvent, eventTime, idForLog, isMarker, numberHeader } from './codec';
@@ -186,6 +187,11 @@ export class AmqpEventTransport implements EventTransport {
       if (found.length > limit) found.shift();
     });
     return found;
+  }
+
+  /** The links this role has opened, and whether each is up (for `bus.health()`). */
+  connections(): ConnectionHealth[] {
+    return [this.link.health(), this.publishLink.health()].filter((h): h is ConnectionHealth => h !== undefined);
   }
 
   /** Stops the group consumers (those still starting too), then the publishers and connections. Idempotent. */

@@ -12,6 +12,7 @@ import {
   errorText,
   redactUrl,
   retry,
+  type ConnectionHealth,
   type Deferred,
   type Logger,
 } from '@lightbus/core';
@@ -72,6 +73,13 @@ export class Link extends EventEmitter {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** Whether this link is in use (opened once) and up now, for `bus.health()`; undefined before its first use. */
+  health(): ConnectionHealth | undefined {
+    if (this.closed || (!this.everConnected && !this.opening)) return undefined;
+    const connected = this.current !== undefined;
+    return { transport: 'amqp', broker: this.where, connected, ...(connected ? {} : { detail: this.everConnected ? 'reconnecting' : 'connecting' }) };
   }
 
   /**

@@ -6,7 +6,7 @@
  * Results are transient and at most once: a result for a caller that is gone
  * is dropped by the broker.
  */
-import { deadlineOf, foreignReturnPath, type PendingResult, type ResultMessage, type ResultTransport, type OutgoingCall, type RpcMessage, type TransportContext } from '@lightbus/core';
+import { deadlineOf, foreignReturnPath, type PendingResult, type ResultMessage, type ResultTransport, type OutgoingCall, type RpcMessage, type TransportContext, type ConnectionHealth } from '@lightbus/core';
 import { encodeResult, replyAddressOf } from './codec';
 import { Link } from './link';
 import type { AmqpResultOptions } from './options';
@@ -55,6 +55,12 @@ export class AmqpResultTransport implements ResultTransport {
       encoded.content,
       encoded.properties,
     );
+  }
+
+  /** The link this role has opened, and whether it is up (for `bus.health()`). */
+  connections(): ConnectionHealth[] {
+    const health = this.link.health();
+    return health ? [health] : [];
   }
 
   async close(): Promise<void> {

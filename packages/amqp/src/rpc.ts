@@ -10,7 +10,7 @@
  * (the worker that had it died or lost its connection mid-call, so it may have
  * run). Calls are transient messages: a broker restart loses calls waiting.
  */
-import { BrokerConnectionError, ConsumerSet, InFlight, TransportCapabilityError, errorText, isPast, type ConsumeRpcsOptions, type Consumer, type Logger, type RpcHandler, type OutgoingRpcMessage, type RpcMessage, type RpcTransport, type TransportContext } from '@lightbus/core';
+import { BrokerConnectionError, ConsumerSet, InFlight, TransportCapabilityError, errorText, isPast, type ConsumeRpcsOptions, type Consumer, type ConnectionHealth, type Logger, type RpcHandler, type OutgoingRpcMessage, type RpcMessage, type RpcTransport, type TransportContext } from '@lightbus/core';
 import { isClosedError, type Channel, type Delivery } from './adapter';
 import { decodeCall, encodeCall, idForLog } from './codec';
 import { RestartingConsumer, ack } from './consumer';
@@ -115,6 +115,11 @@ export class AmqpRpcTransport implements RpcTransport {
 
   async consumeRpcs(apiNames: readonly string[], handler: RpcHandler, options?: ConsumeRpcsOptions): Promise<Consumer> {
     return this.consumers.start(new RpcConsumer(this.link, this.context.logger, apiNames, handler, this.options, this.names, this.deadLetters), options?.signal);
+  }
+
+  /** The links this role has opened, and whether each is up (for `bus.health()`). */
+  connections(): ConnectionHealth[] {
+    return [this.link.health(), this.publishLink.health()].filter((h): h is ConnectionHealth => h !== undefined);
   }
 
   async close(): Promise<void> {

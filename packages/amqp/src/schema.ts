@@ -8,7 +8,7 @@
  * before the ttl runs out; a schema whose ttl passed without a new store is
  * gone from load().
  */
-import { InvalidParametersError, type ApiSchema, type SchemaTransport, type TransportContext } from '@lightbus/core';
+import { InvalidParametersError, type ApiSchema, type SchemaTransport, type TransportContext, type ConnectionHealth } from '@lightbus/core';
 import { decodeSchema, encodeSchema, idForLog } from './codec';
 import { Link } from './link';
 import type { AmqpSchemaOptions } from './options';
@@ -67,6 +67,12 @@ export class AmqpSchemaTransport implements SchemaTransport {
     const out: Record<string, ApiSchema> = {};
     for (const [apiName, { schema, expiresAt }] of latest) if (expiresAt > now) out[apiName] = schema;
     return out;
+  }
+
+  /** The link this role has opened, and whether it is up (for `bus.health()`). */
+  connections(): ConnectionHealth[] {
+    const health = this.link.health();
+    return health ? [health] : [];
   }
 
   async close(): Promise<void> {

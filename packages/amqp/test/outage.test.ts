@@ -158,7 +158,7 @@ it('a fire that cannot reach the broker within its deadline fails, and is not pu
   await consumer.stop();
 });
 
-it('a `lightbus run` worker whose broker is down exits 1 saying where it tried and what to check', async () => {
+it('a `lightbus run --exit-on-broker-down` worker whose broker is down exits 1 saying where it tried and what to check', async () => {
   const proxy = new TcpProxy();
   await proxy.start();
   const url = proxy.url;
@@ -169,7 +169,7 @@ it('a `lightbus run` worker whose broker is down exits 1 saying where it tried a
   writeFileSync(config, JSON.stringify({ bus: { schema: { transport: role } }, apis: { default: { rpc_transport: role, result_transport: role, event_transport: role } } }));
   const quickstart = path.resolve(__dirname, '..', '..', '..', 'examples', 'quickstart');
   const bin = path.resolve(__dirname, '..', '..', 'core', 'bin', 'lightbus.js');
-  const worker = startNode([bin, 'run', '--bus', 'bus.ts', '--config', config], { cwd: quickstart });
+  const worker = startNode([bin, 'run', '--bus', 'bus.ts', '--config', config, '--exit-on-broker-down'], { cwd: quickstart });
   try {
     const { code } = await worker.exit;
     expect(code).toBe(1);

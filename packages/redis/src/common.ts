@@ -1,5 +1,14 @@
 /** What every role shares: its command connection, names, retries, errors. */
-import { BrokerConnectionError, BusClosedError, LightbusError, RoleLifecycle, retry, type LightbusErrorOptions, type TransportContext } from '@lightbus/core';
+import {
+  BrokerConnectionError,
+  BusClosedError,
+  LightbusError,
+  RoleLifecycle,
+  retry,
+  type ConnectionHealth,
+  type LightbusErrorOptions,
+  type TransportContext,
+} from '@lightbus/core';
 import {
   ConnectionClosedError,
   NotSentError,
@@ -44,6 +53,20 @@ export abstract class RedisRole extends RoleLifecycle {
     protected readonly maxBackoffMs: number,
   ) {
     super((what, cause) => new BusClosedError(`${what}: the Redis transport was closed (the bus is closing or closed).`, cause === undefined ? undefined : { cause }));
+  }
+
+  /** The command connection, once opened, and whether it is up (for `bus.health()`). */
+  connections(): ConnectionHealth[] {
+    if (!this.commandConnection || this.isClosed) return [];
+    const connection = this.commandConnection.connection;
+    return [
+      {
+        transport: 'redis',
+        broker: connection.where,
+        connected: connection.isReady,
+        ...(connection.isReady ? {} : { detail: connection.status }),
+      },
+    ];
   }
 
   /** The connection for ordinary commands (written together; never blocked). */

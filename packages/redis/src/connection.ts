@@ -113,6 +113,11 @@ export class RedisConnection {
     return this.redis.status === 'ready';
   }
 
+  /** ioredis's state: wait, connecting, connect, ready, reconnecting, close, end. */
+  get status(): string {
+    return this.redis.status;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

@@ -40,7 +40,7 @@ export function startNode(args: readonly string[], options: ChildOptions = {}): 
     waitForOutput: async (text, timeout = 30_000) => {
       await waitFor(() => (typeof text === 'string' ? output.includes(text) : text.test(output)), {
         timeout,
-        message: `child output to show ${String(text)}; it printed:\n${output}`,
+        message: () => `child output to show ${String(text)}; it printed:\n${output}`,
       });
     },
     exit,

@@ -5,8 +5,8 @@ export interface WaitOptions {
   readonly timeout?: number;
   /** Poll every this many milliseconds (default 10). */
   readonly interval?: number;
-  /** Said in the error when the condition never holds. */
-  readonly message?: string;
+  /** Said in the error when the condition never holds (a function: worked out then, e.g. to show output so far). */
+  readonly message?: string | (() => string);
 }
 
 /** Poll `condition` until it returns a truthy value (which is returned) or the timeout passes. */
@@ -24,7 +24,8 @@ export async function waitFor<T>(condition: () => T | Promise<T>, options: WaitO
     }
     if (Date.now() > deadline) {
       const reason = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`Timed out after ${timeout}ms waiting for ${options.message ?? 'a condition'}${reason}`);
+      const what = typeof options.message === 'function' ? options.message() : (options.message ?? 'a condition');
+      throw new Error(`Timed out after ${timeout}ms waiting for ${what}${reason}`);
     }
     await new Promise((resolve) => setTimeout(resolve, interval));
   }

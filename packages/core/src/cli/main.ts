@@ -12,6 +12,7 @@ import { create, type Bus } from '../client/bus';
 import { readSchemas, writeSchemas } from '../schema/files';
 import type { ApiSchema } from '../schema/types';
 import { loadBusModule, resolveBusModule, findBusModule } from './load-bus';
+import { serveHealth, type HealthServer } from '../health';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -34,6 +35,12 @@ function featureList(value: string): Feature[] {
 function positiveInteger(value: string, option: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${option} must be a whole number of 1 or more.`);
+  return n;
+}
+
+function portNumber(value: string, option: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`${option} must be a port number, 0 to 65535 (0: any free port).`);
   return n;
 }
 
@@ -63,6 +70,9 @@ interface BusOptions {
 }
 
 export interface RunOptions extends BusOptions {
+  healthPort?: number;
+  healthHost?: string;
+  exitOnBrokerDown?: boolean;
   only?: Feature[];
   skip?: Feature[];
   schema?: string;
@@ -124,11 +134,18 @@ export async function run(options: RunOptions): Promise<number> {
   // A worker runs until told to stop, even when nothing else holds the process open (memory transport).
   const keepAlive = setInterval(() => undefined, 2 ** 30);
 
+  let health: HealthServer | undefined;
+  if (options.healthPort !== undefined) {
+    const host = options.healthHost ?? '0.0.0.0';
+    health = await serveHealth(() => bus.health(), { port: options.healthPort, host });
+    logger.info(`Health endpoints: http://${host}:${health.port}/healthz (live) and /readyz (ready)`);
+  }
   try {
-    await bus.start({ features });
+    await bus.start({ features, waitForBrokers: options.exitOnBrokerDown !== true });
   } catch (error) {
     clearInterval(keepAlive);
     clearInterval(orphanWatch);
+    await health?.close();
     logger.error(`Lightbus could not start: ${(error as Error).message}`);
     await bus.close().catch(() => undefined);
     return 1;
@@ -143,6 +160,7 @@ export async function run(options: RunOptions): Promise<number> {
   } finally {
     clearInterval(keepAlive);
     clearInterval(orphanWatch);
+    await health?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
@@ -164,6 +182,17 @@ export function buildProgram(): Command {
     .option('-o, --only <features>', `only these features, comma separated: ${ALL_FEATURES.join(',')}`, featureList)
     .option('-k, --skip <features>', 'every feature but these, comma separated', featureList)
     .option('-m, --schema <file|dir>', 'load API schemas from a file or directory (for validation), as written by dumpschema')
+    .addOption(
+      new Option('--health-port <port>', 'serve GET /healthz (live) and /readyz (ready) on this port')
+        .env('LIGHTBUS_HEALTH_PORT')
+        .argParser((v) => portNumber(v, '--health-port')),
+    )
+    .addOption(new Option('--health-host <host>', 'interface for the health endpoints (default 0.0.0.0)').env('LIGHTBUS_HEALTH_HOST'))
+    .addOption(
+      new Option('--exit-on-broker-down', 'exit (code 1) when a broker cannot be reached at start, instead of retrying with backoff').env(
+        'LIGHTBUS_EXIT_ON_BROKER_DOWN',
+      ),
+    )
     .addOption(logLevelOption())
     .addOption(logFormatOption())
     .action(async (options: RunOptions) => {

@@ -1,5 +1,6 @@
 /** `lightbus.create()` and the bus object it returns. */
 import { readMeta, type Api, type ApiClass } from '../api/api';
+import type { Health } from '../health';
 import { assertApiName } from '../api/names';
 import type { ApiClient } from '../api/types';
 import { loadConfig, type LoadConfigOptions } from '../config';
@@ -51,6 +52,8 @@ export interface BusRoot<Apis extends object = BusApis> {
   close(): Promise<void>;
   /** Resolves when the bus has closed; rejects if a listener or task failed. */
   waitUntilStopped(): Promise<void>;
+  /** Live and ready, and why not (what `lightbus run --health-port` serves). An API named `health` is at `bus.api('health')`. */
+  health(): Health;
 }
 
 type Split<S extends string> = S extends `${infer Head}.${infer Rest}` ? [Head, ...Split<Rest>] : [S];
@@ -105,6 +108,7 @@ export function create<Apis extends object = BusApis>(options: CreateOptions = {
     start: (startOptions) => client.start(startOptions),
     close: () => client.close(),
     waitUntilStopped: () => client.waitUntilStopped(),
+    health: () => client.health(),
   };
 
   return new Proxy(root, {

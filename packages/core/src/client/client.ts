@@ -18,6 +18,7 @@ import { apiSchema } from '../schema/generate';
 import { ValidationPolicy } from '../schema/policy';
 import { SchemaRegistry } from '../schema/registry';
 import { Telemetry } from '../telemetry';
+import { healthOf, type Health } from '../health';
 import type { HistoryQuery, RoleTransport } from '../transport/interfaces';
 import type { TransportRegistry } from '../transport/registry';
 import type { EveryOptions, Interval } from '../worker/tasks';
@@ -158,6 +159,11 @@ export class BusClient {
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
+  }
+
+  /** Live and ready, and why not: what `lightbus run --health-port` serves on /healthz and /readyz. */
+  health(): Health {
+    return healthOf(this.bus);
   }
 
   /** Resolves when the bus has closed; rejects with the reason if a listener or task failed. */

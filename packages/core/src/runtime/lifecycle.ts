@@ -39,6 +39,11 @@ export class Lifecycle {
     return this.current === 'running' || this.current === 'starting';
   }
 
+  /** A listener, task or start failed: the bus is stopping (or stopped) because of it. */
+  get hasFailed(): boolean {
+    return this.fatal !== undefined;
+  }
+
   /** close() has begun (or ended). */
   get isClosing(): boolean {
     return this.current === 'stopping' || this.current === 'closed';

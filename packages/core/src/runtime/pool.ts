@@ -4,7 +4,7 @@
  */
 import type { Config, TransportSelection } from '../config';
 import { BusClosedError, ConfigError, TransportCapabilityError } from '../errors';
-import type { RoleTransport, TransportContext, TransportRole } from '../transport/interfaces';
+import type { ConnectionHealth, RoleTransport, TransportContext, TransportRole } from '../transport/interfaces';
 import type { TransportRegistry } from '../transport/registry';
 import { stableStringify } from '../util/async';
 import { validateAgainst } from '../config/validate';
@@ -67,6 +67,21 @@ export class TransportPool {
       this.instances.set(key, instance);
     }
     return instance;
+  }
+
+  /** The broker connections of every transport created so far (those that report them). */
+  connections(): ConnectionHealth[] {
+    const seen = new Set<string>();
+    const out: ConnectionHealth[] = [];
+    for (const instance of this.instances.values()) {
+      for (const connection of instance.connections?.() ?? []) {
+        const key = `${connection.transport}|${connection.broker}|${connection.connected}|${connection.detail ?? ''}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push(connection);
+      }
+    }
+    return out;
   }
 
   /** Replace (or, with an empty object, restore) the transports of some roles for every API. */

@@ -37,9 +37,25 @@ export interface TransportContext {
   readonly logger: Logger;
 }
 
+/** One broker connection a role transport holds, for health checks (`bus.health()`, `/readyz`). */
+export interface ConnectionHealth {
+  /** The transport's name (`redis`, `amqp`, ...). */
+  readonly transport: string;
+  /** The broker, credentials redacted. */
+  readonly broker: string;
+  readonly connected: boolean;
+  /** Why not, when not connected ("reconnecting", ...). */
+  readonly detail?: string;
+}
+
 export interface Closeable {
   /** Stop everything, release connections. Idempotent. */
   close(): Promise<void>;
+  /**
+   * The broker connections this role has opened so far, and whether each is up now.
+   * Optional: a transport without it is taken as connected (only start and drain decide readiness).
+   */
+  connections?(): readonly ConnectionHealth[];
 }
 
 /** A running consumer. */

@@ -6,6 +6,8 @@
 import type { ApiDefinition } from '../api/api';
 import type { EventHandler, Listener, ListenOptions } from '../api/types';
 import { InvalidParametersError } from '../errors';
+import { retry } from '../transport/kit/retry';
+import { errorText } from '../util/async';
 import type { BusContext } from '../runtime/context';
 import type { EventRef } from '../transport/interfaces';
 import { ConsumerStarts } from './consumers';
@@ -19,6 +21,12 @@ export const ALL_FEATURES: readonly Feature[] = ['rpcs', 'events', 'tasks'];
 export interface StartOptions {
   /** What this process does: serve calls ('rpcs'), run listeners ('events'), run tasks ('tasks'). Default all. */
   readonly features?: readonly Feature[];
+  /**
+   * When a broker cannot be reached at start, keep trying with backoff (logging each attempt;
+   * `bus.health()` says not ready meanwhile) instead of failing. `lightbus run` does this
+   * unless given --exit-on-broker-down. Default false.
+   */
+  readonly waitForBrokers?: boolean;
 }
 
 export class Worker {
@@ -47,11 +55,11 @@ export class Worker {
     }
     this.features = new Set(features);
     this.bus.lifecycle.starting();
-    this.starting = this.startWork();
+    this.starting = this.startWork(options.waitForBrokers === true);
     return this.starting;
   }
 
-  private async startWork(): Promise<void> {
+  private async startWork(waitForBrokers: boolean): Promise<void> {
     const { config, hooks, lifecycle, logger, schemas, apis } = this.bus;
     logger.info('Starting Lightbus', {
       service: config.serviceName,
@@ -61,7 +69,8 @@ export class Worker {
     });
     await hooks.run('onStart', {});
     if (lifecycle.isClosing) return;
-    await schemas.storeOwn();
+    // The first thing that needs a broker: while the broker is down, wait here (when asked to) rather than fail.
+    await (waitForBrokers ? this.untilBrokersAnswer(() => schemas.storeOwn()) : schemas.storeOwn());
     if (lifecycle.isClosing) return;
     schemas.startRefreshing();
     if (this.features.has('rpcs')) await this.server.serve(apis.names());
@@ -69,6 +78,24 @@ export class Worker {
     if (lifecycle.isClosing) return;
     if (this.features.has('tasks')) this.tasks.startAll();
     lifecycle.running();
+  }
+
+  /** Run `step` until it succeeds, trying again after a retriable failure (a broker down) with backoff, until closing. */
+  private untilBrokersAnswer(step: () => Promise<void>): Promise<void> {
+    const { lifecycle, logger } = this.bus;
+    return retry(() => step(), {
+      what: 'Starting',
+      signal: lifecycle.closingSignal,
+      backoff: { initialMs: 1000, maxMs: 30_000 },
+      onRetry: (error, attempt, waitMs) =>
+        logger.warn(
+          `Cannot start yet (attempt ${attempt}): ${errorText(error)} Trying again in ${(waitMs / 1000).toFixed(1)}s; ` +
+            'not ready until then (lightbus run --exit-on-broker-down exits instead).',
+        ),
+    }).catch((error: unknown) => {
+      if (lifecycle.isClosing) return; // told to stop while waiting: not a failure to start
+      throw error;
+    });
   }
 
   /** An API was registered: on a running worker, store its schema and serve it. */

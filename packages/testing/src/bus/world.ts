@@ -85,7 +85,7 @@ export class ScenarioProcess {
   async waitForLine(line: string, timeout = this.patience): Promise<void> {
     await waitFor(() => this.lines.includes(line), {
       timeout,
-      message: `${this.name} to print 'tier: ${line}'; it printed:\n${this.run.output()}`,
+      message: () => `${this.name} to print 'tier: ${line}'; it printed:\n${this.run.output()}`,
     });
   }
 
