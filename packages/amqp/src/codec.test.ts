@@ -58,6 +58,17 @@ describe('amqp wire format', () => {
     expect(decodeEvent(incoming(encoded), '42')).toEqual({ ok: true, value: { ...event, nativeId: '42', time: new Date(1_700_000_000_123) } });
   });
 
+  it('decodes foreign bodies safely and exactly: __proto__ an own property, NaN, integers beyond 2^53', () => {
+    const body = '{"metadata":{"id":"x","api_name":"a","event_name":"e","version":1},"kwargs":{"__proto__":{"polluted":true},"n":NaN,"big":9223372036854775809}}';
+    const decoded = decodeEvent({ content: Buffer.from(body), properties: {} });
+    if (!decoded.ok) throw new Error(decoded.reason);
+    const kwargs = decoded.value.kwargs as Record<string, unknown>;
+    expect(Object.getPrototypeOf(kwargs)).toBe(Object.prototype);
+    expect(Object.keys(kwargs)).toEqual(['__proto__', 'n', 'big']);
+    expect(kwargs).toMatchObject({ n: NaN, big: 9223372036854775809n });
+    expect(encodeEvent({ ...decoded.value, kwargs: { big: 2n ** 63n } }, true, 0).content.toString()).toContain('"big":9223372036854775808');
+  });
+
   it('says why a message cannot be decoded, never throws', () => {
     const bad = (body: string) => decodeEvent({ content: Buffer.from(body), properties: {} });
     expect(bad('{not json')).toMatchObject({ ok: false, reason: expect.stringMatching(/^body is not JSON/) });

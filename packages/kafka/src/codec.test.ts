@@ -64,6 +64,18 @@ describe('events on the wire (CloudEvents binary mode)', () => {
     });
   });
 
+  it('decodes foreign values safely and exactly: __proto__ an own property, NaN, integers beyond 2^53', () => {
+    const record = received(encodeEvent({ ...event, kwargs: { big: 2n ** 63n + 1n } }, 'k', 's'));
+    expect(record.value!.toString()).toContain('"big":9223372036854775809');
+    const foreign = { ...record, value: Buffer.from(record.value!.toString().replace('"big":', '"__proto__":{"polluted":true},"n":NaN,"big":')) };
+    const decoded = decodeEvent(foreign);
+    if (!decoded.ok) throw new Error(decoded.reason);
+    const kwargs = decoded.value.kwargs as Record<string, unknown>;
+    expect(Object.getPrototypeOf(kwargs)).toBe(Object.prototype);
+    expect(Object.keys(kwargs)).toEqual(['__proto__', 'n', 'big']);
+    expect(kwargs).toMatchObject({ n: NaN, big: 9223372036854775809n });
+  });
+
   it('tells the API and event from the headers alone (API names have dots, event names none)', () => {
     expect(eventTypeOf(received(encodeEvent(event, 'k', 's')))).toEqual({ apiName: 'support.case', eventName: 'caseCreated' });
     expect(eventTypeOf({ headers: {} })).toBeUndefined();
