@@ -150,6 +150,7 @@ export async function run(options: RunOptions): Promise<number> {
     await bus.close().catch(() => undefined);
     return 1;
   }
+  logger.info('Lightbus ready: serving, listening and running tasks (Ctrl-C or SIGTERM to stop)');
   try {
     await bus.waitUntilStopped();
     logger.info('Lightbus stopped');
