@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import {
   ConsoleLogger,
   DEFAULT_DELIVERY_LIMIT,
+  ForeignReturnPathError,
   MessageRejectedError,
   deadlineIn,
   newMessageId,
@@ -273,6 +274,27 @@ export function transportConformance(target: ConformanceTarget): void {
         const fresh = await call(caller, rpcMessage(api, 'fresh', {}));
         expect((fresh.result as { procedure: string }).procedure).toBe('fresh');
         expect(seen.items.map((m) => m.procedureName)).toEqual(['fresh']);
+      });
+
+      it('refuses a return path of another transport with ForeignReturnPathError, and goes on', async () => {
+        const api = uniqueApi();
+        const worker = await rpcPair();
+        // No transport serves the first; the second (an AMQP direct reply-to that did not travel over AMQP) none can either.
+        for (const returnPath of ['nowhere+key://other-transport', 'amqp:amq.rabbitmq.reply-to']) {
+          const message = { ...rpcMessage(api, 'p', {}), returnPath };
+          const outcome = await worker.result
+            .sendResult(message, { id: newMessageId(), rpcMessageId: message.id, result: 1, error: false })
+            .then(() => undefined, (error: unknown) => error);
+          expect(outcome).toBeInstanceOf(ForeignReturnPathError);
+          expect((outcome as ForeignReturnPathError).code).toBe('LIGHTBUS_FOREIGN_RETURN_PATH');
+          // It says what to configure, for which API.
+          expect((outcome as Error).message).toMatch(/result_transport/);
+          expect((outcome as Error).message).toContain(`API '${api}'`);
+        }
+        // Its own callers are still answered.
+        keep(await echoWorker(worker, api));
+        const caller = await rpcPair();
+        expect((await call(caller, rpcMessage(api, 'after', {}))).error).toBe(false);
       });
 
       it('lets a worker send a result nobody waits for any more', async () => {
