@@ -141,9 +141,12 @@ export class KafkaEventTransport implements EventTransport {
   async sendEvent(message: EventMessage, options: { timeoutSeconds: number }): Promise<void> {
     const topic = this.topicOf(message.apiName, message.eventName);
     const deadline = Date.now() + options.timeoutSeconds * 1000;
-    await this.base.ensureTopics([topic]);
-    const key = eventKey(this.options.partition_key, message);
-    await this.base.produce(topic, encodeEvent(message, key, this.source), deadline);
+    const send = async (): Promise<void> => {
+      await this.base.ensureTopics([topic]);
+      const key = eventKey(this.options.partition_key, message);
+      await this.base.produce(topic, encodeEvent(message, key, this.source), deadline);
+    };
+    await this.base.beforeDeadline(send(), deadline, `firing ${message.apiName}.${message.eventName} to ${topic}`);
   }
 
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
@@ -255,9 +258,10 @@ class EventConsumer {
           await group.untilFetching();
           if (generation !== this.generation) return;
           // Committed: the group now exists at these offsets, whatever happens to this member.
+          // kafkajs reads a paused partition from the offset committed in its generation, so
+          // no seek: a seek that a rebalance leaves pending in kafkajs is applied whenever the
+          // partition comes back to this member, even much later, and rewinds the group to it.
           await group.commit(starts);
-          // And read from them here: kafkajs may have looked its own default offsets up meanwhile.
-          for (const start of starts) group.seek(start);
           this.base.logger.info(`Consumer group ${this.groupId} starts reading new partitions`, {
             at: describeOffsets(starts),
             since: describeSince(this.spec.since),

@@ -62,6 +62,29 @@ export class RoleBase extends RoleLifecycle {
     );
   }
 
+  /**
+   * `work` (a send) against the caller's deadline: just before it, if connecting to the brokers
+   * has failed since they last answered, reject with the BrokerConnectionError that names them
+   * (what the caller needs to read) instead of leaving the caller only its own timeout.
+   */
+  async beforeDeadline<T>(work: Promise<T>, deadline: number, action: string): Promise<T> {
+    work.catch(() => undefined); // when the early error wins, a later failure of work is not unhandled
+    const left = deadline - Date.now();
+    const margin = Math.min(250, Math.max(10, left / 10));
+    let timer: NodeJS.Timeout | undefined;
+    const early = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = this.client.unreachable(action);
+        if (error) reject(error);
+      }, Math.max(0, left - margin));
+    });
+    try {
+      return await Promise.race([work, early]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Produce one record through the batching queue; resolves once the brokers have it. */
   produce(topic: string, record: OutgoingRecord, deadline?: number): Promise<void> {
     return this.queue.push(topic, record, deadline);

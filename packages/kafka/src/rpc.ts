@@ -37,8 +37,11 @@ export class KafkaRpcTransport implements RpcTransport {
 
   async callRpc(message: OutgoingRpcMessage): Promise<void> {
     const topic = this.base.names.request(message.apiName);
-    await this.base.ensureTopics([topic], REQUEST_TOPIC_DEFAULTS);
-    await this.base.produce(topic, encodeRequest(message), message.deadline);
+    const send = async (): Promise<void> => {
+      await this.base.ensureTopics([topic], REQUEST_TOPIC_DEFAULTS);
+      await this.base.produce(topic, encodeRequest(message), message.deadline);
+    };
+    await this.base.beforeDeadline(send(), message.deadline, `calling ${message.apiName}.${message.procedureName} on ${topic}`);
   }
 
   consumeRpcs(apiNames: readonly string[], handler: RpcHandler, options?: ConsumeRpcsOptions): Promise<Consumer> {

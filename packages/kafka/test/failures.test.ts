@@ -3,10 +3,15 @@
  * goes away and comes back. The second test runs its own broker (it takes it
  * down), whatever KAFKA_BROKERS says.
  */
-import { BrokerConnectionError, newMessageId, type EventMessage } from '@lightbus/core';
+import lightbus, { Api, BrokerConnectionError, Event, newMessageId, type EventMessage } from '@lightbus/core';
 import { KafkaEventTransport, KafkaResultTransport, KafkaRpcTransport } from '@lightbus/kafka';
 import { Collector, waitFor } from '@lightbus/testing';
-import { cleanupRun, context, eventOptions, resultOptions, rpcOptions, uniquePrefix, startOwnBroker } from './helpers';
+import { cleanupRun, context, eventOptions, kafkaBrokers, resultOptions, rpcOptions, uniquePrefix, startOwnBroker } from './helpers';
+
+class FailApi extends Api {
+  static override meta = { name: 'fail.bus' };
+  tick = new Event({ parameters: ['blob'] });
+}
 
 
 function tick(apiName: string, i: number): EventMessage {
@@ -36,6 +41,39 @@ describe('kafka: failures', () => {
       ).rejects.toThrow(/127\.0\.0\.1:1/);
     } finally {
       await Promise.all([events.close(), rpc.close(), results.close()]);
+    }
+  });
+
+  it('fire() on a bus whose brokers do not answer fails with BrokerConnectionError naming them, not with its timeout', async () => {
+    // Default connection and retry options: kafkajs would retry for longer than event_fire_timeout.
+    const kafka = { brokers: ['127.0.0.1:1', '127.0.0.1:2'], topic_prefix: uniquePrefix('busdown') };
+    const bus = lightbus.create({
+      config: { service_name: 'fail-svc', apis: { default: { event_fire_timeout: 2, event_transport: { kafka } } } },
+      logLevel: 'critical',
+    });
+    bus.client.registerApi(new FailApi());
+    try {
+      const fire = bus.api(FailApi).tick.fire({ blob: 'x' });
+      await expect(fire).rejects.toThrow(BrokerConnectionError);
+      await expect(fire).rejects.toThrow(/^Cannot reach Kafka at 127\.0\.0\.1:1,127\.0\.0\.1:2 while firing fail\.bus\.tick .*ECONNREFUSED/);
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('fire() of an event larger than the broker accepts (message.max.bytes) fails with an error that says so', async () => {
+    const kafka = { brokers: kafkaBrokers(), topic_prefix: uniquePrefix('big') };
+    const bus = lightbus.create({ config: { service_name: 'big-svc', apis: { default: { event_transport: { kafka } } } }, logLevel: 'critical' });
+    bus.client.registerApi(new FailApi());
+    try {
+      // Kafka's default message.max.bytes is 1 MiB (+ 12 bytes).
+      await expect(bus.api(FailApi).tick.fire({ blob: 'x'.repeat(1_200_000) })).rejects.toThrow(
+        /MESSAGE_TOO_LARGE: a message is bigger than the broker accepts \(message\.max\.bytes\); lower batch_bytes or send smaller messages/,
+      );
+      // The transport goes on: a normal event after it is sent.
+      await bus.api(FailApi).tick.fire({ blob: 'small' });
+    } finally {
+      await bus.close();
     }
   });
 
@@ -75,5 +113,5 @@ describe('kafka: failures', () => {
       await events.close();
       await broker.stop();
     }
-  });
+  }, 150_000); // starts a broker of its own, and starts it again
 });

@@ -21,9 +21,9 @@ import {
   type Producer,
   type SASLOptions,
 } from 'kafkajs';
-import { BusClosedError, ConfigError, backoffDelay, delay, errorText, stableStringify, type Logger, type TransportContext } from '@lightbus/core';
+import { BusClosedError, ConfigError, LightbusError, type BrokerConnectionError, backoffDelay, delay, errorText, stableStringify, type Logger, type TransportContext } from '@lightbus/core';
 import { subscribedRoundRobin } from './assigners';
-import { isAuthorizationFailure, isConnectionFailure, isUnsupportedApi, kafkaErrorType, rootMessage, toLightbusError } from './errors';
+import { isAuthorizationFailure, isConnectionFailure, isUnsupportedApi, kafkaErrorType, rootMessage, toLightbusError, unreachableError } from './errors';
 import { toIncomingRecord, type IncomingRecord, type OutgoingRecord } from '../codec';
 import { PartitionReader, type PartitionReaderSettings, type ReaderConnection } from './partition-reader';
 import { heartbeatIntervalMs, type ConnectionOptions, type ConsumerOptions } from '../options';
@@ -62,8 +62,15 @@ export interface TimeOffset {
   readonly exact: boolean;
 }
 
-/** The kafkajs client config for the connection options (exported for tests). */
-export function buildKafkaConfig(connection: ConnectionOptions, context: Pick<TransportContext, 'serviceName' | 'logger'>): KafkaConfig {
+/**
+ * The kafkajs client config for the connection options (exported for tests).
+ * `onConnectionProblem` hears each failed connection attempt (kafkajs logs them, then retries).
+ */
+export function buildKafkaConfig(
+  connection: ConnectionOptions,
+  context: Pick<TransportContext, 'serviceName' | 'logger'>,
+  onConnectionProblem?: (problem: Error) => void,
+): KafkaConfig {
   const config: KafkaConfig = {
     brokers: [...connection.brokers],
     clientId: connection.client_id ?? `lightbus-${context.serviceName}`,
@@ -76,7 +83,7 @@ export function buildKafkaConfig(connection: ConnectionOptions, context: Pick<Tr
       maxRetryTime: connection.retry.max_retry_time_ms,
     },
     logLevel: KafkaLogLevel.WARN,
-    logCreator: logCreator(context.logger),
+    logCreator: logCreator(context.logger, onConnectionProblem),
   };
   const sasl = buildSasl(connection.sasl);
   if (sasl) config.sasl = sasl;
@@ -120,10 +127,11 @@ function buildSasl(sasl: ConnectionOptions['sasl']): SASLOptions | undefined {
 }
 
 /** kafkajs logs go to the Lightbus logger one level quieter: kafkajs errors are mostly retried. */
-function logCreator(logger: Logger) {
+function logCreator(logger: Logger, onConnectionProblem?: (problem: Error) => void) {
   return () =>
     ({ namespace, level, log }: LogEntry): void => {
       const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
+      if (onConnectionProblem && namespace === 'Connection' && /^Connection (error|timeout)/.test(message)) onConnectionProblem(new Error(message));
       const text = `kafkajs ${namespace}: ${message}`;
       // Retries are finite on purpose (a send must fail rather than hang while the broker is away).
       if (message.startsWith('Limiting retries for the idempotent producer')) logger.debug(text, fields);
@@ -173,6 +181,9 @@ export class KafkaClient {
   private timeLookup: 'unknown' | 'exact' | 'scan' = 'unknown';
   private readonly consumers = new Set<GroupConsumer | PartitionReader>();
   private readonly readerConnection: ReaderConnection;
+  /** When a broker last answered a producer or admin request, and the last failed connection attempt. */
+  private lastAnswerAt = 0;
+  private lastProblem: { readonly error: Error; readonly at: number } | undefined;
 
   private constructor(
     private readonly key: string,
@@ -182,7 +193,7 @@ export class KafkaClient {
     const { connection } = settings;
     this.logger = context.logger;
     this.brokers = connection.brokers.join(',');
-    const config = buildKafkaConfig(connection, context);
+    const config = buildKafkaConfig(connection, context, (error) => (this.lastProblem = { error, at: Date.now() }));
     this.kafka = new Kafka(config);
     this.readerConnection = config;
   }
@@ -200,6 +211,21 @@ export class KafkaClient {
       producer?.then((p) => p?.disconnect()).catch((error: unknown) => this.logger.debug('Kafka producer disconnect failed', { error: errorText(error) })),
       admin?.then((a) => a?.disconnect()).catch((error: unknown) => this.logger.debug('Kafka admin disconnect failed', { error: errorText(error) })),
     ]);
+  }
+
+  /**
+   * When connecting has failed since a broker last answered (or none ever did): the error that
+   * names the brokers, for a caller about to give up waiting (kafkajs would go on retrying
+   * past the caller's deadline, and the caller would only see its own timeout).
+   */
+  unreachable(action: string): BrokerConnectionError | undefined {
+    const problem = this.lastProblem;
+    if (!problem || problem.at < this.lastAnswerAt) return undefined;
+    return unreachableError(this.brokers, action, problem.error);
+  }
+
+  private heard(): void {
+    this.lastAnswerAt = Date.now();
   }
 
   /** Nothing connects once the client is released: a late start would leave a connection open. */
@@ -222,6 +248,7 @@ export class KafkaClient {
     const options = { createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true };
     if (this.settings.idempotent) {
       const producer = this.kafka.producer({ ...options, idempotent: true, maxInFlightRequests: 1 });
+      producer.on(producer.events.REQUEST, () => this.heard());
       try {
         await producer.connect();
         return producer;
@@ -235,6 +262,7 @@ export class KafkaClient {
       }
     }
     const producer = this.kafka.producer(options);
+    producer.on(producer.events.REQUEST, () => this.heard());
     await producer.connect();
     return producer;
   }
@@ -259,10 +287,11 @@ export class KafkaClient {
     } catch (error) {
       const type = kafkaErrorType(error);
       if (type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE') {
-        throw toLightbusError(
-          new Error(`${type}: a message is bigger than the broker accepts (message.max.bytes); lower batch_bytes or send smaller messages`, { cause: error }),
-          this.brokers,
-          `producing to ${[...byTopic.keys()].join(', ')}`,
+        // A record over message.max.bytes travels alone when batch_bytes is below that (as by default): only its sender fails.
+        throw new LightbusError(
+          `Kafka at ${this.brokers} refused a record while producing to ${[...byTopic.keys()].join(', ')}: ${type}: ` +
+            'a message is bigger than the broker accepts (message.max.bytes); lower batch_bytes or send smaller messages',
+          { cause: error, retriable: false },
         );
       }
       throw toLightbusError(error, this.brokers, `producing to ${[...byTopic.keys()].join(', ')}`);
@@ -275,6 +304,7 @@ export class KafkaClient {
     this.assertOpen('send admin requests');
     this.adminPromise ??= (async () => {
       const admin = this.kafka.admin();
+      admin.on(admin.events.REQUEST, () => this.heard());
       await admin.connect();
       return admin;
     })().catch((error: unknown) => {
@@ -627,8 +657,10 @@ export class GroupConsumer {
   private run(): Promise<void> {
     return this.consumer
       .run({
+        // With autoCommit, kafkajs commits the resolved offsets when a batch's handler returns
+        // (and before it rejoins on a rebalance, and on stop): after every batch, not on a timer.
         autoCommit: this.settings.autoCommit,
-        autoCommitInterval: this.settings.autoCommit ? 5000 : null,
+        autoCommitInterval: null,
         autoCommitThreshold: null,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: this.settings.partitionsConsumedConcurrently,
@@ -673,10 +705,6 @@ export class GroupConsumer {
 
   resume(partitions: readonly TopicPartitions[]): void {
     if (partitions.length > 0) this.consumer.resume(partitions.map((p) => ({ topic: p.topic, partitions: [...p.partitions] })));
-  }
-
-  seek(position: PartitionOffset): void {
-    this.consumer.seek({ topic: position.topic, partition: position.partition, offset: position.offset });
   }
 
   /** Commit offsets for this member (they must be assigned to it). */

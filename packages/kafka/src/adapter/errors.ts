@@ -59,6 +59,15 @@ export function rootMessage(error: unknown): string {
   return errorText(error);
 }
 
+/** The error for brokers that do not answer: names them, what was being done, and what to check. */
+export function unreachableError(brokers: string, action: string, cause: unknown, problem = rootMessage(cause)): BrokerConnectionError {
+  return new BrokerConnectionError(
+    `Cannot reach Kafka at ${brokers} while ${action}: ${problem}. ` +
+      'Check that the brokers are running and reachable from this host, and that the ssl/sasl options match the broker listener.',
+    { cause },
+  );
+}
+
 /**
  * A Lightbus error for a kafkajs failure while doing `action`: connection
  * problems become BrokerConnectionError naming the brokers and what to check;
@@ -73,13 +82,7 @@ export function toLightbusError(error: unknown, brokers: string, action: string)
       { cause: error, retriable: false },
     );
   }
-  if (isConnectionFailure(error)) {
-    return new BrokerConnectionError(
-      `Cannot reach Kafka at ${brokers} while ${action}: ${rootMessage(error)}. ` +
-        'Check that the brokers are running and reachable from this host, and that the ssl/sasl options match the broker listener.',
-      { cause: error },
-    );
-  }
+  if (isConnectionFailure(error)) return unreachableError(brokers, action, error);
   if (isAuthorizationFailure(error)) {
     return new LightbusError(
       `Kafka at ${brokers} refused ${action}: ${kafkaErrorType(error)}. Grant this client the ACLs it needs (see docs/reference/transports/kafka.md).`,
