@@ -94,7 +94,7 @@ describe('kafka events', () => {
     }
   });
 
-  it('names topics as documented, and says so when it must rely on auto-creation', async () => {
+  it('names topics as documented, and creates them with the configured partitions', async () => {
     const prefix = uniquePrefix('layout');
     const logger = new RecordingLogger();
     const ctx: TransportContext = { serviceName: 'layout-svc', processName: 'p1', logger };
@@ -117,20 +117,10 @@ describe('kafka events', () => {
       const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
       expect(topics.sort()).toEqual(expected.sort());
 
-      const canCreate = await admin
-        .createTopics({ topics: [{ topic: `${prefix}probe`, numPartitions: 1 }] })
-        .then(() => true)
-        .catch(() => false);
-      if (canCreate) {
-        // A real cluster: the topics were created with the configured partitions.
-        const { topics: metadata } = await admin.fetchTopicMetadata({ topics: expected });
-        expect(metadata.map((t) => t.partitions.length)).toEqual([3, 3, 3, 3]);
-      } else {
-        // The mock lacks CreateTopics: the transport relied on auto-creation and said so, once.
-        const notes = logger.lines.filter((l) => l.includes('does not support CreateTopics'));
-        expect(notes).toHaveLength(1);
-        expect(notes[0]).toContain('relying on broker auto-creation');
-      }
+      // Created through CreateTopics with the configured partitions, not auto-created with the broker's default (1).
+      const { topics: metadata } = await admin.fetchTopicMetadata({ topics: expected });
+      expect(metadata.map((t) => t.partitions.length)).toEqual([3, 3, 3, 3]);
+      expect(logger.lines.filter((l) => l.includes('does not support CreateTopics'))).toEqual([]);
     } finally {
       await admin.disconnect();
       await Promise.all([perEvent.close(), perApi.close(), rpc.close(), results.close()]);

@@ -121,7 +121,7 @@ describe('kafka: a partition paused for a retry, and a restart or rebalance of t
       await transport.close();
       await broker.stop();
     }
-  });
+  }, 150_000); // starts a broker of its own, and starts it again
 
   it('after a rebalance that keeps the paused partition on the same member, it is read again without the timer', async () => {
     const prefix = uniquePrefix('pause-rebalance');
