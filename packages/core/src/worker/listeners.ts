@@ -151,7 +151,8 @@ export class ListenerRunner {
     }
     const failure = new WorkerFailedError(
       `Listener '${listener.listenerName}' failed on ${where}: ${errorText(error)}. The event was not acknowledged and will be ` +
-        `delivered again. Fix the handler, or listen with onError: 'acknowledge_and_log' to log such errors and go on.`,
+        `delivered again (once it failed delivery_limit + 1 times, it is set aside). Fix the handler, or listen with ` +
+        `onError: 'acknowledge_and_log' to log such errors and go on.`,
       { cause: error },
     );
     listener.failure = failure;
