@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as amqplib from 'amqplib';
 import { ConsoleLogger, validateAgainst, type Logger, type LogFields, type TransportContext } from '@lightbus/core';
+import { LogRecorder } from '@lightbus/testing';
 import type { TransportSet } from '@lightbus/testing/jest';
 import {
   AmqpEventTransport,
@@ -392,26 +393,9 @@ export function basicConsumeChannel(chunk: Buffer): number | undefined {
   return undefined;
 }
 
-/** A logger that keeps every line (and forwards nothing). */
-export class LogCollector implements Logger {
-  readonly lines: string[] = [];
-  private add(level: string, message: string, fields?: LogFields): void {
-    this.lines.push(`${level} ${message} ${fields ? JSON.stringify(fields) : ''}`);
-    if (process.env.DEBUG_LOGS && !message.startsWith('Reconnecting') && !message.startsWith('Declared')) console.log(this.lines[this.lines.length - 1]);
-  }
-  debug(message: string, fields?: LogFields): void {
-    this.add('debug', message, fields);
-  }
-  info(message: string, fields?: LogFields): void {
-    this.add('info', message, fields);
-  }
-  warn(message: string, fields?: LogFields): void {
-    this.add('warn', message, fields);
-  }
-  error(message: string, fields?: LogFields): void {
-    this.add('error', message, fields);
-  }
-  has(text: string): boolean {
-    return this.lines.some((line) => line.includes(text));
+/** A logger that keeps every line (and forwards nothing); DEBUG_LOGS prints them, but for reconnections and declarations. */
+export class LogCollector extends LogRecorder {
+  constructor() {
+    super({ echo: process.env.DEBUG_LOGS ? (line) => !/^\w+ (Reconnecting|Declared)/.test(line) : undefined });
   }
 }

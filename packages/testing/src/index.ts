@@ -10,6 +10,8 @@ export { startNode, startTypeScript } from './child';
 export type { ChildOptions, ChildRun } from './child';
 export { BusMocker, BusMockerError } from './mocker';
 export type { BusMockerOptions, CallAssertion } from './mocker';
+export { LogRecorder } from './logs';
+export type { LogRecorderOptions } from './logs';
 export { FaultProxy } from './proxy';
 export {
   addressOf,

@@ -8,8 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import lightbus, { type Bus, type LightbusConfigInput, type LogFields, type Logger } from '@lightbus/core';
+import lightbus, { type Bus, type LightbusConfigInput } from '@lightbus/core';
 import { startNode, type ChildRun } from '../child';
+import { LogRecorder } from '../logs';
 import { FaultProxy } from '../proxy';
 import { waitFor } from '../wait';
 import { tierApiClass } from './api';
@@ -34,27 +35,6 @@ function lightbusBin(): string {
 /** A fixture of this folder, in the form this module runs as (TypeScript from source, JavaScript when built). */
 function fixture(name: string): string {
   return path.join(__dirname, 'fixtures', `${name}${path.extname(__filename)}`);
-}
-
-/** Log lines of the test process's buses, kept for failure messages. */
-class Lines implements Logger {
-  readonly lines: string[] = [];
-  private add(level: string, message: string, fields?: LogFields): void {
-    this.lines.push(`${level} ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`);
-    if (process.env.LIGHTBUS_TEST_LOG === 'debug') console.log(this.lines[this.lines.length - 1]);
-  }
-  debug(message: string, fields?: LogFields): void {
-    this.add('debug', message, fields);
-  }
-  info(message: string, fields?: LogFields): void {
-    this.add('info', message, fields);
-  }
-  warn(message: string, fields?: LogFields): void {
-    this.add('warn', message, fields);
-  }
-  error(message: string, fields?: LogFields): void {
-    this.add('error', message, fields);
-  }
 }
 
 /** A process of the scenario; what it printed on stdout as `tier: <line>`, apart from its logs. */
@@ -102,7 +82,8 @@ export class ScenarioProcess {
 export class World {
   readonly apiName: string;
   readonly service: string;
-  readonly logs = new Lines();
+  /** Log lines of the test process's buses, kept for failure messages. */
+  readonly logs = new LogRecorder();
   private readonly dir = mkdtempSync(path.join(tmpdir(), 'lightbus-tier-'));
   private readonly processes: ScenarioProcess[] = [];
   private readonly buses: Bus[] = [];
