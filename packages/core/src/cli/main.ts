@@ -1,10 +1,10 @@
 /** The `lightbus` command. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ALL_FEATURES, type Feature } from '../worker/worker';
 import { configJsonSchema, setCommandLineOverrides } from '../config';
-import { LightbusError, SchemaFileError } from '../errors';
+import { LightbusError, SchemaFileError, UnknownApiError } from '../errors';
 import { ConsoleLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log';
 import { memoryTransport } from '../transport/memory';
 import { TransportRegistry } from '../transport/registry';
@@ -171,6 +171,7 @@ export function buildProgram(): Command {
   const program = new Command('lightbus')
     .description('Lightbus for TypeScript: RPC and events between services')
     .version(version(), '-v, --version')
+    .option('--debug', 'on an error, print its stack and causes too')
     .showHelpAfterError();
 
   program
@@ -244,7 +245,17 @@ export function buildProgram(): Command {
     // Loaded here only: the compiler and formatter behind codegen are heavy and only this command needs them.
     const { generateTypes } = await import('../schema/codegen.js');
     const text = await generateTypes(schemas, { source });
+    const untyped = untypedMembers(schemas);
+    if (untyped.length > 0) {
+      process.stderr.write(
+        `Note: ${untyped.length} procedure(s) have no declared types, so their types are unknown: ${untyped.slice(0, 5).join(', ')}` +
+          `${untyped.length > 5 ? ', ...' : ''}. A plain class's method types exist only in TypeScript: in TypeScript code, import the ` +
+          `class's type and declare it in BusApis (docs/reference/client.md); to share types on the bus (codegen, Python, validation), ` +
+          `declare them with procedure({ parameters, response }, fn) (docs/explanation/typed-declarations.md).\n`,
+      );
+    }
     if (options.out) {
+      mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true });
       writeFileSync(options.out, text);
       process.stderr.write(`Wrote types for ${Object.keys(schemas).length} API(s) to ${options.out}\n`);
     } else {
@@ -268,6 +279,14 @@ export function buildProgram(): Command {
     }
     const bus = await openBus(options, false);
     try {
+      await bus.client.schemas.load();
+      const known = Object.keys(bus.client.schemas.all()).sort();
+      if (!known.includes(options.api)) {
+        throw new UnknownApiError(
+          `No API '${options.api}' on this bus: neither the bus module registers it nor has a worker stored its schema. ` +
+            `Known APIs: ${known.join(', ') || 'none'}. Check the name and --config (the transports it names), or start the API's worker.`,
+        );
+      }
       const events = bus.client.history({
         apiName: options.api,
         eventName: options.event,
@@ -320,12 +339,40 @@ function exitSoon(): void {
   }, 2000).unref();
 }
 
+/** Procedures whose schema declares neither parameter properties nor a response type (a plain class's). */
+function untypedMembers(schemas: Record<string, ApiSchema>): string[] {
+  const out: string[] = [];
+  for (const [apiName, schema] of Object.entries(schemas)) {
+    for (const [name, rpc] of Object.entries(schema.rpcs ?? {})) {
+      const params = rpc.parameters as { properties?: unknown };
+      const response = rpc.response as Record<string, unknown>;
+      const declaresResponse = Object.keys(response).some((key) => key !== '$schema' && key !== 'title' && key !== 'description');
+      if (params.properties === undefined && !declaresResponse) out.push(`${apiName}.${name}()`);
+    }
+  }
+  return out;
+}
+
+/**
+ * An error as one paragraph: what went wrong and what to do. The stack and
+ * causes only with --debug (they are for bug reports, not for users).
+ */
+export function errorReport(error: unknown, debug: boolean): string {
+  if (!(error instanceof Error)) return String(error);
+  if (debug) {
+    let text = error.stack ?? error.message;
+    for (let cause = error.cause; cause instanceof Error; cause = cause.cause) text += `\nCaused by: ${cause.stack ?? cause.message}`;
+    return text;
+  }
+  const known = error instanceof LightbusError;
+  return `${known ? error.message : `${error.name}: ${error.message}`}${known ? '' : ' (run again with --debug for the stack)'}`;
+}
+
 export async function main(argv: readonly string[] = process.argv): Promise<void> {
   try {
     await buildProgram().parseAsync(argv as string[]);
   } catch (error) {
-    const message = error instanceof LightbusError ? `${error.message}` : ((error as Error).stack ?? String(error));
-    process.stderr.write(`lightbus ERROR ${message}\n`);
+    process.stderr.write(`lightbus ERROR ${errorReport(error, argv.includes('--debug'))}\n`);
     process.exitCode = 1;
   }
 }

@@ -158,7 +158,7 @@ describe('errors name the key and the problem', () => {
     // A name no workspace package provides (kafka, redis and amqp are packages of this repository).
     expect(issuesOf(() => load({ apis: { default: { event_transport: { nosuchtransport: {} } } } }))).toEqual([
       expect.stringMatching(
-        /^apis\.default\.event_transport\.nosuchtransport: Transport 'nosuchtransport' is not installed\. Install its package: npm install @lightbus\/nosuchtransport/,
+        /^apis\.default\.event_transport\.nosuchtransport: Transport 'nosuchtransport' is not installed or known\. If it is a transport package, install it: npm install @lightbus\/nosuchtransport\./,
       ),
     ]);
   });

@@ -8,7 +8,11 @@ import { createRequire } from 'node:module';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { TransportNotFoundError } from '../errors';
+import { closest } from '../util/suggest';
 import type { AnyTransportDefinition } from './interfaces';
+
+/** The transports this project publishes (suggested when a name is close to one). */
+const OFFICIAL_TRANSPORTS = ['memory', 'redis', 'amqp', 'kafka'];
 
 export interface TransportRegistryOptions {
   /** Where packages are resolved from first (default: the working directory). */
@@ -64,10 +68,16 @@ export class TransportRegistry {
       this.definitions.set(name, definition);
       return definition;
     }
+    const installed = this.discoverNames();
+    const names = [...new Set([...this.definitions.keys(), ...installed, ...OFFICIAL_TRANSPORTS])];
+    const suggestion = closest(name, names);
+    const hint = suggestion
+      ? `Did you mean '${suggestion}'?${this.definitions.has(suggestion) || installed.includes(suggestion) ? '' : ` (install it: npm install @lightbus/${suggestion})`}`
+      : `If it is a transport package, install it: npm install ${candidates[0]}.`;
     throw new TransportNotFoundError(
-      `Transport '${name}' is not installed. Install its package: npm install ${candidates[0]}` +
-        (candidates.length > 1 ? ` (or a package named '${name}' that exports a Lightbus transport)` : '') +
-        `. Known transports: ${[...this.definitions.keys()].join(', ')}.`,
+      `Transport '${name}' is not installed or known. ${hint} ` +
+        `Installed: ${[...new Set([...this.definitions.keys(), ...installed])].join(', ')}; ` +
+        `official transports: ${OFFICIAL_TRANSPORTS.join(', ')}.`,
     );
   }
 
@@ -84,6 +94,20 @@ export class TransportRegistry {
       }
     }
     return [...new Set(this.definitions.values())];
+  }
+
+  /** Names of the installed @lightbus/* packages that say they are transports (not loaded). */
+  private discoverNames(): string[] {
+    const names: string[] = [];
+    for (const dir of this.lightbusPackageDirs()) {
+      try {
+        const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { lightbus?: { transport?: boolean } };
+        if (pkg.lightbus?.transport) names.push(path.basename(dir));
+      } catch {
+        // Not a package: skip.
+      }
+    }
+    return names;
   }
 
   private lightbusPackageDirs(): string[] {
