@@ -15,8 +15,9 @@ const packages = readdirSync(`${__dirname}/packages`, { withFileTypes: true })
   .filter((entry) => entry.isDirectory())
   .map((entry) => entry.name);
 const moduleNameMapper = {
-  // Subpath entries (package.json `exports`), then each package's main entry.
+  // Subpath entries (package.json `exports`), then each package's main entry: jest takes the first match.
   '^@lightbus/testing/jest$': '<rootDir>/packages/testing/src/jest',
+  '^@lightbus/core/transport$': '<rootDir>/packages/core/src/transport',
   [`^@lightbus/(${packages.join('|')})$`]: '<rootDir>/packages/$1/src',
 };
 

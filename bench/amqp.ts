@@ -19,7 +19,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as amqplib from 'amqplib';
-import lightbus, { Api, ConsoleLogger, Event, newMessageId, redactUrl, validateAgainst, type Bus, type OutgoingCall } from '@lightbus/core';
+import lightbus, { Api, Event, type Bus } from '@lightbus/core';
+import { ConsoleLogger, newMessageId, redactUrl, validateAgainst, type OutgoingCall } from '@lightbus/core/transport';
 import {
   AmqpEventOptions,
   AmqpEventTransport,

@@ -19,7 +19,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import lightbus, { Api, ConsoleLogger, Event, Semaphore, deferred, type Bus, type Deferred } from '@lightbus/core';
+import lightbus, { Api, Event, type Bus } from '@lightbus/core';
+import { ConsoleLogger, Semaphore, deferred, type Deferred } from '@lightbus/core/transport';
 import { transport } from '@lightbus/redis';
 import { Counter, endToEnd, median, printTable, sequentialLatency, throughput, type Row } from './lib';
 

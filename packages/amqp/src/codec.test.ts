@@ -1,4 +1,4 @@
-import { EncodingError, type OutgoingRpcMessage } from '@lightbus/core';
+import { EncodingError, type OutgoingRpcMessage } from '@lightbus/core/transport';
 import { decodeCall, decodeEvent, decodeResult, decodeSchema, encodeCall, encodeEvent, encodeResult, encodeSchema, replyAddressOf, returnPathFor, type Incoming } from './codec';
 
 function incoming(encoded: { content: Buffer; properties: object }, routingKey = 'rk'): Incoming {

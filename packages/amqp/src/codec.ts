@@ -5,7 +5,7 @@
  * expiration, persistence, type, timestamp). Decoders never throw: they return
  * the reason a message cannot be used, and the transport sets it aside.
  */
-import { decodeJson, encodeForWire, isPlainObject, isTraceparent, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { decodeJson, encodeForWire, isPlainObject, isTraceparent, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core/transport';
 import { CONTENT_TYPE, HEADER, MESSAGE_TYPE } from './topology';
 
 /** The AMQP properties the transport sets (a subset of amqplib's publish options). */

@@ -4,7 +4,7 @@
  * or connection closed, consumer cancelled by the broker), and a stop() that
  * cancels, lets the subclass finish its work, and closes the channel.
  */
-import { LightbusError, errorText, retry, type Logger } from '@lightbus/core';
+import { LightbusError, errorText, retry, type Logger } from '@lightbus/core/transport';
 import { closeChannel, isClosedError, type Channel, type Delivery } from './adapter';
 import type { Link } from './link';
 

@@ -6,7 +6,7 @@
  * dead-letters itself (delivery limit, ttl, max length) take the same way, with
  * RabbitMQ's x-death headers.
  */
-import { errorText, type Logger } from '@lightbus/core';
+import { errorText, type Logger } from '@lightbus/core/transport';
 import type { Channel, Delivery, PublishOptions } from './adapter';
 import { idForLog } from './codec';
 import { assertExchange, assertQueue, type Link } from './link';

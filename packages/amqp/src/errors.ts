@@ -1,5 +1,5 @@
 /** The errors this transport adds to core's catalogue (docs/reference/transports/amqp.md). */
-import { LightbusError } from '@lightbus/core';
+import { LightbusError } from '@lightbus/core/transport';
 
 /** A queue or exchange declaration RabbitMQ refused (arguments differ from the existing one, no permission, ...). */
 export class AmqpDeclarationError extends LightbusError {

@@ -35,7 +35,7 @@ import {
   ConfigError,
   RoleLifecycle,
   type ConnectionHealth,
-} from '@lightbus/core';
+} from '@lightbus/core/transport';
 import { closeChannel, type Channel, type Delivery } from './adapter';
 import { decodeEvent, encodeEvent, eventTime, idForLog, isMarker, numberHeader } from './codec';
 import { RestartingConsumer, ack, nack } from './consumer';

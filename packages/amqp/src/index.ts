@@ -11,7 +11,7 @@
  * Topology and guarantees: docs/explanation/amqp-topology.md; every option:
  * docs/reference/transports/amqp.md.
  */
-import { defineTransport } from '@lightbus/core';
+import { defineTransport } from '@lightbus/core/transport';
 import { AmqpEventTransport, eventCapabilities } from './events';
 import { AmqpEventOptions, AmqpResultOptions, AmqpRpcOptions, AmqpSchemaOptions } from './options';
 import { AmqpResultTransport } from './result';

@@ -15,7 +15,7 @@ import {
   type ConnectionHealth,
   type Deferred,
   type Logger,
-} from '@lightbus/core';
+} from '@lightbus/core/transport';
 import { AmqpDeclarationError } from './errors';
 import { closeChannel, closeConnection, isClosedError, openConnection, replyCode, type Channel, type ConfirmChannel, type Connection, type OpenSettings } from './adapter';
 import type { ExchangeDeclaration, QueueDeclaration } from './topology';

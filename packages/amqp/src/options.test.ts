@@ -1,4 +1,4 @@
-import { ConfigError, TransportRegistry, loadConfig, validateAgainst } from '@lightbus/core';
+import { ConfigError, TransportRegistry, loadConfig, validateAgainst } from '@lightbus/core/transport';
 import { transport, AmqpEventOptions, AmqpResultOptions, AmqpRpcOptions, AmqpSchemaOptions } from '.';
 import { checkEventOptions } from './events';
 

@@ -4,7 +4,7 @@
  * written). Honours flow control (waits for 'drain'); a channel that closes is
  * replaced on the next publish.
  */
-import { BrokerConnectionError, msUntil, retry, type Logger } from '@lightbus/core';
+import { BrokerConnectionError, msUntil, retry, type Logger } from '@lightbus/core/transport';
 import { closeChannel, isClosedError, type Channel, type ConfirmChannel, type PublishOptions, type Returned } from './adapter';
 import { drained, type Link } from './link';
 

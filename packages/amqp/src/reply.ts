@@ -25,7 +25,7 @@ import {
   type Logger,
   type PendingResult,
   type TransportContext,
-} from '@lightbus/core';
+} from '@lightbus/core/transport';
 import { closeChannel, isClosedError, type Channel, type ConfirmChannel, type Delivery, type PublishOptions } from './adapter';
 import { decodeResult, returnPathFor } from './codec';
 import { assertQueue, drained, type Link } from './link';

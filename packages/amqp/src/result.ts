@@ -6,7 +6,7 @@
  * Results are transient and at most once: a result for a caller that is gone
  * is dropped by the broker.
  */
-import { deadlineOf, foreignReturnPath, type PendingResult, type ResultMessage, type ResultTransport, type OutgoingCall, type RpcMessage, type TransportContext, type ConnectionHealth } from '@lightbus/core';
+import { deadlineOf, foreignReturnPath, type PendingResult, type ResultMessage, type ResultTransport, type OutgoingCall, type RpcMessage, type TransportContext, type ConnectionHealth } from '@lightbus/core/transport';
 import { encodeResult, replyAddressOf } from './codec';
 import { Link } from './link';
 import type { AmqpResultOptions } from './options';

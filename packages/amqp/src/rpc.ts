@@ -10,7 +10,7 @@
  * (the worker that had it died or lost its connection mid-call, so it may have
  * run). Calls are transient messages: a broker restart loses calls waiting.
  */
-import { BrokerConnectionError, ConsumerSet, InFlight, TransportCapabilityError, errorText, isPast, type ConsumeRpcsOptions, type Consumer, type ConnectionHealth, type Logger, type RpcHandler, type OutgoingRpcMessage, type RpcMessage, type RpcTransport, type TransportContext } from '@lightbus/core';
+import { BrokerConnectionError, ConsumerSet, InFlight, TransportCapabilityError, errorText, isPast, type ConsumeRpcsOptions, type Consumer, type ConnectionHealth, type Logger, type RpcHandler, type OutgoingRpcMessage, type RpcMessage, type RpcTransport, type TransportContext } from '@lightbus/core/transport';
 import { isClosedError, type Channel, type Delivery } from './adapter';
 import { decodeCall, encodeCall, idForLog } from './codec';
 import { RestartingConsumer, ack } from './consumer';

@@ -8,7 +8,7 @@
  * before the ttl runs out; a schema whose ttl passed without a new store is
  * gone from load().
  */
-import { InvalidParametersError, type ApiSchema, type SchemaTransport, type TransportContext, type ConnectionHealth } from '@lightbus/core';
+import { InvalidParametersError, type ApiSchema, type SchemaTransport, type TransportContext, type ConnectionHealth } from '@lightbus/core/transport';
 import { decodeSchema, encodeSchema, idForLog } from './codec';
 import { Link } from './link';
 import type { AmqpSchemaOptions } from './options';

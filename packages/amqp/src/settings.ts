@@ -1,5 +1,5 @@
 /** Turning a role's options and the transport context into the Link's settings. */
-import type { TransportContext } from '@lightbus/core';
+import type { TransportContext } from '@lightbus/core/transport';
 import type { OpenSettings } from './adapter';
 import { defaultConnectionName, type Purpose, type Role } from './link';
 import type { AmqpConnectionOptions } from './options';

@@ -6,7 +6,7 @@
  * read, deterministically, with no idle timeout. Every reader skips markers.
  */
 import { randomUUID } from 'node:crypto';
-import { BusClosedError, deferred, errorText } from '@lightbus/core';
+import { BusClosedError, deferred, errorText } from '@lightbus/core/transport';
 import { StreamReadError } from './errors';
 import { closeChannel, type Delivery } from './adapter';
 import { isMarker, numberHeader } from './codec';

@@ -1,4 +1,4 @@
-import { InvalidNameError } from '@lightbus/core';
+import { InvalidNameError } from '@lightbus/core/transport';
 import { Names, apiBindingKey, eventRoutingKey, eventStream, groupQueue, parseRoutingKey, rpcQueue, schemaStream, streamSegmentBytes } from './topology';
 
 const names = new Names('lightbus');

@@ -4,7 +4,7 @@
  * versions) declare the same names with the same arguments, so change nothing
  * here without a migration note in docs/explanation/amqp-topology.md.
  */
-import { InvalidNameError } from '@lightbus/core';
+import { InvalidNameError } from '@lightbus/core/transport';
 import type { AmqpEventOptions } from './options';
 
 /** Declaration arguments as RabbitMQ takes them (x-... keys). */

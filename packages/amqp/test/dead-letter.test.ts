@@ -4,7 +4,8 @@
  * that keeps failing does not loop forever (delivery_limit), on quorum and on
  * classic group queues.
  */
-import { MessageRejectedError, newMessageId, type EventMessage, type ResultMessage, type OutgoingCall } from '@lightbus/core';
+import { MessageRejectedError, type EventMessage, type ResultMessage } from '@lightbus/core';
+import { newMessageId, type OutgoingCall } from '@lightbus/core/transport';
 import { Collector, waitFor } from '@lightbus/testing';
 import type { AmqpEventTransport } from '@lightbus/amqp';
 import { namespaces, withChannel, type TestNamespace } from './helpers';

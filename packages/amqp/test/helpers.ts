@@ -9,7 +9,8 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as amqplib from 'amqplib';
-import { ConsoleLogger, validateAgainst, type Logger, type LogFields, type TransportContext } from '@lightbus/core';
+import type { Logger } from '@lightbus/core';
+import { ConsoleLogger, validateAgainst, type LogFields, type TransportContext } from '@lightbus/core/transport';
 import { LogRecorder } from '@lightbus/testing';
 import type { TransportSet } from '@lightbus/testing/jest';
 import {

@@ -5,7 +5,8 @@
  * the outage): calls and events wait, reconnection attempts back off, and all
  * resumes when the broker is back.
  */
-import { BrokerConnectionError, newMessageId, type EventMessage, type OutgoingCall } from '@lightbus/core';
+import { BrokerConnectionError, type EventMessage } from '@lightbus/core';
+import { newMessageId, type OutgoingCall } from '@lightbus/core/transport';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

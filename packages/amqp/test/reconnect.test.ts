@@ -5,7 +5,8 @@
  * declare again and resume; callers get their result or a clear error, never
  * a hang; no event is lost.
  */
-import { BrokerConnectionError, newMessageId, type EventMessage, type ResultMessage, type OutgoingCall } from '@lightbus/core';
+import { BrokerConnectionError, type EventMessage, type ResultMessage } from '@lightbus/core';
+import { newMessageId, type OutgoingCall } from '@lightbus/core/transport';
 import { Collector, waitFor } from '@lightbus/testing';
 import type { AmqpResultTransport, AmqpRpcTransport } from '@lightbus/amqp';
 import { namespaces, closeConnections, connectionsNamed, consumerCounts, listQueues } from './helpers';

@@ -3,7 +3,8 @@
  * whose body cannot be read fails its call at once, by its correlation id,
  * instead of leaving the caller to its timeout.
  */
-import { UndecodableResultError, newMessageId, type ResultMessage, type OutgoingCall } from '@lightbus/core';
+import type { ResultMessage } from '@lightbus/core';
+import { UndecodableResultError, newMessageId, type OutgoingCall } from '@lightbus/core/transport';
 import { waitFor } from '@lightbus/testing';
 import { namespaces, withChannel } from './helpers';
 

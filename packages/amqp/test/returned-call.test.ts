@@ -5,7 +5,8 @@
  * RpcQueueMissingError rather than waiting for its timeout. The next call
  * declares the queue again.
  */
-import { newMessageId, type ResultMessage, type OutgoingCall } from '@lightbus/core';
+import type { ResultMessage } from '@lightbus/core';
+import { newMessageId, type OutgoingCall } from '@lightbus/core/transport';
 import { RpcQueueMissingError, type AmqpResultTransport, type AmqpRpcTransport } from '@lightbus/amqp';
 import { namespaces, withChannel } from './helpers';
 

@@ -4,7 +4,8 @@
  * connection, calls waiting for results. close() leaves nothing
  * running and every caller gets an answer (BusClosedError), never a hang.
  */
-import { BusClosedError, newMessageId, type EventMessage, type OutgoingCall } from '@lightbus/core';
+import { BusClosedError, type EventMessage } from '@lightbus/core';
+import { newMessageId, type OutgoingCall } from '@lightbus/core/transport';
 import { Collector, waitFor } from '@lightbus/testing';
 import { LogCollector, TcpProxy, connectionsNamed, namespaces, withChannel } from './helpers';
 

@@ -7,7 +7,8 @@
  * consume-ok forever), or by replaying from a position the stream has not
  * reached (so it waits for data that never comes).
  */
-import { BusClosedError, newMessageId, type EventMessage } from '@lightbus/core';
+import { BusClosedError, type EventMessage } from '@lightbus/core';
+import { newMessageId } from '@lightbus/core/transport';
 import { waitFor } from '@lightbus/testing';
 import { LogCollector, TcpProxy, basicConsumeChannel, consumerCounts, namespaces } from './helpers';
 

@@ -3,7 +3,8 @@
  * (rabbitmqctl list_queues / list_exchanges / list_bindings): names, types,
  * durability, arguments and bindings are a wire format other processes rely on.
  */
-import { newMessageId, type EventMessage, type OutgoingCall } from '@lightbus/core';
+import type { EventMessage } from '@lightbus/core';
+import { newMessageId, type OutgoingCall } from '@lightbus/core/transport';
 import { Collector, waitFor } from '@lightbus/testing';
 import { AmqpDeclarationError } from '@lightbus/amqp';
 import { LogCollector, namespaces, connectionDetails, listBindings, listExchanges, listQueues, withChannel } from './helpers';

@@ -1,41 +1,61 @@
 /**
- * @lightbus/core: define APIs, create a bus, call procedures, fire and listen to
- * events, run workers; the transport interfaces and registry; the memory transport.
+ * @lightbus/core — the application's entry: define APIs, create a bus, call
+ * procedures, fire and listen to events, run workers, catch errors.
+ * Transport authors: `@lightbus/core/transport` (interfaces, registry, kit,
+ * memory transport). docs/reference/entry-points.md lists both entries' names.
  */
-export { Api, describeApi, readMeta } from './api/api';
-export type { ApiClass, ApiDefinition, ApiMeta, ProcedureDefinition } from './api/api';
-export { Event, EventDefinition } from './api/event';
-export type { EventParams, NamedParams, ParameterSpec, Params } from './api/event';
-export { assertApiName, assertMemberName, assertListenerName, RESERVED_MEMBER_NAMES } from './api/names';
-export type {
-  ApiClient,
-  EventClient,
-  EventHandler,
-  EventNames,
-  Listener,
-  ListenOptions,
-  OnError,
-  ProcedureClient,
-  ProcedureNames,
-  Since,
-} from './api/types';
-export * from './client';
-export { LightbusMetricsApi, LightbusStateApi } from './plugins';
-export * from './config';
-export * from './errors';
-export * from './log';
-export * from './message';
-export * from './transport';
-export * from './schema';
+import { create } from './client/bus';
+
+// Creating a bus
+export { create };
+export type { Bus, CreateOptions } from './client/bus';
+// Applications extend BusApis (declare module '@lightbus/core' { interface BusApis {...} }): a module
+// augmentation merges into a plain re-export, not into an `export type` one.
+export { BusApis } from './client/bus';
+export type { BusClient } from './client/client';
+export type { CallOptions } from './client/call';
+export type { StartOptions } from './worker/worker';
+export type { LightbusConfigInput } from './config/schema';
+
+// Declaring APIs
+export { Api } from './api/api';
+export { Event } from './api/event';
+export type { Params } from './api/event';
+export { procedure, Wire } from './schema/declare';
+export type { Procedure } from './schema/declare';
 /** TypeBox's builder, for typed declarations: `Type.Object({ id: Type.Integer() })`. */
 export { Type } from '@sinclair/typebox';
-export type { Static, TObject, TSchema } from '@sinclair/typebox';
-export { backoffDelay, deferred, delay, withTimeout, InFlight, Semaphore, errorText, isPlainObject, stableStringify } from './util/async';
-export type { BackoffOptions } from './util/async';
-export { redactUrl } from './util/url';
-export type { Deferred } from './util/async';
+export type { Static } from '@sinclair/typebox';
 
-import { create } from './client/bus';
+// Calling and listening, typed
+export type { ApiClient, EventClient, EventHandler, Listener, ListenOptions } from './api/types';
+export type { EventMessage, ResultMessage, RpcMessage } from './message';
+
+// Logging
+export type { Logger, LogLevel } from './log/types';
+export { fromPino, fromWinston } from './log/adapters';
+
+// Errors an application catches (each has a stable `code`; docs/reference/errors.md)
+export {
+  LightbusError,
+  ConfigError,
+  InvalidParametersError,
+  ValidationError,
+  EncodingError,
+  RemoteError,
+  RpcTimeoutError,
+  EventFireTimeoutError,
+  BrokerConnectionError,
+  BusClosedError,
+  UnknownApiError,
+  UnknownProcedureError,
+  UnknownEventError,
+  ApiNotRegisteredError,
+  WorkerFailedError,
+  MessageRejectedError,
+  TransportCapabilityError,
+} from './errors';
+
 /** `import lightbus from '@lightbus/core'; const bus = lightbus.create();` */
 const lightbus = { create };
 export default lightbus;

@@ -1,4 +1,4 @@
-import { EncodingError, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { EncodingError, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core/transport';
 import {
   H,
   correlationIdOf,

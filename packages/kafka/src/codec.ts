@@ -13,7 +13,7 @@
  * - Schemas: one record per API (key = API name) whose value says when it was
  *   stored and for how long it lives.
  */
-import { decodeJson, encodeForWire, isPlainObject, isTraceparent, undecodable, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
+import { decodeJson, encodeForWire, isPlainObject, isTraceparent, undecodable, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core/transport';
 import type { PartitionKeyOption } from './options';
 
 /** A record to produce. */

@@ -28,7 +28,7 @@ import {
   type StartPosition,
   type TransportCapabilities,
   type TransportContext,
-} from '@lightbus/core';
+} from '@lightbus/core/transport';
 import type { ConsumedBatch, GroupConsumer, PartitionOffset, TopicPartitions } from './adapter/client';
 import { isRebalanceError, rootMessage } from './adapter/errors';
 import { decodeEvent, encodeEvent, eventKey, eventTypeOf, type IncomingRecord } from './codec';

@@ -7,7 +7,7 @@
  *
  * Partitions are read directly (no consumer group), and nothing is committed.
  */
-import { BusClosedError, LightbusError, deferred, withTimeout, type Deferred, type EventMessage, type HistoryQuery } from '@lightbus/core';
+import { BusClosedError, LightbusError, deferred, withTimeout, type Deferred, type EventMessage, type HistoryQuery } from '@lightbus/core/transport';
 import type { PartitionReader } from './adapter/partition-reader';
 import { decodeEvent, type IncomingRecord } from './codec';
 import type { KafkaEventOptions } from './options';

@@ -9,7 +9,7 @@
  * Topic layout and wire format: docs/explanation/kafka-topics.md.
  * Options: docs/reference/transports/kafka.md.
  */
-import { defineTransport } from '@lightbus/core';
+import { defineTransport } from '@lightbus/core/transport';
 import { KafkaEventTransport, kafkaCapabilities } from './events';
 import { EventOptions, ResultOptions, RpcOptions, SchemaOptions } from './options';
 import { KafkaResultTransport } from './result';

@@ -1,4 +1,4 @@
-import { loadConfig, validateAgainst, TransportRegistry, memoryTransport } from '@lightbus/core';
+import { loadConfig, validateAgainst, TransportRegistry, memoryTransport } from '@lightbus/core/transport';
 import { transport } from './index';
 import { EventOptions, ResultOptions, RpcOptions, SchemaOptions } from './options';
 import { kafkaCapabilities, parsePosition } from './events';

@@ -9,7 +9,7 @@
  * consumers add group timing. See docs/reference/transports/kafka.md.
  */
 import { Type, type Static, type TProperties } from '@sinclair/typebox';
-import { deliveryLimitOption } from '@lightbus/core';
+import { deliveryLimitOption } from '@lightbus/core/transport';
 
 const TOPIC_CHARS = '^[A-Za-z0-9._-]*$';
 

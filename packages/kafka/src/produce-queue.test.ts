@@ -1,4 +1,4 @@
-import { deferred, type Deferred } from '@lightbus/core';
+import { deferred, type Deferred } from '@lightbus/core/transport';
 import { untilTime } from '@lightbus/testing';
 import { DeadlinePassedError, ProduceQueue, type QueuedRecord } from './produce-queue';
 

@@ -5,7 +5,7 @@
  * a request is in flight (so under load batches grow by themselves, as with
  * the Java client's batching). One request in flight per queue.
  */
-import { BrokerConnectionError } from '@lightbus/core';
+import { BrokerConnectionError } from '@lightbus/core/transport';
 import type { OutgoingRecord } from './codec';
 
 export interface ProduceQueueOptions {

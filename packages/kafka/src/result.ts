@@ -21,7 +21,7 @@ import {
   type ResultTransport,
   type RpcMessage,
   type TransportContext,
-} from '@lightbus/core';
+} from '@lightbus/core/transport';
 import type { PartitionReader } from './adapter/partition-reader';
 import { correlationIdOf, decodeResult, encodeResult, formatReturnPath, parseReturnPath, type IncomingRecord } from './codec';
 import { DeadlinePassedError } from './produce-queue';

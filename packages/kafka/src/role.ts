@@ -2,7 +2,7 @@
  * What every role's transport holds: a share of the process's Kafka client,
  * the topic names, a produce queue, and the shape of the topics it creates.
  */
-import { BusClosedError, RoleLifecycle, type TransportContext } from '@lightbus/core';
+import { BusClosedError, RoleLifecycle, type TransportContext } from '@lightbus/core/transport';
 import { KafkaClient, type TopicSpec } from './adapter/client';
 import type { PartitionReader, PartitionReaderSettings } from './adapter/partition-reader';
 import { deadLetterOf, type IncomingRecord, type OutgoingRecord } from './codec';

@@ -16,7 +16,7 @@ import {
   type RpcMessage,
   type RpcTransport,
   type TransportContext,
-} from '@lightbus/core';
+} from '@lightbus/core/transport';
 import type { ConsumedBatch, GroupConsumer } from './adapter/client';
 import { decodeRequest, encodeRequest, requestDeadline, type IncomingRecord } from './codec';
 import type { KafkaRpcOptions } from './options';

@@ -9,7 +9,7 @@
  * The reader reads the partitions directly (no consumer group to join), so a
  * process's first load() costs a few fetches, not a group join.
  */
-import { BusClosedError, LightbusError, type ApiSchema, type SchemaTransport, type TransportContext } from '@lightbus/core';
+import { BusClosedError, LightbusError, type ApiSchema, type SchemaTransport, type TransportContext } from '@lightbus/core/transport';
 import type { PartitionMarks } from './adapter/client';
 import type { PartitionReader } from './adapter/partition-reader';
 import { decodeSchema, encodeSchema, type IncomingRecord, type StoredSchema } from './codec';

@@ -5,7 +5,8 @@
  * measured with the process's active handles: sockets and timers, compared with
  * what was open before the transport existed.
  */
-import { BusClosedError, newMessageId, type EventMessage } from '@lightbus/core';
+import { BusClosedError, type EventMessage } from '@lightbus/core';
+import { newMessageId } from '@lightbus/core/transport';
 import { KafkaEventTransport, KafkaResultTransport, KafkaRpcTransport, KafkaSchemaTransport } from '@lightbus/kafka';
 import { waitFor } from '@lightbus/testing';
 import type { KafkaClient } from '../src/adapter/client';

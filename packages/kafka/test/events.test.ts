@@ -4,7 +4,8 @@
  * broker cannot create topics, replay from a position, history, and redelivery of
  * a failed event to the same consumer.
  */
-import { MessageRejectedError, newMessageId, type EventMessage, type LogFields, type Logger, type TransportContext } from '@lightbus/core';
+import { MessageRejectedError, type EventMessage, type Logger } from '@lightbus/core';
+import { newMessageId, type LogFields, type TransportContext } from '@lightbus/core/transport';
 import { KafkaEventTransport, KafkaResultTransport, KafkaRpcTransport, TopicNames } from '@lightbus/kafka';
 import { Collector, untilTime, waitFor } from '@lightbus/testing';
 import type { KafkaMessage } from 'kafkajs';

@@ -3,7 +3,8 @@
  * goes away and comes back. The second test runs its own broker (it takes it
  * down), whatever KAFKA_BROKERS says.
  */
-import lightbus, { Api, BrokerConnectionError, Event, newMessageId, type EventMessage } from '@lightbus/core';
+import lightbus, { Api, BrokerConnectionError, Event, type EventMessage } from '@lightbus/core';
+import { newMessageId } from '@lightbus/core/transport';
 import { KafkaEventTransport, KafkaResultTransport, KafkaRpcTransport } from '@lightbus/kafka';
 import { Collector, waitFor } from '@lightbus/testing';
 import { cleanupRun, context, eventOptions, kafkaBrokers, resultOptions, rpcOptions, uniquePrefix, startOwnBroker } from './helpers';

@@ -6,7 +6,8 @@
  * scenario covers the generic case; it keys every event by its API, so one partition.)
  */
 import path from 'node:path';
-import { newMessageId, type EventMessage } from '@lightbus/core';
+import type { EventMessage } from '@lightbus/core';
+import { newMessageId } from '@lightbus/core/transport';
 import { KafkaEventTransport } from '@lightbus/kafka';
 import { startTypeScript, waitFor, type ChildRun } from '@lightbus/testing';
 import { AssignerProtocol } from 'kafkajs';

@@ -6,7 +6,7 @@
  * producer would do.
  */
 import { randomBytes } from 'node:crypto';
-import { ConsoleLogger, validateAgainst, type TransportContext } from '@lightbus/core';
+import { ConsoleLogger, validateAgainst, type TransportContext } from '@lightbus/core/transport';
 import { EventOptions, ResultOptions, RpcOptions, SchemaOptions, type KafkaEventOptions, type KafkaResultOptions, type KafkaRpcOptions, type KafkaSchemaOptions } from '@lightbus/kafka';
 import type { TSchema } from '@sinclair/typebox';
 import { Kafka, logLevel } from 'kafkajs';

@@ -10,7 +10,8 @@
  * must still be read again, from the failed event, and the events behind it
  * must follow: nothing stays paused and nothing is skipped.
  */
-import { newMessageId, type EventMessage } from '@lightbus/core';
+import type { EventMessage } from '@lightbus/core';
+import { newMessageId } from '@lightbus/core/transport';
 import { KafkaEventTransport } from '@lightbus/kafka';
 import { Collector, waitFor } from '@lightbus/testing';
 import type { Consumer as KafkaConsumer } from 'kafkajs';

@@ -3,7 +3,7 @@
  * reply that cannot be read fails its call at once, and a call whose deadline
  * passes while it waits for a worker's concurrency slot is skipped, not run late.
  */
-import { UndecodableResultError, newMessageId, type OutgoingRpcMessage } from '@lightbus/core';
+import { UndecodableResultError, newMessageId, type OutgoingRpcMessage } from '@lightbus/core/transport';
 import { KafkaResultTransport, KafkaRpcTransport } from '@lightbus/kafka';
 import { Collector, untilTime, waitFor } from '@lightbus/testing';
 import { cleanupRun, context, rawKafka, resultOptions, rpcOptions, uniquePrefix } from './helpers';

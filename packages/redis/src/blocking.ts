@@ -7,7 +7,7 @@
  * dropped after a short grace instead. The loop may also send ordinary
  * commands on the connection between reads (acknowledgements, claims).
  */
-import { backoffDelay, delay, errorText, type Logger } from '@lightbus/core';
+import { backoffDelay, delay, errorText, type Logger } from '@lightbus/core/transport';
 import { ConnectionClosedError, isReplyError, type Command, type RedisConnection, type Reply } from './connection';
 
 /** Longest server-side block of one read; a stop never waits for it (CLIENT UNBLOCK). */

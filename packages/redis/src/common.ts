@@ -8,7 +8,7 @@ import {
   type ConnectionHealth,
   type LightbusErrorOptions,
   type TransportContext,
-} from '@lightbus/core';
+} from '@lightbus/core/transport';
 import {
   ConnectionClosedError,
   NotSentError,

@@ -15,7 +15,7 @@
  * - RESP2 (`protocol: 2`): the reply shapes every Redis since 5.0 gives.
  */
 import { Redis } from 'ioredis';
-import { BrokerConnectionError, backoffDelay, redactUrl, type Logger } from '@lightbus/core';
+import { BrokerConnectionError, backoffDelay, redactUrl, type Logger } from '@lightbus/core/transport';
 
 /** A reply as the RESP2 protocol gives it. */
 export type Reply = string | number | null | Reply[];

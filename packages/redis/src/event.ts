@@ -38,7 +38,7 @@ import {
   type StartPosition,
   type TransportCapabilities,
   type TransportContext,
-} from '@lightbus/core';
+} from '@lightbus/core/transport';
 import { BLOCK_MS, BlockingReader, FailureStreak } from './blocking';
 import { isReplyError, type Command, type RedisConnection } from './connection';
 import { RedisRole, STARTUP_WAIT_MS, commandFailure, startFailure } from './common';

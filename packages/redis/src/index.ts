@@ -13,7 +13,7 @@
  *   schema: {transport: {redis: {url: redis://127.0.0.1:6379/0}}}
  * ```
  */
-import { defineTransport } from '@lightbus/core';
+import { defineTransport } from '@lightbus/core/transport';
 import { RedisEventTransport, redisCapabilities } from './event';
 import { RedisEventOptions, RedisResultOptions, RedisRpcOptions, RedisSchemaOptions } from './options';
 import { RedisResultTransport } from './result';

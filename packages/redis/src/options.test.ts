@@ -1,4 +1,4 @@
-import { validateAgainst } from '@lightbus/core';
+import { validateAgainst } from '@lightbus/core/transport';
 import { connectionName } from './connection';
 import { groupStartId } from './event';
 import { RedisEventOptions, RedisResultOptions, RedisRpcOptions, RedisSchemaOptions } from './options';

@@ -8,7 +8,7 @@
  * Python service refuses them: core warns when a shared file has them).
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { deliveryLimitOption } from '@lightbus/core';
+import { deliveryLimitOption } from '@lightbus/core/transport';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0';
 

@@ -7,7 +7,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import lightbus, { type LogFields, type Logger } from '@lightbus/core';
+import lightbus from '@lightbus/core';
+import type { LogFields, Logger } from '@lightbus/core/transport';
 import { transport } from '../src';
 
 class Recorder implements Logger {

@@ -20,7 +20,7 @@ import {
   type ResultTransport,
   type RpcMessage,
   type TransportContext,
-} from '@lightbus/core';
+} from '@lightbus/core/transport';
 import { BLOCK_MS, BlockingReader } from './blocking';
 import { connectionName } from './connection';
 import { RedisRole } from './common';

@@ -19,7 +19,7 @@ import {
   type RpcMessage,
   type RpcTransport,
   type TransportContext,
-} from '@lightbus/core';
+} from '@lightbus/core/transport';
 import { BLOCK_MS, BlockingReader } from './blocking';
 import { isReplyError, type RedisConnection } from './connection';
 import { RedisRole, commandFailure } from './common';

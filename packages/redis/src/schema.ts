@@ -4,7 +4,7 @@
  * whose key has expired is an API whose workers all stopped: it is left out,
  * and removed from the set (atomically, only if its key is still missing).
  */
-import type { ApiSchema, SchemaTransport, TransportContext } from '@lightbus/core';
+import type { ApiSchema, SchemaTransport, TransportContext } from '@lightbus/core/transport';
 import { RedisRole } from './common';
 import { isReplyError } from './connection';
 import type { RedisSchemaOptions } from './options';

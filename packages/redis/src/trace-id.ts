@@ -7,7 +7,7 @@
  * 1.3: calls, results and events with such ids are handled as usual).
  * `tracestate` is not carried on Redis.
  */
-import { isTraceparent } from '@lightbus/core';
+import { isTraceparent } from '@lightbus/core/transport';
 
 const MARK = ';tp=';
 

@@ -1,4 +1,4 @@
-import { EncodingError, type ResultMessage } from '@lightbus/core';
+import { EncodingError, type ResultMessage } from '@lightbus/core/transport';
 import {
   compareStreamIds,
   decodeEventFields,

@@ -21,7 +21,7 @@ import {
   type Kwargs,
   type ResultMessage,
   type RpcMessage,
-} from '@lightbus/core';
+} from '@lightbus/core/transport';
 import { splitWireId, wireId } from './trace-id';
 
 export type StreamUse = 'per_api' | 'per_event';

@@ -10,7 +10,8 @@
  * and is now released), and once close() resolves no connection of the
  * process is left on Redis.
  */
-import lightbus, { Api, Event, newMessageId, type Consumer, type OutgoingCall } from '@lightbus/core';
+import lightbus, { Api, Event } from '@lightbus/core';
+import { newMessageId, type Consumer, type OutgoingCall } from '@lightbus/core/transport';
 import { waitFor } from '@lightbus/testing';
 import { RedisConnection, type Command, type Reply } from '../src/connection';
 import {

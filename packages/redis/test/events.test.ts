@@ -3,7 +3,8 @@
  * dead-letter stream's contents, `since` a position, a stream that vanishes
  * while consumed, history bounds, consumer_ttl.
  */
-import { MessageRejectedError, newMessageId, type Consumer, type EventMessage } from '@lightbus/core';
+import { MessageRejectedError, type EventMessage } from '@lightbus/core';
+import { newMessageId, type Consumer } from '@lightbus/core/transport';
 import { Collector, waitFor } from '@lightbus/testing';
 import { RedisEventTransport, TouchedKeys, context, eventOptions, rawRedis, uniqueId } from './helpers';
 

@@ -7,22 +7,24 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import lightbus, {
-  ConsoleLogger,
   type Bus,
   type LightbusConfigInput,
+  type EventMessage,
+  type Logger,
+  type ResultMessage,
+  type RpcMessage,
+} from '@lightbus/core';
+import {
+  ConsoleLogger,
   validateAgainst,
   type ConsumeSpec,
   type Consumer,
-  type EventMessage,
   type EventMessageHandler,
   type EventTransport,
   type HistoryQuery,
-  type Logger,
   type PendingResult,
-  type ResultMessage,
   type ResultTransport,
   type RpcHandler,
-  type RpcMessage,
   type RpcTransport,
   type SchemaTransport,
   type SendEventOptions,
@@ -30,7 +32,7 @@ import lightbus, {
   type OutgoingRpcMessage,
   type TransportContext,
   type ApiSchema,
-} from '@lightbus/core';
+} from '@lightbus/core/transport';
 import {
   RedisEventOptions,
   RedisEventTransport,

@@ -5,7 +5,8 @@
  * exact bytes a real Python Lightbus 1.3 wrote (captured with redis-cli
  * MONITOR and XRANGE; docs/how-to/share-a-bus-with-python.md says how).
  */
-import { Api, EncodingError, RemoteError, UndecodableResultError, type LogFields, type Logger } from '@lightbus/core';
+import { Api, EncodingError, RemoteError, type Logger } from '@lightbus/core';
+import { UndecodableResultError, type LogFields } from '@lightbus/core/transport';
 import { Collector, waitFor } from '@lightbus/testing';
 import { pythonId, pythonJson, quietLogger, redisConfig, redisTestKit, uniqueId } from './helpers';
 

@@ -1,6 +1,7 @@
 /** RPC options and failures, config validation, unreachable Redis, schema expiry. */
 import path from 'node:path';
-import { Api, BrokerConnectionError, ConfigError, EncodingError, Event, ForeignReturnPathError, LightbusError, newMessageId } from '@lightbus/core';
+import { Api, BrokerConnectionError, ConfigError, EncodingError, Event, LightbusError } from '@lightbus/core';
+import { ForeignReturnPathError, newMessageId } from '@lightbus/core/transport';
 import { Collector, startNode, waitFor } from '@lightbus/testing';
 import {
   RedisResultTransport,

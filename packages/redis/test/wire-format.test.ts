@@ -2,7 +2,7 @@
  * The exact commands and payloads of the wire format page
  * (docs/explanation/redis.md), as Redis executes them (MONITOR).
  */
-import { newMessageId, type OutgoingCall } from '@lightbus/core';
+import { newMessageId, type OutgoingCall } from '@lightbus/core/transport';
 import { Collector } from '@lightbus/testing';
 import { CommandLog } from './monitor';
 import {

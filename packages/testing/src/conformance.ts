@@ -25,7 +25,7 @@ import {
   type SchemaTransport,
   type TransportCapabilities,
   type TransportContext,
-} from '@lightbus/core';
+} from '@lightbus/core/transport';
 import { Collector, untilTime, waitFor } from './wait';
 
 /** The transports one process would hold, in one isolated namespace. */

@@ -1,5 +1,6 @@
 /** A logger for tests: keeps every line, to assert on or to show when a test fails. */
-import type { LogFields, Logger } from '@lightbus/core';
+import type { Logger } from '@lightbus/core';
+import type { LogFields } from '@lightbus/core/transport';
 
 export interface LogRecorderOptions {
   /** Also print the lines for which this returns true (default: every line when LIGHTBUS_TEST_LOG=debug). */

@@ -18,17 +18,19 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
   LightbusError,
+  type Bus,
+  type EventMessage,
+  type ResultMessage,
+  type RpcMessage,
+} from '@lightbus/core';
+import {
   deferred,
   memoryCapabilities,
   newMessageId,
   type ApiSchema,
-  type Bus,
   type Deferred,
-  type EventMessage,
   type PendingResult,
-  type ResultMessage,
-  type RpcMessage,
-} from '@lightbus/core';
+} from '@lightbus/core/transport';
 
 type RpcResponder = (params: Record<string, unknown>, message: RpcMessage) => unknown;
 

@@ -1,4 +1,6 @@
-import { Api, Event, describeApi, InvalidApiError, InvalidNameError } from '..';
+import { InvalidApiError, InvalidNameError } from '../errors';
+import { Api, describeApi } from './api';
+import { Event } from './event';
 
 class SupportCaseApi extends Api {
   static override meta = { name: 'support.case', version: 2 };

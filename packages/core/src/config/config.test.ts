@@ -1,16 +1,9 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  ConfigError,
-  ConfigFileError,
-  configJsonSchema,
-  loadConfig,
-  memoryTransport,
-  TransportRegistry,
-  defineTransport,
-  type LightbusConfigInput,
-} from '..';
+import { ConfigError, ConfigFileError } from '../errors';
+import { memoryTransport, TransportRegistry, defineTransport } from '../transport';
+import { configJsonSchema, loadConfig, type LightbusConfigInput } from '.';
 import { Type } from '@sinclair/typebox';
 import { setCommandLineOverrides } from './config';
 

@@ -1,9 +1,7 @@
 /** The internal_state and internal_metrics plugins. */
 import { Collector, waitFor } from '@lightbus/testing';
-import {
-  type Params,
-  LightbusMetricsApi,
-} from '..';
+import { LightbusMetricsApi } from '.';
+import type { Params } from '../api/event';
 import { busFactory, memoryConfig, SupportCaseApi } from '../test-helpers';
 
 const buses = busFactory();

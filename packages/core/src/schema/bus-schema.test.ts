@@ -8,12 +8,12 @@ import {
   UnknownApiError,
   ValidationError,
   Wire,
-  memoryBroker,
   procedure,
   type EventMessage,
   type LightbusConfigInput,
   type Params,
 } from '..';
+import { memoryBroker } from '../transport';
 import { busFactory, memoryConfig, RecordingLogger } from '../test-helpers';
 
 const Invoice = Type.Object({

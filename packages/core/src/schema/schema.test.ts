@@ -5,14 +5,10 @@ import {
   Type,
   ValidationError,
   Wire,
-  apiSchema,
-  assertValid,
-  castBySchema,
-  describeApi,
   procedure,
-  toWire,
-  validatorFor,
 } from '..';
+import { describeApi } from '../api/api';
+import { apiSchema, assertValid, castBySchema, toWire, validatorFor } from '.';
 
 class OrdersApi extends Api {
   static override meta = { name: 'shop.orders' };

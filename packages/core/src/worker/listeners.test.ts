@@ -1,15 +1,9 @@
 /** Listening: registration checks, consumer groups, replay, onError. */
 import { Collector, waitFor } from '@lightbus/testing';
-import {
-  type Params,
-  BusClosedError,
-  DuplicateListenerError,
-  TransportCapabilityError,
-  UnknownEventError,
-  WorkerFailedError,
-  memoryBroker,
-  type EventMessage,
-} from '..';
+import { BusClosedError, DuplicateListenerError, TransportCapabilityError, UnknownEventError, WorkerFailedError } from '../errors';
+import type { EventMessage } from '../message';
+import { memoryBroker } from '../transport';
+import type { Params } from '../api/event';
 import { busFactory, memoryConfig, RecordingLogger, SupportCaseApi, pairOn } from '../test-helpers';
 
 const buses = busFactory();

@@ -5,16 +5,18 @@ import {
   Api,
   BusClosedError,
   RpcTimeoutError,
+  type RpcMessage,
+} from '..';
+import {
   deferred,
   memoryTransport,
   type ConsumeSpec,
   type Consumer,
   type EventMessageHandler,
   type EventTransport,
-  type RpcMessage,
   type RpcTransport,
   memoryBroker,
-} from '..';
+} from '../transport';
 import { busFactory, memoryConfig, RecordingLogger, SupportCaseApi, pairOn } from '../test-helpers';
 
 const buses = busFactory();

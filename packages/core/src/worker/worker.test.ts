@@ -1,11 +1,7 @@
 /** Tasks and lifecycle: every(), background tasks, features, drain on close. */
 import { waitFor } from '@lightbus/testing';
-import {
-  Api,
-  BusClosedError,
-  InvalidParametersError,
-  deferred,
-} from '..';
+import { Api, BusClosedError, InvalidParametersError } from '..';
+import { deferred } from '../transport';
 import { busFactory, memoryConfig, SupportCaseApi } from '../test-helpers';
 
 const buses = busFactory();

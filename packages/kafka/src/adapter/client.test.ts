@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, ConsoleLogger, validateAgainst } from '@lightbus/core';
+import { ConfigError, ConsoleLogger, validateAgainst } from '@lightbus/core/transport';
 import { EventOptions, type ConnectionOptions } from '../options';
 import { buildKafkaConfig } from './client';
 

@@ -21,7 +21,7 @@ import {
   type Producer,
   type SASLOptions,
 } from 'kafkajs';
-import { BusClosedError, ConfigError, LightbusError, type BrokerConnectionError, backoffDelay, delay, errorText, stableStringify, type Logger, type TransportContext } from '@lightbus/core';
+import { BusClosedError, ConfigError, LightbusError, type BrokerConnectionError, backoffDelay, delay, errorText, stableStringify, type Logger, type TransportContext } from '@lightbus/core/transport';
 import { subscribedRoundRobin } from './assigners';
 import { isAuthorizationFailure, isConnectionFailure, isUnsupportedApi, kafkaErrorType, rootMessage, toLightbusError, unreachableError } from './errors';
 import { toIncomingRecord, type IncomingRecord, type OutgoingRecord } from '../codec';

@@ -1,5 +1,5 @@
 /** Turning kafkajs errors into Lightbus errors that say what to check. */
-import { BrokerConnectionError, LightbusError, errorText } from '@lightbus/core';
+import { BrokerConnectionError, LightbusError, errorText } from '@lightbus/core/transport';
 
 interface KafkaJsErrorLike {
   name?: string;

@@ -11,7 +11,7 @@
  * package pins that exact version, so they cannot move under us. The
  * integration tests exercise every path used here.
  */
-import { backoffDelay, type Logger } from '@lightbus/core';
+import { backoffDelay, type Logger } from '@lightbus/core/transport';
 import type { KafkaConfig, logCreator as KafkaLogCreator } from 'kafkajs';
 import { toIncomingRecord, type HeaderValue, type IncomingRecord } from '../codec';
 import { isConnectionFailure, kafkaErrorType, rootMessage } from './errors';

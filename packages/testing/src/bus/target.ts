@@ -4,7 +4,8 @@
  * capabilities it has, and hooks for what only the transport can do (put an
  * undecodable message on a stream, read its dead letters).
  */
-import type { AnyTransportDefinition, LightbusConfigInput, TransportCapabilities } from '@lightbus/core';
+import type { LightbusConfigInput } from '@lightbus/core';
+import type { AnyTransportDefinition, TransportCapabilities } from '@lightbus/core/transport';
 import type { BrokerAddress } from '../brokers';
 
 /** One message the transport set aside (its dead-letter store), as the poison scenario reads it. */
