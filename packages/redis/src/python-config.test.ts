@@ -132,10 +132,15 @@ plugins:
     return bus.close();
   });
 
-  it('says nothing about Python for an in-code config or a file without Redis', () => {
+  it('says nothing about Python for an in-code config, or a file naming a transport Python lacks', () => {
     const logger = new Recorder();
     const bus = lightbus.create({ config: { apis: { default: { rpc_timeout: 0.5 } } }, transports: [transport], logger });
+    const mixed = lightbus.create({
+      configFile: configFile('apis:\n  default:\n    rpc_timeout: 0.5\n    rpc_transport: {redis: {}}\n    event_transport: {memory: {}}\n'),
+      transports: [transport],
+      logger,
+    });
     expect(logger.warnings).toEqual([]);
-    return bus.close();
+    return Promise.all([bus.close(), mixed.close()]);
   });
 });

@@ -11,7 +11,7 @@ import type { TransportRegistry } from '../transport/registry';
 import { deepFreeze, isPlainObject } from '../util/async';
 import { formatName } from '../util/names';
 import { findConfigFile, readConfigFile, type ConfigSource } from './load';
-import { dropPythonNulls, ignoredPythonKeys, namesRedis, pythonRefusals } from './python';
+import { dropPythonNulls, ignoredPythonKeys, pythonRefusals } from './python';
 import { rootConfigSchema, type ApiConfigInput, type LightbusConfigInput } from './schema';
 import { validateAgainst } from './validate';
 
@@ -94,7 +94,7 @@ export class Config {
     names: { serviceName: string; processName: string; logLevel?: LogLevel; logFormat?: LogFormat },
     /**
      * What deserves a warning at start: Python keys accepted and ignored here, and
-     * (for a file that names Redis) keys or values a Python service would refuse.
+     * (for a file whose transports are all Redis) keys or values a Python service would refuse.
      */
     readonly warnings: readonly ConfigIssue[] = [],
   ) {
@@ -197,9 +197,11 @@ export function loadConfig(options: LoadConfigOptions, registry: TransportRegist
   // Validation fills defaults in place: work on a copy with no shared objects (YAML anchors share them,
   // and one role's defaults must not leak into another role's options).
   raw = { source: raw.source, data: JSON.parse(JSON.stringify(raw.data)) as Record<string, unknown> };
-  // Only a file can be read by a Python service too, and only over Redis.
+  // Only a file can be read by a Python service too, and only one whose transports are all Redis
+  // (Python has no other: a file naming another is not meant for it).
+  const named = selectorsIn(raw.data).map((s) => s.name);
   const refusals =
-    raw.source !== 'in-code config' && namesRedis(raw.data)
+    raw.source !== 'in-code config' && named.length > 0 && named.every((name) => name === 'redis')
       ? pythonRefusals(raw.data).map((w) => ({ path: w.path, message: `${w.message} (if a Python service reads this file)` }))
       : [];
   dropPythonNulls(raw.data);

@@ -5,9 +5,9 @@
  * use for, and writes `null` for "not set". This module:
  * - drops the `null`s Python allows (the key then falls back to its default);
  * - names the Python keys accepted here but ignored, so a warning says so;
- * - when the file could be shared (it names a Redis transport, the only one
- *   Python has), names each key or value that would stop a Python service
- *   reading the same file.
+ * - when the file could be shared (the transports it names are all Redis, the
+ *   only one Python has), names each key or value that would stop a Python
+ *   service reading the same file.
  * The table below is Python Lightbus 1.3's config schema (`lightbus dumpconfigschema`).
  */
 import type { ConfigIssue } from '../errors';
@@ -101,12 +101,6 @@ export function ignoredPythonKeys(data: Record<string, unknown>): ConfigIssue[] 
     }
   }
   return found;
-}
-
-/** Whether the config names a Redis transport anywhere: only then can it be shared with Python. */
-export function namesRedis(data: unknown): boolean {
-  if (!isPlainObject(data)) return false;
-  return Object.entries(data).some(([key, value]) => (key === 'redis' && isPlainObject(value)) || namesRedis(value));
 }
 
 /** Each key or value that would stop a Python Lightbus 1.3 service reading this config. */
