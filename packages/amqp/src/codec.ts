@@ -5,7 +5,7 @@
  * expiration, persistence, type, timestamp). Decoders never throw: they return
  * the reason a message cannot be used, and the transport sets it aside.
  */
-import { decodeJson, encodeForWire, isPlainObject, isTraceparent, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core/transport';
+import { decodeJson, encodeForWire, isPlainObject, traceContextFromHeaders, traceHeaders, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core/transport';
 import { CONTENT_TYPE, HEADER, MESSAGE_TYPE } from './topology';
 
 /** The AMQP properties the transport sets (a subset of amqplib's publish options). */
@@ -95,24 +95,13 @@ export function numberHeader(message: Incoming, name: string): number | undefine
   return undefined;
 }
 
-/** W3C trace context as AMQP headers (`traceparent`, `tracestate`), as OpenTelemetry's AMQP instrumentation writes them. */
-function traceHeaders(traceContext: Readonly<Record<string, string>> | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (traceContext?.traceparent && isTraceparent(traceContext.traceparent)) {
-    out.traceparent = traceContext.traceparent;
-    if (traceContext.tracestate) out.tracestate = traceContext.tracestate;
-  }
-  return out;
-}
-
-/** The trace context a message carries, when its traceparent header is well formed. */
-function traceContextOf(message: Incoming): { traceContext?: Readonly<Record<string, string>> } {
-  const traceparent = header(message, 'traceparent');
-  const parent = Buffer.isBuffer(traceparent) ? traceparent.toString('utf8') : traceparent;
-  if (!isTraceparent(parent)) return {};
-  const state = header(message, 'tracestate');
-  const tracestate = Buffer.isBuffer(state) ? state.toString('utf8') : state;
-  return { traceContext: typeof tracestate === 'string' && tracestate ? { traceparent: parent, tracestate } : { traceparent: parent } };
+/** The trace context a message carries (its traceparent/tracestate headers, as text or bytes). */
+function traceContextOf(message: Incoming): ReturnType<typeof traceContextFromHeaders> {
+  return traceContextFromHeaders((name) => {
+    const value = header(message, name);
+    if (Buffer.isBuffer(value)) return value.toString('utf8');
+    return typeof value === 'string' ? value : undefined;
+  });
 }
 
 // ---- calls ---------------------------------------------------------------------------------

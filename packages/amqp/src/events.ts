@@ -35,6 +35,8 @@ import {
   ConfigError,
   RoleLifecycle,
   type ConnectionHealth,
+  type ConsumerLag,
+  type EventRef,
 } from '@lightbus/core/transport';
 import { closeChannel, type Channel, type Delivery } from './adapter';
 import { decodeEvent, encodeEvent, eventTime, idForLog, isMarker, numberHeader } from './codec';
@@ -187,6 +189,13 @@ export class AmqpEventTransport implements EventTransport {
       if (found.length > limit) found.shift();
     });
     return found;
+  }
+
+  /** The group's queue depth: messages ready and not yet delivered to the group (RabbitMQ does not count unacknowledged ones here). */
+  async lag(_events: readonly EventRef[], group: string): Promise<readonly ConsumerLag[]> {
+    const queue = this.names.groupQueue(group);
+    const { messageCount } = await this.link.checkQueue(queue);
+    return [{ destination: queue, lag: messageCount }];
   }
 
   /** The links this role has opened, and whether each is up (for `bus.health()`). */

@@ -331,6 +331,11 @@ export class Link extends EventEmitter {
     await this.onOwnChannel((channel) => channel.unbindQueue(queue, exchange, routingKey));
   }
 
+  /** A queue's ready messages and consumers (passive declare); rejects when the queue does not exist. */
+  async checkQueue(queue: string): Promise<{ messageCount: number; consumerCount: number }> {
+    return this.onOwnChannel((channel) => channel.checkQueue(queue));
+  }
+
   /** Run `use` on a channel of its own, closed afterwards; what RabbitMQ refuses is explained. */
   private async onOwnChannel<T>(use: (channel: Channel) => Promise<T>): Promise<T> {
     const channel = await this.channel();

@@ -32,8 +32,12 @@ export type { ApiClient, EventClient, EventHandler, Listener, ListenOptions } fr
 export type { EventMessage, ResultMessage, RpcMessage } from './message';
 
 // Logging
-export type { Logger, LogLevel } from './log/types';
+export type { Logger, LogFormat, LogLevel } from './log/types';
 export { fromPino, fromWinston } from './log/adapters';
+
+// Health (bus.health(), lightbus run --health-port)
+export type { Health } from './health/report';
+export type { ConnectionHealth } from './transport/interfaces';
 
 // Errors an application catches (each has a stable `code`; docs/reference/errors.md)
 export {

@@ -13,7 +13,7 @@
  * - Schemas: one record per API (key = API name) whose value says when it was
  *   stored and for how long it lives.
  */
-import { decodeJson, encodeForWire, isPlainObject, isTraceparent, undecodable, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core/transport';
+import { decodeJson, encodeForWire, isPlainObject, traceContextFromHeaders, traceHeaders, undecodable, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core/transport';
 import type { PartitionKeyOption } from './options';
 
 /** A record to produce. */
@@ -95,22 +95,9 @@ export function header(record: Pick<IncomingRecord, 'headers'>, name: string): s
   return typeof last === 'string' ? last : last.toString('utf8');
 }
 
-/** W3C trace context as record headers (`traceparent`, `tracestate`), as OpenTelemetry's Kafka instrumentations write them. */
-function traceHeaders(traceContext: Readonly<Record<string, string>> | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (traceContext?.traceparent && isTraceparent(traceContext.traceparent)) {
-    out.traceparent = traceContext.traceparent;
-    if (traceContext.tracestate) out.tracestate = traceContext.tracestate;
-  }
-  return out;
-}
-
-/** The trace context a record carries, when its traceparent header is well formed. */
-function traceContextOf(record: Pick<IncomingRecord, 'headers'>): { traceContext?: Readonly<Record<string, string>> } {
-  const traceparent = header(record, 'traceparent');
-  if (!isTraceparent(traceparent)) return {};
-  const tracestate = header(record, 'tracestate');
-  return { traceContext: tracestate ? { traceparent, tracestate } : { traceparent } };
+/** The trace context a record carries (its traceparent/tracestate headers). */
+function traceContextOf(record: Pick<IncomingRecord, 'headers'>): ReturnType<typeof traceContextFromHeaders> {
+  return traceContextFromHeaders((name) => header(record, name));
 }
 
 function parseJson(record: IncomingRecord): Decoded<unknown> {

@@ -30,7 +30,9 @@ import {
   type ReceivedEvent,
   type ConsumeSpec,
   type Consumer,
+  type ConsumerLag,
   type EventMessage,
+  type EventRef,
   type EventMessageHandler,
   type EventTransport,
   type HistoryQuery,
@@ -130,6 +132,28 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
       start: () => consumer.start(start, (what, signal) => this.readyToStart(consumer.connection, what, signal)),
       stop: () => consumer.stop(),
     }, spec.signal);
+  }
+
+  /** `XINFO GROUPS <stream>`: the group's lag (entries not yet delivered; Redis 7) and pending entries, per stream. */
+  async lag(events: readonly EventRef[], group: string): Promise<readonly ConsumerLag[]> {
+    const streams = [...new Set(events.map((e) => this.streamOf(e.apiName, e.eventName)))];
+    const connection = this.commands();
+    const out: ConsumerLag[] = [];
+    for (const stream of streams) {
+      let groups: Array<Record<string, unknown>>;
+      try {
+        groups = parseInfoList(await connection.send(['XINFO', 'GROUPS', stream]));
+      } catch (error) {
+        if (isReplyError(error)) continue; // no such stream yet
+        throw error;
+      }
+      const info = groups.find((g) => String(g.name) === group);
+      if (!info) continue;
+      const lag = typeof info.lag === 'number' ? info.lag : undefined;
+      const pending = typeof info.pending === 'number' ? info.pending : undefined;
+      out.push({ destination: stream, ...(lag !== undefined ? { lag } : {}), ...(pending !== undefined ? { pending } : {}) });
+    }
+    return out;
   }
 
   async *history(query: HistoryQuery): AsyncIterable<EventMessage> {

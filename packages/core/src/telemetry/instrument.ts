@@ -2,7 +2,7 @@
  * One place that wraps each bus operation in its span and its metrics, so the
  * client and the worker call one function per operation and stay readable.
  */
-import { context, trace, type Context } from '@opentelemetry/api';
+import { context, trace, type Attributes, type BatchObservableResult, type Context } from '@opentelemetry/api';
 import { RpcTimeoutError } from '../errors';
 import { extractTrace, injectTrace, type TraceCarrier } from './carrier';
 import { BusMetrics, type Outcome } from './metrics';
@@ -11,6 +11,13 @@ import { endSpan, errorType, eventAttributes, rpcAttributes, SpanKind, startSpan
 export interface Received {
   readonly id: string;
   readonly traceContext?: TraceCarrier;
+}
+
+/** One consumer group's lag on one destination, with the attributes to report it under. */
+export interface ObservedLag {
+  readonly attributes: Attributes;
+  readonly lag?: number;
+  readonly pending?: number;
 }
 
 export interface HandlerInfo extends Destination {
@@ -120,6 +127,23 @@ export class Telemetry {
       this.metrics.handlerDuration.record(seconds(started), { ...base, ...outcomeAttributes(error) });
       endSpan(span, error);
     }
+  }
+
+  /**
+   * Report consumer lag and pending counts, read from the transports by `collect` each time
+   * the SDK collects metrics. Call once (the worker does, at start); the returned function stops it.
+   */
+  observeConsumers(collect: () => Promise<readonly ObservedLag[]>): () => void {
+    const { consumerLag, consumerPending } = this.metrics;
+    const callback = async (result: BatchObservableResult): Promise<void> => {
+      for (const { attributes, lag, pending } of await collect()) {
+        if (lag !== undefined) result.observe(consumerLag, lag, attributes);
+        if (pending !== undefined) result.observe(consumerPending, pending, attributes);
+      }
+    };
+    const { meter } = this.metrics;
+    meter.addBatchObservableCallback(callback, [consumerLag, consumerPending]);
+    return () => meter.removeBatchObservableCallback(callback, [consumerLag, consumerPending]);
   }
 
   /** A listener's event set aside (undecodable, rejected, or past delivery_limit). */

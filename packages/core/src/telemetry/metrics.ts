@@ -11,8 +11,10 @@
  * | `messaging.process.duration` | histogram | s | messaging.*, lightbus.listener, lightbus.outcome |
  * | `lightbus.events.dead_lettered` | counter | {message} | lightbus.api, lightbus.event, lightbus.listener |
  * | `lightbus.in_flight` | up-down counter | {operation} | lightbus.operation (call, execution, fire, handler), lightbus.api |
+ * | `messaging.consumer.lag` | gauge | {message} | messaging.system, messaging.destination.name, messaging.consumer.group.name, lightbus.listener |
+ * | `messaging.consumer.pending` | gauge | {message} | as lag |
  */
-import { metrics, type Attributes, type Counter, type Histogram, type UpDownCounter } from '@opentelemetry/api';
+import { metrics, type Attributes, type Counter, type Histogram, type Meter, type ObservableGauge, type UpDownCounter } from '@opentelemetry/api';
 
 const METER = '@lightbus/core';
 /** Bucket bounds in seconds, for message latencies (0.5 ms to 10 s). */
@@ -28,9 +30,13 @@ export class BusMetrics {
   readonly handlerDuration: Histogram;
   readonly deadLettered: Counter;
   readonly inFlight: UpDownCounter;
+  readonly consumerLag: ObservableGauge;
+  readonly consumerPending: ObservableGauge;
+  readonly meter: Meter;
 
   constructor() {
     const meter = metrics.getMeter(METER);
+    this.meter = meter;
     const seconds = { unit: 's', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } };
     this.callDuration = meter.createHistogram('rpc.client.call.duration', { description: 'Calls made, by outcome, and how long they took', ...seconds });
     this.executionDuration = meter.createHistogram('rpc.server.call.duration', {
@@ -43,10 +49,18 @@ export class BusMetrics {
       ...seconds,
     });
     this.deadLettered = meter.createCounter('lightbus.events.dead_lettered', {
-      description: 'Events set aside (dead letter) by a listener: undecodable, rejected, or failing past delivery_limit',
+      description: 'Events a listener set aside (dead letter) because its handler rejected them',
       unit: '{message}',
     });
     this.inFlight = meter.createUpDownCounter('lightbus.in_flight', { description: 'Calls, executions, fires and handlers in progress', unit: '{operation}' });
+    this.consumerLag = meter.createObservableGauge('messaging.consumer.lag', {
+      description: "Events not yet delivered to a listener's consumer group, where the transport can tell",
+      unit: '{message}',
+    });
+    this.consumerPending = meter.createObservableGauge('messaging.consumer.pending', {
+      description: "Events delivered to a listener's consumer group and not yet acknowledged, where the transport can tell",
+      unit: '{message}',
+    });
   }
 
   /** Count an operation in flight until the returned function is called. */

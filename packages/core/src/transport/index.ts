@@ -14,7 +14,7 @@ export type { TransportRegistryOptions } from './registry';
 export { memoryTransport, memoryBroker, resetMemoryBroker, MemoryBroker, memoryCapabilities } from './memory';
 export type { DeadLetter } from './memory';
 /** Trace context on the wire: a transport checks a traceparent it reads before handing it to core. */
-export { isTraceparent } from '../telemetry/carrier';
+export { isTraceparent, traceContextFromHeaders, traceHeaders } from '../telemetry/carrier';
 
 // Messages and schemas on the wire
 export { newMessageId, errorTypeFromTrace, canonicalName, decodeJson, encodeJson, setOwn } from '../message';
@@ -45,6 +45,7 @@ export type { ConfigIssue, LightbusErrorOptions } from '../errors';
 
 // Logging
 export { ConsoleLogger } from '../log/console';
+export { redactFields, redactText } from '../log/redact';
 export type { LogFields, Logger } from '../log/types';
 export { redactUrl } from '../util/url';
 

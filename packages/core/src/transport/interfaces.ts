@@ -142,6 +142,16 @@ export interface SendEventOptions {
   readonly timeoutSeconds: number;
 }
 
+/** How far one consumer group is behind on one stream, queue or topic (for metrics). */
+export interface ConsumerLag {
+  /** The stream, queue or topic. */
+  readonly destination: string;
+  /** Messages not yet delivered to the group, where the broker can tell. */
+  readonly lag?: number;
+  /** Messages delivered to the group but not yet acknowledged, where the broker can tell. */
+  readonly pending?: number;
+}
+
 export interface EventTransport extends Closeable {
   readonly capabilities: TransportCapabilities;
   /** Resolves once the broker has the event. */
@@ -149,6 +159,8 @@ export interface EventTransport extends Closeable {
   consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer>;
   /** Past events, newest first; only where `capabilities.history`. */
   history?(query: HistoryQuery): AsyncIterable<EventMessage>;
+  /** How far `group` is behind on the events' streams (optional; read by the consumer-lag metrics). */
+  lag?(events: readonly EventRef[], group: string): Promise<readonly ConsumerLag[]>;
 }
 
 export interface SchemaTransport extends Closeable {

@@ -11,6 +11,7 @@ import type { EventHandler, ListenOptions } from '../api/types';
 import { WorkerFailedError, isMessageRejected } from '../errors';
 import type { EventMessage } from '../message';
 import type { BusContext } from '../runtime/context';
+import type { ObservedLag } from '../telemetry';
 import type { EventRef, EventTransport } from '../transport/interfaces';
 import { errorText } from '../util/async';
 import type { ConsumerStarts } from './consumers';
@@ -87,6 +88,33 @@ export class ListenerRunner {
       listener.markFailedToStart(error);
       throw error;
     }
+  }
+
+  /** Each running listener's lag on each of its streams, where its transport can tell (for the lag metrics). */
+  async lag(): Promise<ObservedLag[]> {
+    const { config, logger } = this.bus;
+    const out: ObservedLag[] = [];
+    for (const listener of this.listeners.values()) {
+      if (!listener.started || listener.stopped) continue;
+      const group = `${config.serviceName}-${listener.listenerName}`;
+      for (const { transport, events } of this.byTransport(listener.events)) {
+        if (!transport.lag) continue;
+        try {
+          for (const { destination, lag, pending } of await transport.lag(events, group)) {
+            const attributes = {
+              'messaging.system': config.transport(events[0]!.apiName, 'event').name,
+              'messaging.destination.name': destination,
+              'messaging.consumer.group.name': group,
+              'lightbus.listener': listener.listenerName,
+            };
+            out.push({ attributes, ...(lag !== undefined ? { lag } : {}), ...(pending !== undefined ? { pending } : {}) });
+          }
+        } catch (error) {
+          logger.debug(`Reading the lag of listener '${listener.listenerName}' failed`, { error: errorText(error) });
+        }
+      }
+    }
+    return out;
   }
 
   private byTransport(refs: readonly EventRef[]): Array<{ transport: EventTransport; events: EventRef[] }> {

@@ -36,6 +36,8 @@ export class Worker {
   private readonly server: RpcServer;
   private readonly listeners: ListenerRunner;
   private readonly tasks: TaskRunner;
+  /** Ends the consumer-lag metrics' callback. */
+  private stopObserving: (() => void) | undefined;
 
   constructor(private readonly bus: BusContext) {
     this.starts = new ConsumerStarts(bus);
@@ -74,7 +76,10 @@ export class Worker {
     if (lifecycle.isClosing) return;
     schemas.startRefreshing();
     if (this.features.has('rpcs')) await this.server.serve(apis.names());
-    if (this.features.has('events')) await this.listeners.startAll();
+    if (this.features.has('events')) {
+      await this.listeners.startAll();
+      this.stopObserving ??= this.bus.telemetry.observeConsumers(() => this.listeners.lag());
+    }
     if (lifecycle.isClosing) return;
     if (this.features.has('tasks')) this.tasks.startAll();
     lifecycle.running();
@@ -143,6 +148,8 @@ export class Worker {
    * they exist; consumers stop, finishing and acknowledging work in hand; tasks end.
    */
   async stop(): Promise<void> {
+    this.stopObserving?.();
+    this.stopObserving = undefined;
     await this.starts.drain();
     await this.server.stop();
     await this.listeners.stopAll();
