@@ -92,7 +92,11 @@ async function lightbusSide(prefix: string): Promise<Side> {
   };
 }
 
-async function measure(call: (value: number) => Promise<unknown>, fire: (i: number) => Promise<unknown>, handled: Counter): Promise<Figures> {
+async function measure(
+  call: (value: number) => Promise<unknown>,
+  fire: (i: number) => Promise<unknown>,
+  handled: Counter,
+): Promise<Figures> {
   const latency = await sequentialLatency(() => call(1), CALLS, 200);
   const rpcRate = await throughput(call, CALLS * 4, IN_FLIGHT);
   const eventsSequential = await endToEnd(fire, handled.after(EVENTS), EVENTS);
@@ -118,14 +122,26 @@ async function transportSide(prefix: string): Promise<Side> {
   const callerResult = new AmqpResultTransport(options(AmqpResultOptions, base), context);
   const events = new AmqpEventTransport(options(AmqpEventOptions, { ...base, prefetch: EVENT_PREFETCH }), context);
   const rpcConsumer = await workerRpc.consumeRpcs(['bench.amqp'], async (message) => {
-    await workerResult.sendResult(message, { id: newMessageId(), rpcMessageId: message.id, result: message.kwargs.value, error: false });
+    await workerResult.sendResult(message, {
+      id: newMessageId(),
+      rpcMessageId: message.id,
+      result: message.kwargs.value,
+      error: false,
+    });
   });
   const handled = new Counter();
-  const eventConsumer = await events.consume({ events: [{ apiName: 'bench.amqp', eventName: 'tick' }], group: 'bench-transport-count', consumer: 'p1' }, async () =>
-    handled.hit(),
+  const eventConsumer = await events.consume(
+    { events: [{ apiName: 'bench.amqp', eventName: 'tick' }], group: 'bench-transport-count', consumer: 'p1' },
+    async () => handled.hit(),
   );
   const call = async (value: number): Promise<unknown> => {
-    const message: OutgoingCall = { id: newMessageId(), apiName: 'bench.amqp', procedureName: 'echo', kwargs: { value }, deadline: Date.now() + 5000 };
+    const message: OutgoingCall = {
+      id: newMessageId(),
+      apiName: 'bench.amqp',
+      procedureName: 'echo',
+      kwargs: { value },
+      deadline: Date.now() + 5000,
+    };
     const pending = await callerResult.expectResult(message);
     try {
       await callerRpc.callRpc({ ...message, returnPath: pending.returnPath });
@@ -135,7 +151,10 @@ async function transportSide(prefix: string): Promise<Side> {
     }
   };
   const fire = (i: number) =>
-    events.sendEvent({ id: newMessageId(), apiName: 'bench.amqp', eventName: 'tick', version: 1, kwargs: { i } }, { timeoutSeconds: 5 });
+    events.sendEvent(
+      { id: newMessageId(), apiName: 'bench.amqp', eventName: 'tick', version: 1, kwargs: { i } },
+      { timeoutSeconds: 5 },
+    );
   const warm = handled.after(1);
   await fire(-1);
   await warm;
@@ -144,10 +163,21 @@ async function transportSide(prefix: string): Promise<Side> {
     close: async () => {
       await rpcConsumer.stop();
       await eventConsumer.stop();
-      await Promise.all([workerRpc.close(), workerResult.close(), callerRpc.close(), callerResult.close(), events.close()]);
+      await Promise.all([
+        workerRpc.close(),
+        workerResult.close(),
+        callerRpc.close(),
+        callerResult.close(),
+        events.close(),
+      ]);
       const connection = await amqplib.connect(URL);
       const channel = await connection.createChannel();
-      for (const queue of [`${prefix}-t.rpc.bench.amqp`, `${prefix}-t.group.bench-transport-count`, `${prefix}-t.dead-letter`]) await channel.deleteQueue(queue);
+      for (const queue of [
+        `${prefix}-t.rpc.bench.amqp`,
+        `${prefix}-t.group.bench-transport-count`,
+        `${prefix}-t.dead-letter`,
+      ])
+        await channel.deleteQueue(queue);
       for (const exchange of [`${prefix}-t.events`, `${prefix}-t.dead-letter`]) await channel.deleteExchange(exchange);
       await connection.close();
     },
@@ -156,8 +186,14 @@ async function transportSide(prefix: string): Promise<Side> {
 
 /** The same work with amqplib alone: what a careful hand-written RabbitMQ service does. */
 async function rawSide(prefix: string): Promise<Side> {
-  const workerConnection = await amqplib.connect(URL, { noDelay: true, clientProperties: { connection_name: `${prefix}-raw-worker` } });
-  const clientConnection = await amqplib.connect(URL, { noDelay: true, clientProperties: { connection_name: `${prefix}-raw-client` } });
+  const workerConnection = await amqplib.connect(URL, {
+    noDelay: true,
+    clientProperties: { connection_name: `${prefix}-raw-worker` },
+  });
+  const clientConnection = await amqplib.connect(URL, {
+    noDelay: true,
+    clientProperties: { connection_name: `${prefix}-raw-client` },
+  });
   {
     const rpcQueue = `${prefix}.raw.rpc`;
     const exchange = `${prefix}.raw.events`;
@@ -173,9 +209,14 @@ async function rawSide(prefix: string): Promise<Side> {
       const deadline = Number(message.properties.headers?.['x-deadline'] ?? Infinity);
       if (message.fields.redelivered || Date.now() > deadline) return rpcChannel.ack(message);
       const { kwargs } = JSON.parse(message.content.toString()) as { kwargs: { value: number } };
-      replyChannel.publish('', message.properties.replyTo as string, Buffer.from(JSON.stringify({ result: kwargs.value })), {
-        correlationId: message.properties.correlationId as string,
-      });
+      replyChannel.publish(
+        '',
+        message.properties.replyTo as string,
+        Buffer.from(JSON.stringify({ result: kwargs.value })),
+        {
+          correlationId: message.properties.correlationId as string,
+        },
+      );
       rpcChannel.ack(message);
     });
     const eventChannel = await workerConnection.createChannel();
@@ -212,7 +253,14 @@ async function rawSide(prefix: string): Promise<Side> {
         callChannel.sendToQueue(
           rpcQueue,
           Buffer.from(JSON.stringify({ id, kwargs: { value } })),
-          { correlationId: id, messageId: id, replyTo: 'amq.rabbitmq.reply-to', expiration: '5000', headers: { 'x-deadline': Date.now() + 5000 }, contentType: 'application/json' },
+          {
+            correlationId: id,
+            messageId: id,
+            replyTo: 'amq.rabbitmq.reply-to',
+            expiration: '5000',
+            headers: { 'x-deadline': Date.now() + 5000 },
+            contentType: 'application/json',
+          },
           (error: unknown) => (error ? reject(error as Error) : resolve()),
         ),
       );
@@ -252,7 +300,8 @@ async function cleanupLightbus(prefix: string): Promise<void> {
   const connection = await amqplib.connect(URL);
   try {
     const channel = await connection.createChannel();
-    for (const queue of [`${prefix}.rpc.bench.amqp`, `${prefix}.group.bench-worker-count`, `${prefix}.dead-letter`]) await channel.deleteQueue(queue);
+    for (const queue of [`${prefix}.rpc.bench.amqp`, `${prefix}.group.bench-worker-count`, `${prefix}.dead-letter`])
+      await channel.deleteQueue(queue);
     for (const exchange of [`${prefix}.events`, `${prefix}.dead-letter`]) await channel.deleteExchange(exchange);
   } finally {
     await connection.close();
@@ -276,7 +325,8 @@ async function main(): Promise<void> {
       ours.push(await lightbusBench.measure());
       alone.push(await transportBench.measure());
       raw.push(await rawBench.measure());
-      if (process.env.BENCH_VERBOSE) console.log(`round ${round + 1}`, { lightbus: ours[round], transport: alone[round], raw: raw[round] });
+      if (process.env.BENCH_VERBOSE)
+        console.log(`round ${round + 1}`, { lightbus: ours[round], transport: alone[round], raw: raw[round] });
     }
   } finally {
     await lightbusBench.close();

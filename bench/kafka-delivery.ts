@@ -40,7 +40,10 @@ async function main(): Promise<void> {
     session_timeout_ms: 10_000,
     heartbeat_interval_ms: 1000,
   };
-  const config = (name: string) => ({ config: { service_name: name, apis: { default: { event_transport: { kafka } } } }, logLevel: 'warning' as const });
+  const config = (name: string) => ({
+    config: { service_name: name, apis: { default: { event_transport: { kafka } } } },
+    logLevel: 'warning' as const,
+  });
   const seen = new Uint16Array(TOTAL);
   const perMember = new Array<number>(MEMBERS).fill(0);
   let handled = 0;
@@ -97,14 +100,18 @@ async function main(): Promise<void> {
     const doneMs = Date.now() - startedAt;
     const missing = TOTAL - distinct();
     const duplicates = handled - distinct();
-    console.log(`\n### Kafka exact delivery (${broker}; ${TOTAL} events, ${MEMBERS} members of one group, 6 partitions)\n`);
+    console.log(
+      `\n### Kafka exact delivery (${broker}; ${TOTAL} events, ${MEMBERS} members of one group, 6 partitions)\n`,
+    );
     console.log('| figure | value |\n|---|---|');
     console.log(`| events fired | ${TOTAL} (in ${(firedMs / 1000).toFixed(1)} s, ${IN_FLIGHT} in flight) |`);
     console.log(`| distinct events handled | ${distinct()} |`);
     console.log(`| missing | ${missing} |`);
     console.log(`| duplicates | ${duplicates} |`);
     console.log(`| handled per member | ${perMember.join(' / ')} |`);
-    console.log(`| all handled after | ${(doneMs / 1000).toFixed(1)} s (${Math.round((TOTAL / doneMs) * 1000)} events/s end to end) |`);
+    console.log(
+      `| all handled after | ${(doneMs / 1000).toFixed(1)} s (${Math.round((TOTAL / doneMs) * 1000)} events/s end to end) |`,
+    );
     if (missing > 0) {
       console.error(`${missing} events were never handled`);
       process.exitCode = 1;

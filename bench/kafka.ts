@@ -31,11 +31,16 @@ class BenchApi extends Api {
   }
 }
 
-async function lightbusSide(brokers: string[], prefix: string): Promise<{ rows: Omit<Row, 'raw'>[]; close(): Promise<void> }> {
+async function lightbusSide(
+  brokers: string[],
+  prefix: string,
+): Promise<{ rows: Omit<Row, 'raw'>[]; close(): Promise<void> }> {
   const kafka = { brokers, topic_prefix: prefix, max_wait_ms: MAX_WAIT_MS };
   const grouped = { ...kafka, session_timeout_ms: 6000, heartbeat_interval_ms: 1000 };
   const config = {
-    apis: { default: { rpc_transport: { kafka: grouped }, result_transport: { kafka }, event_transport: { kafka: grouped } } },
+    apis: {
+      default: { rpc_transport: { kafka: grouped }, result_transport: { kafka }, event_transport: { kafka: grouped } },
+    },
   };
   const worker: Bus = lightbus.create({ config: { ...config, service_name: 'bench-worker' }, logLevel: 'warning' });
   const client: Bus = lightbus.create({ config: { ...config, service_name: 'bench-client' }, logLevel: 'warning' });
@@ -75,8 +80,17 @@ async function rawSide(brokers: string[], prefix: string): Promise<{ values: num
   const producer: Producer = kafka.producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const consumers: Consumer[] = [];
-  const groupConsumer = async (groupId: string, topic: string, onMessage: (value: Buffer, headers: Record<string, string>) => Promise<void> | void) => {
-    const consumer = kafka.consumer({ groupId, sessionTimeout: 6000, heartbeatInterval: 1000, maxWaitTimeInMs: MAX_WAIT_MS });
+  const groupConsumer = async (
+    groupId: string,
+    topic: string,
+    onMessage: (value: Buffer, headers: Record<string, string>) => Promise<void> | void,
+  ) => {
+    const consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: 6000,
+      heartbeatInterval: 1000,
+      maxWaitTimeInMs: MAX_WAIT_MS,
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
@@ -95,7 +109,8 @@ async function rawSide(brokers: string[], prefix: string): Promise<{ values: num
   const handled = new Counter();
   await producer.send({ topic: eventTopic, acks: -1, messages: [{ value: 'warm' }] });
   await groupConsumer(`${prefix}raw.listener`, eventTopic, () => handled.hit());
-  const fire = (i: number) => producer.send({ topic: eventTopic, acks: -1, messages: [{ key: 'bench', value: JSON.stringify({ i }) }] });
+  const fire = (i: number) =>
+    producer.send({ topic: eventTopic, acks: -1, messages: [{ key: 'bench', value: JSON.stringify({ i }) }] });
   const sequential = await endToEnd(fire, handled.after(EVENTS), EVENTS);
   const concurrentRate = await endToEnd(fire, handled.after(EVENTS), EVENTS, 64);
 
@@ -106,7 +121,11 @@ async function rawSide(brokers: string[], prefix: string): Promise<{ values: num
   await producer.send({ topic: requests, acks: -1, messages: [{ value: 'warm', headers: { id: 'warm' } }] });
   await groupConsumer(`${prefix}raw.worker`, requests, async (value, headers) => {
     if (headers.id === 'warm') return;
-    await producer.send({ topic: replies, acks: -1, messages: [{ key: 'caller', value, headers: { id: headers.id! } }] });
+    await producer.send({
+      topic: replies,
+      acks: -1,
+      messages: [{ key: 'caller', value, headers: { id: headers.id! } }],
+    });
   });
   await groupConsumer(`${prefix}raw.caller.${randomBytes(3).toString('hex')}`, replies, (value, headers) => {
     pending.get(headers.id ?? '')?.(value.toString());
@@ -114,7 +133,11 @@ async function rawSide(brokers: string[], prefix: string): Promise<{ values: num
   const call = async (value: number): Promise<string> => {
     const id = randomBytes(8).toString('hex');
     const reply = new Promise<string>((resolve) => pending.set(id, resolve));
-    await producer.send({ topic: requests, acks: -1, messages: [{ key: id, value: JSON.stringify({ value }), headers: { id } }] });
+    await producer.send({
+      topic: requests,
+      acks: -1,
+      messages: [{ key: id, value: JSON.stringify({ value }), headers: { id } }],
+    });
     const result = await reply;
     pending.delete(id);
     return result;

@@ -11,7 +11,11 @@ export interface Latency {
 }
 
 /** Run `fn` `count` times one after another (after `warmup` runs); latency percentiles in ms. */
-export async function sequentialLatency(fn: () => Promise<unknown>, count: number, warmup = Math.min(100, count)): Promise<Latency> {
+export async function sequentialLatency(
+  fn: () => Promise<unknown>,
+  count: number,
+  warmup = Math.min(100, count),
+): Promise<Latency> {
   for (let i = 0; i < warmup; i++) await fn();
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
@@ -25,7 +29,11 @@ export async function sequentialLatency(fn: () => Promise<unknown>, count: numbe
 }
 
 /** Run `fn` `total` times with `concurrency` in flight; operations per second. */
-export async function throughput(fn: (i: number) => Promise<unknown>, total: number, concurrency: number): Promise<number> {
+export async function throughput(
+  fn: (i: number) => Promise<unknown>,
+  total: number,
+  concurrency: number,
+): Promise<number> {
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
@@ -40,7 +48,12 @@ export async function throughput(fn: (i: number) => Promise<unknown>, total: num
  * Time from the first send to the last of `total` items handled, with
  * `concurrency` sends in flight (default one after another); items per second.
  */
-export async function endToEnd(send: (i: number) => Promise<unknown>, allHandled: Promise<unknown>, total: number, concurrency = 1): Promise<number> {
+export async function endToEnd(
+  send: (i: number) => Promise<unknown>,
+  allHandled: Promise<unknown>,
+  total: number,
+  concurrency = 1,
+): Promise<number> {
   const t0 = performance.now();
   await throughput(send, total, concurrency);
   await allHandled;
@@ -90,7 +103,9 @@ export function printTable(title: string, rows: readonly Row[]): void {
     '|---|---:|---:|---:|',
     ...rows.map((r) => {
       const ratio = r.lightbus / r.raw;
-      const reading = r.higherIsBetter ? `${(ratio * 100).toFixed(0)}% of raw throughput` : `${ratio.toFixed(2)}x raw latency`;
+      const reading = r.higherIsBetter
+        ? `${(ratio * 100).toFixed(0)}% of raw throughput`
+        : `${ratio.toFixed(2)}x raw latency`;
       return `| ${r.metric} | ${format(r.lightbus)} ${r.unit} | ${format(r.raw)} ${r.unit} | ${reading} |`;
     }),
     '',

@@ -76,7 +76,11 @@ async function lightbusRows(round: number): Promise<Figures> {
 
   const latency = await sequentialLatency(() => call(1), SEQUENTIAL);
   const calls = await throughput((i) => call(i), PARALLEL_CALLS, IN_FLIGHT);
-  const events = await endToEnd((n) => worker.client.fireEvent(API, 'happened', { n, text: 'hello' }), handled.after(EVENTS), EVENTS);
+  const events = await endToEnd(
+    (n) => worker.client.fireEvent(API, 'happened', { n, text: 'hello' }),
+    handled.after(EVENTS),
+    EVENTS,
+  );
   await caller.close();
   await worker.close();
   const cleanup = new Redis(URL, { protocol: 2 });
@@ -91,7 +95,10 @@ async function rawRows(round: number): Promise<Figures> {
   const RAW = `bench${run}.raw${round}`;
   const open: Redis[] = [];
   const connect = (autoPipeline = false): Redis => {
-    const c = new Redis(URL, { protocol: 2, enableAutoPipelining: autoPipeline && process.env.RAW_AUTOPIPELINE !== "0" });
+    const c = new Redis(URL, {
+      protocol: 2,
+      enableAutoPipelining: autoPipeline && process.env.RAW_AUTOPIPELINE !== '0',
+    });
     open.push(c);
     return c;
   };
@@ -104,7 +111,10 @@ async function rawRows(round: number): Promise<Figures> {
   const workerCommands = connect(true);
   const slots = new Semaphore(10);
   const answer = async (blob: string, deleted: Promise<number>): Promise<void> => {
-    const call = JSON.parse(blob) as { kwargs: { n: number; text: string }; metadata: { id: string; return_path: string } };
+    const call = JSON.parse(blob) as {
+      kwargs: { n: number; text: string };
+      metadata: { id: string; return_path: string };
+    };
     if ((await deleted) !== 1) return;
     const key = call.metadata.return_path.slice('redis+key://'.length);
     const result = JSON.stringify({
@@ -128,7 +138,11 @@ async function rawRows(round: number): Promise<Figures> {
       take(popped[1]);
       const free = slots.available;
       if (free > 0) {
-        const [[, more]] = (await workerBlocking.multi().lrange(queue, 0, free - 1).ltrim(queue, free, -1).exec()) as [[null, string[]]];
+        const [[, more]] = (await workerBlocking
+          .multi()
+          .lrange(queue, 0, free - 1)
+          .ltrim(queue, free, -1)
+          .exec()) as [[null, string[]]];
         for (const blob of more) {
           await slots.acquire();
           take(blob);
@@ -153,7 +167,9 @@ async function rawRows(round: number): Promise<Figures> {
       if (!popped) continue;
       route(popped[1]);
       if (waiting.size > 0) {
-        const [[, rest]] = (await callerBlocking.multi().lrange(resultKey, 0, -1).del(resultKey).exec()) as [[null, string[]]];
+        const [[, rest]] = (await callerBlocking.multi().lrange(resultKey, 0, -1).del(resultKey).exec()) as [
+          [null, string[]],
+        ];
         rest.forEach(route);
       }
     }
@@ -185,9 +201,18 @@ async function rawRows(round: number): Promise<Figures> {
     while (handled < EVENTS) {
       const ack = toAck.length ? consumer.xack(stream, 'bench', ...toAck) : undefined; // leaves with the read
       toAck = [];
-      const reply = (await consumer.xreadgroup('GROUP', 'bench', 'c', 'COUNT', 10, 'BLOCK', 1000, 'STREAMS', stream, '>')) as
-        | Array<[string, Array<[string, string[]]>]>
-        | null;
+      const reply = (await consumer.xreadgroup(
+        'GROUP',
+        'bench',
+        'c',
+        'COUNT',
+        10,
+        'BLOCK',
+        1000,
+        'STREAMS',
+        stream,
+        '>',
+      )) as Array<[string, Array<[string, string[]]>]> | null;
       await ack;
       for (const [, entries] of reply ?? []) {
         for (const [id, fields] of entries) {
@@ -203,8 +228,25 @@ async function rawRows(round: number): Promise<Figures> {
   })();
   const events = await endToEnd(
     (n) =>
-      producer.xadd(stream, 'MAXLEN', '~', 100000, '*', 'id', randomUUID(), 'api_name', RAW, 'event_name', 'happened', 'version', '1',
-        ':n', JSON.stringify(n), ':text', JSON.stringify('hello')),
+      producer.xadd(
+        stream,
+        'MAXLEN',
+        '~',
+        100000,
+        '*',
+        'id',
+        randomUUID(),
+        'api_name',
+        RAW,
+        'event_name',
+        'happened',
+        'version',
+        '1',
+        ':n',
+        JSON.stringify(n),
+        ':text',
+        JSON.stringify('hello'),
+      ),
     allHandled.promise,
     EVENTS,
   );
@@ -232,10 +274,34 @@ async function main(): Promise<void> {
   }
   const m = (figures: Figures[], pick: (f: Figures) => number): number => median(figures.map(pick));
   const rows: Row[] = [
-    { metric: 'sequential RPC p50', unit: 'ms', lightbus: m(lb, (f) => f.latency.p50), raw: m(raw, (f) => f.latency.p50), higherIsBetter: false },
-    { metric: 'sequential RPC p99', unit: 'ms', lightbus: m(lb, (f) => f.latency.p99), raw: m(raw, (f) => f.latency.p99), higherIsBetter: false },
-    { metric: `RPC throughput, ${IN_FLIGHT} in flight`, unit: 'calls/s', lightbus: m(lb, (f) => f.calls), raw: m(raw, (f) => f.calls), higherIsBetter: true },
-    { metric: 'events fired and handled, end to end', unit: 'events/s', lightbus: m(lb, (f) => f.events), raw: m(raw, (f) => f.events), higherIsBetter: true },
+    {
+      metric: 'sequential RPC p50',
+      unit: 'ms',
+      lightbus: m(lb, (f) => f.latency.p50),
+      raw: m(raw, (f) => f.latency.p50),
+      higherIsBetter: false,
+    },
+    {
+      metric: 'sequential RPC p99',
+      unit: 'ms',
+      lightbus: m(lb, (f) => f.latency.p99),
+      raw: m(raw, (f) => f.latency.p99),
+      higherIsBetter: false,
+    },
+    {
+      metric: `RPC throughput, ${IN_FLIGHT} in flight`,
+      unit: 'calls/s',
+      lightbus: m(lb, (f) => f.calls),
+      raw: m(raw, (f) => f.calls),
+      higherIsBetter: true,
+    },
+    {
+      metric: 'events fired and handled, end to end',
+      unit: 'events/s',
+      lightbus: m(lb, (f) => f.events),
+      raw: m(raw, (f) => f.events),
+      higherIsBetter: true,
+    },
   ];
   printTable(
     `Redis: ${SEQUENTIAL} sequential calls, ${PARALLEL_CALLS} calls with ${IN_FLIGHT} in flight, ${EVENTS} events; ` +

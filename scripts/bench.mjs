@@ -21,6 +21,8 @@ for (const name of wanted) {
 const build = spawnSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 for (const name of wanted.length ? wanted : available) {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join('bench', `${name}.ts`)], { stdio: 'inherit' });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join('bench', `${name}.ts`)], {
+    stdio: 'inherit',
+  });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }

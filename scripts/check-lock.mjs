@@ -12,11 +12,16 @@ const present = new Set(Object.keys(lock.packages).map((key) => key.split('node_
 const problems = [];
 for (const [key, entry] of Object.entries(lock.packages)) {
   for (const dependency of Object.keys(entry.optionalDependencies ?? {})) {
-    if (!present.has(dependency)) problems.push(`${key.split('node_modules/').pop()}@${entry.version} lacks ${dependency}`);
+    if (!present.has(dependency))
+      problems.push(`${key.split('node_modules/').pop()}@${entry.version} lacks ${dependency}`);
   }
 }
 if (problems.length > 0) {
-  console.error(`package-lock.json would make \`npm ci\` fail; optional dependencies missing from the lock:\n  ${problems.join('\n  ')}`);
-  console.error('Pin the package named first on each line (package.json "overrides") to a version fully published on this registry.');
+  console.error(
+    `package-lock.json would make \`npm ci\` fail; optional dependencies missing from the lock:\n  ${problems.join('\n  ')}`,
+  );
+  console.error(
+    'Pin the package named first on each line (package.json "overrides") to a version fully published on this registry.',
+  );
   process.exit(1);
 }

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const out = path.resolve(process.argv[2] ?? path.join(root, 'packed'));
 mkdirSync(out, { recursive: true });
-if (!process.env.LIGHTBUS_PACK_NO_BUILD) execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+if (!process.env.LIGHTBUS_PACK_NO_BUILD)
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 for (const name of readdirSync(path.join(root, 'packages')).sort()) {
   const dir = path.join(root, 'packages', name);
   let manifest;
@@ -21,6 +22,8 @@ for (const name of readdirSync(path.join(root, 'packages')).sort()) {
     continue;
   }
   if (manifest.private) continue;
-  const result = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', out], { cwd: dir, encoding: 'utf8' }));
+  const result = JSON.parse(
+    execFileSync('npm', ['pack', '--json', '--pack-destination', out], { cwd: dir, encoding: 'utf8' }),
+  );
   for (const { filename } of result) process.stdout.write(`${path.join(out, filename)}\n`);
 }

@@ -13,7 +13,11 @@ function markdownFiles(dir: string): string[] {
   });
 }
 
-const files = [path.join(root, 'README.md'), ...markdownFiles(path.join(root, 'docs')), ...markdownFiles(path.join(root, 'examples'))];
+const files = [
+  path.join(root, 'README.md'),
+  ...markdownFiles(path.join(root, 'docs')),
+  ...markdownFiles(path.join(root, 'examples')),
+];
 
 it.each(files.map((f) => [path.relative(root, f)]))('%s has no broken relative links', (file) => {
   const text = readFileSync(path.join(root, file), 'utf8').replace(/```[\s\S]*?```/g, '');

@@ -32,7 +32,9 @@ it('typed-shop: typed declarations, conversions, validation, generated types', a
   const output = await runExample('typed-shop', ['--import', 'tsx', 'main.ts']);
   expect(output).toContain('[client] placed order 1: 12999 cents, placed is a Date: true');
   expect(output).toContain('[client] get -> ann, status open');
-  expect(output).toContain(`[client] Invalid parameters for shop.orders.place(): 'customer' must NOT have fewer than 1 characters (got "").`);
+  expect(output).toContain(
+    `[client] Invalid parameters for shop.orders.place(): 'customer' must NOT have fewer than 1 characters (got "").`,
+  );
   expect(output).toMatch(/\[worker\] order 1 for ann at \d{4}-\d\d-\d\dT.* via web/);
 });
 
@@ -47,14 +49,20 @@ it('observability: two services on Redis with traces and Prometheus metrics', as
   const port = await freePort();
   const run = startNode(['--import', 'tsx', 'main.ts'], {
     cwd: path.join(root, 'examples', 'observability'),
-    env: { LIGHTBUS_CONFIG: '', BILLING_PROMETHEUS_PORT: String(port), REDIS_URL: `redis://127.0.0.1:6379/${EXAMPLE_DB}` },
+    env: {
+      LIGHTBUS_CONFIG: '',
+      BILLING_PROMETHEUS_PORT: String(port),
+      REDIS_URL: `redis://127.0.0.1:6379/${EXAMPLE_DB}`,
+    },
   });
   const { code } = await run.exit;
   await removeExampleKeys();
   const output = run.output();
   if (code !== 0) throw new Error(`example observability exited ${code}:\n${output}`);
   expect(output).toMatch(/rpc_server_call_duration_count\{[^}]*rpc_method="charge"[^}]*lightbus_outcome="ok"[^}]*\} 3/);
-  expect(output).toMatch(/messaging_client_sent_messages_total\{[^}]*messaging_destination_name="billing.charged"[^}]*\} 3/);
+  expect(output).toMatch(
+    /messaging_client_sent_messages_total\{[^}]*messaging_destination_name="billing.charged"[^}]*\} 3/,
+  );
   expect(output).toContain("name: 'billing/charge'");
   expect(output).toContain('[main] done');
 });
@@ -85,7 +93,13 @@ function freePort(): Promise<number> {
 
 // The quickstart's config files for each transport (the bus-level tier runs the same worker and
 // client shape on each transport with a config of its own): each is valid as it stands.
-it.each(['lightbus.redis.yaml', 'lightbus.amqp.yaml', 'lightbus.kafka.yaml', 'lightbus.mixed.yaml'])('quickstart: %s is a valid config', async (file) => {
-  const bus = lightbus.create({ configFile: path.join(root, 'examples', 'quickstart', file), transports: [redis, amqp, kafka] });
-  await bus.close();
-});
+it.each(['lightbus.redis.yaml', 'lightbus.amqp.yaml', 'lightbus.kafka.yaml', 'lightbus.mixed.yaml'])(
+  'quickstart: %s is a valid config',
+  async (file) => {
+    const bus = lightbus.create({
+      configFile: path.join(root, 'examples', 'quickstart', file),
+      transports: [redis, amqp, kafka],
+    });
+    await bus.close();
+  },
+);

@@ -74,14 +74,23 @@ it('serves calls over Redis and delivers events over Kafka, with the API class u
 
     const client = startTypeScript(path.join(QUICKSTART, 'client.ts'), { cwd: QUICKSTART, env });
     const { code } = await client.exit;
-    expect({ code, output: client.output() }).toEqual({ code: 0, output: expect.stringContaining('[client] created case 124') });
+    expect({ code, output: client.output() }).toEqual({
+      code: 0,
+      output: expect.stringContaining('[client] created case 124'),
+    });
     await worker.waitForOutput('[worker] case 124 created: Where is my order?', 30_000);
 
     // The event is in Kafka (read back through its history) and not in Redis; the calls used Redis, not Kafka.
     const inspect = startNode([BIN, 'inspect', '--api', 'support.case', '--format', 'json'], { cwd: QUICKSTART, env });
     expect((await inspect.exit).code).toBe(0);
-    const events = inspect.output().trim().split('\n').map((line) => JSON.parse(line) as { event_name: string; kwargs: { id: number } });
-    expect(events).toEqual([expect.objectContaining({ event_name: 'caseCreated', kwargs: expect.objectContaining({ id: 124 }) })]);
+    const events = inspect
+      .output()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { event_name: string; kwargs: { id: number } });
+    expect(events).toEqual([
+      expect.objectContaining({ event_name: 'caseCreated', kwargs: expect.objectContaining({ id: 124 }) }),
+    ]);
     expect(await redis.keys('support.case*:stream')).toEqual([]);
     expect(await redis.exists('schema:support.case')).toBe(1);
     const admin = kafka.admin();

@@ -6,7 +6,12 @@
 import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 
 export interface TestSdk {
@@ -38,7 +43,8 @@ export function registerTestSdk(): TestSdk {
         for (const scope of resource.scopeMetrics) {
           for (const metric of scope.metrics) {
             if (metric.descriptor.name !== name) continue;
-            for (const point of metric.dataPoints) points.push({ attributes: { ...point.attributes }, value: point.value });
+            for (const point of metric.dataPoints)
+              points.push({ attributes: { ...point.attributes }, value: point.value });
           }
         }
       }

@@ -16,7 +16,11 @@ const REDIS_URL = 'redis://127.0.0.1:6379/7';
 const redis = new Redis(REDIS_URL, { lazyConnect: true });
 
 afterAll(async () => {
-  const keys = [...(await redis.keys('support.case*')), ...(await redis.keys('lightbus:result:*')), 'schema:support.case'];
+  const keys = [
+    ...(await redis.keys('support.case*')),
+    ...(await redis.keys('lightbus:result:*')),
+    'schema:support.case',
+  ];
   await redis.del(...keys);
   await redis.srem('schemas', 'support.case');
   redis.disconnect();

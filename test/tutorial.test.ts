@@ -115,12 +115,22 @@ afterAll(() => {
 });
 
 it('has the files it promises', () => {
-  expect([...code.keys()].sort()).toEqual(['api.ts', 'bus.ts', 'client.test.ts', 'client.ts', 'lightbus.yaml', 'main.ts']);
+  expect([...code.keys()].sort()).toEqual([
+    'api.ts',
+    'bus.ts',
+    'client.test.ts',
+    'client.ts',
+    'lightbus.yaml',
+    'main.ts',
+  ]);
 });
 
 it('makes a fresh project as it says (type module, tsconfig from tsc --init)', () => {
   for (const line of commands('npm init -y')) runCommand(line);
-  const manifest = JSON.parse(readFileSync(path.join(project, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
+  const manifest = JSON.parse(readFileSync(path.join(project, 'package.json'), 'utf8')) as Record<
+    string,
+    Record<string, string>
+  >;
   expect(manifest.type).toBe('module');
   expect(Object.keys(manifest.dependencies!)).toEqual(['@lightbus/core']);
   const tsconfig = readFileSync(path.join(project, 'tsconfig.json'), 'utf8');
@@ -162,7 +172,10 @@ it('runs the worker and the client as two processes on Redis', async () => {
   const worker = start(path.join(project, 'node_modules', '.bin', 'lightbus'), ['run', '--bus', 'bus.ts']);
   const redis = new Redis(url);
   try {
-    await waitFor(() => worker.output().includes('Lightbus ready'), { timeout: 30_000, message: `the worker to be ready:\n${worker.output()}` });
+    await waitFor(() => worker.output().includes('Lightbus ready'), {
+      timeout: 30_000,
+      message: `the worker to be ready:\n${worker.output()}`,
+    });
     const output = await run('npx', ['tsx', 'client.ts']);
     expect(output).toContain('found: I need support please!');
     expect(output).toContain('created case 124');

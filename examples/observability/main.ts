@@ -8,12 +8,20 @@ import path from 'node:path';
 const BIN = path.join(path.dirname(require.resolve('@lightbus/core')), '..', 'bin', 'lightbus.js');
 const suffix = `${process.pid}`;
 
-function worker(service: string, busModule: string, prometheusPort: number): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './telemetry.ts', BIN, 'run', '--bus', busModule], {
-    cwd: __dirname,
-    env: { ...process.env, LIGHTBUS_SERVICE_NAME: `${service}-${suffix}`, PROMETHEUS_PORT: String(prometheusPort) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+function worker(
+  service: string,
+  busModule: string,
+  prometheusPort: number,
+): { child: ChildProcess; output: () => string } {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--import', './telemetry.ts', BIN, 'run', '--bus', busModule],
+    {
+      cwd: __dirname,
+      env: { ...process.env, LIGHTBUS_SERVICE_NAME: `${service}-${suffix}`, PROMETHEUS_PORT: String(prometheusPort) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   const prefix = (chunk: Buffer): void => {
     output += chunk.toString();
@@ -40,11 +48,18 @@ async function main(): Promise<void> {
   try {
     await until(() => shop.output().includes('all orders charged'), 'the orders to be charged');
     const metricsText = await (await fetch(`http://127.0.0.1:${billingPort}/metrics`)).text();
-    const lines = metricsText.split('\n').filter((line) => /^(rpc_server_call_duration\w*_count|messaging_client_sent_messages_total)/.test(line));
+    const lines = metricsText
+      .split('\n')
+      .filter((line) => /^(rpc_server_call_duration\w*_count|messaging_client_sent_messages_total)/.test(line));
     console.log(`[main] billing's Prometheus metrics (http://127.0.0.1:${billingPort}/metrics):\n${lines.join('\n')}`);
   } finally {
     for (const { child } of [shop, billing]) child.kill('SIGTERM');
-    await Promise.all([shop, billing].map(({ child }) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))));
+    await Promise.all(
+      [shop, billing].map(
+        ({ child }) =>
+          new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve))),
+      ),
+    );
   }
   console.log('[main] done');
 }

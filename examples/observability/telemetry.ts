@@ -10,10 +10,17 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, ConsoleSpanExporter, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
 
-const resource = resourceFromAttributes({ 'service.name': process.env.LIGHTBUS_SERVICE_NAME ?? 'observability-example' });
+const resource = resourceFromAttributes({
+  'service.name': process.env.LIGHTBUS_SERVICE_NAME ?? 'observability-example',
+});
 
-const exporter: SpanExporter = process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? new OTLPTraceExporter() : new ConsoleSpanExporter();
-const tracerProvider = new TracerProvider({ resource, spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: 200 })] });
+const exporter: SpanExporter = process.env.OTEL_EXPORTER_OTLP_ENDPOINT
+  ? new OTLPTraceExporter()
+  : new ConsoleSpanExporter();
+const tracerProvider = new TracerProvider({
+  resource,
+  spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: 200 })],
+});
 const prometheus = new PrometheusExporter({ port: Number(process.env.PROMETHEUS_PORT ?? 9464) });
 const meterProvider = new MeterProvider({ resource, readers: [prometheus] });
 

@@ -31,7 +31,10 @@ export class ShopApi extends Api {
   }
 
   place = procedure(
-    { parameters: Type.Object({ customer: Type.String({ minLength: 1 }), totalCents: Wire.BigInt() }), response: Order },
+    {
+      parameters: Type.Object({ customer: Type.String({ minLength: 1 }), totalCents: Wire.BigInt() }),
+      response: Order,
+    },
     async ({ customer, totalCents }) => {
       const order: Order = { id: this.#orders.size + 1, customer, placed: new Date(), totalCents, status: 'open' };
       this.#orders.set(order.id, order);
@@ -40,7 +43,8 @@ export class ShopApi extends Api {
     },
   );
 
-  get = procedure({ parameters: Type.Object({ id: Type.Integer() }), response: Type.Union([Order, Type.Null()]) }, ({ id }) =>
-    this.#orders.get(id) ?? null,
+  get = procedure(
+    { parameters: Type.Object({ id: Type.Integer() }), response: Type.Union([Order, Type.Null()]) },
+    ({ id }) => this.#orders.get(id) ?? null,
   );
 }

@@ -13,7 +13,9 @@ async function main(): Promise<void> {
   try {
     // Typed from the class: totalCents is a bigint both ways, placed a Date.
     const order = await client.api(ShopApi).place({ customer: 'ann', totalCents: 12_999n });
-    console.log(`[client] placed order ${order.id}: ${order.totalCents} cents, placed is a Date: ${order.placed instanceof Date}`);
+    console.log(
+      `[client] placed order ${order.id}: ${order.totalCents} cents, placed is a Date: ${order.placed instanceof Date}`,
+    );
 
     // Typed from generated types (lightbus codegen): no class needed.
     const again = await client.shop.orders.get({ id: order.id });

@@ -42,14 +42,20 @@ function java() {
 function classpath({ log = () => {} } = {}) {
   const pomHash = createHash('sha256').update(fs.readFileSync(POM)).digest('hex');
   const hashFile = `${CLASSPATH_FILE}.pom-sha256`;
-  if (fs.existsSync(CLASSPATH_FILE) && fs.existsSync(hashFile) && fs.readFileSync(hashFile, 'utf8').trim() === pomHash) {
+  if (
+    fs.existsSync(CLASSPATH_FILE) &&
+    fs.existsSync(hashFile) &&
+    fs.readFileSync(hashFile, 'utf8').trim() === pomHash
+  ) {
     const cached = fs.readFileSync(CLASSPATH_FILE, 'utf8').trim();
     if (cached && cached.split(path.delimiter).every((jar) => fs.existsSync(jar))) return cached;
   }
   fs.mkdirSync(TARGET, { recursive: true });
   // Several runs may resolve at once: each writes its own file, then renames it into place.
   const output = path.join(TARGET, `classpath.${process.pid}.tmp`);
-  log(`[kafka] resolving Apache Kafka ${kafkaVersion()} from Maven Central (mvn dependency:build-classpath; cached in ~/.m2)`);
+  log(
+    `[kafka] resolving Apache Kafka ${kafkaVersion()} from Maven Central (mvn dependency:build-classpath; cached in ~/.m2)`,
+  );
   const started = Date.now();
   const mvn = spawnSync('mvn', ['-B', '-q', '-f', POM, 'dependency:build-classpath', `-Dmdep.outputFile=${output}`], {
     encoding: 'utf8',
@@ -57,13 +63,17 @@ function classpath({ log = () => {} } = {}) {
   });
   if (mvn.error || mvn.status !== 0 || !fs.existsSync(output)) {
     fs.rmSync(output, { force: true });
-    const why = mvn.error ? `${mvn.error.message} (is Maven installed? apt-get install -y maven)` : `${mvn.stdout}${mvn.stderr}`.trim().slice(-4000);
+    const why = mvn.error
+      ? `${mvn.error.message} (is Maven installed? apt-get install -y maven)`
+      : `${mvn.stdout}${mvn.stderr}`.trim().slice(-4000);
     throw new Error(`Could not resolve Apache Kafka's jars with Maven (tools/kafka/pom.xml): ${why}`);
   }
   const resolved = fs.readFileSync(output, 'utf8').trim();
   fs.renameSync(output, CLASSPATH_FILE);
   fs.writeFileSync(hashFile, `${pomHash}\n`);
-  log(`[kafka] resolved ${resolved.split(path.delimiter).length} jars in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  log(
+    `[kafka] resolved ${resolved.split(path.delimiter).length} jars in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   return resolved;
 }
 
@@ -269,10 +279,16 @@ async function startKafka({
   if (!fs.existsSync(path.join(dataDir, 'meta.properties'))) {
     // KRaft storage must be formatted once with a cluster id (16 random bytes, base64url).
     const clusterId = randomBytes(16).toString('base64url');
-    const format = spawnSync(java(), [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propertiesFile], { encoding: 'utf8' });
+    const format = spawnSync(
+      java(),
+      [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propertiesFile],
+      { encoding: 'utf8' },
+    );
     if (format.error || format.status !== 0) {
       if (ownDir) fs.rmSync(home, { recursive: true, force: true });
-      const why = format.error ? `${format.error.message} (is Java 17+ installed?)` : `${format.stdout}${format.stderr}`.trim();
+      const why = format.error
+        ? `${format.error.message} (is Java 17+ installed?)`
+        : `${format.stdout}${format.stderr}`.trim();
       throw new Error(`Could not format the Kafka broker's storage in ${dataDir}: ${why}`);
     }
   }
@@ -283,21 +299,30 @@ async function startKafka({
 
   const launch = async () => {
     const out = fs.openSync(logFile, 'a');
-    child = spawn(java(), [...jvm, 'kafka.Kafka', propertiesFile], { stdio: ['ignore', out, out], detached: !exitWithParent });
+    child = spawn(java(), [...jvm, 'kafka.Kafka', propertiesFile], {
+      stdio: ['ignore', out, out],
+      detached: !exitWithParent,
+    });
     fs.closeSync(out);
     child.unref();
     fs.writeFileSync(path.join(home, 'broker.pid'), `${child.pid}\n`);
     if (exitWithParent) {
-      watchdog = spawn(process.execPath, [__filename, 'watch', String(process.pid), String(child.pid), ownDir ? home : ''], {
-        stdio: 'ignore',
-        detached: true,
-      });
+      watchdog = spawn(
+        process.execPath,
+        [__filename, 'watch', String(process.pid), String(child.pid), ownDir ? home : ''],
+        {
+          stdio: 'ignore',
+          detached: true,
+        },
+      );
       watchdog.unref();
     }
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null || !alive(child.pid)) {
-        throw new Error(`The Kafka broker exited while starting (${child.exitCode ?? child.signalCode}). Its log (${logFile}):\n${tail(logFile)}`);
+        throw new Error(
+          `The Kafka broker exited while starting (${child.exitCode ?? child.signalCode}). Its log (${logFile}):\n${tail(logFile)}`,
+        );
       }
       try {
         const answer = await metadata(HOST, brokerPort);
@@ -307,7 +332,9 @@ async function startKafka({
       }
       if (Date.now() > deadline) {
         await stopByPid(child.pid, { signal: 'SIGKILL' });
-        throw new Error(`The Kafka broker did not answer on ${bootstrap} within ${timeoutMs} ms. Its log (${logFile}):\n${tail(logFile)}`);
+        throw new Error(
+          `The Kafka broker did not answer on ${bootstrap} within ${timeoutMs} ms. Its log (${logFile}):\n${tail(logFile)}`,
+        );
       }
       await sleep(100);
     }
@@ -334,7 +361,9 @@ async function startKafka({
     if (ownDir) fs.rmSync(home, { recursive: true, force: true });
     throw error;
   }
-  log(`[kafka] Apache Kafka ${kafkaVersion()} answers at ${bootstrap} (pid ${child.pid}, cluster ${answer.clusterId}) after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  log(
+    `[kafka] Apache Kafka ${kafkaVersion()} answers at ${bootstrap} (pid ${child.pid}, cluster ${answer.clusterId}) after ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 
   let stopping;
   return {
@@ -388,12 +417,18 @@ async function main(argv) {
     case 'start': {
       const pidFile = path.join(dir, 'broker.pid');
       if (fs.existsSync(pidFile) && alive(Number(fs.readFileSync(pidFile, 'utf8')))) {
-        console.log(`Kafka is already running at ${HOST}:${port} (pid ${fs.readFileSync(pidFile, 'utf8').trim()}, data in ${dir}).`);
+        console.log(
+          `Kafka is already running at ${HOST}:${port} (pid ${fs.readFileSync(pidFile, 'utf8').trim()}, data in ${dir}).`,
+        );
         return;
       }
       const broker = await startKafka({ port, dir, exitWithParent: false, log: (line) => console.log(line) });
-      console.log(`Kafka ${broker.version} is running at ${broker.bootstrap} (pid ${broker.pid}); data and broker.log in ${dir}.`);
-      console.log(`Stop it with: node tools/kafka/kafka.js stop${port === 9092 ? '' : ` --port ${port}`}   (or npm run kafka:stop)`);
+      console.log(
+        `Kafka ${broker.version} is running at ${broker.bootstrap} (pid ${broker.pid}); data and broker.log in ${dir}.`,
+      );
+      console.log(
+        `Stop it with: node tools/kafka/kafka.js stop${port === 9092 ? '' : ` --port ${port}`}   (or npm run kafka:stop)`,
+      );
       return;
     }
     case 'stop': {

@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connectionUrl, socketOptions } from './adapter';
 
-const base = { url: 'amqp://u:p@h:5672/', prefix: 'lightbus', heartbeat: 30, connection_timeout: 10, reconnect_initial_delay: 0.1, reconnect_max_delay: 10 };
+const base = {
+  url: 'amqp://u:p@h:5672/',
+  prefix: 'lightbus',
+  heartbeat: 30,
+  connection_timeout: 10,
+  reconnect_initial_delay: 0.1,
+  reconnect_max_delay: 10,
+};
 
 describe('amqp adapter', () => {
   it('asks for the heartbeat unless the url says otherwise', () => {
@@ -15,7 +22,10 @@ describe('amqp adapter', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'amqp-tls-'));
     writeFileSync(path.join(dir, 'ca.pem'), 'CA');
     const options = socketOptions({
-      options: { ...base, tls: { ca_file: path.join(dir, 'ca.pem'), reject_unauthorized: false, servername: 'rabbit.internal' } },
+      options: {
+        ...base,
+        tls: { ca_file: path.join(dir, 'ca.pem'), reject_unauthorized: false, servername: 'rabbit.internal' },
+      },
       connectionName: 'lightbus rpc svc/p1',
       clientProperties: { lightbus_role: 'rpc' },
     }) as Record<string, unknown>;
@@ -28,7 +38,11 @@ describe('amqp adapter', () => {
     });
     expect(String((options.ca as Buffer[])[0])).toBe('CA');
     expect(() =>
-      socketOptions({ options: { ...base, tls: { cert_file: '/nope.pem', reject_unauthorized: true } }, connectionName: 'x', clientProperties: {} }),
+      socketOptions({
+        options: { ...base, tls: { cert_file: '/nope.pem', reject_unauthorized: true } },
+        connectionName: 'x',
+        clientProperties: {},
+      }),
     ).toThrow("Cannot read tls.cert_file '/nope.pem'");
   });
 });

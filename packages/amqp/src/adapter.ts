@@ -70,7 +70,10 @@ export async function openConnection(settings: OpenSettings, signal?: AbortSigna
   const url = connectionUrl(settings.options);
   // The socket is destroyed when this attempt is given up (timeout or `signal`); never once it is open.
   const attempt = new AbortController();
-  const socket: amqplib.SocketOptions & { signal?: AbortSignal } = { ...socketOptions(settings), signal: attempt.signal };
+  const socket: amqplib.SocketOptions & { signal?: AbortSignal } = {
+    ...socketOptions(settings),
+    signal: attempt.signal,
+  };
   // amqplib's `timeout` only guards the TCP connect; guard the whole handshake too.
   const timeoutMs = Math.round(settings.options.connection_timeout * 1000);
   let timer: NodeJS.Timeout | undefined;
@@ -78,7 +81,10 @@ export async function openConnection(settings: OpenSettings, signal?: AbortSigna
   if (signal?.aborted) throw new Error('the connection attempt was abandoned: the transport is closing');
   const opening = amqplib.connect(url, socket);
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${settings.options.connection_timeout}s (connection_timeout)`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${settings.options.connection_timeout}s (connection_timeout)`)),
+      timeoutMs,
+    );
     onAbort = () => reject(new Error('the connection attempt was abandoned: the transport is closing'));
     signal?.addEventListener('abort', onAbort, { once: true });
   });
@@ -108,7 +114,9 @@ export function isClosedError(error: unknown): boolean {
   if (error instanceof amqplib.IllegalOperationError) return true;
   const code = replyCode(error);
   if (code === 320 || code === 501 || code === 504 || code === 505 || code === 506) return true;
-  return /channel (is )?closed|channel ended|connection (is )?closed|closed by server|socket|ECONNRESET|EPIPE/i.test(error.message);
+  return /channel (is )?closed|channel ended|connection (is )?closed|closed by server|socket|ECONNRESET|EPIPE/i.test(
+    error.message,
+  );
 }
 
 /**

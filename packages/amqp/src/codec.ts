@@ -5,7 +5,19 @@
  * expiration, persistence, type, timestamp). Decoders never throw: they return
  * the reason a message cannot be used, and the transport sets it aside.
  */
-import { decodeJson, encodeForWire, isPlainObject, traceContextFromHeaders, traceHeaders, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core/transport';
+import {
+  decodeJson,
+  encodeForWire,
+  isPlainObject,
+  traceContextFromHeaders,
+  traceHeaders,
+  type ApiSchema,
+  type Decoded,
+  type EventMessage,
+  type OutgoingRpcMessage,
+  type ResultMessage,
+  type RpcMessage,
+} from '@lightbus/core/transport';
 import { CONTENT_TYPE, HEADER, MESSAGE_TYPE } from './topology';
 
 /** The AMQP properties the transport sets (a subset of amqplib's publish options). */
@@ -151,13 +163,24 @@ export function decodeCall(message: Incoming): Decoded<RpcMessage> {
   if (!id || !apiName || !procedureName) return { ok: false, reason: 'metadata lacks id, api_name or procedure_name' };
   const kwargs = body.kwargs;
   if (!isPlainObject(kwargs)) return { ok: false, reason: "'kwargs' is not a JSON object" };
-  const replyTo = typeof message.properties.replyTo === 'string' && message.properties.replyTo ? message.properties.replyTo : undefined;
+  const replyTo =
+    typeof message.properties.replyTo === 'string' && message.properties.replyTo
+      ? message.properties.replyTo
+      : undefined;
   const foreign = header(message, HEADER.returnPath);
   const returnPath = replyTo !== undefined ? returnPathFor(replyTo) : typeof foreign === 'string' ? foreign : '';
   const deadline = numberHeader(message, HEADER.deadline);
   return {
     ok: true,
-    value: { id, apiName, procedureName, kwargs, returnPath, ...(deadline !== undefined ? { deadline } : {}), ...traceContextOf(message) },
+    value: {
+      id,
+      apiName,
+      procedureName,
+      kwargs,
+      returnPath,
+      ...(deadline !== undefined ? { deadline } : {}),
+      ...traceContextOf(message),
+    },
   };
 }
 
@@ -167,7 +190,10 @@ export function encodeResult(call: RpcMessage, result: ResultMessage): EncodedMe
   const metadata: Record<string, unknown> = { id: result.id, rpc_message_id: result.rpcMessageId, error: result.error };
   if (result.trace !== undefined) metadata.trace = result.trace;
   if (result.errorType !== undefined) metadata.error_type = result.errorType;
-  const content = json({ metadata, kwargs: { result: result.result } }, `The result of ${call.apiName}.${call.procedureName}()`);
+  const content = json(
+    { metadata, kwargs: { result: result.result } },
+    `The result of ${call.apiName}.${call.procedureName}()`,
+  );
   return {
     content,
     properties: {
@@ -189,7 +215,8 @@ export function decodeResult(message: Incoming): Decoded<ResultMessage> {
   const id = text(metadata, 'id');
   const rpcMessageId = text(metadata, 'rpc_message_id');
   const error = metadata.error;
-  if (!id || !rpcMessageId || typeof error !== 'boolean') return { ok: false, reason: 'metadata lacks id, rpc_message_id or error' };
+  if (!id || !rpcMessageId || typeof error !== 'boolean')
+    return { ok: false, reason: 'metadata lacks id, rpc_message_id or error' };
   const kwargs = body.kwargs;
   if (!isPlainObject(kwargs) || !('result' in kwargs)) return { ok: false, reason: "'kwargs' has no 'result'" };
   const trace = text(metadata, 'trace');

@@ -63,13 +63,18 @@ export abstract class RestartingConsumer {
       backoff: { initialMs: 100, maxMs: 2000 },
       signal: this.abort.signal,
       // A dropped connection or channel: set up again on the next one. What RabbitMQ refused fails at once.
-      retriable: (error) => !(error instanceof LightbusError) && isClosedError(error) && !this.stopping && !this.link.isClosed,
+      retriable: (error) =>
+        !(error instanceof LightbusError) && isClosedError(error) && !this.stopping && !this.link.isClosed,
       onRetry: (error, attempt) =>
-        this.logger.warn(`The connection dropped while starting the ${this.what}; starting it again`, { attempt, error: errorText(error) }),
+        this.logger.warn(`The connection dropped while starting the ${this.what}; starting it again`, {
+          attempt,
+          error: errorText(error),
+        }),
     });
     this.started = true;
     // The channel closed just as the setup finished: from now on, lost channels are set up again by restart().
-    if (!this.channel && !this.stopping && !this.link.isClosed) this.restarting ??= this.restart().finally(() => (this.restarting = undefined));
+    if (!this.channel && !this.stopping && !this.link.isClosed)
+      this.restarting ??= this.restart().finally(() => (this.restarting = undefined));
   }
 
   protected async consumeFrom(channel: Channel, queue: string, args?: Record<string, unknown>): Promise<void> {
@@ -137,7 +142,10 @@ export abstract class RestartingConsumer {
           // Until it works, or the consumer or its connection stops.
           retriable: () => !gone(),
           onRetry: (error, attempt) =>
-            this.logger[isClosedError(error) ? 'debug' : 'error'](`Could not resume the ${this.what}; trying again`, { attempt, error: errorText(error) }),
+            this.logger[isClosedError(error) ? 'debug' : 'error'](`Could not resume the ${this.what}; trying again`, {
+              attempt,
+              error: errorText(error),
+            }),
         },
       );
     } catch {

@@ -11,7 +11,14 @@ import type { Channel, Delivery, PublishOptions } from './adapter';
 import { idForLog } from './codec';
 import { assertExchange, assertQueue, type Link } from './link';
 import { Publisher } from './publisher';
-import { HEADER, deadLetterExchange, deadLetterQueue, type ExchangeDeclaration, type Names, type QueueDeclaration } from './topology';
+import {
+  HEADER,
+  deadLetterExchange,
+  deadLetterQueue,
+  type ExchangeDeclaration,
+  type Names,
+  type QueueDeclaration,
+} from './topology';
 
 /** How declarations are made: on a consumer's channel, or once per connection through the Link. */
 interface Declarer {
@@ -82,10 +89,20 @@ export class DeadLetters {
     try {
       await this.declare();
       await this.publisher.publish(this.names.deadLetter, delivery.fields.routingKey, delivery.content, options);
-      this.logger.warn('Message set aside in the dead-letter queue', { id, queue, reason, deadLetterQueue: this.names.deadLetter });
+      this.logger.warn('Message set aside in the dead-letter queue', {
+        id,
+        queue,
+        reason,
+        deadLetterQueue: this.names.deadLetter,
+      });
       return true;
     } catch (error) {
-      this.logger.error('Could not set a message aside in the dead-letter queue', { id, queue, reason, error: errorText(error) });
+      this.logger.error('Could not set a message aside in the dead-letter queue', {
+        id,
+        queue,
+        reason,
+        error: errorText(error),
+      });
       return false;
     }
   }

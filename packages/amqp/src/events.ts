@@ -76,7 +76,10 @@ export function eventCapabilities(options: Pick<AmqpEventOptions, 'stream'>): Tr
 export function checkEventOptions(options: AmqpEventOptions): void {
   if (options.queue_type === 'quorum' && !options.durable) {
     throw new ConfigError('amqp event transport options', [
-      { path: 'queue_type', message: "quorum queues are always durable: with durable: false use queue_type: 'classic'" },
+      {
+        path: 'queue_type',
+        message: "quorum queues are always durable: with durable: false use queue_type: 'classic'",
+      },
     ]);
   }
 }
@@ -91,7 +94,13 @@ export class AmqpEventTransport implements EventTransport {
   private readonly publisher: Publisher;
   private readonly deadLetters: DeadLetters;
   /** Closed flag, the group consumers, one close(). */
-  private readonly life = new RoleLifecycle((what, cause) => new BusClosedError(`The amqp event transport is closed: cannot ${what}. Create a new bus.`, cause === undefined ? undefined : { cause }));
+  private readonly life = new RoleLifecycle(
+    (what, cause) =>
+      new BusClosedError(
+        `The amqp event transport is closed: cannot ${what}. Create a new bus.`,
+        cause === undefined ? undefined : { cause },
+      ),
+  );
 
   constructor(
     private readonly options: AmqpEventOptions,
@@ -100,7 +109,12 @@ export class AmqpEventTransport implements EventTransport {
     checkEventOptions(options);
     this.capabilities = eventCapabilities(options);
     this.link = new Link(linkSettings(options, 'event', context, 'consumer'), 'event', context.logger, 'consumer');
-    this.publishLink = new Link(linkSettings(options, 'event', context, 'publisher'), 'event', context.logger, 'publisher');
+    this.publishLink = new Link(
+      linkSettings(options, 'event', context, 'publisher'),
+      'event',
+      context.logger,
+      'publisher',
+    );
     this.names = new Names(options.prefix);
     this.publisher = new Publisher(this.publishLink, true, context.logger);
     this.deadLetters = new DeadLetters(this.publishLink, this.names, options.dead_letter, context.logger);
@@ -152,12 +166,18 @@ export class AmqpEventTransport implements EventTransport {
           `Set event_transport.amqp.stream: true (RabbitMQ >= 3.9) in every process of these APIs, or remove 'since'.`,
       );
     }
-    return this.life.startConsumer(new GroupConsumer(this.groupContext(), spec, handler), `listen (group ${spec.group})`, spec.signal);
+    return this.life.startConsumer(
+      new GroupConsumer(this.groupContext(), spec, handler),
+      `listen (group ${spec.group})`,
+      spec.signal,
+    );
   }
 
   async *history(query: HistoryQuery): AsyncIterable<EventMessage> {
     if (!this.options.stream) {
-      throw new TransportCapabilityError(`This amqp event transport keeps no history: set event_transport.amqp.stream: true.`);
+      throw new TransportCapabilityError(
+        `This amqp event transport keeps no history: set event_transport.amqp.stream: true.`,
+      );
     }
     const stream = this.names.eventStream(query.apiName);
     const found = await closedInstead([this.link, this.publishLink], () => this.readHistory(stream, query));
@@ -173,21 +193,30 @@ export class AmqpEventTransport implements EventTransport {
     const limit = query.limit ?? Infinity;
     const start = query.start?.getTime();
     const stop = query.stop?.getTime();
-    await readStream(this.link, stream, query.start ? { kind: 'time', time: query.start } : { kind: 'first' }, marker, (delivery) => {
-      const offset = streamOffset(delivery);
-      const decoded = decodeEvent(delivery, offset === undefined ? undefined : String(offset));
-      if (!decoded.ok) {
-        this.context.logger.debug('Skipped an undecodable message in history', { id: idForLog(delivery), reason: decoded.reason });
-        return;
-      }
-      const event = decoded.value;
-      if (event.apiName !== query.apiName || (query.eventName && event.eventName !== query.eventName)) return;
-      const time = event.time?.getTime();
-      if (start !== undefined && (time === undefined || time < start)) return;
-      if (stop !== undefined && time !== undefined && time > stop) return;
-      found.push(event);
-      if (found.length > limit) found.shift();
-    });
+    await readStream(
+      this.link,
+      stream,
+      query.start ? { kind: 'time', time: query.start } : { kind: 'first' },
+      marker,
+      (delivery) => {
+        const offset = streamOffset(delivery);
+        const decoded = decodeEvent(delivery, offset === undefined ? undefined : String(offset));
+        if (!decoded.ok) {
+          this.context.logger.debug('Skipped an undecodable message in history', {
+            id: idForLog(delivery),
+            reason: decoded.reason,
+          });
+          return;
+        }
+        const event = decoded.value;
+        if (event.apiName !== query.apiName || (query.eventName && event.eventName !== query.eventName)) return;
+        const time = event.time?.getTime();
+        if (start !== undefined && (time === undefined || time < start)) return;
+        if (stop !== undefined && time !== undefined && time > stop) return;
+        found.push(event);
+        if (found.length > limit) found.shift();
+      },
+    );
     return found;
   }
 
@@ -281,8 +310,15 @@ class GroupConsumer extends RestartingConsumer {
       // The queue is bound: events fired from now on wait in it. Replay the stored ones first, in the background.
       this.replaying = this.replay(since)
         .catch((error: unknown) => {
-          if (this.stopping) this.transport.logger.debug(`Replay for the new group ${this.spec.group} ended: the consumer stopped`, { error: errorText(error) });
-          else this.transport.logger.error(`Replay for the new group ${this.spec.group} failed; consuming new events only`, { error: errorText(error) });
+          if (this.stopping)
+            this.transport.logger.debug(`Replay for the new group ${this.spec.group} ended: the consumer stopped`, {
+              error: errorText(error),
+            });
+          else
+            this.transport.logger.error(
+              `Replay for the new group ${this.spec.group} failed; consuming new events only`,
+              { error: errorText(error) },
+            );
         })
         .then(async () => {
           if (!this.stopping && this.channel === channel) await this.consumeFrom(channel, this.queue);
@@ -315,26 +351,41 @@ class GroupConsumer extends RestartingConsumer {
       const stream = names.eventStream(apiName);
       // The group queue is bound already: the marker splits what only the stream has from what the queue also gets.
       const marker = await writeMarker(publisher, stream);
-      await readStream(this.link, stream, start, marker, async (delivery) => {
-        if (this.stopping) return false;
-        if (from !== undefined && (eventTime(delivery) ?? 0) < from) return;
-        const offset = streamOffset(delivery);
-        const decoded = decodeEvent(delivery, offset === undefined ? undefined : String(offset));
-        if (!decoded.ok) return; // set aside when it came through the group queue; a replay just skips it
-        if (!this.wanted.has(eventRoutingKey(decoded.value.apiName, decoded.value.eventName))) return;
-        replayed.add(decoded.value.id);
-        if (replayed.size > REPLAY_OVERLAP_IDS) replayed.delete(replayed.values().next().value!);
-        count += 1;
-        // A replay reads a stream: nothing to acknowledge, and a failed handler stops the replay (no redelivery to count).
-        const settled = await settleEvent(decoded, this.handler, { deliveryLimit: 0, deliveries: () => 1 }, {
-          ack: () => undefined,
-          deadLetter: async (reason) => void (await this.transport.deadLetters.setAside(delivery, reason, stream)),
-        });
-        if (settled.kind === 'redeliver') {
-          logger.error(`Replay for group ${this.spec.group} stopped: the handler failed`, { id: decoded.value.id, error: errorText(settled.error) });
-          return false;
-        }
-      }, this.stopSignal);
+      await readStream(
+        this.link,
+        stream,
+        start,
+        marker,
+        async (delivery) => {
+          if (this.stopping) return false;
+          if (from !== undefined && (eventTime(delivery) ?? 0) < from) return;
+          const offset = streamOffset(delivery);
+          const decoded = decodeEvent(delivery, offset === undefined ? undefined : String(offset));
+          if (!decoded.ok) return; // set aside when it came through the group queue; a replay just skips it
+          if (!this.wanted.has(eventRoutingKey(decoded.value.apiName, decoded.value.eventName))) return;
+          replayed.add(decoded.value.id);
+          if (replayed.size > REPLAY_OVERLAP_IDS) replayed.delete(replayed.values().next().value!);
+          count += 1;
+          // A replay reads a stream: nothing to acknowledge, and a failed handler stops the replay (no redelivery to count).
+          const settled = await settleEvent(
+            decoded,
+            this.handler,
+            { deliveryLimit: 0, deliveries: () => 1 },
+            {
+              ack: () => undefined,
+              deadLetter: async (reason) => void (await this.transport.deadLetters.setAside(delivery, reason, stream)),
+            },
+          );
+          if (settled.kind === 'redeliver') {
+            logger.error(`Replay for group ${this.spec.group} stopped: the handler failed`, {
+              id: decoded.value.id,
+              error: errorText(settled.error),
+            });
+            return false;
+          }
+        },
+        this.stopSignal,
+      );
     }
     this.replayed = replayed.size > 0 ? replayed : undefined;
     logger.info(`Replayed ${count} stored event(s) to the new group ${this.spec.group}`);
@@ -345,7 +396,10 @@ class GroupConsumer extends RestartingConsumer {
     this.chain = this.chain
       .then(() => this.handle(channel, delivery))
       .catch((error: unknown) => {
-        this.transport.logger.error('Handling an event failed unexpectedly; it goes back to the group', { id: idForLog(delivery), error: errorText(error) });
+        this.transport.logger.error('Handling an event failed unexpectedly; it goes back to the group', {
+          id: idForLog(delivery),
+          error: errorText(error),
+        });
         nack(channel, delivery, true);
       });
   }
@@ -376,12 +430,17 @@ class GroupConsumer extends RestartingConsumer {
         return ack(channel, delivery);
       }
     }
-    await settleEvent(decoded, this.handler, { deliveryLimit: this.options.delivery_limit, deliveries: () => deliveriesOf(delivery) }, {
-      ack: () => ack(channel, delivery),
-      deadLetter: (reason) => this.settleAside(channel, delivery, reason),
-      // Not acknowledged: it goes back to the group when this consumer stops or its channel closes.
-      redeliver: () => void this.held.push({ channel, delivery }),
-    });
+    await settleEvent(
+      decoded,
+      this.handler,
+      { deliveryLimit: this.options.delivery_limit, deliveries: () => deliveriesOf(delivery) },
+      {
+        ack: () => ack(channel, delivery),
+        deadLetter: (reason) => this.settleAside(channel, delivery, reason),
+        // Not acknowledged: it goes back to the group when this consumer stops or its channel closes.
+        redeliver: () => void this.held.push({ channel, delivery }),
+      },
+    );
   }
 
   /**
@@ -398,25 +457,42 @@ class GroupConsumer extends RestartingConsumer {
     const fields = { id: event.id, group: this.spec.group, routingKey };
     if (!this.unwantedKeys.has(routingKey)) {
       this.unwantedKeys.add(routingKey);
-      logger.warn(`Group ${this.spec.group} received ${event.apiName}.${event.eventName}, which its listener does not listen for; acknowledged without handling`, fields);
+      logger.warn(
+        `Group ${this.spec.group} received ${event.apiName}.${event.eventName}, which its listener does not listen for; acknowledged without handling`,
+        fields,
+      );
     } else {
       logger.debug('Acknowledged an event the listener does not listen for', fields);
     }
     // Only a binding of the events exchange that names none of this listener's events is stale.
-    if (delivery.fields.exchange !== names.eventsExchange || this.wanted.has(routingKey) || !parseRoutingKey(routingKey)) return;
+    if (
+      delivery.fields.exchange !== names.eventsExchange ||
+      this.wanted.has(routingKey) ||
+      !parseRoutingKey(routingKey)
+    )
+      return;
     try {
       const queue = await this.link.inspectQueue(this.queue);
       if (!queue || queue.consumers > 1) {
-        logger.debug(`Kept the binding ${routingKey} of group ${this.spec.group}: other consumers of the queue may still listen for it`, {
-          ...fields,
-          consumers: queue?.consumers,
-        });
+        logger.debug(
+          `Kept the binding ${routingKey} of group ${this.spec.group}: other consumers of the queue may still listen for it`,
+          {
+            ...fields,
+            consumers: queue?.consumers,
+          },
+        );
         return;
       }
       await this.link.unbind(this.queue, names.eventsExchange, routingKey);
-      logger.info(`Removed the binding ${routingKey} of group ${this.spec.group}: its listener no longer listens for it`, fields);
+      logger.info(
+        `Removed the binding ${routingKey} of group ${this.spec.group}: its listener no longer listens for it`,
+        fields,
+      );
     } catch (error) {
-      logger.warn(`Could not remove the binding ${routingKey} of group ${this.spec.group}`, { ...fields, error: errorText(error) });
+      logger.warn(`Could not remove the binding ${routingKey} of group ${this.spec.group}`, {
+        ...fields,
+        error: errorText(error),
+      });
     }
   }
 
@@ -434,11 +510,20 @@ class GroupConsumer extends RestartingConsumer {
   private async countRedelivery(channel: Channel, delivery: Delivery): Promise<boolean> {
     const count = (numberHeader(delivery, HEADER.redeliveries) ?? 0) + 1;
     if (count > this.options.delivery_limit) {
-      await this.settleAside(channel, delivery, `delivery limit reached: given back ${count} times without being acknowledged`);
+      await this.settleAside(
+        channel,
+        delivery,
+        `delivery limit reached: given back ${count} times without being acknowledged`,
+      );
       return true;
     }
     try {
-      await this.transport.publisher.publish('', this.queue, delivery.content, republishOptions(delivery, { [HEADER.redeliveries]: count }));
+      await this.transport.publisher.publish(
+        '',
+        this.queue,
+        delivery.content,
+        republishOptions(delivery, { [HEADER.redeliveries]: count }),
+      );
     } catch {
       return false; // handle it as it is; counting resumes next time
     }
@@ -469,7 +554,9 @@ function deliveriesOf(delivery: Delivery): number {
 function parsePosition(position: string): number {
   const offset = Number(position);
   if (!Number.isInteger(offset) || offset < 0) {
-    throw new InvalidParametersError(`since: { position: '${position}' } is not a stream offset: use the nativeId of an event from history (a whole number).`);
+    throw new InvalidParametersError(
+      `since: { position: '${position}' } is not a stream offset: use the nativeId of an event from history (a whole number).`,
+    );
   }
   return offset;
 }

@@ -17,7 +17,17 @@ import {
   type Logger,
 } from '@lightbus/core/transport';
 import { AmqpDeclarationError } from './errors';
-import { closeChannel, closeConnection, isClosedError, openConnection, replyCode, type Channel, type ConfirmChannel, type Connection, type OpenSettings } from './adapter';
+import {
+  closeChannel,
+  closeConnection,
+  isClosedError,
+  openConnection,
+  replyCode,
+  type Channel,
+  type ConfirmChannel,
+  type Connection,
+  type OpenSettings,
+} from './adapter';
 import type { ExchangeDeclaration, QueueDeclaration } from './topology';
 
 export type Role = 'rpc' | 'result' | 'event' | 'schema';
@@ -79,7 +89,12 @@ export class Link extends EventEmitter {
   health(): ConnectionHealth | undefined {
     if (this.closed || (!this.everConnected && !this.opening)) return undefined;
     const connected = this.current !== undefined;
-    return { transport: 'amqp', broker: this.where, connected, ...(connected ? {} : { detail: this.everConnected ? 'reconnecting' : 'connecting' }) };
+    return {
+      transport: 'amqp',
+      broker: this.where,
+      connected,
+      ...(connected ? {} : { detail: this.everConnected ? 'reconnecting' : 'connecting' }),
+    };
   }
 
   /**
@@ -129,9 +144,14 @@ export class Link extends EventEmitter {
       this.logger.debug('AMQP connection error', { role: this.label, url: this.where, error: errorText(error) });
     });
     connection.on('blocked', (reason: string) => {
-      this.logger.warn(`RabbitMQ blocked the ${this.label} connection (${reason}); publishing waits until it unblocks`, { url: this.where });
+      this.logger.warn(
+        `RabbitMQ blocked the ${this.label} connection (${reason}); publishing waits until it unblocks`,
+        { url: this.where },
+      );
     });
-    connection.on('unblocked', () => this.logger.info(`RabbitMQ unblocked the ${this.label} connection`, { url: this.where }));
+    connection.on('unblocked', () =>
+      this.logger.info(`RabbitMQ unblocked the ${this.label} connection`, { url: this.where }),
+    );
     connection.once('close', (error?: Error) => this.lost(connection, error));
     const waiters = this.waiters;
     this.waiters = [];
@@ -175,7 +195,12 @@ export class Link extends EventEmitter {
           // Until it works or the link is closed.
           retriable: () => !this.closed,
           onRetry: (error, attempt) =>
-            this.logger.warn(`Reconnecting to RabbitMQ failed; trying again`, { role: this.label, url: this.where, attempt, error: errorText(error) }),
+            this.logger.warn(`Reconnecting to RabbitMQ failed; trying again`, {
+              role: this.label,
+              url: this.where,
+              attempt,
+              error: errorText(error),
+            }),
         },
       );
     } catch {
@@ -255,7 +280,11 @@ export class Link extends EventEmitter {
   }
 
   /** `signal` ends the wait for a lost connection (the caller's deadline), not a declaration under way. */
-  private async declareOnce(key: string, declare: (channel: Channel) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  private async declareOnce(
+    key: string,
+    declare: (channel: Channel) => Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<void> {
     if (this.isDeclared(key)) return;
     const connection = await this.connection(signal);
     let done = this.declared.get(connection);
@@ -354,9 +383,13 @@ export class Link extends EventEmitter {
   connectionError(error: unknown): BrokerConnectionError {
     const text = errorText(error);
     let hint = `Check that RabbitMQ is running and reachable there, and the url of the amqp ${this.role} transport.`;
-    if (/ACCESS.REFUSED|403/.test(text)) hint = 'Check the user name and password in the url, and that the user may use this vhost.';
-    else if (/NOT.ALLOWED|530|vhost|ConnectionOpenOk/i.test(text)) hint = 'The broker refused to open the vhost: check the vhost in the url (the path; "/" is %2F or an empty path), that it exists and that the user may use it.';
-    else if (/tls\.|certificate|self.signed|SSL|TLS/i.test(text)) hint = 'Check the tls options (ca_file, cert_file, key_file, servername) and the broker certificate.';
+    if (/ACCESS.REFUSED|403/.test(text))
+      hint = 'Check the user name and password in the url, and that the user may use this vhost.';
+    else if (/NOT.ALLOWED|530|vhost|ConnectionOpenOk/i.test(text))
+      hint =
+        'The broker refused to open the vhost: check the vhost in the url (the path; "/" is %2F or an empty path), that it exists and that the user may use it.';
+    else if (/tls\.|certificate|self.signed|SSL|TLS/i.test(text))
+      hint = 'Check the tls options (ca_file, cert_file, key_file, servername) and the broker certificate.';
     return new BrokerConnectionError(`Cannot connect to RabbitMQ at ${this.where}: ${text}. ${hint}`, { cause: error });
   }
 
@@ -374,12 +407,18 @@ export class Link extends EventEmitter {
       );
     }
     if (code === 403) {
-      return new AmqpDeclarationError(`RabbitMQ refused a declaration: ${text}. Give the user configure, write and read permissions on names starting with the prefix.`, {
-        cause: error,
-      });
+      return new AmqpDeclarationError(
+        `RabbitMQ refused a declaration: ${text}. Give the user configure, write and read permissions on names starting with the prefix.`,
+        {
+          cause: error,
+        },
+      );
     }
     if (code === 405) {
-      return new AmqpDeclarationError(`RabbitMQ refused a declaration: ${text}. Another connection holds this exclusive queue.`, { cause: error, retriable: true });
+      return new AmqpDeclarationError(
+        `RabbitMQ refused a declaration: ${text}. Another connection holds this exclusive queue.`,
+        { cause: error, retriable: true },
+      );
     }
     return error;
   }
@@ -421,7 +460,11 @@ export async function assertQueue(channel: Channel, queue: QueueDeclaration, log
 }
 
 export async function assertExchange(channel: Channel, exchange: ExchangeDeclaration, logger?: Logger): Promise<void> {
-  await channel.assertExchange(exchange.name, exchange.type, { durable: exchange.durable, autoDelete: false, internal: false });
+  await channel.assertExchange(exchange.name, exchange.type, {
+    durable: exchange.durable,
+    autoDelete: false,
+    internal: false,
+  });
   logger?.debug('Declared exchange', { exchange: exchange.name, type: exchange.type });
 }
 

@@ -2,7 +2,10 @@ import { ConfigError, TransportRegistry, loadConfig, validateAgainst } from '@li
 import { transport, AmqpEventOptions, AmqpResultOptions, AmqpRpcOptions, AmqpSchemaOptions } from '.';
 import { checkEventOptions } from './events';
 
-function validated<T>(schema: Parameters<typeof validateAgainst>[0], value: Record<string, unknown>): { value: T; issues: ReturnType<typeof validateAgainst> } {
+function validated<T>(
+  schema: Parameters<typeof validateAgainst>[0],
+  value: Record<string, unknown>,
+): { value: T; issues: ReturnType<typeof validateAgainst> } {
   const copy = structuredClone(value);
   const issues = validateAgainst(schema, copy, 'x');
   return { value: copy as T, issues };
@@ -34,12 +37,18 @@ describe('amqp options', () => {
   });
 
   it('names the key that is wrong', () => {
-    expect(validated(AmqpRpcOptions, { url: 'http://x' }).issues).toEqual([{ path: 'x.url', message: 'must match pattern "^amqps?://" (got "http://x")' }]);
-    expect(validated(AmqpResultOptions, { reply_mode: 'fast' }).issues).toEqual([{ path: 'x.reply_mode', message: `must be 'direct' or 'queue' (got "fast")` }]);
+    expect(validated(AmqpRpcOptions, { url: 'http://x' }).issues).toEqual([
+      { path: 'x.url', message: 'must match pattern "^amqps?://" (got "http://x")' },
+    ]);
+    expect(validated(AmqpResultOptions, { reply_mode: 'fast' }).issues).toEqual([
+      { path: 'x.reply_mode', message: `must be 'direct' or 'queue' (got "fast")` },
+    ]);
     expect(validated(AmqpEventOptions, { prefetch: 0 }).issues[0]!.path).toBe('x.prefetch');
     expect(validated(AmqpEventOptions, { prefix: 'amq.mine' }).issues[0]!.path).toBe('x.prefix');
     expect(validated(AmqpEventOptions, { prefix: 'has space' }).issues[0]!.path).toBe('x.prefix');
-    expect(validated(AmqpEventOptions, { prefech: 5 }).issues).toEqual([{ path: 'x', message: "unknown key 'prefech' (did you mean 'prefetch'?)" }]);
+    expect(validated(AmqpEventOptions, { prefech: 5 }).issues).toEqual([
+      { path: 'x', message: "unknown key 'prefech' (did you mean 'prefetch'?)" },
+    ]);
     expect(validated(AmqpEventOptions, { tls: { ca: 'x' } }).issues[0]!.path).toBe('x.tls');
   });
 
@@ -68,8 +77,13 @@ describe('amqp options', () => {
         },
         registry,
       );
-    expect(() => load({ prefetch: 'many' })).toThrow('apis.default.event_transport.amqp.prefetch: must be integer (got "many")');
+    expect(() => load({ prefetch: 'many' })).toThrow(
+      'apis.default.event_transport.amqp.prefetch: must be integer (got "many")',
+    );
     const config = load({ stream: true });
-    expect(config.api('support.case').eventTransport).toEqual({ name: 'amqp', options: expect.objectContaining({ stream: true, prefetch: 50 }) });
+    expect(config.api('support.case').eventTransport).toEqual({
+      name: 'amqp',
+      options: expect.objectContaining({ stream: true, prefetch: 50 }),
+    });
   });
 });

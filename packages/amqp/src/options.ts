@@ -8,12 +8,24 @@ import { Type, type Static } from '@sinclair/typebox';
 
 const Tls = Type.Object(
   {
-    ca_file: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the CA(s) to trust instead of the system CAs.' })),
-    cert_file: Type.Optional(Type.String({ minLength: 1, description: 'PEM client certificate, for brokers that ask for one (EXTERNAL or mutual TLS).' })),
+    ca_file: Type.Optional(
+      Type.String({ minLength: 1, description: 'PEM file of the CA(s) to trust instead of the system CAs.' }),
+    ),
+    cert_file: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'PEM client certificate, for brokers that ask for one (EXTERNAL or mutual TLS).',
+      }),
+    ),
     key_file: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key of cert_file.' })),
     passphrase: Type.Optional(Type.String({ description: 'Passphrase of key_file.' })),
-    servername: Type.Optional(Type.String({ minLength: 1, description: 'Server name for SNI and certificate checks (default: the url host).' })),
-    reject_unauthorized: Type.Boolean({ default: true, description: 'Refuse a broker whose certificate does not verify. Only turn off for local experiments.' }),
+    servername: Type.Optional(
+      Type.String({ minLength: 1, description: 'Server name for SNI and certificate checks (default: the url host).' }),
+    ),
+    reject_unauthorized: Type.Boolean({
+      default: true,
+      description: 'Refuse a broker whose certificate does not verify. Only turn off for local experiments.',
+    }),
   },
   { additionalProperties: false, description: 'TLS settings for amqps:// urls.' },
 );
@@ -36,7 +48,8 @@ const connection = {
   heartbeat: Type.Integer({
     minimum: 0,
     default: 30,
-    description: 'AMQP heartbeat in seconds: a connection silent for about twice this long counts as lost and is reopened. 0 turns heartbeats off.',
+    description:
+      'AMQP heartbeat in seconds: a connection silent for about twice this long counts as lost and is reopened. 0 turns heartbeats off.',
   }),
   connection_timeout: Type.Number({
     exclusiveMinimum: 0,
@@ -53,7 +66,8 @@ const connection = {
   reconnect_initial_delay: Type.Number({
     exclusiveMinimum: 0,
     default: 0.1,
-    description: 'Seconds before the first attempt to reopen a lost connection; later attempts back off (doubling, with jitter).',
+    description:
+      'Seconds before the first attempt to reopen a lost connection; later attempts back off (doubling, with jitter).',
   }),
   reconnect_max_delay: Type.Number({
     exclusiveMinimum: 0,
@@ -97,11 +111,13 @@ export const AmqpEventOptions = Type.Object(
       minimum: 1,
       maximum: 65535,
       default: 50,
-      description: 'Events one consumer holds unacknowledged (delivered ahead of its handler). Handlers run one at a time, in order.',
+      description:
+        'Events one consumer holds unacknowledged (delivered ahead of its handler). Handlers run one at a time, in order.',
     }),
     durable: Type.Boolean({
       default: true,
-      description: 'Group queues survive a broker restart and events are persistent (delivery mode 2). false needs queue_type: classic.',
+      description:
+        'Group queues survive a broker restart and events are persistent (delivery mode 2). false needs queue_type: classic.',
     }),
     queue_type: Type.Union([Type.Literal('quorum'), Type.Literal('classic')], {
       default: 'quorum',
@@ -115,19 +131,26 @@ export const AmqpEventOptions = Type.Object(
         'Times an event may go back to its group queue unacknowledged (handler failed and its consumer stopped, consumer crashed, connection lost) before it is dead-lettered instead. 0: no limit.',
     }),
     message_ttl: Type.Optional(
-      Type.Number({ exclusiveMinimum: 0, description: 'Seconds an event may wait in a group queue; older ones are dead-lettered (x-message-ttl).' }),
+      Type.Number({
+        exclusiveMinimum: 0,
+        description: 'Seconds an event may wait in a group queue; older ones are dead-lettered (x-message-ttl).',
+      }),
     ),
     max_length: Type.Optional(
-      Type.Integer({ minimum: 1, description: 'Most events a group queue holds; the oldest are dead-lettered beyond it (x-max-length).' }),
+      Type.Integer({
+        minimum: 1,
+        description: 'Most events a group queue holds; the oldest are dead-lettered beyond it (x-max-length).',
+      }),
     ),
     dead_letter: Type.Boolean({
       default: true,
-      description: 'Set poison and undeliverable events aside in the dead-letter queue <prefix>.dead-letter. false: log and drop them.',
+      description:
+        'Set poison and undeliverable events aside in the dead-letter queue <prefix>.dead-letter. false: log and drop them.',
     }),
     stream: Type.Boolean({
       default: false,
       description:
-        "Also keep every event in a stream queue per API (<prefix>.stream.<api>, RabbitMQ >= 3.9): enables listen(since: ...) replay and history (lightbus inspect).",
+        'Also keep every event in a stream queue per API (<prefix>.stream.<api>, RabbitMQ >= 3.9): enables listen(since: ...) replay and history (lightbus inspect).',
     }),
     stream_max_age: Type.Integer({
       minimum: 1,
@@ -150,7 +173,8 @@ export const AmqpSchemaOptions = Type.Object(
       minimum: 1,
       maximum: 86400,
       default: 600,
-      description: 'Longest schema ttl stored through this transport, in seconds: load() reads this far back in <prefix>.schemas.',
+      description:
+        'Longest schema ttl stored through this transport, in seconds: load() reads this far back in <prefix>.schemas.',
     }),
   },
   { additionalProperties: false },
@@ -164,5 +188,12 @@ export type AmqpSchemaOptions = Static<typeof AmqpSchemaOptions>;
 /** The connection keys every role has. */
 export type AmqpConnectionOptions = Pick<
   AmqpRpcOptions,
-  'url' | 'prefix' | 'heartbeat' | 'connection_timeout' | 'connection_name' | 'reconnect_initial_delay' | 'reconnect_max_delay' | 'tls'
+  | 'url'
+  | 'prefix'
+  | 'heartbeat'
+  | 'connection_timeout'
+  | 'connection_name'
+  | 'reconnect_initial_delay'
+  | 'reconnect_max_delay'
+  | 'tls'
 >;

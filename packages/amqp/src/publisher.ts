@@ -5,7 +5,14 @@
  * replaced on the next publish.
  */
 import { BrokerConnectionError, msUntil, retry, type Logger } from '@lightbus/core/transport';
-import { closeChannel, isClosedError, type Channel, type ConfirmChannel, type PublishOptions, type Returned } from './adapter';
+import {
+  closeChannel,
+  isClosedError,
+  type Channel,
+  type ConfirmChannel,
+  type PublishOptions,
+  type Returned,
+} from './adapter';
 import { drained, type Link } from './link';
 
 const DONE: Promise<void> = Promise.resolve();
@@ -47,7 +54,13 @@ export class Publisher {
    * `signal` (the caller's deadline) ends the waits before the message is written (connection, channel, flow control):
    * then it rejects with `signal.reason` and the message is never published later.
    */
-  publish(exchange: string, routingKey: string, content: Buffer, options: PublishOptions, signal?: AbortSignal): Promise<void> {
+  publish(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: PublishOptions,
+    signal?: AbortSignal,
+  ): Promise<void> {
     // Hot path: the channel is open and not flow-controlled.
     if (this.ready && !this.drain) return this.send(this.ready, exchange, routingKey, content, options);
     return this.publishSlowly(exchange, routingKey, content, options, signal);
@@ -85,14 +98,26 @@ export class Publisher {
     );
   }
 
-  private async publishSlowly(exchange: string, routingKey: string, content: Buffer, options: PublishOptions, signal?: AbortSignal): Promise<void> {
+  private async publishSlowly(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: PublishOptions,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const channel = await untilAborted(this.open(), signal);
     while (this.drain) await untilAborted(this.drain, signal);
     signal?.throwIfAborted();
     await this.send(channel, exchange, routingKey, content, options);
   }
 
-  private send(channel: Channel, exchange: string, routingKey: string, content: Buffer, options: PublishOptions): Promise<void> {
+  private send(
+    channel: Channel,
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: PublishOptions,
+  ): Promise<void> {
     if (!this.confirm) {
       try {
         if (!channel.publish(exchange, routingKey, content, options)) this.waitForDrain(channel);
@@ -101,7 +126,9 @@ export class Publisher {
       }
       return DONE;
     }
-    return publishConfirmed(channel as ConfirmChannel, exchange, routingKey, content, options, () => this.waitForDrain(channel));
+    return publishConfirmed(channel as ConfirmChannel, exchange, routingKey, content, options, () =>
+      this.waitForDrain(channel),
+    );
   }
 
   private waitForDrain(channel: Channel): void {
@@ -138,7 +165,8 @@ export function publishConfirmed(
     // the return arrives first, so when the confirm comes the message is known to be returned or not.
     const returns = options.mandatory ? watchReturns(channel) : undefined;
     const id = options.messageId;
-    if (returns && id === undefined) throw new Error('publishConfirmed: a mandatory message needs a messageId (returns are matched by it)');
+    if (returns && id === undefined)
+      throw new Error('publishConfirmed: a mandatory message needs a messageId (returns are matched by it)');
     if (returns && id !== undefined) returns.set(id, undefined);
     let written: boolean;
     try {
@@ -165,7 +193,9 @@ export class ReturnedMessage extends Error {
     readonly replyCode: number,
     readonly replyText: string,
   ) {
-    super(`RabbitMQ returned the message for ${exchange || '(default exchange)'} / ${routingKey}: ${replyCode} ${replyText}`);
+    super(
+      `RabbitMQ returned the message for ${exchange || '(default exchange)'} / ${routingKey}: ${replyCode} ${replyText}`,
+    );
     this.name = 'ReturnedMessage';
   }
 }
@@ -183,7 +213,15 @@ function watchReturns(channel: Channel): Map<string, ReturnedMessage | undefined
       const id = message.properties.messageId as unknown;
       if (typeof id !== 'string' || !map.has(id)) return;
       const fields = message.fields as Returned['fields'] & { replyCode?: number; replyText?: string };
-      map.set(id, new ReturnedMessage(fields.exchange, fields.routingKey, fields.replyCode ?? 312, fields.replyText ?? 'NO_ROUTE'));
+      map.set(
+        id,
+        new ReturnedMessage(
+          fields.exchange,
+          fields.routingKey,
+          fields.replyCode ?? 312,
+          fields.replyText ?? 'NO_ROUTE',
+        ),
+      );
     });
   }
   return returns;

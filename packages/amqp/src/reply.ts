@@ -26,7 +26,14 @@ import {
   type PendingResult,
   type TransportContext,
 } from '@lightbus/core/transport';
-import { closeChannel, isClosedError, type Channel, type ConfirmChannel, type Delivery, type PublishOptions } from './adapter';
+import {
+  closeChannel,
+  isClosedError,
+  type Channel,
+  type ConfirmChannel,
+  type Delivery,
+  type PublishOptions,
+} from './adapter';
 import { decodeResult, returnPathFor } from './codec';
 import { assertQueue, drained, type Link } from './link';
 import { publishConfirmed } from './publisher';
@@ -66,7 +73,10 @@ export class ReplyEndpoint {
     private readonly logger: Logger,
   ) {
     this.matcher = new ReplyMatcher({ name: 'amqp result transport', logger });
-    this.queueName = mode === 'queue' ? names.replyQueue(context.serviceName, context.processName, randomBytes(6).toString('hex')) : undefined;
+    this.queueName =
+      mode === 'queue'
+        ? names.replyQueue(context.serviceName, context.processName, randomBytes(6).toString('hex'))
+        : undefined;
     if (mode === 'direct') directEndpoints.add(this);
     // Queue mode: open the reply queue again as soon as the connection is back, so results sent from then on arrive.
     link.on('connected', () => {
@@ -146,7 +156,10 @@ export class ReplyEndpoint {
       return;
     }
     // The correlation id says whose reply it is, even when the body cannot be read.
-    const stated = typeof delivery.properties.correlationId === 'string' && delivery.properties.correlationId ? delivery.properties.correlationId : undefined;
+    const stated =
+      typeof delivery.properties.correlationId === 'string' && delivery.properties.correlationId
+        ? delivery.properties.correlationId
+        : undefined;
     this.matcher.settle(decodeResult(delivery), stated);
   }
 
@@ -184,7 +197,8 @@ export class ReplyEndpoint {
           // While callers wait for results and the endpoint is open.
           retriable: waited,
           onRetry: (error) => {
-            if (!isClosedError(error)) this.logger.warn('Could not open the reply queue again; retrying', { error: errorText(error) });
+            if (!isClosedError(error))
+              this.logger.warn('Could not open the reply queue again; retrying', { error: errorText(error) });
           },
         },
       );

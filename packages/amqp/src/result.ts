@@ -6,7 +6,17 @@
  * Results are transient and at most once: a result for a caller that is gone
  * is dropped by the broker.
  */
-import { deadlineOf, foreignReturnPath, type PendingResult, type ResultMessage, type ResultTransport, type OutgoingCall, type RpcMessage, type TransportContext, type ConnectionHealth } from '@lightbus/core/transport';
+import {
+  deadlineOf,
+  foreignReturnPath,
+  type PendingResult,
+  type ResultMessage,
+  type ResultTransport,
+  type OutgoingCall,
+  type RpcMessage,
+  type TransportContext,
+  type ConnectionHealth,
+} from '@lightbus/core/transport';
 import { encodeResult, replyAddressOf } from './codec';
 import { Link } from './link';
 import type { AmqpResultOptions } from './options';
@@ -23,7 +33,13 @@ export class AmqpResultTransport implements ResultTransport {
 
   constructor(options: AmqpResultOptions, context: TransportContext) {
     this.link = new Link(linkSettings(options, 'result', context), 'result', context.logger);
-    this.endpoint = new ReplyEndpoint(this.link, options.reply_mode, new Names(options.prefix), context, context.logger);
+    this.endpoint = new ReplyEndpoint(
+      this.link,
+      options.reply_mode,
+      new Names(options.prefix),
+      context,
+      context.logger,
+    );
     this.publisher = new Publisher(this.link, false, context.logger);
   }
 

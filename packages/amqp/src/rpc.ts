@@ -10,7 +10,23 @@
  * (the worker that had it died or lost its connection mid-call, so it may have
  * run). Calls are transient messages: a broker restart loses calls waiting.
  */
-import { BrokerConnectionError, ConsumerSet, InFlight, TransportCapabilityError, errorText, isPast, type ConsumeRpcsOptions, type Consumer, type ConnectionHealth, type Logger, type RpcHandler, type OutgoingRpcMessage, type RpcMessage, type RpcTransport, type TransportContext } from '@lightbus/core/transport';
+import {
+  BrokerConnectionError,
+  ConsumerSet,
+  InFlight,
+  TransportCapabilityError,
+  errorText,
+  isPast,
+  type ConsumeRpcsOptions,
+  type Consumer,
+  type ConnectionHealth,
+  type Logger,
+  type RpcHandler,
+  type OutgoingRpcMessage,
+  type RpcMessage,
+  type RpcTransport,
+  type TransportContext,
+} from '@lightbus/core/transport';
 import { isClosedError, type Channel, type Delivery } from './adapter';
 import { decodeCall, encodeCall, idForLog } from './codec';
 import { RestartingConsumer, ack } from './consumer';
@@ -81,28 +97,46 @@ export class AmqpRpcTransport implements RpcTransport {
         );
       }
       await endpoint.link.declareQueue(queue);
-      await this.returnedAsError(message, queue.name, endpoint.link, endpoint.publishCall(queue.name, encoded.content, properties));
+      await this.returnedAsError(
+        message,
+        queue.name,
+        endpoint.link,
+        endpoint.publishCall(queue.name, encoded.content, properties),
+      );
       return;
     }
     await this.publishLink.declareQueue(queue);
-    await this.returnedAsError(message, queue.name, this.publishLink, this.publisher.publish('', queue.name, encoded.content, properties));
+    await this.returnedAsError(
+      message,
+      queue.name,
+      this.publishLink,
+      this.publisher.publish('', queue.name, encoded.content, properties),
+    );
   }
 
   /**
    * A call RabbitMQ returned (mandatory, no queue took it): its API's queue was deleted after `link` declared it.
    * The call fails at once, rather than at its timeout, and the queue is declared again for the next call.
    */
-  private async returnedAsError(message: RpcMessage, queue: string, link: Link, publishing: Promise<void>): Promise<void> {
+  private async returnedAsError(
+    message: RpcMessage,
+    queue: string,
+    link: Link,
+    publishing: Promise<void>,
+  ): Promise<void> {
     try {
       await publishing;
     } catch (error) {
       if (!(error instanceof ReturnedMessage)) throw error;
       link.forgetDeclarations();
-      this.context.logger.warn(`RabbitMQ returned a call to ${message.apiName}.${message.procedureName}(): queue ${queue} does not exist (deleted?)`, {
-        id: message.id,
-        queue,
-        reply: `${error.replyCode} ${error.replyText}`,
-      });
+      this.context.logger.warn(
+        `RabbitMQ returned a call to ${message.apiName}.${message.procedureName}(): queue ${queue} does not exist (deleted?)`,
+        {
+          id: message.id,
+          queue,
+          reply: `${error.replyCode} ${error.replyText}`,
+        },
+      );
       throw new RpcQueueMissingError(
         `The call to ${message.apiName}.${message.procedureName}() was not delivered: RabbitMQ returned it because the queue ${queue} of ` +
           `API '${message.apiName}' no longer exists (it was deleted after this process declared it: by an operator, a script or a ` +
@@ -114,7 +148,10 @@ export class AmqpRpcTransport implements RpcTransport {
   }
 
   async consumeRpcs(apiNames: readonly string[], handler: RpcHandler, options?: ConsumeRpcsOptions): Promise<Consumer> {
-    return this.consumers.start(new RpcConsumer(this.link, this.context.logger, apiNames, handler, this.options, this.names, this.deadLetters), options?.signal);
+    return this.consumers.start(
+      new RpcConsumer(this.link, this.context.logger, apiNames, handler, this.options, this.names, this.deadLetters),
+      options?.signal,
+    );
   }
 
   /** The links this role has opened, and whether each is up (for `bus.health()`). */
@@ -163,18 +200,29 @@ class RpcConsumer extends RestartingConsumer {
     try {
       const decoded = decodeCall(delivery);
       if (!decoded.ok) {
-        await this.deadLetters.setAside(delivery, `cannot be decoded as a call: ${decoded.reason}`, delivery.fields.routingKey);
+        await this.deadLetters.setAside(
+          delivery,
+          `cannot be decoded as a call: ${decoded.reason}`,
+          delivery.fields.routingKey,
+        );
         return;
       }
       const call = decoded.value;
       if (delivery.fields.redelivered) {
-        this.logger.warn(`Dropped a redelivered call to ${call.apiName}.${call.procedureName}(): the worker that had it stopped mid-call, so it may have run (at most once)`, {
-          id: call.id,
-        });
+        this.logger.warn(
+          `Dropped a redelivered call to ${call.apiName}.${call.procedureName}(): the worker that had it stopped mid-call, so it may have run (at most once)`,
+          {
+            id: call.id,
+          },
+        );
         return;
       }
       if (isPast(call.deadline)) {
-        this.logger.debug('Dropped a call past its deadline', { id: call.id, api: call.apiName, procedure: call.procedureName });
+        this.logger.debug('Dropped a call past its deadline', {
+          id: call.id,
+          api: call.apiName,
+          procedure: call.procedureName,
+        });
         return;
       }
       await this.handler(call);

@@ -8,7 +8,13 @@
  * before the ttl runs out; a schema whose ttl passed without a new store is
  * gone from load().
  */
-import { InvalidParametersError, type ApiSchema, type SchemaTransport, type TransportContext, type ConnectionHealth } from '@lightbus/core/transport';
+import {
+  InvalidParametersError,
+  type ApiSchema,
+  type SchemaTransport,
+  type TransportContext,
+  type ConnectionHealth,
+} from '@lightbus/core/transport';
 import { decodeSchema, encodeSchema, idForLog } from './codec';
 import { Link } from './link';
 import type { AmqpSchemaOptions } from './options';
@@ -57,7 +63,10 @@ export class AmqpSchemaTransport implements SchemaTransport {
     await readStream(this.link, stream, { kind: 'time', time: from }, marker, (delivery) => {
       const decoded = decodeSchema(delivery);
       if (!decoded.ok) {
-        this.context.logger.debug('Skipped an undecodable schema announcement', { id: idForLog(delivery), reason: decoded.reason });
+        this.context.logger.debug('Skipped an undecodable schema announcement', {
+          id: idForLog(delivery),
+          reason: decoded.reason,
+        });
         return;
       }
       const { apiName, schema, expiresAt } = decoded.value;

@@ -9,7 +9,12 @@ import type { AmqpConnectionOptions } from './options';
  * RabbitMQ advises: flow control blocks a connection that publishes, and
  * acknowledgements on a blocked connection would wait too.
  */
-export function linkSettings(options: AmqpConnectionOptions, role: Role, context: TransportContext, purpose?: Purpose): OpenSettings {
+export function linkSettings(
+  options: AmqpConnectionOptions,
+  role: Role,
+  context: TransportContext,
+  purpose?: Purpose,
+): OpenSettings {
   const connectionName =
     options.connection_name !== undefined
       ? `${options.connection_name}${purpose ? ` (${purpose})` : ''}`

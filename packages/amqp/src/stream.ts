@@ -15,7 +15,10 @@ import type { Publisher } from './publisher';
 import { MESSAGE_TYPE } from './topology';
 
 /** Where a stream reader starts: RabbitMQ's x-stream-offset. */
-export type StreamStart = { readonly kind: 'first' } | { readonly kind: 'offset'; readonly offset: number } | { readonly kind: 'time'; readonly time: Date };
+export type StreamStart =
+  | { readonly kind: 'first' }
+  | { readonly kind: 'offset'; readonly offset: number }
+  | { readonly kind: 'time'; readonly time: Date };
 
 /** Seconds a reader starting at a time begins early, in case the broker's clock is behind ours; readers filter by time. */
 export const CLOCK_MARGIN_SECONDS = 60;
@@ -43,7 +46,12 @@ export function offsetArgument(start: StreamStart): unknown {
 /** Append a marker to the stream (confirmed) and return its id. */
 export async function writeMarker(publisher: Publisher, stream: string): Promise<string> {
   const id = randomUUID();
-  await publisher.publish('', stream, Buffer.from('{}'), { type: MESSAGE_TYPE.marker, messageId: id, persistent: true, contentType: 'application/json' });
+  await publisher.publish('', stream, Buffer.from('{}'), {
+    type: MESSAGE_TYPE.marker,
+    messageId: id,
+    persistent: true,
+    contentType: 'application/json',
+  });
   return id;
 }
 
@@ -75,7 +83,9 @@ export async function readStream(
   let wake = deferred<void>();
   let failure: Error | undefined;
   channel.once('close', () => {
-    failure ??= link.isClosed ? link.closedError() : new StreamReadError(`The channel reading stream '${stream}' closed before the read finished.`);
+    failure ??= link.isClosed
+      ? link.closedError()
+      : new StreamReadError(`The channel reading stream '${stream}' closed before the read finished.`);
     wake.resolve();
   });
   const stop = (): void => {
@@ -88,7 +98,8 @@ export async function readStream(
     await channel.consume(
       stream,
       (delivery) => {
-        if (delivery === null) failure ??= new StreamReadError(`RabbitMQ cancelled the read of stream '${stream}' (was it deleted?).`);
+        if (delivery === null)
+          failure ??= new StreamReadError(`RabbitMQ cancelled the read of stream '${stream}' (was it deleted?).`);
         else buffered.push(delivery);
         wake.resolve();
       },
@@ -131,7 +142,9 @@ export async function readStream(
 }
 
 function stoppedError(stream: string): BusClosedError {
-  return new BusClosedError(`The read of stream '${stream}' was stopped: its consumer stopped or the transport closed.`);
+  return new BusClosedError(
+    `The read of stream '${stream}' was stopped: its consumer stopped or the transport closed.`,
+  );
 }
 
 /**

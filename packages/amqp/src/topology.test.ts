@@ -1,5 +1,15 @@
 import { InvalidNameError } from '@lightbus/core/transport';
-import { Names, apiBindingKey, eventRoutingKey, eventStream, groupQueue, parseRoutingKey, rpcQueue, schemaStream, streamSegmentBytes } from './topology';
+import {
+  Names,
+  apiBindingKey,
+  eventRoutingKey,
+  eventStream,
+  groupQueue,
+  parseRoutingKey,
+  rpcQueue,
+  schemaStream,
+  streamSegmentBytes,
+} from './topology';
 
 const names = new Names('lightbus');
 const groupDefaults = { durable: true, queue_type: 'quorum' as const, delivery_limit: 10, dead_letter: true };
@@ -34,19 +44,35 @@ describe('amqp topology', () => {
       durable: true,
       arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': 10, 'x-dead-letter-exchange': 'lightbus.dead-letter' },
     });
-    expect(groupQueue(names, 'svc-l', { ...groupDefaults, queue_type: 'classic', durable: false, dead_letter: false, message_ttl: 1.5, max_length: 7 })).toEqual({
+    expect(
+      groupQueue(names, 'svc-l', {
+        ...groupDefaults,
+        queue_type: 'classic',
+        durable: false,
+        dead_letter: false,
+        message_ttl: 1.5,
+        max_length: 7,
+      }),
+    ).toEqual({
       name: 'lightbus.group.svc-l',
       durable: false,
       arguments: { 'x-queue-type': 'classic', 'x-message-ttl': 1500, 'x-max-length': 7 },
     });
-    expect(groupQueue(names, 'g', { ...groupDefaults, delivery_limit: 0 }).arguments['x-delivery-limit']).toBeUndefined();
+    expect(
+      groupQueue(names, 'g', { ...groupDefaults, delivery_limit: 0 }).arguments['x-delivery-limit'],
+    ).toBeUndefined();
   });
 
   it('declares streams with retention', () => {
     expect(eventStream(names, 'a.b', { stream_max_age: 3600, stream_max_bytes: 200_000_000 })).toEqual({
       name: 'lightbus.stream.a.b',
       durable: true,
-      arguments: { 'x-queue-type': 'stream', 'x-max-age': '3600s', 'x-max-length-bytes': 200_000_000, 'x-stream-max-segment-size-bytes': 10_000_000 },
+      arguments: {
+        'x-queue-type': 'stream',
+        'x-max-age': '3600s',
+        'x-max-length-bytes': 200_000_000,
+        'x-stream-max-segment-size-bytes': 10_000_000,
+      },
     });
     expect(streamSegmentBytes(1_048_576)).toBe(1_000_000);
     expect(streamSegmentBytes(1e12)).toBe(500_000_000);

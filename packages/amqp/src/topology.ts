@@ -161,7 +161,11 @@ export function groupQueue(names: Names, group: string, options: GroupQueueOptio
   if (options.dead_letter) args['x-dead-letter-exchange'] = names.deadLetter;
   if (options.message_ttl !== undefined) args['x-message-ttl'] = Math.round(options.message_ttl * 1000);
   if (options.max_length !== undefined) args['x-max-length'] = options.max_length;
-  return { name: names.groupQueue(group), durable: options.queue_type === 'quorum' ? true : options.durable, arguments: args };
+  return {
+    name: names.groupQueue(group),
+    durable: options.queue_type === 'quorum' ? true : options.durable,
+    arguments: args,
+  };
 }
 
 /** Segment size of a stream: small enough that retention can drop old data, at most RabbitMQ's 500 MB default. */

@@ -10,7 +10,14 @@ import { AMQP_URL, TestNamespace, listExchanges, listQueues, withChannel } from 
 
 busConformance({
   name: 'amqp',
-  capabilities: { crossProcess: true, durable: true, consumerGroups: true, replay: false, history: false, ordering: 'per-stream' },
+  capabilities: {
+    crossProcess: true,
+    durable: true,
+    consumerGroups: true,
+    replay: false,
+    history: false,
+    ordering: 'per-stream',
+  },
   broker: addressOf(AMQP_URL, 5672),
   readsDeadLetters: true,
   canInjectMalformedEvents: true,
@@ -23,7 +30,9 @@ busConformance({
       config: ({ via } = {}) => {
         const url = new URL(AMQP_URL);
         if (via) url.host = via;
-        const role = { amqp: { url: url.toString(), prefix: ns.prefix, reconnect_initial_delay: 0.1, reconnect_max_delay: 0.5 } };
+        const role = {
+          amqp: { url: url.toString(), prefix: ns.prefix, reconnect_initial_delay: 0.1, reconnect_max_delay: 0.5 },
+        };
         return {
           bus: { schema: { transport: role } },
           apis: { default: { rpc_transport: role, result_transport: role, event_transport: role } },
@@ -31,7 +40,10 @@ busConformance({
       },
       injectMalformedEvent: async (apiName, eventName) => {
         await withChannel(async (channel) => {
-          channel.publish(`${ns.prefix}.events`, `${apiName}.${eventName}`, Buffer.from('{not json'), { messageId: 'malformed-1', persistent: true });
+          channel.publish(`${ns.prefix}.events`, `${apiName}.${eventName}`, Buffer.from('{not json'), {
+            messageId: 'malformed-1',
+            persistent: true,
+          });
           await channel.waitForConfirms();
         });
       },

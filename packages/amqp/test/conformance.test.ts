@@ -38,12 +38,17 @@ function target(name: string, given: RoleOverrides & { event?: { stream?: boolea
               const message = await channel.get(`${namespace.prefix}.dead-letter`, { noAck: true });
               if (!message) return letters;
               const headers = message.properties.headers ?? {};
-              letters.push({ id: message.properties.messageId as string | undefined, reason: String(headers['lightbus-dead-letter-reason'] ?? headers['x-first-death-reason']) });
+              letters.push({
+                id: message.properties.messageId as string | undefined,
+                reason: String(headers['lightbus-dead-letter-reason'] ?? headers['x-first-death-reason']),
+              });
             }
           }),
         injectMalformedEvent: async (apiName, eventName) => {
           await withChannel(async (channel) => {
-            channel.publish(`${namespace.prefix}.events`, `${apiName}.${eventName}`, Buffer.from('{not json'), { messageId: 'malformed-1' });
+            channel.publish(`${namespace.prefix}.events`, `${apiName}.${eventName}`, Buffer.from('{not json'), {
+              messageId: 'malformed-1',
+            });
             await channel.waitForConfirms();
           });
         },
@@ -53,4 +58,7 @@ function target(name: string, given: RoleOverrides & { event?: { stream?: boolea
 }
 
 target('amqp (direct reply-to, quorum queues, streams)', { event: { stream: true } });
-target('amqp (reply queue, classic queues, no stream)', { result: { reply_mode: 'queue' }, event: { queue_type: 'classic' } });
+target('amqp (reply queue, classic queues, no stream)', {
+  result: { reply_mode: 'queue' },
+  event: { queue_type: 'classic' },
+});

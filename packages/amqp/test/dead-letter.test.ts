@@ -10,7 +10,6 @@ import { Collector, waitFor } from '@lightbus/testing';
 import type { AmqpEventTransport } from '@lightbus/amqp';
 import { namespaces, withChannel, type TestNamespace } from './helpers';
 
-
 const namespace = namespaces('dlq');
 
 interface DeadLetter {
@@ -27,12 +26,23 @@ async function deadLetters(ns: TestNamespace): Promise<DeadLetter[]> {
     for (;;) {
       const message = await channel.get(`${ns.prefix}.dead-letter`, { noAck: true });
       if (!message) return out;
-      out.push({ body: message.content.toString(), routingKey: message.fields.routingKey, headers: message.properties.headers ?? {}, messageId: message.properties.messageId });
+      out.push({
+        body: message.content.toString(),
+        routingKey: message.fields.routingKey,
+        headers: message.properties.headers ?? {},
+        messageId: message.properties.messageId,
+      });
     }
   });
 }
 
-const tick = (kwargs: Record<string, unknown> = {}): EventMessage => ({ id: newMessageId(), apiName: 'svc.api', eventName: 'tick', version: 1, kwargs });
+const tick = (kwargs: Record<string, unknown> = {}): EventMessage => ({
+  id: newMessageId(),
+  apiName: 'svc.api',
+  eventName: 'tick',
+  version: 1,
+  kwargs,
+});
 const spec = (consumer: string) => ({ events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-l', consumer });
 
 it('sets an undecodable event and a rejected one aside with the reason, and goes on', async () => {
@@ -44,7 +54,10 @@ it('sets an undecodable event and a rejected one aside with the reason, and goes
     got.push(message);
   });
   await withChannel(async (channel) => {
-    channel.publish(`${ns.prefix}.events`, 'svc.api.tick', Buffer.from('{"metadata": {"id": "x"'), { messageId: 'broken-1', persistent: true });
+    channel.publish(`${ns.prefix}.events`, 'svc.api.tick', Buffer.from('{"metadata": {"id": "x"'), {
+      messageId: 'broken-1',
+      persistent: true,
+    });
     await channel.waitForConfirms();
   });
   const poison = tick({ poison: true });
@@ -55,7 +68,9 @@ it('sets an undecodable event and a rejected one aside with the reason, and goes
   expect(got.items.map((m) => m.id)).toEqual([good.id]);
 
   let letters: DeadLetter[] = [];
-  await waitFor(async () => (letters = [...letters, ...(await deadLetters(ns))]).length >= 2, { message: 'two dead letters' });
+  await waitFor(async () => (letters = [...letters, ...(await deadLetters(ns))]).length >= 2, {
+    message: 'two dead letters',
+  });
   const broken = letters.find((l) => l.messageId === 'broken-1')!;
   expect(broken.body).toBe('{"metadata": {"id": "x"');
   expect(broken.routingKey).toBe('svc.api.tick');
@@ -64,13 +79,20 @@ it('sets an undecodable event and a rejected one aside with the reason, and goes
     'lightbus-dead-letter-reason': expect.stringMatching(/^cannot be decoded: body is not JSON/),
   });
   const rejected = letters.find((l) => l.messageId === poison.id)!;
-  expect(rejected.headers).toMatchObject({ 'lightbus-dead-letter-reason': "rejected by the handler: parameter 'n' must be an integer", 'lightbus-time': expect.any(Number) });
+  expect(rejected.headers).toMatchObject({
+    'lightbus-dead-letter-reason': "rejected by the handler: parameter 'n' must be an integer",
+    'lightbus-time': expect.any(Number),
+  });
   expect(JSON.parse(rejected.body)).toMatchObject({ metadata: { id: poison.id }, kwargs: { poison: true } });
   await consumer.stop();
 });
 
 /** Run consumers of the group one after another, each failing on the event and stopping, until `stopAfter` attempts. */
-async function failRepeatedly(ns: TestNamespace, transport: () => AmqpEventTransport, attempts: number): Promise<number> {
+async function failRepeatedly(
+  ns: TestNamespace,
+  transport: () => AmqpEventTransport,
+  attempts: number,
+): Promise<number> {
   let seen = 0;
   for (let i = 0; i < attempts; i++) {
     const tried = new Collector<string>();
@@ -108,7 +130,9 @@ for (const queueType of ['quorum', 'classic'] as const) {
     expect(got.items.map((m) => m.id)).toEqual([next.id]);
 
     let letters: DeadLetter[] = [];
-    await waitFor(async () => (letters = [...letters, ...(await deadLetters(ns))]).length >= 1, { message: 'the event in the dead-letter queue' });
+    await waitFor(async () => (letters = [...letters, ...(await deadLetters(ns))]).length >= 1, {
+      message: 'the event in the dead-letter queue',
+    });
     expect(letters).toHaveLength(1);
     expect(JSON.parse(letters[0]!.body).metadata.id).toBe(doomed.id);
     // The third failure was the last the limit allows: the transport sets it aside with that error (before RabbitMQ would).
@@ -124,23 +148,39 @@ it('sets aside a call it cannot decode and goes on serving', async () => {
   const worker = ns.connect(ns.context({ processName: 'worker' }));
   const caller = ns.connect(ns.context({ processName: 'caller' }));
   const consumer = await worker.rpc.consumeRpcs(['svc.api'], async (message) => {
-    await worker.result.sendResult(message, { id: newMessageId(), rpcMessageId: message.id, result: 'ok', error: false });
+    await worker.result.sendResult(message, {
+      id: newMessageId(),
+      rpcMessageId: message.id,
+      result: 'ok',
+      error: false,
+    });
   });
   await withChannel(async (channel) => {
     channel.sendToQueue(`${ns.prefix}.rpc.svc.api`, Buffer.from('not json at all'), { messageId: 'bad-call' });
     await channel.waitForConfirms();
   });
-  const call: OutgoingCall = { id: newMessageId(), apiName: 'svc.api', procedureName: 'x', kwargs: {}, deadline: Date.now() + 5000 };
+  const call: OutgoingCall = {
+    id: newMessageId(),
+    apiName: 'svc.api',
+    procedureName: 'x',
+    kwargs: {},
+    deadline: Date.now() + 5000,
+  };
   const pending = await caller.result.expectResult(call);
   await caller.rpc.callRpc({ ...call, returnPath: pending.returnPath });
   const result: ResultMessage = await pending.result;
   expect(result.result).toBe('ok');
   let letters: DeadLetter[] = [];
-  await waitFor(async () => (letters = [...letters, ...(await deadLetters(ns))]).length >= 1, { message: 'the call in the dead-letter queue' });
+  await waitFor(async () => (letters = [...letters, ...(await deadLetters(ns))]).length >= 1, {
+    message: 'the call in the dead-letter queue',
+  });
   expect(letters[0]).toMatchObject({
     messageId: 'bad-call',
     body: 'not json at all',
-    headers: { 'lightbus-dead-letter-reason': expect.stringMatching(/^cannot be decoded as a call/), 'lightbus-dead-letter-queue': `${ns.prefix}.rpc.svc.api` },
+    headers: {
+      'lightbus-dead-letter-reason': expect.stringMatching(/^cannot be decoded as a call/),
+      'lightbus-dead-letter-queue': `${ns.prefix}.rpc.svc.api`,
+    },
   });
   await consumer.stop();
 });

@@ -23,7 +23,12 @@ import {
   type AmqpRpcOptions,
   type AmqpSchemaOptions,
 } from '@lightbus/amqp';
-import { AmqpEventOptions as EventSchema, AmqpResultOptions as ResultSchema, AmqpRpcOptions as RpcSchema, AmqpSchemaOptions as SchemaSchema } from '@lightbus/amqp';
+import {
+  AmqpEventOptions as EventSchema,
+  AmqpResultOptions as ResultSchema,
+  AmqpRpcOptions as RpcSchema,
+  AmqpSchemaOptions as SchemaSchema,
+} from '@lightbus/amqp';
 
 export const AMQP_URL = process.env.LIGHTBUS_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/';
 
@@ -41,10 +46,14 @@ export function withDefaults<T>(schema: Parameters<typeof validateAgainst>[0], o
   return copy as T;
 }
 
-export const rpcOptions = (o: Record<string, unknown>): AmqpRpcOptions => withDefaults(RpcSchema, { url: AMQP_URL, ...o });
-export const resultOptions = (o: Record<string, unknown>): AmqpResultOptions => withDefaults(ResultSchema, { url: AMQP_URL, ...o });
-export const eventOptions = (o: Record<string, unknown>): AmqpEventOptions => withDefaults(EventSchema, { url: AMQP_URL, ...o });
-export const schemaOptions = (o: Record<string, unknown>): AmqpSchemaOptions => withDefaults(SchemaSchema, { url: AMQP_URL, ...o });
+export const rpcOptions = (o: Record<string, unknown>): AmqpRpcOptions =>
+  withDefaults(RpcSchema, { url: AMQP_URL, ...o });
+export const resultOptions = (o: Record<string, unknown>): AmqpResultOptions =>
+  withDefaults(ResultSchema, { url: AMQP_URL, ...o });
+export const eventOptions = (o: Record<string, unknown>): AmqpEventOptions =>
+  withDefaults(EventSchema, { url: AMQP_URL, ...o });
+export const schemaOptions = (o: Record<string, unknown>): AmqpSchemaOptions =>
+  withDefaults(SchemaSchema, { url: AMQP_URL, ...o });
 
 export interface RoleOverrides {
   readonly all?: Record<string, unknown>;
@@ -75,7 +84,8 @@ export class TestNamespace {
   recorder(inner: Logger = new ConsoleLogger('critical')): Logger {
     const note = (fields?: LogFields): void => {
       if (typeof fields?.queue === 'string' && fields.queue.startsWith(this.prefix)) this.queues.add(fields.queue);
-      if (typeof fields?.exchange === 'string' && fields.exchange.startsWith(this.prefix)) this.exchanges.add(fields.exchange);
+      if (typeof fields?.exchange === 'string' && fields.exchange.startsWith(this.prefix))
+        this.exchanges.add(fields.exchange);
     };
     return {
       debug: (m, f) => {
@@ -97,7 +107,10 @@ export class TestNamespace {
   }
 
   /** The four transports of one process in this namespace. */
-  connect(context: TransportContext, overrides: RoleOverrides = {}): Required<TransportSet> & {
+  connect(
+    context: TransportContext,
+    overrides: RoleOverrides = {},
+  ): Required<TransportSet> & {
     rpc: AmqpRpcTransport;
     result: AmqpResultTransport;
     event: AmqpEventTransport;
@@ -172,8 +185,18 @@ export interface QueueInfo {
 
 /** Queues under a prefix, with what they were declared with (as the broker reports). */
 export async function listQueues(prefix: string): Promise<QueueInfo[]> {
-  const all = await listJson<QueueInfo>(['list_queues', 'name', 'durable', 'auto_delete', 'exclusive', 'type', 'arguments']);
-  return all.filter((q) => q.name.startsWith(prefix)).map((q) => ({ ...q, arguments: normaliseArguments(q.arguments) }));
+  const all = await listJson<QueueInfo>([
+    'list_queues',
+    'name',
+    'durable',
+    'auto_delete',
+    'exclusive',
+    'type',
+    'arguments',
+  ]);
+  return all
+    .filter((q) => q.name.startsWith(prefix))
+    .map((q) => ({ ...q, arguments: normaliseArguments(q.arguments) }));
 }
 
 /** Consumers of each queue under a prefix, as the broker counts them (also for exclusive queues of other connections). */
@@ -244,7 +267,8 @@ export async function connectionDetails(prefix: string): Promise<ConnectionDetai
   for (const line of out.split('\n')) {
     const [timeout, properties] = line.split('\t');
     const name = /\{"connection_name","((?:[^"\\]|\\.)*)"\}/.exec(properties ?? '')?.[1];
-    if (name?.startsWith(prefix)) found.push({ connectionName: name, heartbeat: Number(timeout), clientProperties: properties ?? '' });
+    if (name?.startsWith(prefix))
+      found.push({ connectionName: name, heartbeat: Number(timeout), clientProperties: properties ?? '' });
   }
   return found;
 }
@@ -389,7 +413,8 @@ export function holdsBasicConsume(chunk: Buffer): boolean {
 /** The channel of the AMQP method frame basic.consume in `chunk`, if it holds one. */
 export function basicConsumeChannel(chunk: Buffer): number | undefined {
   for (let i = 0; i + 11 <= chunk.length; i++) {
-    if (chunk[i] === 1 && chunk.readUInt16BE(i + 7) === 60 && chunk.readUInt16BE(i + 9) === 20) return chunk.readUInt16BE(i + 1);
+    if (chunk[i] === 1 && chunk.readUInt16BE(i + 7) === 60 && chunk.readUInt16BE(i + 9) === 20)
+      return chunk.readUInt16BE(i + 1);
   }
   return undefined;
 }

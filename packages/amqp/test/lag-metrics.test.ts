@@ -26,7 +26,11 @@ it('reports the group queue depth of a listener and sees it rise and fall', asyn
   }
   const role = { amqp: { url: AMQP_URL, prefix: ns.prefix, prefetch: 2 } };
   const bus: Bus = lightbus.create({
-    config: { service_name: 'lag', bus: { schema: { transport: { amqp: { url: AMQP_URL, prefix: ns.prefix } } } }, apis: { default: { event_transport: role } } },
+    config: {
+      service_name: 'lag',
+      bus: { schema: { transport: { amqp: { url: AMQP_URL, prefix: ns.prefix } } } },
+      apis: { default: { event_transport: role } },
+    },
     transports: [transport],
     logLevel: 'critical',
   });
@@ -46,15 +50,28 @@ it('reports the group queue depth of a listener and sees it rise and fall', asyn
     await bus.start({ features: ['events'] });
     for (let i = 0; i < 20; i++) await bus.client.fireEvent(apiName, 'happened', { i });
     const lag = async (): Promise<number | undefined> => {
-      const point = (await sdk.metric('messaging.consumer.lag')).find((p) => p.attributes['lightbus.listener'] === 'slow');
+      const point = (await sdk.metric('messaging.consumer.lag')).find(
+        (p) => p.attributes['lightbus.listener'] === 'slow',
+      );
       return point === undefined ? undefined : Number(point.value);
     };
     // Prefetch 2: two are with the held handler, the rest wait in the queue.
-    await waitFor(async () => (await lag()) === 18, { timeout: 10_000, message: 'a lag of 18 while the handler is held' });
-    const point = (await sdk.metric('messaging.consumer.lag')).find((p) => p.attributes['lightbus.listener'] === 'slow');
-    expect(point?.attributes).toMatchObject({ 'messaging.system': 'amqp', 'messaging.consumer.group.name': 'lag-slow' });
+    await waitFor(async () => (await lag()) === 18, {
+      timeout: 10_000,
+      message: 'a lag of 18 while the handler is held',
+    });
+    const point = (await sdk.metric('messaging.consumer.lag')).find(
+      (p) => p.attributes['lightbus.listener'] === 'slow',
+    );
+    expect(point?.attributes).toMatchObject({
+      'messaging.system': 'amqp',
+      'messaging.consumer.group.name': 'lag-slow',
+    });
     release();
-    await waitFor(async () => handled === 20 && (await lag()) === 0, { timeout: 10_000, message: 'the lag to fall to 0' });
+    await waitFor(async () => handled === 20 && (await lag()) === 0, {
+      timeout: 10_000,
+      message: 'the lag to fall to 0',
+    });
   } finally {
     await bus.close();
     await sdk.shutdown();

@@ -9,7 +9,6 @@ import path from 'node:path';
 import { startTypeScript, waitFor, type ChildRun } from '@lightbus/testing';
 import { AMQP_URL, TcpProxy, TestNamespace, connectionsNamed, listQueues, withChannel } from './helpers';
 
-
 const FIXTURES = path.join(__dirname, 'fixtures');
 const namespaces: TestNamespace[] = [];
 const children: ChildRun[] = [];
@@ -17,7 +16,8 @@ const children: ChildRun[] = [];
 const proxies: TcpProxy[] = [];
 
 afterEach(async () => {
-  for (const child of children.splice(0)) if (child.child.exitCode === null && child.child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children.splice(0))
+    if (child.child.exitCode === null && child.child.signalCode === null) child.kill('SIGKILL');
   await Promise.all(proxies.splice(0).map((p) => p.stop()));
   await Promise.all(namespaces.splice(0).map((n) => n.cleanup()));
 });
@@ -57,7 +57,9 @@ it('close() during a reconnection attempt to a broker that never answers ends th
   proxies.push(proxy);
   await proxy.start();
   // connection_timeout 60 s: without ending the attempt, its socket and timer would keep the child alive that long.
-  const child = startTypeScript(path.join(FIXTURES, 'close-while-reconnecting.ts'), { env: { PROXY_URL: proxy.url, PREFIX: ns.prefix } });
+  const child = startTypeScript(path.join(FIXTURES, 'close-while-reconnecting.ts'), {
+    env: { PROXY_URL: proxy.url, PREFIX: ns.prefix },
+  });
   children.push(child);
   await child.waitForOutput('connected');
   // The connection is cut; the reconnection attempt reaches a server that accepts and never answers.
@@ -68,6 +70,9 @@ it('close() during a reconnection attempt to a broker that never answers ends th
   const handles = JSON.parse(lines(child.output(), 'handles')[0]!) as string[];
   expect(handles.filter((h) => h !== 'TTYWrap' && h !== 'PipeWrap')).toEqual([]);
   // The child dropped the attempt's socket, and ends by itself.
-  await waitFor(() => proxy.silentSockets.size === 0, { timeout: 10_000, message: 'the child to drop its connection attempt' });
+  await waitFor(() => proxy.silentSockets.size === 0, {
+    timeout: 10_000,
+    message: 'the child to drop its connection attempt',
+  });
   expect(await child.exit).toEqual({ code: 0, signal: null });
 });

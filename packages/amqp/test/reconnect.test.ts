@@ -11,14 +11,24 @@ import { Collector, waitFor } from '@lightbus/testing';
 import type { AmqpResultTransport, AmqpRpcTransport } from '@lightbus/amqp';
 import { namespaces, closeConnections, connectionsNamed, consumerCounts, listQueues } from './helpers';
 
-
 const namespace = namespaces('reconn');
 
 type Caller = { rpc: AmqpRpcTransport; result: AmqpResultTransport };
 
 /** A call as core makes it: expectResult, callRpc, await the result within the deadline. */
-async function call(caller: Caller, apiName: string, kwargs: Record<string, unknown>, timeoutSeconds = 5): Promise<ResultMessage> {
-  const message: OutgoingCall = { id: newMessageId(), apiName, procedureName: 'echo', kwargs, deadline: Date.now() + timeoutSeconds * 1000 };
+async function call(
+  caller: Caller,
+  apiName: string,
+  kwargs: Record<string, unknown>,
+  timeoutSeconds = 5,
+): Promise<ResultMessage> {
+  const message: OutgoingCall = {
+    id: newMessageId(),
+    apiName,
+    procedureName: 'echo',
+    kwargs,
+    deadline: Date.now() + timeoutSeconds * 1000,
+  };
   const pending = await caller.result.expectResult(message);
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -39,7 +49,12 @@ function echo(worker: Caller, apiName: string, started?: Collector<string>, gate
   return worker.rpc.consumeRpcs([apiName], async (message) => {
     started?.push(message.id);
     if (gate) await gate;
-    await worker.result.sendResult(message, { id: newMessageId(), rpcMessageId: message.id, result: message.kwargs, error: false });
+    await worker.result.sendResult(message, {
+      id: newMessageId(),
+      rpcMessageId: message.id,
+      result: message.kwargs,
+      error: false,
+    });
   });
 }
 
@@ -83,7 +98,9 @@ it('a caller whose connection is closed gets an error at once for calls in fligh
   const gate = new Promise<void>((resolve) => (open = resolve));
   const started = new Collector<string>();
   const consumer = await echo(worker, 'svc.api', started, gate);
-  const inFlight = Array.from({ length: 5 }, (_, i) => call(caller, 'svc.api', { i }, 20).catch((error: unknown) => error));
+  const inFlight = Array.from({ length: 5 }, (_, i) =>
+    call(caller, 'svc.api', { i }, 20).catch((error: unknown) => error),
+  );
   await started.waitForCount(5);
   const t0 = Date.now();
   expect(await closeConnections(`${ns.prefix}-caller`)).toBe(1);
@@ -100,8 +117,14 @@ it('a caller whose connection is closed gets an error at once for calls in fligh
 
 it('with reply_mode queue, calls in flight still get results sent after the caller reconnected', async () => {
   const ns = namespace();
-  const worker = ns.connect(ns.context({ processName: 'worker' }), { all: { connection_name: `${ns.prefix}-worker` }, result: { reply_mode: 'queue' } });
-  const caller = ns.connect(ns.context({ processName: 'caller' }), { all: { connection_name: `${ns.prefix}-caller` }, result: { reply_mode: 'queue' } });
+  const worker = ns.connect(ns.context({ processName: 'worker' }), {
+    all: { connection_name: `${ns.prefix}-worker` },
+    result: { reply_mode: 'queue' },
+  });
+  const caller = ns.connect(ns.context({ processName: 'caller' }), {
+    all: { connection_name: `${ns.prefix}-caller` },
+    result: { reply_mode: 'queue' },
+  });
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
   const started = new Collector<string>();
@@ -113,10 +136,15 @@ it('with reply_mode queue, calls in flight still get results sent after the call
   const before = await connectionsNamed(`${ns.prefix}-caller`);
   await closeConnections(`${ns.prefix}-caller`);
   // The caller reconnects and declares its reply queue again, under the same name.
-  await waitFor(async () => {
-    const now = await connectionsNamed(`${ns.prefix}-caller`);
-    return now.length > 0 && now.every((name) => !before.includes(name)) && (await replyQueues()).includes(replyQueue!);
-  }, { timeout: 20_000, interval: 200, message: 'the caller to reconnect and declare its reply queue again' });
+  await waitFor(
+    async () => {
+      const now = await connectionsNamed(`${ns.prefix}-caller`);
+      return (
+        now.length > 0 && now.every((name) => !before.includes(name)) && (await replyQueues()).includes(replyQueue!)
+      );
+    },
+    { timeout: 20_000, interval: 200, message: 'the caller to reconnect and declare its reply queue again' },
+  );
   open();
   const results = await Promise.all(inFlight);
   expect(results.map((r) => r.result)).toEqual(Array.from({ length: 5 }, (_, i) => ({ i })));
@@ -125,17 +153,31 @@ it('with reply_mode queue, calls in flight still get results sent after the call
 
 it('consumers and producers whose connections are closed resume; every event is handled (at least once)', async () => {
   const ns = namespace();
-  const producer = ns.connect(ns.context({ processName: 'producer' }), { all: { connection_name: `${ns.prefix}-producer` } }).event;
-  const consumerSet = ns.connect(ns.context({ processName: 'consumer' }), { all: { connection_name: `${ns.prefix}-consumer` }, event: { prefetch: 10 } });
-  const handled = new Collector<string>();
-  const consumer = await consumerSet.event.consume({ events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-l', consumer: 'c1' }, async (message: EventMessage) => {
-    await new Promise((resolve) => setTimeout(resolve, 2));
-    handled.push(message.id);
+  const producer = ns.connect(ns.context({ processName: 'producer' }), {
+    all: { connection_name: `${ns.prefix}-producer` },
+  }).event;
+  const consumerSet = ns.connect(ns.context({ processName: 'consumer' }), {
+    all: { connection_name: `${ns.prefix}-consumer` },
+    event: { prefetch: 10 },
   });
+  const handled = new Collector<string>();
+  const consumer = await consumerSet.event.consume(
+    { events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-l', consumer: 'c1' },
+    async (message: EventMessage) => {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      handled.push(message.id);
+    },
+  );
   const sent: string[] = [];
   const fire = async (count: number) => {
     for (let i = 0; i < count; i++) {
-      const message: EventMessage = { id: newMessageId(), apiName: 'svc.api', eventName: 'tick', version: 1, kwargs: { i } };
+      const message: EventMessage = {
+        id: newMessageId(),
+        apiName: 'svc.api',
+        eventName: 'tick',
+        version: 1,
+        kwargs: { i },
+      };
       await producer.sendEvent(message, { timeoutSeconds: 20 });
       sent.push(message.id);
     }
@@ -149,17 +191,33 @@ it('consumers and producers whose connections are closed resume; every event is 
   await closeConnections(`${ns.prefix}-producer`);
   await firing;
   expect(sent).toHaveLength(200);
-  await waitFor(() => sent.every((id) => handled.items.includes(id)), { timeout: 30_000, interval: 100, message: 'every fired event to be handled' });
+  await waitFor(() => sent.every((id) => handled.items.includes(id)), {
+    timeout: 30_000,
+    interval: 100,
+    message: 'every fired event to be handled',
+  });
   await consumer.stop();
 });
 
 it('after two reconnections every consumer consumes exactly once (no duplicate consumers)', async () => {
   const ns = namespace();
-  const worker = ns.connect(ns.context({ processName: 'worker' }), { all: { connection_name: `${ns.prefix}-worker` }, result: { reply_mode: 'queue' } });
+  const worker = ns.connect(ns.context({ processName: 'worker' }), {
+    all: { connection_name: `${ns.prefix}-worker` },
+    result: { reply_mode: 'queue' },
+  });
   const rpcConsumer = await echo(worker, 'svc.api');
   const handled = new Collector<string>();
-  const eventConsumer = await worker.event.consume({ events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-l', consumer: 'w' }, async (m) => handled.push(m.id));
-  const pending = await worker.result.expectResult({ id: newMessageId(), apiName: 'svc.api', procedureName: 'x', kwargs: {}, deadline: Date.now() + 60_000 });
+  const eventConsumer = await worker.event.consume(
+    { events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-l', consumer: 'w' },
+    async (m) => handled.push(m.id),
+  );
+  const pending = await worker.result.expectResult({
+    id: newMessageId(),
+    apiName: 'svc.api',
+    procedureName: 'x',
+    kwargs: {},
+    deadline: Date.now() + 60_000,
+  });
   const replyQueue = pending.returnPath.slice('amqp:'.length);
   const consumers = async () => {
     const counts = await consumerCounts(ns.prefix);
@@ -171,7 +229,11 @@ it('after two reconnections every consumer consumes exactly once (no duplicate c
     await waitFor(
       async () => {
         const now = await connectionsNamed(`${ns.prefix}-worker`);
-        return now.length === before.length && now.every((pid) => !before.includes(pid)) && (await consumers()).every((n) => n === 1);
+        return (
+          now.length === before.length &&
+          now.every((pid) => !before.includes(pid)) &&
+          (await consumers()).every((n) => n === 1)
+        );
       },
       { timeout: 20_000, interval: 100, message: `every consumer back after reconnection ${round}` },
     );

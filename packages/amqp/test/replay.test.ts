@@ -8,10 +8,15 @@ import { Collector } from '@lightbus/testing';
 import { transport } from '@lightbus/amqp';
 import { AMQP_URL, namespaces, listQueues } from './helpers';
 
-
 const namespace = namespaces('replay');
 
-const tick = (i: number): EventMessage => ({ id: newMessageId(), apiName: 'svc.api', eventName: 'tick', version: 1, kwargs: { i } });
+const tick = (i: number): EventMessage => ({
+  id: newMessageId(),
+  apiName: 'svc.api',
+  eventName: 'tick',
+  version: 1,
+  kwargs: { i },
+});
 const spec = (group: string) => ({ events: [{ apiName: 'svc.api', eventName: 'tick' }], group, consumer: 'c1' });
 
 it('replays from a position taken from history, and only when the group is new', async () => {
@@ -31,15 +36,26 @@ it('replays from a position taken from history, and only when the group is new',
   expect((await listQueues(ns.prefix)).map((q) => q.name)).not.toContain(`${ns.prefix}.stream.svc.other`);
   // A start time in the future: no event yet, answered at once (not a read that never reaches its end).
   const future: EventMessage[] = [];
-  for await (const message of events.history({ apiName: 'svc.api', start: new Date(Date.now() + 3_600_000) })) future.push(message);
+  for await (const message of events.history({ apiName: 'svc.api', start: new Date(Date.now() + 3_600_000) }))
+    future.push(message);
   expect(future).toEqual([]);
   // The same for a replay: a new group with `since` in the future gets live events at once (no stalled read, no error logged).
   const errors: string[] = [];
-  const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m) => void errors.push(m) };
+  const quiet: Logger = {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: () => undefined,
+    error: (m) => void errors.push(m),
+  };
   const watched = ns.connect(ns.context({ logger: quiet }), { event: { stream: true } }).event;
   const live = new Collector<EventMessage>();
   const fromFuture = await watched.consume(
-    { events: [{ apiName: 'svc.later', eventName: 'tick' }], group: 'svc-from-future', consumer: 'c1', since: { kind: 'time', time: new Date(Date.now() + 3_600_000) } },
+    {
+      events: [{ apiName: 'svc.later', eventName: 'tick' }],
+      group: 'svc-from-future',
+      consumer: 'c1',
+      since: { kind: 'time', time: new Date(Date.now() + 3_600_000) },
+    },
     async (m) => live.push(m),
   );
   const now: EventMessage = { ...tick(9), apiName: 'svc.later' };
@@ -49,12 +65,18 @@ it('replays from a position taken from history, and only when the group is new',
   expect(errors).toEqual([]);
   await fromFuture.stop();
   const sinceFirst: EventMessage[] = [];
-  for await (const message of events.history({ apiName: 'svc.api', start: history[history.length - 1]!.time! })) sinceFirst.push(message);
+  for await (const message of events.history({ apiName: 'svc.api', start: history[history.length - 1]!.time! }))
+    sinceFirst.push(message);
   expect(sinceFirst.map((m) => m.id)).toEqual([...sent].reverse().map((m) => m.id));
 
   const got = new Collector<EventMessage>();
   const consumer = await events.consume(
-    { events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-from-position', consumer: 'c1', since: { kind: 'position', position } },
+    {
+      events: [{ apiName: 'svc.api', eventName: 'tick' }],
+      group: 'svc-from-position',
+      consumer: 'c1',
+      since: { kind: 'position', position },
+    },
     async (m) => got.push(m),
   );
   await got.waitForCount(2);
@@ -64,7 +86,12 @@ it('replays from a position taken from history, and only when the group is new',
   // The group exists now: `since` is ignored, only new events come.
   const again = new Collector<EventMessage>();
   const second = await events.consume(
-    { events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-from-position', consumer: 'c1', since: { kind: 'beginning' } },
+    {
+      events: [{ apiName: 'svc.api', eventName: 'tick' }],
+      group: 'svc-from-position',
+      consumer: 'c1',
+      since: { kind: 'beginning' },
+    },
     async (m) => again.push(m),
   );
   const fresh = tick(4);
@@ -90,7 +117,12 @@ it('hands over from the replay to the group queue without losing or repeating ev
   const got = new Collector<EventMessage>();
   const firing = fire(150, 150);
   const consumer = await consumerSide.consume(
-    { events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-handover', consumer: 'c1', since: { kind: 'beginning' } },
+    {
+      events: [{ apiName: 'svc.api', eventName: 'tick' }],
+      group: 'svc-handover',
+      consumer: 'c1',
+      since: { kind: 'beginning' },
+    },
     async (m) => got.push(m),
   );
   await firing;
@@ -109,9 +141,19 @@ it('hands over from the replay to the group queue without losing or repeating ev
 it('says so when a configuration without stream is asked for replay or history', async () => {
   const ns = namespace();
   const events = ns.connect(ns.context()).event;
-  expect(events.capabilities).toMatchObject({ replay: false, history: false, consumerGroups: true, durable: true, crossProcess: true });
-  await expect(events.consume({ ...spec('svc-x'), since: { kind: 'beginning' } }, async () => {})).rejects.toThrow(TransportCapabilityError);
-  await expect(events.consume({ ...spec('svc-x'), since: { kind: 'beginning' } }, async () => {})).rejects.toThrow(/event_transport\.amqp\.stream: true/);
+  expect(events.capabilities).toMatchObject({
+    replay: false,
+    history: false,
+    consumerGroups: true,
+    durable: true,
+    crossProcess: true,
+  });
+  await expect(events.consume({ ...spec('svc-x'), since: { kind: 'beginning' } }, async () => {})).rejects.toThrow(
+    TransportCapabilityError,
+  );
+  await expect(events.consume({ ...spec('svc-x'), since: { kind: 'beginning' } }, async () => {})).rejects.toThrow(
+    /event_transport\.amqp\.stream: true/,
+  );
   const reading = async () => {
     for await (const message of events.history({ apiName: 'svc.api' })) void message;
   };

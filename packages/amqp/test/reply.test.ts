@@ -24,14 +24,23 @@ for (const mode of ['direct', 'queue'] as const) {
   it(`fails a call at once with UndecodableResultError when its reply cannot be decoded (reply_mode ${mode})`, async () => {
     const ns = namespace();
     const caller = ns.connect(ns.context({ processName: 'caller' }), { result: { reply_mode: mode } });
-    const call: OutgoingCall = { id: newMessageId(), apiName: 'svc.api', procedureName: 'x', kwargs: {}, deadline: Date.now() + 30_000 };
+    const call: OutgoingCall = {
+      id: newMessageId(),
+      apiName: 'svc.api',
+      procedureName: 'x',
+      kwargs: {},
+      deadline: Date.now() + 30_000,
+    };
     const other: OutgoingCall = { ...call, id: newMessageId() };
     const pending = await caller.result.expectResult(call);
     const bystander = await caller.result.expectResult(other);
     await caller.rpc.callRpc({ ...call, returnPath: pending.returnPath });
     // A worker that answers with something that is not a result, with the call's correlation id.
     await withChannel(async (channel) => {
-      const received = await waitFor(async () => (await channel.get(`${ns.prefix}.rpc.svc.api`, { noAck: true })) || undefined, { message: 'the call in its queue' });
+      const received = await waitFor(
+        async () => (await channel.get(`${ns.prefix}.rpc.svc.api`, { noAck: true })) || undefined,
+        { message: 'the call in its queue' },
+      );
       const replyTo = String(received.properties.replyTo);
       channel.sendToQueue(replyTo, Buffer.from('{"metadata": {"id": "r1"'), { correlationId: call.id });
       channel.sendToQueue(replyTo, Buffer.from('garbage'), { correlationId: 'nobody-waits-for-this' });
@@ -42,7 +51,9 @@ for (const mode of ['direct', 'queue'] as const) {
     const result = await waitFor(settled, { message: 'the call to fail (long before its 30 s deadline)' });
     expect(result.error).toBeInstanceOf(UndecodableResultError);
     expect((result.error as UndecodableResultError).code).toBe('LIGHTBUS_UNDECODABLE_RESULT');
-    expect((result.error as Error).message).toContain(`The result of call ${call.id} cannot be decoded: body is not JSON`);
+    expect((result.error as Error).message).toContain(
+      `The result of call ${call.id} cannot be decoded: body is not JSON`,
+    );
     // Another call waiting on the same endpoint is not affected.
     expect(bystanderOutcome()).toBeUndefined();
     pending.cancel();

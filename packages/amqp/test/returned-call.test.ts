@@ -15,11 +15,20 @@ const namespace = namespaces('ret');
 type Caller = { rpc: AmqpRpcTransport; result: AmqpResultTransport };
 
 function callMessage(apiName: string, timeoutSeconds: number): OutgoingCall {
-  return { id: newMessageId(), apiName, procedureName: 'echo', kwargs: { n: 1 }, deadline: Date.now() + timeoutSeconds * 1000 };
+  return {
+    id: newMessageId(),
+    apiName,
+    procedureName: 'echo',
+    kwargs: { n: 1 },
+    deadline: Date.now() + timeoutSeconds * 1000,
+  };
 }
 
 /** As core calls: expectResult, then callRpc; resolves with the pending result once the call is sent. */
-async function send(caller: Caller, message: OutgoingCall, timeoutSeconds: number): Promise<{ result: Promise<ResultMessage>; cancel(): void }> {
+async function send(
+  caller: Caller,
+  message: OutgoingCall,
+): Promise<{ result: Promise<ResultMessage>; cancel(): void }> {
   const pending = await caller.result.expectResult(message);
   try {
     await caller.rpc.callRpc({ ...message, returnPath: pending.returnPath });
@@ -37,13 +46,18 @@ for (const mode of ['direct', 'queue'] as const) {
     const worker = ns.connect(ns.context({ processName: 'worker' }));
     const serve = () =>
       worker.rpc.consumeRpcs(['svc.api'], async (message) => {
-        await worker.result.sendResult(message, { id: newMessageId(), rpcMessageId: message.id, result: message.kwargs, error: false });
+        await worker.result.sendResult(message, {
+          id: newMessageId(),
+          rpcMessageId: message.id,
+          result: message.kwargs,
+          error: false,
+        });
       });
     const queue = `${ns.prefix}.rpc.svc.api`;
 
     // A first call declares the queue (caller and worker) and gets its result.
     const consumer = await serve();
-    const first = await send(caller, callMessage('svc.api', 30), 30);
+    const first = await send(caller, callMessage('svc.api', 30));
     expect((await first.result).result).toEqual({ n: 1 });
     first.cancel();
     await consumer.stop();
@@ -54,7 +68,7 @@ for (const mode of ['direct', 'queue'] as const) {
     });
 
     // The call is returned (and still confirmed): callRpc fails at once, long before the call's 30 s timeout.
-    const error = await send(caller, callMessage('svc.api', 30), 30).then(
+    const error = await send(caller, callMessage('svc.api', 30)).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -65,7 +79,7 @@ for (const mode of ['direct', 'queue'] as const) {
     expect((error as Error).message).toContain('calling again is safe');
 
     // The next call declares the queue again: it is routed (callRpc resolves) and waits there for a worker.
-    const next = await send(caller, callMessage('svc.api', 30), 30);
+    const next = await send(caller, callMessage('svc.api', 30));
     expect(await withChannel(async (channel) => (await channel.checkQueue(queue)).messageCount)).toBe(1);
     const again = await serve();
     expect((await next.result).result).toEqual({ n: 1 });

@@ -16,7 +16,13 @@ afterEach(async () => {
 const namespace = namespaces('shut');
 
 const spec = (group: string) => ({ events: [{ apiName: 'svc.api', eventName: 'tick' }], group, consumer: 'c1' });
-const tick = (): EventMessage => ({ id: newMessageId(), apiName: 'svc.api', eventName: 'tick', version: 1, kwargs: {} });
+const tick = (): EventMessage => ({
+  id: newMessageId(),
+  apiName: 'svc.api',
+  eventName: 'tick',
+  version: 1,
+  kwargs: {},
+});
 
 async function consumerCount(queue: string): Promise<number> {
   return withChannel(async (channel) => (await channel.checkQueue(queue)).consumerCount);
@@ -51,17 +57,24 @@ it('stop() while a consumer waits to resume after losing its connection: returns
   await proxy.start();
   const ns = namespace();
   const logs = new LogCollector();
-  const set = ns.connect(ns.context({ logger: logs }), { all: { url: proxy.url, reconnect_initial_delay: 0.05, reconnect_max_delay: 0.2 } });
+  const set = ns.connect(ns.context({ logger: logs }), {
+    all: { url: proxy.url, reconnect_initial_delay: 0.05, reconnect_max_delay: 0.2 },
+  });
   const got = new Collector<string>();
   const consumer = await set.event.consume(spec('svc-l'), async (m) => got.push(m.id));
   await set.event.sendEvent(tick(), { timeoutSeconds: 5 });
   await got.waitForCount(1);
   await proxy.stop();
   // Several failed attempts: the consumer's own retry (after 0.1 s) now waits for the connection.
-  await waitFor(() => logs.lines.filter((l) => l.includes('Reconnecting to RabbitMQ failed') && l.includes('event consumer')).length >= 3, {
-    timeout: 20_000,
-    message: 'failed reconnection attempts',
-  });
+  await waitFor(
+    () =>
+      logs.lines.filter((l) => l.includes('Reconnecting to RabbitMQ failed') && l.includes('event consumer')).length >=
+      3,
+    {
+      timeout: 20_000,
+      message: 'failed reconnection attempts',
+    },
+  );
   await consumer.stop();
   await set.event.close();
   expect(logs.lines.filter((l) => l.startsWith('error'))).toEqual([]);
@@ -72,7 +85,13 @@ for (const mode of ['direct', 'queue'] as const) {
   it(`close() fails the calls still waiting for their results with BusClosedError (reply_mode ${mode})`, async () => {
     const ns = namespace();
     const set = ns.connect(ns.context(), { result: { reply_mode: mode } });
-    const call: OutgoingCall = { id: newMessageId(), apiName: 'svc.api', procedureName: 'x', kwargs: {}, deadline: Date.now() + 60_000 };
+    const call: OutgoingCall = {
+      id: newMessageId(),
+      apiName: 'svc.api',
+      procedureName: 'x',
+      kwargs: {},
+      deadline: Date.now() + 60_000,
+    };
     const pending = await set.result.expectResult(call);
     let settled: unknown;
     pending.result.catch((error: unknown) => (settled = error));

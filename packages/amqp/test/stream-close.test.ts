@@ -18,7 +18,13 @@ afterEach(async () => {
 });
 const namespace = namespaces('stclose');
 
-const tick = (i: number): EventMessage => ({ id: newMessageId(), apiName: 'svc.api', eventName: 'tick', version: 1, kwargs: { i } });
+const tick = (i: number): EventMessage => ({
+  id: newMessageId(),
+  apiName: 'svc.api',
+  eventName: 'tick',
+  version: 1,
+  kwargs: { i },
+});
 
 async function startProxy(): Promise<TcpProxy> {
   const proxy = new TcpProxy();
@@ -32,7 +38,10 @@ it('history() cut short by close() fails with BusClosedError', async () => {
   const producer = ns.connect(ns.context(), { event: { stream: true } }).event;
   for (let i = 0; i < 3; i++) await producer.sendEvent(tick(i), { timeoutSeconds: 5 });
   const proxy = await startProxy();
-  const reader = ns.connect(ns.context({ processName: 'reader' }), { all: { url: proxy.url }, event: { stream: true } }).event;
+  const reader = ns.connect(ns.context({ processName: 'reader' }), {
+    all: { url: proxy.url },
+    event: { stream: true },
+  }).event;
   const muted = proxy.muteChannelWhenClientSends(basicConsumeChannel);
   const reading = (async () => {
     for await (const message of reader.history({ apiName: 'svc.api' })) void message;
@@ -73,13 +82,21 @@ it('a replay waiting for stream data ends at once and quietly when its transport
   const handled: string[] = [];
   // A position the stream has not reached: the replay waits for data (and its marker) that never come.
   await events.consume(
-    { events: [{ apiName: 'svc.api', eventName: 'tick' }], group: 'svc-far', consumer: 'c1', since: { kind: 'position', position: '1000000' } },
+    {
+      events: [{ apiName: 'svc.api', eventName: 'tick' }],
+      group: 'svc-far',
+      consumer: 'c1',
+      since: { kind: 'position', position: '1000000' },
+    },
     async (m) => {
       handled.push(m.id);
     },
   );
   const stream = `${ns.prefix}.stream.svc.api`;
-  await waitFor(async () => (await consumerCounts(ns.prefix))[stream] === 1, { timeout: 20_000, message: 'the replay to read the stream' });
+  await waitFor(async () => (await consumerCounts(ns.prefix))[stream] === 1, {
+    timeout: 20_000,
+    message: 'the replay to read the stream',
+  });
   await events.close();
   expect(handled).toEqual([]);
   expect(logs.lines.filter((l) => l.startsWith('error'))).toEqual([]);

@@ -33,7 +33,10 @@ export class RecordingLogger implements Logger {
 let counter = 0;
 
 /** A config putting every role on a memory broker of its own, so tests never share messages. */
-export function memoryConfig(broker = `unit-${process.pid}-${++counter}`, extra: LightbusConfigInput = {}): LightbusConfigInput {
+export function memoryConfig(
+  broker = `unit-${process.pid}-${++counter}`,
+  extra: LightbusConfigInput = {},
+): LightbusConfigInput {
   const memory = { memory: { name: broker } };
   return {
     service_name: 'test-service',
@@ -94,7 +97,9 @@ export class SupportCaseApi extends Api {
 type BusFactory = ReturnType<typeof busFactory>;
 
 /** pair(): a worker bus serving SupportCaseApi and a client bus, on one fresh memory broker. */
-export function pairOn(buses: BusFactory): (extra?: LightbusConfigInput) => Promise<{ worker: TestBus; client: TestBus; config: LightbusConfigInput }> {
+export function pairOn(
+  buses: BusFactory,
+): (extra?: LightbusConfigInput) => Promise<{ worker: TestBus; client: TestBus; config: LightbusConfigInput }> {
   return async (extra = {}) => {
     const config = memoryConfig(undefined, extra);
     const worker = buses.make({ config });

@@ -91,7 +91,11 @@ describe('lightbus run', () => {
   it('reads the config given with --config and validates it', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'lightbus-cli-'));
     writeFileSync(path.join(dir, 'bad.yaml'), 'apis:\n  default:\n    rpc_timeout: soon\n');
-    const run = lightbus(['run', '--bus', path.join(FIXTURES, 'slow-bus.ts'), '--config', path.join(dir, 'bad.yaml')], {}, dir);
+    const run = lightbus(
+      ['run', '--bus', path.join(FIXTURES, 'slow-bus.ts'), '--config', path.join(dir, 'bad.yaml')],
+      {},
+      dir,
+    );
     const { code } = await run.exit;
     expect(code).toBe(1);
     expect(run.output()).toContain('apis.default.rpc_timeout: must be number (got "soon")');
@@ -115,7 +119,10 @@ describe('lightbus run', () => {
 
 describe('a script awaiting a call', () => {
   it('stays alive until the call ends with its timeout', async () => {
-    const run = startNode(['--import', 'tsx', path.join(FIXTURES, 'await-call.ts')], { cwd: FIXTURES, env: { LIGHTBUS_CONFIG: '' } });
+    const run = startNode(['--import', 'tsx', path.join(FIXTURES, 'await-call.ts')], {
+      cwd: FIXTURES,
+      env: { LIGHTBUS_CONFIG: '' },
+    });
     expect((await run.exit).code).toBe(0);
     expect(run.output()).toContain('call ended: LIGHTBUS_RPC_TIMEOUT');
   });
@@ -130,9 +137,23 @@ describe('lightbus inspect', () => {
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as { event_name: string; kwargs: { user: string } });
-    expect(events.map((e) => `${e.event_name}:${e.kwargs.user}`)).toEqual(['loggedOut:ann', 'loggedIn:bob', 'loggedIn:ann']);
+    expect(events.map((e) => `${e.event_name}:${e.kwargs.user}`)).toEqual([
+      'loggedOut:ann',
+      'loggedIn:bob',
+      'loggedIn:ann',
+    ]);
 
-    const one = lightbus(['inspect', '--bus', 'history-bus.mts', '--api', 'audit', '--event', 'loggedIn', '--limit', '1']);
+    const one = lightbus([
+      'inspect',
+      '--bus',
+      'history-bus.mts',
+      '--api',
+      'audit',
+      '--event',
+      'loggedIn',
+      '--limit',
+      '1',
+    ]);
     expect((await one.exit).code).toBe(0);
     expect(one.output()).toMatch(/audit\.loggedIn {2}id=[0-9a-f-]+ native_id=\d+\n {4}\{"user":"bob"\}/);
   });

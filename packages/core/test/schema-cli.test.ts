@@ -34,7 +34,15 @@ function typecheck(dir: string): string {
   writeFileSync(
     path.join(dir, 'tsconfig.json'),
     JSON.stringify({
-      compilerOptions: { strict: true, noEmit: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', skipLibCheck: true, types: ['node'] },
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        target: 'ES2022',
+        skipLibCheck: true,
+        types: ['node'],
+      },
       include: ['*.ts'],
     }),
   );
@@ -48,7 +56,10 @@ afterAll(() => created.forEach((dir) => rmSync(dir, { recursive: true, force: tr
 describe('lightbus dumpschema', () => {
   it("writes the bus module's API schemas to stdout, a file, or one file per API", async () => {
     const stdout = await succeed(['dumpschema', '--bus', 'typed-bus.ts']);
-    const schemas = JSON.parse(stdout) as Record<string, { rpcs: Record<string, unknown>; events: Record<string, unknown> }>;
+    const schemas = JSON.parse(stdout) as Record<
+      string,
+      { rpcs: Record<string, unknown>; events: Record<string, unknown> }
+    >;
     expect(Object.keys(schemas)).toEqual(['shop.catalog']);
     expect(Object.keys(schemas['shop.catalog']!.rpcs).sort()).toEqual(['count', 'product', 'search']);
     expect(Object.keys(schemas['shop.catalog']!.events).sort()).toEqual(['priceChanged', 'restocked']);
@@ -66,7 +77,9 @@ describe('lightbus run --schema', () => {
     const run = lightbus(['run', '--bus', 'typed-bus.ts', '--schema', 'python-schema.json'], { CALL_REMOTE: '1' });
     const { code } = await run.exit;
     expect(code).toBe(0);
-    expect(run.output()).toContain(`remote call: Invalid parameters for billing.invoices.get(): 'id' must be integer (got "x").`);
+    expect(run.output()).toContain(
+      `remote call: Invalid parameters for billing.invoices.get(): 'id' must be integer (got "x").`,
+    );
   });
 
   it('says what is wrong with a schema file', async () => {

@@ -1,4 +1,9 @@
-import { EncodingError, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core/transport';
+import {
+  EncodingError,
+  type EventMessage,
+  type OutgoingRpcMessage,
+  type ResultMessage,
+} from '@lightbus/core/transport';
 import {
   H,
   correlationIdOf,
@@ -21,7 +26,10 @@ import {
 } from './codec';
 
 /** What a consumer would see for a produced record. */
-function received(record: OutgoingRecord, at = { topic: 't', partition: 2, offset: '41', timestamp: '1700000000123' }): IncomingRecord {
+function received(
+  record: OutgoingRecord,
+  at = { topic: 't', partition: 2, offset: '41', timestamp: '1700000000123' },
+): IncomingRecord {
   const headers: Record<string, Buffer> = {};
   for (const [name, value] of Object.entries(record.headers)) headers[name] = Buffer.from(value);
   return {
@@ -67,7 +75,10 @@ describe('events on the wire (CloudEvents binary mode)', () => {
   it('decodes foreign values safely and exactly: __proto__ an own property, NaN, integers beyond 2^53', () => {
     const record = received(encodeEvent({ ...event, kwargs: { big: 2n ** 63n + 1n } }, 'k', 's'));
     expect(record.value!.toString()).toContain('"big":9223372036854775809');
-    const foreign = { ...record, value: Buffer.from(record.value!.toString().replace('"big":', '"__proto__":{"polluted":true},"n":NaN,"big":')) };
+    const foreign = {
+      ...record,
+      value: Buffer.from(record.value!.toString().replace('"big":', '"__proto__":{"polluted":true},"n":NaN,"big":')),
+    };
     const decoded = decodeEvent(foreign);
     if (!decoded.ok) throw new Error(decoded.reason);
     const kwargs = decoded.value.kwargs as Record<string, unknown>;
@@ -77,16 +88,34 @@ describe('events on the wire (CloudEvents binary mode)', () => {
   });
 
   it('tells the API and event from the headers alone (API names have dots, event names none)', () => {
-    expect(eventTypeOf(received(encodeEvent(event, 'k', 's')))).toEqual({ apiName: 'support.case', eventName: 'caseCreated' });
+    expect(eventTypeOf(received(encodeEvent(event, 'k', 's')))).toEqual({
+      apiName: 'support.case',
+      eventName: 'caseCreated',
+    });
     expect(eventTypeOf({ headers: {} })).toBeUndefined();
     expect(eventTypeOf({ headers: { ce_type: 'nodot' } })).toBeUndefined();
   });
 
   it.each([
     ['no headers at all', { ...received(encodeEvent(event, 'k', 's')), headers: {} }, /ce_specversion/],
-    ['a value that is not JSON', { ...received(encodeEvent(event, 'k', 's')), value: Buffer.from('{nope') }, /not JSON/],
-    ['a JSON value that is not an object', { ...received(encodeEvent(event, 'k', 's')), value: Buffer.from('[1]') }, /not a JSON object/],
-    ['another content type', received({ ...encodeEvent(event, 'k', 's'), headers: { ...encodeEvent(event, 'k', 's').headers, 'content-type': 'application/avro' } }), /content-type/],
+    [
+      'a value that is not JSON',
+      { ...received(encodeEvent(event, 'k', 's')), value: Buffer.from('{nope') },
+      /not JSON/,
+    ],
+    [
+      'a JSON value that is not an object',
+      { ...received(encodeEvent(event, 'k', 's')), value: Buffer.from('[1]') },
+      /not a JSON object/,
+    ],
+    [
+      'another content type',
+      received({
+        ...encodeEvent(event, 'k', 's'),
+        headers: { ...encodeEvent(event, 'k', 's').headers, 'content-type': 'application/avro' },
+      }),
+      /content-type/,
+    ],
     ['no value', { ...received(encodeEvent(event, 'k', 's')), value: null }, /no value/],
   ])('refuses %s, saying why', (_name, record, reason) => {
     const decoded = decodeEvent(record as IncomingRecord);
@@ -135,9 +164,18 @@ describe('calls and results on the wire', () => {
     expect(correlationIdOf(received(okRecord))).toBe('c-1');
     expect(decodeResult(received(okRecord))).toEqual({ ok: true, value: ok });
 
-    const failed: ResultMessage = { id: 'r-2', rpcMessageId: 'c-1', result: 'boom', error: true, trace: 'TypeError: boom\n  at x', errorType: 'TypeError' };
+    const failed: ResultMessage = {
+      id: 'r-2',
+      rpcMessageId: 'c-1',
+      result: 'boom',
+      error: true,
+      trace: 'TypeError: boom\n  at x',
+      errorType: 'TypeError',
+    };
     expect(decodeResult(received(encodeResult(failed, 'p', 0)))).toEqual({ ok: true, value: failed });
-    expect(decodeResult(received(encodeResult({ id: 'r', rpcMessageId: 'c', result: undefined, error: false }, 'p', 0)))).toEqual({
+    expect(
+      decodeResult(received(encodeResult({ id: 'r', rpcMessageId: 'c', result: undefined, error: false }, 'p', 0))),
+    ).toEqual({
       ok: true,
       value: { id: 'r', rpcMessageId: 'c', result: null, error: false },
     });
@@ -156,8 +194,16 @@ describe('schemas on the wire', () => {
     const schema = { rpcs: {}, events: {} };
     const record = encodeSchema('support.case', schema, 60, 1_000_000);
     expect(record.key).toBe('support.case');
-    expect(JSON.parse(String(record.value))).toEqual({ api_name: 'support.case', schema, stored_at: 1_000_000, ttl_seconds: 60 });
-    expect(decodeSchema(received(record))).toEqual({ ok: true, value: { apiName: 'support.case', schema, expiresAt: 1_060_000 } });
+    expect(JSON.parse(String(record.value))).toEqual({
+      api_name: 'support.case',
+      schema,
+      stored_at: 1_000_000,
+      ttl_seconds: 60,
+    });
+    expect(decodeSchema(received(record))).toEqual({
+      ok: true,
+      value: { apiName: 'support.case', schema, expiresAt: 1_060_000 },
+    });
     expect(decodeSchema({ ...received(record), value: Buffer.from('{"x":1}') }).ok).toBe(false);
   });
 });
@@ -173,7 +219,12 @@ describe('dead letters', () => {
       value: Buffer.from([0xde, 0xad]),
       headers: { ce_id: Buffer.from('e-9'), multi: [Buffer.from('a'), Buffer.from('b')] },
     };
-    const dead = deadLetterOf(original, 'rejected by the handler: bad', 'lightbus.svc-listener', new Date('2024-01-01T00:00:00Z'));
+    const dead = deadLetterOf(
+      original,
+      'rejected by the handler: bad',
+      'lightbus.svc-listener',
+      new Date('2024-01-01T00:00:00Z'),
+    );
     expect(dead.key).toEqual(Buffer.from([0xff, 0x00]));
     expect(dead.value).toEqual(Buffer.from([0xde, 0xad]));
     expect(dead.headers).toEqual({
@@ -190,7 +241,10 @@ describe('dead letters', () => {
 });
 
 describe('trace context on records', () => {
-  const traceContext = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'vendor=1' };
+  const traceContext = {
+    traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    tracestate: 'vendor=1',
+  };
 
   it('travels as traceparent/tracestate headers on events, calls and results, and is read back', () => {
     const eventRecord = encodeEvent({ ...event, traceContext }, 'k', 's');
@@ -209,14 +263,30 @@ describe('trace context on records', () => {
     };
     const request = decodeRequest(received(encodeRequest(call)));
     expect(request.ok && request.value.traceContext).toEqual(traceContext);
-    const result = decodeResult(received(encodeResult({ id: 'r', rpcMessageId: 'c-1', result: 1, error: false, traceContext: { traceparent: traceContext.traceparent } }, 'x', 0)));
+    const result = decodeResult(
+      received(
+        encodeResult(
+          {
+            id: 'r',
+            rpcMessageId: 'c-1',
+            result: 1,
+            error: false,
+            traceContext: { traceparent: traceContext.traceparent },
+          },
+          'x',
+          0,
+        ),
+      ),
+    );
     expect(result.ok && result.value.traceContext).toEqual({ traceparent: traceContext.traceparent });
   });
 
   it('adds nothing without a trace context and ignores a malformed traceparent', () => {
     expect(Object.keys(encodeEvent(event, 'k', 's').headers)).not.toContain('traceparent');
     const record = encodeEvent(event, 'k', 's');
-    const decoded = decodeEvent(received({ ...record, headers: { ...record.headers, traceparent: 'not-a-traceparent' } }));
+    const decoded = decodeEvent(
+      received({ ...record, headers: { ...record.headers, traceparent: 'not-a-traceparent' } }),
+    );
     expect(decoded.ok && decoded.value.traceContext).toBeUndefined();
   });
 });

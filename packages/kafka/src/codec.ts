@@ -13,7 +13,20 @@
  * - Schemas: one record per API (key = API name) whose value says when it was
  *   stored and for how long it lives.
  */
-import { decodeJson, encodeForWire, isPlainObject, traceContextFromHeaders, traceHeaders, undecodable, type ApiSchema, type Decoded, type EventMessage, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '@lightbus/core/transport';
+import {
+  decodeJson,
+  encodeForWire,
+  isPlainObject,
+  traceContextFromHeaders,
+  traceHeaders,
+  undecodable,
+  type ApiSchema,
+  type Decoded,
+  type EventMessage,
+  type OutgoingRpcMessage,
+  type ResultMessage,
+  type RpcMessage,
+} from '@lightbus/core/transport';
 import type { PartitionKeyOption } from './options';
 
 /** A record to produce. */
@@ -143,7 +156,9 @@ export function encodeEvent(message: EventMessage, key: string, source: string, 
 }
 
 /** The (api, event) of an event record from its headers alone, or undefined when it has none. */
-export function eventTypeOf(record: Pick<IncomingRecord, 'headers'>): { apiName: string; eventName: string } | undefined {
+export function eventTypeOf(
+  record: Pick<IncomingRecord, 'headers'>,
+): { apiName: string; eventName: string } | undefined {
   const type = header(record, H.ceType);
   if (!type) return undefined;
   const dot = type.lastIndexOf('.');
@@ -158,7 +173,8 @@ export function nativeIdOf(record: Pick<IncomingRecord, 'topic' | 'partition' | 
 
 export function decodeEvent(record: IncomingRecord): Decoded<EventMessage> {
   const id = header(record, H.ceId);
-  if (header(record, H.ceSpecVersion) !== '1.0') return undecodable('no ce_specversion 1.0 header (not a Lightbus event)', id);
+  if (header(record, H.ceSpecVersion) !== '1.0')
+    return undecodable('no ce_specversion 1.0 header (not a Lightbus event)', id);
   if (!id) return undecodable('no ce_id header', id);
   const type = eventTypeOf(record);
   if (!type) return undecodable(`ce_type header '${header(record, H.ceType) ?? ''}' is not <api>.<event>`, id);
@@ -196,7 +212,11 @@ export function encodeRequest(message: OutgoingRpcMessage): OutgoingRecord {
     [H.deadline]: String(message.deadline),
     ...traceHeaders(message.traceContext),
   };
-  return { key: message.id, value: encodeForWire(message.kwargs, `the parameters of ${message.apiName}.${message.procedureName}()`), headers };
+  return {
+    key: message.id,
+    value: encodeForWire(message.kwargs, `the parameters of ${message.apiName}.${message.procedureName}()`),
+    headers,
+  };
 }
 
 /** A call's deadline (ms since the epoch) from its headers, without parsing the value. */
@@ -268,7 +288,13 @@ export function encodeResult(result: ResultMessage, token: string, partition: nu
   };
   if (result.error && result.errorType) headers[H.errorType] = result.errorType;
   const value = result.error
-    ? encodeForWire({ message: typeof result.result === 'string' ? result.result : String(result.result), trace: result.trace ?? '' }, 'an error result')
+    ? encodeForWire(
+        {
+          message: typeof result.result === 'string' ? result.result : String(result.result),
+          trace: result.trace ?? '',
+        },
+        'an error result',
+      )
     : encodeForWire(result.result === undefined ? null : result.result, 'a result');
   return { key: token, value, headers, partition };
 }
@@ -285,7 +311,8 @@ export function decodeResult(record: IncomingRecord): Decoded<ResultMessage> {
   const status = header(record, H.status);
   const parsed = parseJson(record);
   if (!parsed.ok) return undecodable(parsed.reason, rpcMessageId);
-  if (status === 'ok') return { ok: true, value: { id, rpcMessageId, result: parsed.value, error: false, ...traceContextOf(record) } };
+  if (status === 'ok')
+    return { ok: true, value: { id, rpcMessageId, result: parsed.value, error: false, ...traceContextOf(record) } };
   if (status !== 'error') return undecodable(`lightbus-status '${status ?? ''}' is neither ok nor error`, rpcMessageId);
   const body = isPlainObject(parsed.value) ? parsed.value : {};
   const errorType = header(record, H.errorType);
@@ -315,7 +342,10 @@ export interface StoredSchema {
 export function encodeSchema(apiName: string, schema: ApiSchema, ttlSeconds: number, now = Date.now()): OutgoingRecord {
   return {
     key: apiName,
-    value: encodeForWire({ api_name: apiName, schema, stored_at: now, ttl_seconds: ttlSeconds }, `the schema of API '${apiName}'`),
+    value: encodeForWire(
+      { api_name: apiName, schema, stored_at: now, ttl_seconds: ttlSeconds },
+      `the schema of API '${apiName}'`,
+    ),
     headers: { [H.contentType]: CONTENT_TYPE },
   };
 }
@@ -330,8 +360,12 @@ export function decodeSchema(record: IncomingRecord): Decoded<StoredSchema> {
   }
   const storedAt = Number(value.stored_at);
   const ttl = Number(value.ttl_seconds);
-  if (!Number.isFinite(storedAt) || !Number.isFinite(ttl)) return undecodable('stored_at or ttl_seconds is not a number', key);
-  return { ok: true, value: { apiName: value.api_name, schema: value.schema as unknown as ApiSchema, expiresAt: storedAt + ttl * 1000 } };
+  if (!Number.isFinite(storedAt) || !Number.isFinite(ttl))
+    return undecodable('stored_at or ttl_seconds is not a number', key);
+  return {
+    ok: true,
+    value: { apiName: value.api_name, schema: value.schema as unknown as ApiSchema, expiresAt: storedAt + ttl * 1000 },
+  };
 }
 
 // ---- dead letters ---------------------------------------------------------------------------

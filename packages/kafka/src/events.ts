@@ -44,7 +44,14 @@ export function orderingOf(key: PartitionKeyOption): TransportCapabilities['orde
 }
 
 export function kafkaCapabilities(key: PartitionKeyOption): TransportCapabilities {
-  return Object.freeze({ crossProcess: true, durable: true, consumerGroups: true, replay: true, history: true, ordering: orderingOf(key) });
+  return Object.freeze({
+    crossProcess: true,
+    durable: true,
+    consumerGroups: true,
+    replay: true,
+    history: true,
+    ordering: orderingOf(key),
+  });
 }
 
 /** `since: {position}` for Kafka: `topic:partition:offset` (an event's nativeId) or `partition:offset`, comma-separated. */
@@ -272,14 +279,20 @@ class EventConsumer {
       } catch (error) {
         if (generation !== this.generation) return;
         if (this.stopping && attempt >= 2) {
-          this.base.logger.warn(`Consumer group ${this.groupId}: could not record where new partitions start before stopping`, {
-            error: rootMessage(error),
-          });
+          this.base.logger.warn(
+            `Consumer group ${this.groupId}: could not record where new partitions start before stopping`,
+            {
+              error: rootMessage(error),
+            },
+          );
           return;
         }
         const wait = backoffDelay(attempt, { initialMs: 200, maxMs: 10_000 });
         if (!isRebalanceError(error)) {
-          this.base.logger.warn(`Consumer group ${this.groupId}: finding where to start failed; retrying in ${wait} ms`, { error: rootMessage(error) });
+          this.base.logger.warn(
+            `Consumer group ${this.groupId}: finding where to start failed; retrying in ${wait} ms`,
+            { error: rootMessage(error) },
+          );
         }
         await delay(wait);
       }
@@ -309,7 +322,11 @@ class EventConsumer {
       });
     }
     const time = since.time.getTime();
-    const found = await this.base.client.offsetsForTime(topic, time, marks.filter((m) => partitions.includes(m.partition)));
+    const found = await this.base.client.offsetsForTime(
+      topic,
+      time,
+      marks.filter((m) => partitions.includes(m.partition)),
+    );
     return found.map((f) => {
       if (!f.exact) this.scanFrom.set(`${topic}:${f.partition}`, time);
       return { topic, partition: f.partition, offset: f.offset };
@@ -341,8 +358,15 @@ class EventConsumer {
         settled = await settleEvent(
           decoded,
           (message) => this.runHandler(message, batch),
-          { deliveryLimit: this.transport.options.delivery_limit, deliveries: () => deliveries.failed(this.groupId, record) },
-          { ack: () => undefined, deadLetter: (reason) => this.base.setAside(this.transport.deadLetterTopic, record, reason, this.groupId, id, 'Event') },
+          {
+            deliveryLimit: this.transport.options.delivery_limit,
+            deliveries: () => deliveries.failed(this.groupId, record),
+          },
+          {
+            ack: () => undefined,
+            deadLetter: (reason) =>
+              this.base.setAside(this.transport.deadLetterTopic, record, reason, this.groupId, id, 'Event'),
+          },
         );
       } catch (error) {
         // Setting it aside failed: leave it for a retry.
@@ -423,7 +447,8 @@ class EventConsumer {
 /** `topic[partition:offset,...]`, one entry per topic. */
 function describeOffsets(offsets: readonly PartitionOffset[]): string {
   const byTopic = new Map<string, string[]>();
-  for (const { topic, partition, offset } of offsets) byTopic.set(topic, [...(byTopic.get(topic) ?? []), `${partition}:${offset}`]);
+  for (const { topic, partition, offset } of offsets)
+    byTopic.set(topic, [...(byTopic.get(topic) ?? []), `${partition}:${offset}`]);
   return [...byTopic].map(([topic, parts]) => `${topic}[${parts.join(',')}]`).join(' ');
 }
 

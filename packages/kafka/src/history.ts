@@ -7,7 +7,15 @@
  *
  * Partitions are read directly (no consumer group), and nothing is committed.
  */
-import { BusClosedError, LightbusError, deferred, withTimeout, type Deferred, type EventMessage, type HistoryQuery } from '@lightbus/core/transport';
+import {
+  BusClosedError,
+  LightbusError,
+  deferred,
+  withTimeout,
+  type Deferred,
+  type EventMessage,
+  type HistoryQuery,
+} from '@lightbus/core/transport';
 import type { PartitionReader } from './adapter/partition-reader';
 import { decodeEvent, type IncomingRecord } from './codec';
 import type { KafkaEventOptions } from './options';
@@ -75,7 +83,16 @@ export async function* readHistory(
       const upperHint = upperByTime?.find((x) => x.partition === mark.partition);
       const lower = lowerHint?.exact ? BigInt(lowerHint.offset) : BigInt(mark.low);
       const upper = upperHint?.exact ? BigInt(upperHint.offset) : BigInt(mark.high);
-      if (upper > lower) parts.push({ topic, partition: mark.partition, lower, upper, from: upper, scanned: 0, oldest: Number.POSITIVE_INFINITY });
+      if (upper > lower)
+        parts.push({
+          topic,
+          partition: mark.partition,
+          lower,
+          upper,
+          from: upper,
+          scanned: 0,
+          oldest: Number.POSITIVE_INFINITY,
+        });
     }
   }
   if (parts.length === 0) return;
@@ -87,7 +104,8 @@ export async function* readHistory(
   try {
     let window = BigInt(Math.min(maxScan, Math.max(100, Number.isFinite(limit) ? limit * 2 : 1000)));
     for (;;) {
-      const kth = matches.length >= limit ? [...matches].sort(newestFirst)[limit - 1]!.message.time?.getTime() ?? 0 : undefined;
+      const kth =
+        matches.length >= limit ? ([...matches].sort(newestFirst)[limit - 1]!.message.time?.getTime() ?? 0) : undefined;
       const ranges: Range[] = [];
       for (const part of parts) {
         if (part.from <= part.lower || part.scanned >= maxScan) continue;
@@ -131,14 +149,20 @@ function newestFirst(a: { message: EventMessage; order: bigint }, b: { message: 
   return a.order === b.order ? 0 : a.order < b.order ? 1 : -1;
 }
 
-function matching(record: IncomingRecord, query: HistoryQuery, startMs: number | undefined, stopMs: number | undefined): EventMessage | undefined {
+function matching(
+  record: IncomingRecord,
+  query: HistoryQuery,
+  startMs: number | undefined,
+  stopMs: number | undefined,
+): EventMessage | undefined {
   const decoded = decodeEvent(record);
   if (!decoded.ok) return undefined;
   const message = decoded.value;
   if (message.apiName !== query.apiName) return undefined;
   if (query.eventName !== undefined && message.eventName !== query.eventName) return undefined;
   const time = message.time?.getTime();
-  if (time !== undefined && ((startMs !== undefined && time < startMs) || (stopMs !== undefined && time > stopMs))) return undefined;
+  if (time !== undefined && ((startMs !== undefined && time < startMs) || (stopMs !== undefined && time > stopMs)))
+    return undefined;
   return message;
 }
 
@@ -190,16 +214,25 @@ class RangeReader {
     this.checkOpen();
     this.round = deferred<void>();
     this.round.promise.catch(() => undefined); // raced below; stop() may reject it before that
-    this.readings = new Map(ranges.map((range) => [`${range.topic}:${range.partition}`, { range, records: [], done: range.from >= range.to }]));
+    this.readings = new Map(
+      ranges.map((range) => [
+        `${range.topic}:${range.partition}`,
+        { range, records: [], done: range.from >= range.to },
+      ]),
+    );
     for (const reading of this.readings.values()) {
-      if (!reading.done) (await this.reader(reading.range.topic)).seek(reading.range.partition, String(reading.range.from));
+      if (!reading.done)
+        (await this.reader(reading.range.topic)).seek(reading.range.partition, String(reading.range.from));
     }
     this.check();
     const limit = Math.max(30_000, options.request_timeout_ms);
     await withTimeout(
       this.round.promise,
       limit,
-      () => new LightbusError(`Reading event history took longer than ${limit} ms; is Kafka at ${base.client.brokers} healthy?`),
+      () =>
+        new LightbusError(
+          `Reading event history took longer than ${limit} ms; is Kafka at ${base.client.brokers} healthy?`,
+        ),
     );
     return new Map([...this.readings].map(([key, reading]) => [key, reading.records]));
   }
@@ -235,7 +268,9 @@ class RangeReader {
   stop(): Promise<void> {
     this.stopPromise ??= (async () => {
       this.round?.reject(new BusClosedError('The Kafka event transport closed while reading event history.'));
-      await Promise.all([...this.readers.values()].map((reader) => this.transport.base.client.stopPartitionReader(reader)));
+      await Promise.all(
+        [...this.readers.values()].map((reader) => this.transport.base.client.stopPartitionReader(reader)),
+      );
     })();
     return this.stopPromise;
   }

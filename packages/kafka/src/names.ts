@@ -31,7 +31,9 @@ export class TopicNames {
 
   /** The topic an event is produced to and consumed from. */
   event(apiName: string, eventName: string, use: TopicUse): string {
-    return safeTopicName(use === 'per_api' ? `${this.prefix}event.${apiName}` : `${this.prefix}event.${apiName}.${eventName}`);
+    return safeTopicName(
+      use === 'per_api' ? `${this.prefix}event.${apiName}` : `${this.prefix}event.${apiName}.${eventName}`,
+    );
   }
 
   /** Every topic that may hold events of one API under per_event: `<prefix>event.<api>.<event>`. */

@@ -35,24 +35,53 @@ describe('kafka options', () => {
         loadConfig({ config: { apis: { default: { event_transport: { kafka } } } } }, registry);
         return [];
       } catch (error) {
-        return (error as { issues: Array<{ path: string; message: string }> }).issues.map((i) => `${i.path}: ${i.message}`);
+        return (error as { issues: Array<{ path: string; message: string }> }).issues.map(
+          (i) => `${i.path}: ${i.message}`,
+        );
       }
     };
-    expect(load({ brokers: ['kafka-1:9092'], partition_key: { parameter: 'customer_id' }, sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } })).toEqual([]);
-    expect(load({ brokers: 'kafka-1:9092' })).toEqual(['apis.default.event_transport.kafka.brokers: must be array (got "kafka-1:9092")']);
-    expect(load({ brokers: ['kafka-1'] })).toEqual([expect.stringMatching(/^apis\.default\.event_transport\.kafka\.brokers\.0: must match pattern/)]);
-    expect(load({ partiton_key: 'id' })).toEqual([expect.stringContaining("unknown key 'partiton_key' (did you mean 'partition_key'?)")]);
+    expect(
+      load({
+        brokers: ['kafka-1:9092'],
+        partition_key: { parameter: 'customer_id' },
+        sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' },
+      }),
+    ).toEqual([]);
+    expect(load({ brokers: 'kafka-1:9092' })).toEqual([
+      'apis.default.event_transport.kafka.brokers: must be array (got "kafka-1:9092")',
+    ]);
+    expect(load({ brokers: ['kafka-1'] })).toEqual([
+      expect.stringMatching(/^apis\.default\.event_transport\.kafka\.brokers\.0: must match pattern/),
+    ]);
+    expect(load({ partiton_key: 'id' })).toEqual([
+      expect.stringContaining("unknown key 'partiton_key' (did you mean 'partition_key'?)"),
+    ]);
     expect(load({ partition_key: 'customer' })).toEqual([
       `apis.default.event_transport.kafka.partition_key: must be 'api', 'event', 'id' or {parameter: <name>} (got "customer")`,
     ]);
-    expect(load({ topic_use: 'per_service' })).toEqual([`apis.default.event_transport.kafka.topic_use: must be 'per_api' or 'per_event' (got "per_service")`]);
-    expect(load({ sasl: { mechanism: 'plain', username: 'u' } })).toEqual([expect.stringMatching(/^apis\.default\.event_transport\.kafka\.sasl: must be \{mechanism: plain/)]);
-    expect(load({ topic_prefix: 'bad prefix' })).toEqual([expect.stringMatching(/^apis\.default\.event_transport\.kafka\.topic_prefix: must match pattern/)]);
-    expect(load({ session_timeout_ms: 10 })).toEqual(['apis.default.event_transport.kafka.session_timeout_ms: must be >= 1000 (got 10)']);
+    expect(load({ topic_use: 'per_service' })).toEqual([
+      `apis.default.event_transport.kafka.topic_use: must be 'per_api' or 'per_event' (got "per_service")`,
+    ]);
+    expect(load({ sasl: { mechanism: 'plain', username: 'u' } })).toEqual([
+      expect.stringMatching(/^apis\.default\.event_transport\.kafka\.sasl: must be \{mechanism: plain/),
+    ]);
+    expect(load({ topic_prefix: 'bad prefix' })).toEqual([
+      expect.stringMatching(/^apis\.default\.event_transport\.kafka\.topic_prefix: must match pattern/),
+    ]);
+    expect(load({ session_timeout_ms: 10 })).toEqual([
+      'apis.default.event_transport.kafka.session_timeout_ms: must be >= 1000 (got 10)',
+    ]);
   });
 
   it('declare what each partition key keeps in order', () => {
-    expect(kafkaCapabilities('api')).toEqual({ crossProcess: true, durable: true, consumerGroups: true, replay: true, history: true, ordering: 'per-stream' });
+    expect(kafkaCapabilities('api')).toEqual({
+      crossProcess: true,
+      durable: true,
+      consumerGroups: true,
+      replay: true,
+      history: true,
+      ordering: 'per-stream',
+    });
     expect(kafkaCapabilities('event').ordering).toBe('per-key');
     expect(kafkaCapabilities({ parameter: 'customer' }).ordering).toBe('per-key');
     expect(kafkaCapabilities('id').ordering).toBe('none');

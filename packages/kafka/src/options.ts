@@ -18,16 +18,29 @@ const Ssl = Type.Union(
     Type.Boolean(),
     Type.Object(
       {
-        ca: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())], { description: 'Trusted CA certificate(s), PEM text.' })),
+        ca: Type.Optional(
+          Type.Union([Type.String(), Type.Array(Type.String())], {
+            description: 'Trusted CA certificate(s), PEM text.',
+          }),
+        ),
         cert: Type.Optional(Type.String({ description: 'Client certificate, PEM text (mutual TLS).' })),
         key: Type.Optional(Type.String({ description: 'Client private key, PEM text (mutual TLS).' })),
         passphrase: Type.Optional(Type.String({ description: 'Passphrase of the private key.' })),
-        ca_file: Type.Optional(Type.String({ minLength: 1, description: 'Path of a PEM file of trusted CA certificates (read at start).' })),
-        cert_file: Type.Optional(Type.String({ minLength: 1, description: 'Path of the client certificate PEM file (read at start).' })),
-        key_file: Type.Optional(Type.String({ minLength: 1, description: 'Path of the client private key PEM file (read at start).' })),
+        ca_file: Type.Optional(
+          Type.String({ minLength: 1, description: 'Path of a PEM file of trusted CA certificates (read at start).' }),
+        ),
+        cert_file: Type.Optional(
+          Type.String({ minLength: 1, description: 'Path of the client certificate PEM file (read at start).' }),
+        ),
+        key_file: Type.Optional(
+          Type.String({ minLength: 1, description: 'Path of the client private key PEM file (read at start).' }),
+        ),
         servername: Type.Optional(Type.String({ description: 'Server name for SNI and certificate checks.' })),
         reject_unauthorized: Type.Optional(
-          Type.Boolean({ description: 'Refuse brokers whose certificate is not trusted (default true). Never turn off in production.' }),
+          Type.Boolean({
+            description:
+              'Refuse brokers whose certificate is not trusted (default true). Never turn off in production.',
+          }),
         ),
       },
       { additionalProperties: false },
@@ -35,8 +48,10 @@ const Ssl = Type.Union(
   ],
   {
     default: false,
-    description: 'TLS to the brokers: false (plain TCP), true (TLS with the system CAs), or TLS options passed to Node tls.connect().',
-    errorHint: 'must be true, false, or an object of TLS options (ca, cert, key, passphrase, ca_file, cert_file, key_file, servername, reject_unauthorized)',
+    description:
+      'TLS to the brokers: false (plain TCP), true (TLS with the system CAs), or TLS options passed to Node tls.connect().',
+    errorHint:
+      'must be true, false, or an object of TLS options (ca, cert, key, passphrase, ca_file, cert_file, key_file, servername, reject_unauthorized)',
   },
 );
 
@@ -61,7 +76,8 @@ const SaslAws = Type.Object(
 );
 
 const Sasl = Type.Union([SaslPassword, SaslAws], {
-  description: 'SASL authentication: {mechanism: plain | scram-sha-256 | scram-sha-512, username, password} or {mechanism: aws, ...}.',
+  description:
+    'SASL authentication: {mechanism: plain | scram-sha-256 | scram-sha-512, username, password} or {mechanism: aws, ...}.',
   errorHint:
     'must be {mechanism: plain | scram-sha-256 | scram-sha-512, username, password} or {mechanism: aws, authorization_identity, access_key_id, secret_access_key, session_token?}',
 });
@@ -74,17 +90,40 @@ export const connectionProperties = {
     description: 'Bootstrap brokers, as host:port. More than one lets the client start while a broker is down.',
   }),
   client_id: Type.Optional(
-    Type.String({ minLength: 1, description: 'Client id the brokers see (quotas, logs). Default: lightbus-<service_name>.' }),
+    Type.String({
+      minLength: 1,
+      description: 'Client id the brokers see (quotas, logs). Default: lightbus-<service_name>.',
+    }),
   ),
   ssl: Ssl,
   sasl: Type.Optional(Sasl),
-  connection_timeout_ms: Type.Integer({ minimum: 1, default: 3000, description: 'Milliseconds to wait for a TCP (and TLS) connection to a broker.' }),
-  request_timeout_ms: Type.Integer({ minimum: 1, default: 30000, description: 'Milliseconds to wait for a broker to answer a request.' }),
+  connection_timeout_ms: Type.Integer({
+    minimum: 1,
+    default: 3000,
+    description: 'Milliseconds to wait for a TCP (and TLS) connection to a broker.',
+  }),
+  request_timeout_ms: Type.Integer({
+    minimum: 1,
+    default: 30000,
+    description: 'Milliseconds to wait for a broker to answer a request.',
+  }),
   retry: Type.Object(
     {
-      retries: Type.Integer({ minimum: 0, default: 5, description: 'Retries of a failed request before giving up (kafkajs retry.retries).' }),
-      initial_retry_time_ms: Type.Integer({ minimum: 1, default: 300, description: 'First retry delay; later ones grow exponentially, with jitter.' }),
-      max_retry_time_ms: Type.Integer({ minimum: 1, default: 30000, description: 'Longest delay between two retries.' }),
+      retries: Type.Integer({
+        minimum: 0,
+        default: 5,
+        description: 'Retries of a failed request before giving up (kafkajs retry.retries).',
+      }),
+      initial_retry_time_ms: Type.Integer({
+        minimum: 1,
+        default: 300,
+        description: 'First retry delay; later ones grow exponentially, with jitter.',
+      }),
+      max_retry_time_ms: Type.Integer({
+        minimum: 1,
+        default: 30000,
+        description: 'Longest delay between two retries.',
+      }),
     },
     { additionalProperties: false, default: {}, description: 'How kafkajs retries failed requests and reconnects.' },
   ),
@@ -96,7 +135,8 @@ export const topicProperties = {
     pattern: TOPIC_CHARS,
     maxLength: 100,
     default: 'lightbus.',
-    description: 'Put before every topic and consumer group name this transport uses (isolates buses sharing a cluster).',
+    description:
+      'Put before every topic and consumer group name this transport uses (isolates buses sharing a cluster).',
   }),
   create_topics: Type.Boolean({
     default: true,
@@ -107,11 +147,13 @@ export const topicProperties = {
   replication_factor: Type.Integer({
     minimum: -1,
     default: -1,
-    description: 'Replication factor of the topics this transport creates; -1 means the broker default (default.replication.factor).',
+    description:
+      'Replication factor of the topics this transport creates; -1 means the broker default (default.replication.factor).',
   }),
   topic_config: Type.Record(Type.String({ minLength: 1 }), Type.String(), {
     default: {},
-    description: 'Extra topic configs for the topics this transport creates, e.g. {"retention.ms": "604800000", "min.insync.replicas": "2"}.',
+    description:
+      'Extra topic configs for the topics this transport creates, e.g. {"retention.ms": "604800000", "min.insync.replicas": "2"}.',
   }),
 } satisfies TProperties;
 
@@ -124,7 +166,11 @@ export const producerProperties = {
       'Milliseconds a message may wait for others to share its produce request. 0: send at once; messages that arrive while a request is in flight still go together in the next one.',
   }),
   batch_size: Type.Integer({ minimum: 1, default: 500, description: 'Most messages in one produce request.' }),
-  batch_bytes: Type.Integer({ minimum: 1024, default: 900_000, description: 'Most bytes (keys, values, headers) in one produce request; keep under the broker message.max.bytes.' }),
+  batch_bytes: Type.Integer({
+    minimum: 1024,
+    default: 900_000,
+    description: 'Most bytes (keys, values, headers) in one produce request; keep under the broker message.max.bytes.',
+  }),
   compression: Type.Union([Type.Literal('none'), Type.Literal('gzip')], {
     default: 'none',
     description: 'Compression of produced batches (kafkajs supports gzip without extra packages).',
@@ -144,7 +190,11 @@ export const fetchProperties = {
     description:
       'Longest time a fetch waits at the broker for new messages (fetch.max.wait.ms). Kafka answers as soon as a message arrives; lower values cost more requests on idle topics.',
   }),
-  max_bytes_per_partition: Type.Integer({ minimum: 1024, default: 1_048_576, description: 'Most bytes fetched from one partition per request.' }),
+  max_bytes_per_partition: Type.Integer({
+    minimum: 1024,
+    default: 1_048_576,
+    description: 'Most bytes fetched from one partition per request.',
+  }),
 } satisfies TProperties;
 
 /** Consumer group timing (listeners and workers). */
@@ -154,8 +204,16 @@ export const groupProperties = {
     default: 30000,
     description: 'A consumer that sends no heartbeat for this long leaves its group; its partitions go to the others.',
   }),
-  heartbeat_interval_ms: Type.Integer({ minimum: 100, default: 3000, description: 'Milliseconds between heartbeats; about a third of session_timeout_ms.' }),
-  rebalance_timeout_ms: Type.Integer({ minimum: 1000, default: 60000, description: 'How long the group waits for members to rejoin during a rebalance.' }),
+  heartbeat_interval_ms: Type.Integer({
+    minimum: 100,
+    default: 3000,
+    description: 'Milliseconds between heartbeats; about a third of session_timeout_ms.',
+  }),
+  rebalance_timeout_ms: Type.Integer({
+    minimum: 1000,
+    default: 60000,
+    description: 'How long the group waits for members to rejoin during a rebalance.',
+  }),
 } satisfies TProperties;
 
 const PartitionKey = Type.Union(
@@ -182,7 +240,8 @@ export const EventOptions = Type.Object(
     ...groupProperties,
     topic_use: Type.Union([Type.Literal('per_api'), Type.Literal('per_event')], {
       default: 'per_api',
-      description: "One topic per API ('per_api': <prefix>event.<api>) or per event ('per_event': <prefix>event.<api>.<event>).",
+      description:
+        "One topic per API ('per_api': <prefix>event.<api>) or per event ('per_event': <prefix>event.<api>.<event>).",
       errorHint: "must be 'per_api' or 'per_event'",
     }),
     partition_key: PartitionKey,
@@ -192,7 +251,11 @@ export const EventOptions = Type.Object(
       description: 'Partitions one consumer handles at once (each partition stays in order).',
     }),
     dead_letter_topic: Type.Optional(
-      Type.String({ minLength: 1, pattern: TOPIC_CHARS, description: 'Where poison events go. Default: <prefix>dead-letter.' }),
+      Type.String({
+        minLength: 1,
+        pattern: TOPIC_CHARS,
+        description: 'Where poison events go. Default: <prefix>dead-letter.',
+      }),
     ),
     delivery_limit: deliveryLimitOption(
       'Counted by the consuming process, per record: a failing event is read again from its partition after a backoff ' +
@@ -249,10 +312,12 @@ export type KafkaRpcOptions = Static<typeof RpcOptions>;
 export type KafkaResultOptions = Static<typeof ResultOptions>;
 export type KafkaSchemaOptions = Static<typeof SchemaOptions>;
 
+/* eslint-disable @typescript-eslint/no-unused-vars -- values only for their types, below */
 const ConnectionOnly = Type.Object(connectionProperties);
 const TopicOnly = Type.Object(topicProperties);
 const ProducerOnly = Type.Object(producerProperties);
 const ConsumerOnly = Type.Object({ ...fetchProperties, ...groupProperties });
+/* eslint-enable @typescript-eslint/no-unused-vars */
 export type ConnectionOptions = Static<typeof ConnectionOnly>;
 export type TopicOptions = Static<typeof TopicOnly>;
 export type ProducerOptions = Static<typeof ProducerOnly>;
@@ -262,6 +327,8 @@ export type SslOption = Static<typeof Ssl>;
 export type SaslOption = Static<typeof Sasl>;
 
 /** The group heartbeat interval: as configured, but at most a third of the session timeout. */
-export function heartbeatIntervalMs(timing: Pick<ConsumerOptions, 'heartbeat_interval_ms' | 'session_timeout_ms'>): number {
+export function heartbeatIntervalMs(
+  timing: Pick<ConsumerOptions, 'heartbeat_interval_ms' | 'session_timeout_ms'>,
+): number {
   return Math.min(timing.heartbeat_interval_ms, Math.floor(timing.session_timeout_ms / 3));
 }

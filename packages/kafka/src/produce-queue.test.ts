@@ -24,7 +24,11 @@ describe('the produce queue', () => {
     const sent = [queue.push('a', record('1')), queue.push('b', record('2')), queue.push('a', record('3'))];
     await tick();
     expect(sender.requests).toHaveLength(1);
-    expect(sender.requests[0]!.records.map((r) => `${r.topic}:${String(r.record.value)}`)).toEqual(['a:1', 'b:2', 'a:3']);
+    expect(sender.requests[0]!.records.map((r) => `${r.topic}:${String(r.record.value)}`)).toEqual([
+      'a:1',
+      'b:2',
+      'a:3',
+    ]);
     sender.requests[0]!.done.resolve();
     await Promise.all(sent);
   });

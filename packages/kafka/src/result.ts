@@ -23,7 +23,14 @@ import {
   type TransportContext,
 } from '@lightbus/core/transport';
 import type { PartitionReader } from './adapter/partition-reader';
-import { correlationIdOf, decodeResult, encodeResult, formatReturnPath, parseReturnPath, type IncomingRecord } from './codec';
+import {
+  correlationIdOf,
+  decodeResult,
+  encodeResult,
+  formatReturnPath,
+  parseReturnPath,
+  type IncomingRecord,
+} from './codec';
 import { DeadlinePassedError } from './produce-queue';
 import type { KafkaResultOptions } from './options';
 import { RoleBase } from './role';
@@ -53,7 +60,10 @@ export class KafkaResultTransport implements ResultTransport {
 
   async expectResult(message: OutgoingCall): Promise<PendingResult> {
     const reader = await this.base.unlessClosed('wait for a result', () => this.startReader());
-    return this.matcher.expect(message, formatReturnPath({ topic: reader.topic, partition: reader.partition, token: this.token }));
+    return this.matcher.expect(
+      message,
+      formatReturnPath({ topic: reader.topic, partition: reader.partition, token: this.token }),
+    );
   }
 
   async sendResult(call: RpcMessage, result: ResultMessage): Promise<void> {

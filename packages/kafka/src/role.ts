@@ -22,11 +22,25 @@ export class RoleBase extends RoleLifecycle {
     readonly options: RoleOptions,
     readonly context: TransportContext,
   ) {
-    super((what, cause) => new BusClosedError(`The Kafka transport is closed (or closing): cannot ${what}. Create a new bus.`, cause === undefined ? undefined : { cause }));
+    super(
+      (what, cause) =>
+        new BusClosedError(
+          `The Kafka transport is closed (or closing): cannot ${what}. Create a new bus.`,
+          cause === undefined ? undefined : { cause },
+        ),
+    );
     const { brokers, client_id, ssl, sasl, connection_timeout_ms, request_timeout_ms, retry } = options;
     this.client = KafkaClient.acquire(
       {
-        connection: { brokers, ssl, connection_timeout_ms, request_timeout_ms, retry, ...(client_id ? { client_id } : {}), ...(sasl ? { sasl } : {}) },
+        connection: {
+          brokers,
+          ssl,
+          connection_timeout_ms,
+          request_timeout_ms,
+          retry,
+          ...(client_id ? { client_id } : {}),
+          ...(sasl ? { sasl } : {}),
+        },
         idempotent: options.idempotent,
       },
       context,
@@ -44,7 +58,11 @@ export class RoleBase extends RoleLifecycle {
   }
 
   /** The shape of a topic this role creates: the options' partitions, replication and configs over `defaults`. */
-  topicSpec(topic: string, defaults: Readonly<Record<string, string>> = {}, forced: Readonly<Record<string, string>> = {}): TopicSpec {
+  topicSpec(
+    topic: string,
+    defaults: Readonly<Record<string, string>> = {},
+    forced: Readonly<Record<string, string>> = {},
+  ): TopicSpec {
     return {
       topic,
       partitions: this.options.partitions,
@@ -53,7 +71,11 @@ export class RoleBase extends RoleLifecycle {
     };
   }
 
-  ensureTopics(topics: readonly string[], defaults?: Readonly<Record<string, string>>, forced?: Readonly<Record<string, string>>): Promise<void> {
+  ensureTopics(
+    topics: readonly string[],
+    defaults?: Readonly<Record<string, string>>,
+    forced?: Readonly<Record<string, string>>,
+  ): Promise<void> {
     // The hot path (every send and call): topics checked before need no specs and no lookups.
     if (this.client.topicsExist(topics)) return Promise.resolve();
     return this.client.ensureTopics(
@@ -73,10 +95,13 @@ export class RoleBase extends RoleLifecycle {
     const margin = Math.min(250, Math.max(10, left / 10));
     let timer: NodeJS.Timeout | undefined;
     const early = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = this.client.unreachable(action);
-        if (error) reject(error);
-      }, Math.max(0, left - margin));
+      timer = setTimeout(
+        () => {
+          const error = this.client.unreachable(action);
+          if (error) reject(error);
+        },
+        Math.max(0, left - margin),
+      );
     });
     try {
       return await Promise.race([work, early]);
@@ -94,7 +119,14 @@ export class RoleBase extends RoleLifecycle {
    * Put a record on a dead-letter topic with the reason, where it came from
    * and for which group; `what` names it in the log ('Event', 'Call').
    */
-  async setAside(topic: string, record: IncomingRecord, reason: string, group: string, id: string | undefined, what: string): Promise<void> {
+  async setAside(
+    topic: string,
+    record: IncomingRecord,
+    reason: string,
+    group: string,
+    id: string | undefined,
+    what: string,
+  ): Promise<void> {
     await this.ensureTopics([topic]);
     await this.produce(topic, deadLetterOf(record, reason, group));
     this.logger.warn(`${what} set aside on the dead-letter topic`, {
@@ -112,7 +144,11 @@ export class RoleBase extends RoleLifecycle {
    * `assertOpen`, which throws the owner's BusClosedError. `stopped` defaults
    * to "this role is closed".
    */
-  async startReader(settings: PartitionReaderSettings, assertOpen: () => void, stopped: () => boolean = () => this.isClosed): Promise<PartitionReader> {
+  async startReader(
+    settings: PartitionReaderSettings,
+    assertOpen: () => void,
+    stopped: () => boolean = () => this.isClosed,
+  ): Promise<PartitionReader> {
     const reader = await this.client.startPartitionReader(settings);
     if (stopped()) {
       await this.client.stopPartitionReader(reader);

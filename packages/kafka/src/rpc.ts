@@ -41,7 +41,11 @@ export class KafkaRpcTransport implements RpcTransport {
       await this.base.ensureTopics([topic], REQUEST_TOPIC_DEFAULTS);
       await this.base.produce(topic, encodeRequest(message), message.deadline);
     };
-    await this.base.beforeDeadline(send(), message.deadline, `calling ${message.apiName}.${message.procedureName} on ${topic}`);
+    await this.base.beforeDeadline(
+      send(),
+      message.deadline,
+      `calling ${message.apiName}.${message.procedureName} on ${topic}`,
+    );
   }
 
   consumeRpcs(apiNames: readonly string[], handler: RpcHandler, options?: ConsumeRpcsOptions): Promise<Consumer> {
@@ -117,7 +121,9 @@ class RpcConsumer {
       for (const call of calls) {
         void this.inFlight.track(
           this.handler(call)
-            .catch((error: unknown) => base.logger.error('RPC handler failed', { id: call.id, api: call.apiName, error: errorText(error) }))
+            .catch((error: unknown) =>
+              base.logger.error('RPC handler failed', { id: call.id, api: call.apiName, error: errorText(error) }),
+            )
             .finally(() => this.slots.release()),
         );
       }
@@ -138,9 +144,19 @@ class RpcConsumer {
       const decoded = decodeRequest(record);
       if (!decoded.ok) {
         try {
-          await base.setAside(base.names.deadLetter(), record, `cannot be decoded: ${decoded.reason}`, groupId, decoded.id, 'Call');
+          await base.setAside(
+            base.names.deadLetter(),
+            record,
+            `cannot be decoded: ${decoded.reason}`,
+            groupId,
+            decoded.id,
+            'Call',
+          );
         } catch (error) {
-          base.logger.warn('Could not dead-letter an undecodable call; dropped it', { id: decoded.id ?? '(unknown)', error: errorText(error) });
+          base.logger.warn('Could not dead-letter an undecodable call; dropped it', {
+            id: decoded.id ?? '(unknown)',
+            error: errorText(error),
+          });
         }
         batch.resolve(record.offset);
         continue;

@@ -9,7 +9,13 @@
  * The reader reads the partitions directly (no consumer group to join), so a
  * process's first load() costs a few fetches, not a group join.
  */
-import { BusClosedError, LightbusError, type ApiSchema, type SchemaTransport, type TransportContext } from '@lightbus/core/transport';
+import {
+  BusClosedError,
+  LightbusError,
+  type ApiSchema,
+  type SchemaTransport,
+  type TransportContext,
+} from '@lightbus/core/transport';
 import type { PartitionMarks } from './adapter/client';
 import type { PartitionReader } from './adapter/partition-reader';
 import { decodeSchema, encodeSchema, type IncomingRecord, type StoredSchema } from './codec';
@@ -130,7 +136,12 @@ export class KafkaSchemaTransport implements SchemaTransport {
       }
       const decoded = decodeSchema(record);
       if (decoded.ok) this.table.set(decoded.value.apiName, decoded.value);
-      else this.base.logger.warn('Ignoring an unreadable record on the schema topic', { key: apiName, reason: decoded.reason, offset: record.offset });
+      else
+        this.base.logger.warn('Ignoring an unreadable record on the schema topic', {
+          key: apiName,
+          reason: decoded.reason,
+          offset: record.offset,
+        });
     }
     [...this.waiters.keys()].forEach((check) => check());
   }
@@ -138,7 +149,8 @@ export class KafkaSchemaTransport implements SchemaTransport {
   /** Stops the schema reader (also one still starting); load() calls still waiting fail with BusClosedError. */
   close(): Promise<void> {
     return this.base.close(async () => {
-      for (const fail of [...this.waiters.values()]) fail(new BusClosedError('The Kafka schema transport closed while load() waited for the schema topic.'));
+      for (const fail of [...this.waiters.values()])
+        fail(new BusClosedError('The Kafka schema transport closed while load() waited for the schema topic.'));
       const reader = await this.reader?.catch(() => undefined);
       if (reader) await this.base.client.stopPartitionReader(reader);
     });

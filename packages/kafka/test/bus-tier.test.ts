@@ -7,13 +7,28 @@
 import { busConformance } from '@lightbus/testing/jest';
 import { TopicNames, transport } from '@lightbus/kafka';
 import type { Consumer } from 'kafkajs';
-import { TEST_FETCH, TEST_GROUP_TIMING, cleanupRun, deleteTopicsWithPrefix, kafkaBrokers, rawKafka, uniquePrefix } from './helpers';
+import {
+  TEST_FETCH,
+  TEST_GROUP_TIMING,
+  cleanupRun,
+  deleteTopicsWithPrefix,
+  kafkaBrokers,
+  rawKafka,
+  uniquePrefix,
+} from './helpers';
 
 afterAll(() => cleanupRun());
 
 busConformance({
   name: 'kafka',
-  capabilities: { crossProcess: true, durable: true, consumerGroups: true, replay: true, history: true, ordering: 'per-stream' },
+  capabilities: {
+    crossProcess: true,
+    durable: true,
+    consumerGroups: true,
+    replay: true,
+    history: true,
+    ordering: 'per-stream',
+  },
   readsDeadLetters: true,
   canInjectMalformedEvents: true,
   transports: [transport],
@@ -39,7 +54,13 @@ busConformance({
         try {
           await producer.send({
             topic: names.event(apiName, eventName, 'per_api'),
-            messages: [{ key: apiName, value: '{not json', headers: { ce_specversion: '1.0', ce_id: 'broken-1', ce_type: `${apiName}.${eventName}` } }],
+            messages: [
+              {
+                key: apiName,
+                value: '{not json',
+                headers: { ce_specversion: '1.0', ce_id: 'broken-1', ce_type: `${apiName}.${eventName}` },
+              },
+            ],
           });
         } finally {
           await producer.disconnect();
@@ -48,7 +69,12 @@ busConformance({
       // The dead-letter topic, read from the beginning by one consumer started on the first look.
       deadLetters: async () => {
         if (!reader) {
-          reader = rawKafka().consumer({ groupId: `${prefix}dead-letter-reader`, sessionTimeout: 6000, heartbeatInterval: 500, maxWaitTimeInMs: 100 });
+          reader = rawKafka().consumer({
+            groupId: `${prefix}dead-letter-reader`,
+            sessionTimeout: 6000,
+            heartbeatInterval: 500,
+            maxWaitTimeInMs: 100,
+          });
           await reader.connect();
           await reader.subscribe({ topics: [names.deadLetter()], fromBeginning: true });
           await reader.run({

@@ -17,7 +17,10 @@ type Handles = { sockets: number; timers: number };
 
 function handles(): Handles {
   const info = process.getActiveResourcesInfo();
-  return { sockets: info.filter((r) => r === 'TCPSocketWrap').length, timers: info.filter((r) => r === 'Timeout').length };
+  return {
+    sockets: info.filter((r) => r === 'TCPSocketWrap').length,
+    timers: info.filter((r) => r === 'Timeout').length,
+  };
 }
 
 /** Sockets close a few ticks after destroy(): wait for the count to come back, then compare. */
@@ -27,7 +30,10 @@ async function expectNothingLeft(before: Handles, what: string): Promise<void> {
       const now = handles();
       return now.sockets <= before.sockets && now.timers <= before.timers;
     },
-    { timeout: 5000, message: `${what}: sockets and timers back to ${JSON.stringify(before)} (now ${JSON.stringify(handles())})` },
+    {
+      timeout: 5000,
+      message: `${what}: sockets and timers back to ${JSON.stringify(before)} (now ${JSON.stringify(handles())})`,
+    },
   ).catch(() => undefined);
   const after = handles();
   expect(after.sockets).toBeLessThanOrEqual(before.sockets);
@@ -62,7 +68,10 @@ describe('kafka: close() racing with consumers and readers', () => {
   it('close() right after consume(): the listener never connects; nothing is left open', async () => {
     const before = handles();
     const transport = new KafkaEventTransport(eventOptions(uniquePrefix('close-listen')), context());
-    const consuming = transport.consume({ events: [{ apiName: 'close.api', eventName: 'tick' }], group: 'svc-close', consumer: 'c1' }, async () => {});
+    const consuming = transport.consume(
+      { events: [{ apiName: 'close.api', eventName: 'tick' }], group: 'svc-close', consumer: 'c1' },
+      async () => {},
+    );
     await transport.close();
     expect(await failure(consuming)).toBeInstanceOf(BusClosedError);
     await expectNothingLeft(before, 'a listener closed while it started');
@@ -73,7 +82,10 @@ describe('kafka: close() racing with consumers and readers', () => {
     const transport = new KafkaEventTransport(eventOptions(uniquePrefix('close-group')), context());
     let closing: Promise<void> | undefined;
     onCall(transport.base.client, 'createGroupConsumer', () => (closing = transport.close()));
-    const consuming = transport.consume({ events: [{ apiName: 'close.api', eventName: 'tick' }], group: 'svc-close', consumer: 'c1' }, async () => {});
+    const consuming = transport.consume(
+      { events: [{ apiName: 'close.api', eventName: 'tick' }], group: 'svc-close', consumer: 'c1' },
+      async () => {},
+    );
     expect(await failure(consuming)).toBeInstanceOf(BusClosedError);
     expect(closing).toBeDefined();
     await closing;
@@ -85,7 +97,8 @@ describe('kafka: close() racing with consumers and readers', () => {
       const before = handles();
       const rpc = new KafkaRpcTransport(rpcOptions(uniquePrefix('close-rpc')), context());
       let closing: Promise<void> | undefined;
-      if (when === 'while the group connects') onCall(rpc.base.client, 'createGroupConsumer', () => (closing ??= rpc.close()));
+      if (when === 'while the group connects')
+        onCall(rpc.base.client, 'createGroupConsumer', () => (closing ??= rpc.close()));
       const serving = rpc.consumeRpcs(['close.rpc'], async () => {});
       if (when === 'at once') closing = rpc.close();
       expect(await failure(serving)).toBeInstanceOf(BusClosedError);
@@ -99,8 +112,15 @@ describe('kafka: close() racing with consumers and readers', () => {
       const before = handles();
       const results = new KafkaResultTransport(resultOptions(uniquePrefix('close-reply')), context());
       let closing: Promise<void> | undefined;
-      if (when === 'while the reader connects') onCall(results.base.client, 'startPartitionReader', () => (closing ??= results.close()));
-      const message = { id: newMessageId(), apiName: 'close.api', procedureName: 'p', kwargs: {}, deadline: Date.now() + 60_000 };
+      if (when === 'while the reader connects')
+        onCall(results.base.client, 'startPartitionReader', () => (closing ??= results.close()));
+      const message = {
+        id: newMessageId(),
+        apiName: 'close.api',
+        procedureName: 'p',
+        kwargs: {},
+        deadline: Date.now() + 60_000,
+      };
       const expecting = results.expectResult(message);
       if (when === 'at once') closing = results.close();
       expect(await failure(expecting)).toBeInstanceOf(BusClosedError);
@@ -113,7 +133,13 @@ describe('kafka: close() racing with consumers and readers', () => {
   it('close() while a call waits for its reply: the call fails with BusClosedError and the reader stops', async () => {
     const before = handles();
     const results = new KafkaResultTransport(resultOptions(uniquePrefix('close-wait')), context());
-    const pending = await results.expectResult({ id: newMessageId(), apiName: 'close.api', procedureName: 'p', kwargs: {}, deadline: Date.now() + 60_000 });
+    const pending = await results.expectResult({
+      id: newMessageId(),
+      apiName: 'close.api',
+      procedureName: 'p',
+      kwargs: {},
+      deadline: Date.now() + 60_000,
+    });
     await results.close();
     expect(await failure(pending.result)).toBeInstanceOf(BusClosedError);
     await expectNothingLeft(before, 'a reply reader closed while a call waited');
@@ -128,7 +154,8 @@ describe('kafka: close() racing with consumers and readers', () => {
       const before = handles();
       const schemas = new KafkaSchemaTransport(schemaOptions(prefix, { load_timeout_ms: 60_000 }), context('reader'));
       let closing: Promise<void> | undefined;
-      if (when === 'while the reader connects') onCall(schemas.base.client, 'startPartitionReader', () => (closing ??= schemas.close()));
+      if (when === 'while the reader connects')
+        onCall(schemas.base.client, 'startPartitionReader', () => (closing ??= schemas.close()));
       const loading = schemas.load();
       if (when === 'at once') closing = schemas.close();
       expect(await failure(loading)).toBeInstanceOf(BusClosedError);

@@ -5,15 +5,37 @@
  */
 import { waitFor } from '@lightbus/testing';
 import { transportConformance } from '@lightbus/testing/jest';
-import { KafkaEventTransport, KafkaResultTransport, KafkaRpcTransport, KafkaSchemaTransport, TopicNames } from '@lightbus/kafka';
-import { cleanupRun, deleteTopicsWithPrefix, eventOptions, rawKafka, resultOptions, rpcOptions, schemaOptions, uniquePrefix } from './helpers';
+import {
+  KafkaEventTransport,
+  KafkaResultTransport,
+  KafkaRpcTransport,
+  KafkaSchemaTransport,
+  TopicNames,
+} from '@lightbus/kafka';
+import {
+  cleanupRun,
+  deleteTopicsWithPrefix,
+  eventOptions,
+  rawKafka,
+  resultOptions,
+  rpcOptions,
+  schemaOptions,
+  uniquePrefix,
+} from './helpers';
 
 afterAll(() => cleanupRun());
 
 transportConformance({
   name: 'kafka',
   // partition_key: api, the default. Written out, not kafkaCapabilities('api'): the suite checks the transport reports exactly this.
-  capabilities: { crossProcess: true, durable: true, consumerGroups: true, replay: true, history: true, ordering: 'per-stream' },
+  capabilities: {
+    crossProcess: true,
+    durable: true,
+    consumerGroups: true,
+    replay: true,
+    history: true,
+    ordering: 'per-stream',
+  },
   canInjectMalformedEvents: true,
   deliveryLimit: 2,
   patience: 15_000,
@@ -34,7 +56,13 @@ transportConformance({
         try {
           await producer.send({
             topic: new TopicNames(prefix).event(apiName, eventName, 'per_api'),
-            messages: [{ key: apiName, value: '{not json', headers: { 'ce_specversion': '1.0', 'ce_id': 'broken-1', 'ce_type': `${apiName}.${eventName}` } }],
+            messages: [
+              {
+                key: apiName,
+                value: '{not json',
+                headers: { ce_specversion: '1.0', ce_id: 'broken-1', ce_type: `${apiName}.${eventName}` },
+              },
+            ],
           });
         } finally {
           await producer.disconnect();
@@ -61,10 +89,14 @@ async function readDeadLetters(topic: string, groupId: string): Promise<Array<{ 
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    const header = (value: Buffer | string | Array<Buffer | string> | undefined) => (value === undefined ? undefined : String(Array.isArray(value) ? value[0] : value));
+    const header = (value: Buffer | string | Array<Buffer | string> | undefined) =>
+      value === undefined ? undefined : String(Array.isArray(value) ? value[0] : value);
     await consumer.run({
       eachMessage: async ({ message }) => {
-        letters.push({ id: header(message.headers?.['ce_id']), reason: header(message.headers?.['lightbus-dead-letter-reason']) ?? '' });
+        letters.push({
+          id: header(message.headers?.['ce_id']),
+          reason: header(message.headers?.['lightbus-dead-letter-reason']) ?? '',
+        });
       },
     });
     await waitFor(() => letters.length >= end, { timeout: 15_000, message: `the ${end} record(s) of ${topic}` });

@@ -30,7 +30,11 @@ class RecordingLogger implements Logger {
 }
 
 /** Read topics from the beginning with a plain kafkajs consumer until `done` says so. */
-async function readTopics(topics: string[], groupId: string, done: (records: Array<{ topic: string } & KafkaMessage>) => boolean) {
+async function readTopics(
+  topics: string[],
+  groupId: string,
+  done: (records: Array<{ topic: string } & KafkaMessage>) => boolean,
+) {
   const consumer = rawKafka().consumer({ groupId, sessionTimeout: 6000, heartbeatInterval: 500, maxWaitTimeInMs: 100 });
   const records: Array<{ topic: string } & KafkaMessage> = [];
   await consumer.connect();
@@ -54,38 +58,65 @@ describe('kafka events', () => {
     const prefix = uniquePrefix('dl');
     const names = new TopicNames(prefix);
     const api = 'dl.api';
-    const transport = new KafkaEventTransport(eventOptions(prefix, { partition_key: { parameter: 'customer' } }), context());
+    const transport = new KafkaEventTransport(
+      eventOptions(prefix, { partition_key: { parameter: 'customer' } }),
+      context(),
+    );
     const topic = names.event(api, 'placed', 'per_api');
     const seen = new Collector<EventMessage>();
     try {
-      const consumer = await transport.consume({ events: [{ apiName: api, eventName: 'placed' }], group: 'svc-dl', consumer: 'c1' }, async (message) => {
-        seen.push(message);
-        if (message.kwargs.poison) throw new MessageRejectedError('customer c7 is not a valid customer');
-      });
+      const consumer = await transport.consume(
+        { events: [{ apiName: api, eventName: 'placed' }], group: 'svc-dl', consumer: 'c1' },
+        async (message) => {
+          seen.push(message);
+          if (message.kwargs.poison) throw new MessageRejectedError('customer c7 is not a valid customer');
+        },
+      );
       await transport.sendEvent(event(api, 'placed', { customer: 'c7', poison: true }), { timeoutSeconds: 10 });
       const producer = rawKafka().producer();
       await producer.connect();
-      await producer.send({ topic, messages: [{ key: 'x', value: 'not json', headers: { ce_specversion: '1.0', ce_id: 'foreign-1', ce_type: `${api}.placed` } }] });
+      await producer.send({
+        topic,
+        messages: [
+          {
+            key: 'x',
+            value: 'not json',
+            headers: { ce_specversion: '1.0', ce_id: 'foreign-1', ce_type: `${api}.placed` },
+          },
+        ],
+      });
       await producer.disconnect();
       const good = event(api, 'placed', { customer: 'c8', poison: false });
       await transport.sendEvent(good, { timeoutSeconds: 10 });
-      await waitFor(() => seen.items.some((m) => m.id === good.id), { timeout: 15_000, message: 'the good event after the bad ones' });
+      await waitFor(() => seen.items.some((m) => m.id === good.id), {
+        timeout: 15_000,
+        message: 'the good event after the bad ones',
+      });
       await consumer.stop();
 
-      const records = await readTopics([names.deadLetter(), topic], `${prefix}reader`, (r) => r.filter((x) => x.topic === names.deadLetter()).length >= 2 && r.length >= 5);
+      const records = await readTopics(
+        [names.deadLetter(), topic],
+        `${prefix}reader`,
+        (r) => r.filter((x) => x.topic === names.deadLetter()).length >= 2 && r.length >= 5,
+      );
       const deadLetters = records.filter((r) => r.topic === names.deadLetter());
       const reasons = deadLetters.map((r) => text(r.headers?.['lightbus-dead-letter-reason']));
       // Different keys, different partitions: in either order.
       expect(reasons).toHaveLength(2);
       expect(reasons).toEqual(
-        expect.arrayContaining(['rejected by the handler: customer c7 is not a valid customer', expect.stringMatching(/^cannot be decoded: the value is not JSON/)]),
+        expect.arrayContaining([
+          'rejected by the handler: customer c7 is not a valid customer',
+          expect.stringMatching(/^cannot be decoded: the value is not JSON/),
+        ]),
       );
       for (const record of deadLetters) {
         expect(text(record.headers?.['lightbus-dead-letter-group'])).toBe(`${prefix}svc-dl`);
         expect(text(record.headers?.['lightbus-dead-letter-topic'])).toBe(topic);
         expect(text(record.headers?.['lightbus-dead-letter-offset'])).toMatch(/^\d+$/);
       }
-      const undecodable = deadLetters.find((r) => text(r.headers?.['lightbus-dead-letter-reason'])?.startsWith('cannot be decoded'))!;
+      const undecodable = deadLetters.find((r) =>
+        text(r.headers?.['lightbus-dead-letter-reason'])?.startsWith('cannot be decoded'),
+      )!;
       expect(undecodable.value?.toString()).toBe('not json'); // the original, untouched
       expect(text(undecodable.headers?.['ce_id'])).toBe('foreign-1');
       const keys = records.filter((r) => r.topic === topic).map((r) => r.key?.toString());
@@ -108,13 +139,27 @@ describe('kafka events', () => {
     try {
       await perEvent.sendEvent(event('layout.api', 'opened', {}), { timeoutSeconds: 10 });
       await perApi.sendEvent(event('layout.other', 'opened', {}), { timeoutSeconds: 10 });
-      const call = { id: newMessageId(), apiName: 'layout.api', procedureName: 'get', kwargs: {}, returnPath: '', deadline: Date.now() + 5000 };
+      const call = {
+        id: newMessageId(),
+        apiName: 'layout.api',
+        procedureName: 'get',
+        kwargs: {},
+        returnPath: '',
+        deadline: Date.now() + 5000,
+      };
       const pending = await results.expectResult(call);
-      expect(pending.returnPath).toMatch(new RegExp(`^kafka://${prefix.replace(/\./g, '\\.')}reply\\.layout-svc/\\d+/p1\\.[0-9a-f]+$`));
+      expect(pending.returnPath).toMatch(
+        new RegExp(`^kafka://${prefix.replace(/\./g, '\\.')}reply\\.layout-svc/\\d+/p1\\.[0-9a-f]+$`),
+      );
       await rpc.callRpc({ ...call, returnPath: pending.returnPath });
       pending.cancel();
 
-      const expected = [`${prefix}event.layout.api.opened`, `${prefix}event.layout.other`, `${prefix}rpc.layout.api`, `${prefix}reply.layout-svc`];
+      const expected = [
+        `${prefix}event.layout.api.opened`,
+        `${prefix}event.layout.other`,
+        `${prefix}rpc.layout.api`,
+        `${prefix}reply.layout-svc`,
+      ];
       const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
       expect(topics.sort()).toEqual(expected.sort());
 
@@ -148,12 +193,21 @@ describe('kafka events', () => {
       const all = await read({ apiName: api });
       expect(all.map((m) => m.kwargs.n)).toEqual([4, 3, 2, 1]);
       const [, third, second] = all;
-      expect((await read({ apiName: api, start: second!.time, stop: third!.time })).map((m) => m.kwargs.n)).toEqual([3, 2]);
-      expect(second!.nativeId).toMatch(new RegExp(`^${prefix.replace(/\./g, '\\.')}event\\.hist\\.api\\.tick:\\d+:\\d+$`));
+      expect((await read({ apiName: api, start: second!.time, stop: third!.time })).map((m) => m.kwargs.n)).toEqual([
+        3, 2,
+      ]);
+      expect(second!.nativeId).toMatch(
+        new RegExp(`^${prefix.replace(/\./g, '\\.')}event\\.hist\\.api\\.tick:\\d+:\\d+$`),
+      );
 
       const got = new Collector<EventMessage>();
       const consumer = await transport.consume(
-        { events: [{ apiName: api, eventName: 'tick' }], group: 'svc-replay', consumer: 'c1', since: { kind: 'position', position: second!.nativeId! } },
+        {
+          events: [{ apiName: api, eventName: 'tick' }],
+          group: 'svc-replay',
+          consumer: 'c1',
+          since: { kind: 'position', position: second!.nativeId! },
+        },
         async (message) => got.push(message),
       );
       await got.waitForCount(2, 15_000);
@@ -171,11 +225,14 @@ describe('kafka events', () => {
     const calls = new Collector<number>();
     let failures = 0;
     try {
-      const consumer = await transport.consume({ events: [{ apiName: api, eventName: 'tick' }], group: 'svc-retry', consumer: 'c1' }, async (message) => {
-        const n = Number(message.kwargs.n);
-        calls.push(n);
-        if (n === 1 && failures++ === 0) throw new Error('flaky dependency');
-      });
+      const consumer = await transport.consume(
+        { events: [{ apiName: api, eventName: 'tick' }], group: 'svc-retry', consumer: 'c1' },
+        async (message) => {
+          const n = Number(message.kwargs.n);
+          calls.push(n);
+          if (n === 1 && failures++ === 0) throw new Error('flaky dependency');
+        },
+      );
       await Promise.all([0, 1, 2].map((n) => transport.sendEvent(event(api, 'tick', { n }), { timeoutSeconds: 10 })));
       await calls.waitForCount(4, 20_000);
       expect(calls.items).toEqual([0, 1, 1, 2]);
@@ -193,13 +250,16 @@ describe('kafka events', () => {
     const tried = new Collector<string>();
     const handled = new Collector<string>();
     try {
-      const consumer = await transport.consume({ events: [{ apiName: api, eventName: 'tick' }], group: 'svc-limit', consumer: 'c1' }, async (message) => {
-        if (message.kwargs.doomed) {
-          tried.push(message.id);
-          throw new Error(`still broken (${tried.length})`);
-        }
-        handled.push(message.id);
-      });
+      const consumer = await transport.consume(
+        { events: [{ apiName: api, eventName: 'tick' }], group: 'svc-limit', consumer: 'c1' },
+        async (message) => {
+          if (message.kwargs.doomed) {
+            tried.push(message.id);
+            throw new Error(`still broken (${tried.length})`);
+          }
+          handled.push(message.id);
+        },
+      );
       const doomed = event(api, 'tick', { doomed: true });
       const next = event(api, 'tick', { doomed: false });
       await transport.sendEvent(doomed, { timeoutSeconds: 10 });

@@ -7,13 +7,21 @@ import lightbus, { Api, BrokerConnectionError, Event, type EventMessage } from '
 import { newMessageId } from '@lightbus/core/transport';
 import { KafkaEventTransport, KafkaResultTransport, KafkaRpcTransport } from '@lightbus/kafka';
 import { Collector, waitFor } from '@lightbus/testing';
-import { cleanupRun, context, eventOptions, kafkaBrokers, resultOptions, rpcOptions, uniquePrefix, startOwnBroker } from './helpers';
+import {
+  cleanupRun,
+  context,
+  eventOptions,
+  kafkaBrokers,
+  resultOptions,
+  rpcOptions,
+  uniquePrefix,
+  startOwnBroker,
+} from './helpers';
 
 class FailApi extends Api {
   static override meta = { name: 'fail.bus' };
   tick = new Event({ parameters: ['blob'] });
 }
-
 
 function tick(apiName: string, i: number): EventMessage {
   return { id: newMessageId(), apiName, eventName: 'tick', version: 1, kwargs: { i } };
@@ -33,12 +41,21 @@ describe('kafka: failures', () => {
       const fire = events.sendEvent(tick('fail.api', 1), { timeoutSeconds: 5 });
       await expect(fire).rejects.toThrow(BrokerConnectionError);
       await expect(fire).rejects.toThrow(/Cannot reach Kafka at 127\.0\.0\.1:1 .*Check that the brokers are running/);
-      await expect(events.consume({ events: [{ apiName: 'fail.api', eventName: 'tick' }], group: 'g', consumer: 'c' }, async () => {})).rejects.toThrow(
-        BrokerConnectionError,
-      );
+      await expect(
+        events.consume(
+          { events: [{ apiName: 'fail.api', eventName: 'tick' }], group: 'g', consumer: 'c' },
+          async () => {},
+        ),
+      ).rejects.toThrow(BrokerConnectionError);
       await expect(rpc.consumeRpcs(['fail.api'], async () => {})).rejects.toThrow(BrokerConnectionError);
       await expect(
-        results.expectResult({ id: newMessageId(), apiName: 'fail.api', procedureName: 'p', kwargs: {}, deadline: Date.now() + 60_000 }),
+        results.expectResult({
+          id: newMessageId(),
+          apiName: 'fail.api',
+          procedureName: 'p',
+          kwargs: {},
+          deadline: Date.now() + 60_000,
+        }),
       ).rejects.toThrow(/127\.0\.0\.1:1/);
     } finally {
       await Promise.all([events.close(), rpc.close(), results.close()]);
@@ -56,7 +73,9 @@ describe('kafka: failures', () => {
     try {
       const fire = bus.api(FailApi).tick.fire({ blob: 'x' });
       await expect(fire).rejects.toThrow(BrokerConnectionError);
-      await expect(fire).rejects.toThrow(/^Cannot reach Kafka at 127\.0\.0\.1:1,127\.0\.0\.1:2 while firing fail\.bus\.tick .*ECONNREFUSED/);
+      await expect(fire).rejects.toThrow(
+        /^Cannot reach Kafka at 127\.0\.0\.1:1,127\.0\.0\.1:2 while firing fail\.bus\.tick .*ECONNREFUSED/,
+      );
     } finally {
       await bus.close();
     }
@@ -64,7 +83,10 @@ describe('kafka: failures', () => {
 
   it('fire() of an event larger than the broker accepts (message.max.bytes) fails with an error that says so', async () => {
     const kafka = { brokers: kafkaBrokers(), topic_prefix: uniquePrefix('big') };
-    const bus = lightbus.create({ config: { service_name: 'big-svc', apis: { default: { event_transport: { kafka } } } }, logLevel: 'critical' });
+    const bus = lightbus.create({
+      config: { service_name: 'big-svc', apis: { default: { event_transport: { kafka } } } },
+      logLevel: 'critical',
+    });
     bus.client.registerApi(new FailApi());
     try {
       // Kafka's default message.max.bytes is 1 MiB (+ 12 bytes).
@@ -106,7 +128,10 @@ describe('kafka: failures', () => {
         },
         { timeout: 30_000, interval: 200, message: 'a fire to succeed once the broker is back' },
       );
-      await waitFor(() => got.items.includes(2), { timeout: 45_000, message: `event 2 to arrive (got ${JSON.stringify(got.items)})` });
+      await waitFor(() => got.items.includes(2), {
+        timeout: 45_000,
+        message: `event 2 to arrive (got ${JSON.stringify(got.items)})`,
+      });
       // Event 0 was handled and committed before the outage: not delivered again.
       expect(got.items.filter((i) => i === 0)).toHaveLength(1);
       await consumer.stop();

@@ -35,7 +35,9 @@ async function describeGroup(groupId: string): Promise<{ state: string; partitio
     if (!group) return { state: 'Unknown', partitions: [] };
     const partitions = group.members.map((member) => {
       const decoded = AssignerProtocol.MemberAssignment.decode(member.memberAssignment);
-      return Object.values(decoded?.assignment ?? {}).flat().sort((a, b) => a - b);
+      return Object.values(decoded?.assignment ?? {})
+        .flat()
+        .sort((a, b) => a - b);
     });
     return { state: group.state, partitions };
   } finally {
@@ -63,9 +65,14 @@ describe('kafka: a consumer group across processes', () => {
     // one batch handled but uncommitted: the only events another member handles again.
     const maxDuplicates = 12;
     const shape = { PARTITIONS: '6', PARTITION_KEY_PARAMETER: 'i', MAX_BYTES_PER_PARTITION: '2048' };
-    const producer = new KafkaEventTransport(eventOptions(prefix, { partitions: 6, partition_key: { parameter: 'i' } }), context('producer'));
+    const producer = new KafkaEventTransport(
+      eventOptions(prefix, { partitions: 6, partition_key: { parameter: 'i' } }),
+      context('producer'),
+    );
     const members = ['m1', 'm2', 'm3'].map((name) =>
-      startTypeScript(FIXTURE, { env: { TOPIC_PREFIX: prefix, API: api, HANDLER_MS: '2', CONSUMER_NAME: name, ...shape } }),
+      startTypeScript(FIXTURE, {
+        env: { TOPIC_PREFIX: prefix, API: api, HANDLER_MS: '2', CONSUMER_NAME: name, ...shape },
+      }),
     );
     const [victim, ...survivors] = members as [ChildRun, ChildRun, ChildRun];
     const groupId = `${prefix}workers`;
@@ -80,7 +87,10 @@ describe('kafka: a consumer group across processes', () => {
         { timeout: 60_000, interval: 250, message: 'three members with two partitions each' },
       );
       for (const i of range(0, total / 2)) await producer.sendEvent(tick(api, i), { timeoutSeconds: 10 });
-      await waitFor(() => handledBy(victim).length >= 20, { timeout: 30_000, message: `the victim to handle events (it printed:\n${victim.output()})` });
+      await waitFor(() => handledBy(victim).length >= 20, {
+        timeout: 30_000,
+        message: `the victim to handle events (it printed:\n${victim.output()})`,
+      });
       victim.kill('SIGKILL');
       await victim.exit;
       for (const i of range(total / 2, total)) await producer.sendEvent(tick(api, i), { timeoutSeconds: 10 });
@@ -89,14 +99,25 @@ describe('kafka: a consumer group across processes', () => {
       await waitFor(
         async () => {
           const { state, partitions } = await describeGroup(groupId);
-          return state === 'Stable' && partitions.length === 2 && partitions.flat().sort((a, b) => a - b).join() === '0,1,2,3,4,5';
+          return (
+            state === 'Stable' &&
+            partitions.length === 2 &&
+            partitions
+              .flat()
+              .sort((a, b) => a - b)
+              .join() === '0,1,2,3,4,5'
+          );
         },
         { timeout: 60_000, interval: 250, message: 'two members sharing the six partitions' },
       );
       const all = (): number[] => members.flatMap(handledBy);
       await waitFor(() => new Set(all()).size === total, {
         timeout: 60_000,
-        message: `every event handled (missing: ${JSON.stringify(range(0, total).filter((i) => !all().includes(i)).slice(0, 20))})`,
+        message: `every event handled (missing: ${JSON.stringify(
+          range(0, total)
+            .filter((i) => !all().includes(i))
+            .slice(0, 20),
+        )})`,
       });
 
       const handled = all();

@@ -7,14 +7,29 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ConsoleLogger, validateAgainst, type TransportContext } from '@lightbus/core/transport';
-import { EventOptions, ResultOptions, RpcOptions, SchemaOptions, type KafkaEventOptions, type KafkaResultOptions, type KafkaRpcOptions, type KafkaSchemaOptions } from '@lightbus/kafka';
+import {
+  EventOptions,
+  ResultOptions,
+  RpcOptions,
+  SchemaOptions,
+  type KafkaEventOptions,
+  type KafkaResultOptions,
+  type KafkaRpcOptions,
+  type KafkaSchemaOptions,
+} from '@lightbus/kafka';
 import type { TSchema } from '@sinclair/typebox';
 import { Kafka, logLevel } from 'kafkajs';
 
 export function kafkaBrokers(): string[] {
   const value = process.env.KAFKA_BROKERS;
-  if (!value) throw new Error('KAFKA_BROKERS is not set: run the integration tests through jest (test/global-setup.js starts Apache Kafka).');
-  return value.split(',').map((b) => b.trim()).filter(Boolean);
+  if (!value)
+    throw new Error(
+      'KAFKA_BROKERS is not set: run the integration tests through jest (test/global-setup.js starts Apache Kafka).',
+    );
+  return value
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
 }
 
 /** Unique per test file run: topics and groups of one run never meet another's. */
@@ -41,7 +56,11 @@ export function startOwnBroker(): Promise<OwnBroker> {
  * Group timings short enough for tests that also hold on a cluster with the
  * default group.min.session.timeout.ms of 6000 (tools/kafka lowers it to 1000).
  */
-export const TEST_GROUP_TIMING = { session_timeout_ms: 6000, heartbeat_interval_ms: 500, rebalance_timeout_ms: 6000 } as const;
+export const TEST_GROUP_TIMING = {
+  session_timeout_ms: 6000,
+  heartbeat_interval_ms: 500,
+  rebalance_timeout_ms: 6000,
+} as const;
 export const TEST_FETCH = { max_wait_ms: 100 } as const;
 
 function resolve<T>(schema: TSchema, input: Record<string, unknown>): T {
@@ -52,10 +71,22 @@ function resolve<T>(schema: TSchema, input: Record<string, unknown>): T {
 }
 
 export function eventOptions(prefix: string, extra: Record<string, unknown> = {}): KafkaEventOptions {
-  return resolve(EventOptions, { brokers: kafkaBrokers(), topic_prefix: prefix, ...TEST_FETCH, ...TEST_GROUP_TIMING, ...extra });
+  return resolve(EventOptions, {
+    brokers: kafkaBrokers(),
+    topic_prefix: prefix,
+    ...TEST_FETCH,
+    ...TEST_GROUP_TIMING,
+    ...extra,
+  });
 }
 export function rpcOptions(prefix: string, extra: Record<string, unknown> = {}): KafkaRpcOptions {
-  return resolve(RpcOptions, { brokers: kafkaBrokers(), topic_prefix: prefix, ...TEST_FETCH, ...TEST_GROUP_TIMING, ...extra });
+  return resolve(RpcOptions, {
+    brokers: kafkaBrokers(),
+    topic_prefix: prefix,
+    ...TEST_FETCH,
+    ...TEST_GROUP_TIMING,
+    ...extra,
+  });
 }
 export function resultOptions(prefix: string, extra: Record<string, unknown> = {}): KafkaResultOptions {
   return resolve(ResultOptions, { brokers: kafkaBrokers(), topic_prefix: prefix, ...TEST_FETCH, ...extra });
@@ -64,7 +95,11 @@ export function schemaOptions(prefix: string, extra: Record<string, unknown> = {
   return resolve(SchemaOptions, { brokers: kafkaBrokers(), topic_prefix: prefix, ...TEST_FETCH, ...extra });
 }
 
-export function context(processName = 'p1', serviceName = 'svc', level: 'critical' | 'debug' | 'info' = 'critical'): TransportContext {
+export function context(
+  processName = 'p1',
+  serviceName = 'svc',
+  level: 'critical' | 'debug' | 'info' = 'critical',
+): TransportContext {
   return { serviceName, processName, logger: new ConsoleLogger(level) };
 }
 

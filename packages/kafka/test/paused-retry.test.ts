@@ -18,7 +18,6 @@ import type { Consumer as KafkaConsumer } from 'kafkajs';
 import type { ConsumedBatch, GroupConsumer, GroupConsumerSettings, KafkaClient } from '../src/adapter/client';
 import { cleanupRun, context, eventOptions, uniquePrefix, startOwnBroker } from './helpers';
 
-
 const FAST_RETRY = { retries: 2, initial_retry_time_ms: 100, max_retry_time_ms: 500 };
 
 function event(apiName: string, eventName: string, n: number): EventMessage {
@@ -59,7 +58,10 @@ function holdResumes(client: KafkaClient): GroupWatch {
     const kafkajs = (group as unknown as { consumer: KafkaConsumer }).consumer;
     consumer = kafkajs;
     kafkajs.on(kafkajs.events.GROUP_JOIN, () => void watch.events.push('join'));
-    kafkajs.on(kafkajs.events.CRASH, (e) => void watch.events.push(e.payload.restart ? 'crash-restart' : 'crash-final'));
+    kafkajs.on(
+      kafkajs.events.CRASH,
+      (e) => void watch.events.push(e.payload.restart ? 'crash-restart' : 'crash-final'),
+    );
     return group;
   };
   return watch;
@@ -83,29 +85,44 @@ describe('kafka: a partition paused for a retry, and a restart or rebalance of t
     const broker = await startOwnBroker();
     const prefix = uniquePrefix('pause-crash');
     const api = 'pausecrash.api';
-    const transport = new KafkaEventTransport(eventOptions(prefix, { brokers: [broker.bootstrap], retry: FAST_RETRY, connection_timeout_ms: 500 }), context('p1'));
+    const transport = new KafkaEventTransport(
+      eventOptions(prefix, { brokers: [broker.bootstrap], retry: FAST_RETRY, connection_timeout_ms: 500 }),
+      context('p1'),
+    );
     const watch = holdResumes(transport.base.client);
     const calls = new Collector<number>();
     let failures = 0;
     try {
-      const consumer = await transport.consume({ events: [{ apiName: api, eventName: 'tick' }], group: 'svc-pause-crash', consumer: 'c1' }, async (message) => {
-        const n = Number(message.kwargs.n);
-        calls.push(n);
-        if (n === 1 && failures++ === 0) throw new Error('flaky dependency');
-      });
+      const consumer = await transport.consume(
+        { events: [{ apiName: api, eventName: 'tick' }], group: 'svc-pause-crash', consumer: 'c1' },
+        async (message) => {
+          const n = Number(message.kwargs.n);
+          calls.push(n);
+          if (n === 1 && failures++ === 0) throw new Error('flaky dependency');
+        },
+      );
       // One key (the API name): one partition, in order.
       for (const n of [0, 1, 2]) await transport.sendEvent(event(api, 'tick', n), { timeoutSeconds: 10 });
-      await waitFor(() => failures === 1 && watch.heldResumes.length === 1, { timeout: 20_000, message: 'event 1 to fail and its partition to pause' });
+      await waitFor(() => failures === 1 && watch.heldResumes.length === 1, {
+        timeout: 20_000,
+        message: 'event 1 to fail and its partition to pause',
+      });
       expect(calls.items).toEqual([0, 1]);
       const topic = transport.topicOf(api, 'tick');
       expect(watch.paused()).toEqual([{ topic, partitions: [expect.any(Number)] }]);
 
       // The broker goes away while the partition is paused: kafkajs crashes the consumer and restarts it.
       await broker.down();
-      await waitFor(() => watch.events.includes('crash-restart'), { timeout: 30_000, message: `a crash that kafkajs restarts (saw ${watch.events.join(',')})` });
+      await waitFor(() => watch.events.includes('crash-restart'), {
+        timeout: 30_000,
+        message: `a crash that kafkajs restarts (saw ${watch.events.join(',')})`,
+      });
       const crashedAt = watch.events.indexOf('crash-restart');
       await broker.up();
-      await waitFor(() => watch.events.slice(crashedAt).includes('join'), { timeout: 40_000, message: `the restarted consumer to join (saw ${watch.events.join(',')})` });
+      await waitFor(() => watch.events.slice(crashedAt).includes('join'), {
+        timeout: 40_000,
+        message: `the restarted consumer to join (saw ${watch.events.join(',')})`,
+      });
 
       // The retry timer's resume never reached any consumer, yet the restarted one reads the partition again.
       await waitFor(() => calls.items.filter((n) => n === 1).length >= 2 && calls.items.includes(2), {
@@ -136,19 +153,31 @@ describe('kafka: a partition paused for a retry, and a restart or rebalance of t
     const calls = new Collector<number>();
     let failures = 0;
     try {
-      const consumer = await first.consume({ events: [{ apiName: api, eventName: 'tick' }], group: 'svc-pause-rebalance', consumer: 'c1' }, async (message) => {
-        const n = Number(message.kwargs.n);
-        calls.push(n);
-        if (n === 1 && failures++ === 0) throw new Error('flaky dependency');
-      });
+      const consumer = await first.consume(
+        { events: [{ apiName: api, eventName: 'tick' }], group: 'svc-pause-rebalance', consumer: 'c1' },
+        async (message) => {
+          const n = Number(message.kwargs.n);
+          calls.push(n);
+          if (n === 1 && failures++ === 0) throw new Error('flaky dependency');
+        },
+      );
       for (const n of [0, 1, 2]) await first.sendEvent(event(api, 'tick', n), { timeoutSeconds: 10 });
-      await waitFor(() => failures === 1 && watch.heldResumes.length === 1, { timeout: 20_000, message: 'event 1 to fail and its partition to pause' });
+      await waitFor(() => failures === 1 && watch.heldResumes.length === 1, {
+        timeout: 20_000,
+        message: 'event 1 to fail and its partition to pause',
+      });
       const topic = first.topicOf(api, 'tick');
       expect(watch.paused()).toEqual([{ topic, partitions: [expect.any(Number)] }]);
       const joins = watch.events.filter((e) => e === 'join').length;
 
-      const other = await second.consume({ events: [{ apiName: api, eventName: 'tock' }], group: 'svc-pause-rebalance', consumer: 'c2' }, async () => {});
-      await waitFor(() => watch.events.filter((e) => e === 'join').length > joins, { timeout: 30_000, message: 'the first member to rejoin' });
+      const other = await second.consume(
+        { events: [{ apiName: api, eventName: 'tock' }], group: 'svc-pause-rebalance', consumer: 'c2' },
+        async () => {},
+      );
+      await waitFor(() => watch.events.filter((e) => e === 'join').length > joins, {
+        timeout: 30_000,
+        message: 'the first member to rejoin',
+      });
 
       await waitFor(() => calls.items.filter((n) => n === 1).length >= 2 && calls.items.includes(2), {
         timeout: 30_000,

@@ -9,7 +9,14 @@ import { Collector, untilTime, waitFor } from '@lightbus/testing';
 import { cleanupRun, context, rawKafka, resultOptions, rpcOptions, uniquePrefix } from './helpers';
 
 function call(apiName: string, deadline: number, kwargs: Record<string, unknown> = {}): OutgoingRpcMessage {
-  return { id: newMessageId(), apiName, procedureName: 'work', kwargs, returnPath: 'kafka://unused/0/nobody', deadline };
+  return {
+    id: newMessageId(),
+    apiName,
+    procedureName: 'work',
+    kwargs,
+    returnPath: 'kafka://unused/0/nobody',
+    deadline,
+  };
 }
 
 describe('kafka rpc and results', () => {
@@ -59,7 +66,10 @@ describe('kafka rpc and results', () => {
         started.push(String(message.kwargs.name));
         // The only slot stays busy until the second call's deadline has passed.
         if (message.kwargs.name === 'first') {
-          await waitFor(() => lateDeadline > 0 && Date.now() > lateDeadline + 50, { timeout: 30_000, message: "the 'late' call's deadline to pass" });
+          await waitFor(() => lateDeadline > 0 && Date.now() > lateDeadline + 50, {
+            timeout: 30_000,
+            message: "the 'late' call's deadline to pass",
+          });
         }
       });
       const long = Date.now() + 60_000;

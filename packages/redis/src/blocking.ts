@@ -79,7 +79,10 @@ export class BlockingReader {
     if (this.stopping || this.loop) return;
     this.loop = body(this.abort.signal).catch((error: unknown) => {
       if (error instanceof ConnectionClosedError && this.stopping) return;
-      this.logger.error('A Redis read loop stopped on an unexpected error (a bug): this consumer takes no more work until the bus is restarted. Please report it.', { error });
+      this.logger.error(
+        'A Redis read loop stopped on an unexpected error (a bug): this consumer takes no more work until the bus is restarted. Please report it.',
+        { error },
+      );
     });
   }
 

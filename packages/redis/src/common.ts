@@ -52,7 +52,13 @@ export abstract class RedisRole extends RoleLifecycle {
     protected readonly context: TransportContext,
     protected readonly maxBackoffMs: number,
   ) {
-    super((what, cause) => new BusClosedError(`${what}: the Redis transport was closed (the bus is closing or closed).`, cause === undefined ? undefined : { cause }));
+    super(
+      (what, cause) =>
+        new BusClosedError(
+          `${what}: the Redis transport was closed (the bus is closing or closed).`,
+          cause === undefined ? undefined : { cause },
+        ),
+    );
   }
 
   /** The command connection, once opened, and whether it is up (for `bus.health()`). */
@@ -144,7 +150,8 @@ export abstract class RedisRole extends RoleLifecycle {
       await this.retrying(what, deadline, attempt, retryDelayMs, (error) => error instanceof NotSentError);
       return 'sent';
     } catch (error) {
-      if (error instanceof LightbusError || error instanceof ConnectionClosedError || isProgrammingError(error)) throw error;
+      if (error instanceof LightbusError || error instanceof ConnectionClosedError || isProgrammingError(error))
+        throw error;
       return 'unknown';
     }
   }
@@ -172,7 +179,8 @@ export abstract class RedisRole extends RoleLifecycle {
         deadline: deadline - retryDelayMs,
         backoff: { initialMs: retryDelayMs, maxMs: retryDelayMs },
         // The connection's errors carry no `retriable`: a failure of the connection itself is worth another try.
-        retriable: (error) => !(error instanceof LightbusError) && !connection.isClosed && !isProgrammingError(error) && mayRetry(error),
+        retriable: (error) =>
+          !(error instanceof LightbusError) && !connection.isClosed && !isProgrammingError(error) && mayRetry(error),
         giveUp: (error) => connection.unreachable(what, error),
         logger: this.context.logger,
       },
@@ -195,6 +203,7 @@ export abstract class RedisRole extends RoleLifecycle {
 
 /** A connection error seen while starting (creating groups...): the error naming the url, or Redis's refusal. */
 export function startFailure(error: unknown, what: string, connection: RedisConnection): Error {
-  if (isReplyError(error) || error instanceof LightbusError || isProgrammingError(error)) return commandFailure(error, what);
+  if (isReplyError(error) || error instanceof LightbusError || isProgrammingError(error))
+    return commandFailure(error, what);
   return error instanceof BrokerConnectionError ? error : connection.unreachable(what, error);
 }

@@ -48,7 +48,12 @@ export function isReplyError(error: unknown): error is Error {
 
 /** A bug, not a connection problem: never retried. */
 export function isProgrammingError(error: unknown): boolean {
-  return error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError || error instanceof SyntaxError;
+  return (
+    error instanceof TypeError ||
+    error instanceof RangeError ||
+    error instanceof ReferenceError ||
+    error instanceof SyntaxError
+  );
 }
 
 /** The connection was closed by close(): stop what you are doing. */
@@ -102,7 +107,8 @@ export class RedisConnection {
       maxRetriesPerRequest: 0,
       connectTimeout: 10_000,
       socketTimeout: settings.blockMs === undefined ? undefined : settings.blockMs + BLOCK_GRACE_MS,
-      retryStrategy: (times) => (this.closed ? null : backoffDelay(times - 1, { initialMs: 100, maxMs: this.maxBackoffMs })),
+      retryStrategy: (times) =>
+        this.closed ? null : backoffDelay(times - 1, { initialMs: 100, maxMs: this.maxBackoffMs }),
     });
     this.redis.on('error', (error: Error) => this.onError(error));
     this.redis.on('ready', () => this.onReady());
@@ -131,11 +137,15 @@ export class RedisConnection {
         `Redis connection to ${this.where} failed (${error.message}); reconnecting with backoff. If this persists, check ` +
           `that Redis is running and reachable at that url (host, port, password, TLS).`,
         {
+          connection: this.settings.name,
+          error: error.message,
+        },
+      );
+    } else {
+      this.settings.logger.debug(`Redis connection to ${this.where} still failing`, {
         connection: this.settings.name,
         error: error.message,
       });
-    } else {
-      this.settings.logger.debug(`Redis connection to ${this.where} still failing`, { connection: this.settings.name, error: error.message });
     }
     this.down = true;
   }
@@ -335,7 +345,6 @@ export class RedisConnection {
     await ended;
     clearTimeout(timer);
   }
-
 }
 
 /**

@@ -126,12 +126,22 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
     const start = groupStartId(spec.since);
     this.assertOpen(`Listening (group ${spec.group})`);
-    const consumer = new EventConsumer(this, this.context, spec, handler, this.commands(), this.connect(`listener:${spec.group}`, { blockMs: BLOCK_MS }));
+    const consumer = new EventConsumer(
+      this,
+      this.context,
+      spec,
+      handler,
+      this.commands(),
+      this.connect(`listener:${spec.group}`, { blockMs: BLOCK_MS }),
+    );
     // Known from the start, so close() stops it while it is still starting.
-    return this.consumers.start({
-      start: () => consumer.start(start, (what, signal) => this.readyToStart(consumer.connection, what, signal)),
-      stop: () => consumer.stop(),
-    }, spec.signal);
+    return this.consumers.start(
+      {
+        start: () => consumer.start(start, (what, signal) => this.readyToStart(consumer.connection, what, signal)),
+        stop: () => consumer.stop(),
+      },
+      spec.signal,
+    );
   }
 
   /** `XINFO GROUPS <stream>`: the group's lag (entries not yet delivered; Redis 7) and pending entries, per stream. */
@@ -151,7 +161,11 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
       if (!info) continue;
       const lag = typeof info.lag === 'number' ? info.lag : undefined;
       const pending = typeof info.pending === 'number' ? info.pending : undefined;
-      out.push({ destination: stream, ...(lag !== undefined ? { lag } : {}), ...(pending !== undefined ? { pending } : {}) });
+      out.push({
+        destination: stream,
+        ...(lag !== undefined ? { lag } : {}),
+        ...(pending !== undefined ? { pending } : {}),
+      });
     }
     return out;
   }
@@ -195,7 +209,11 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
       try {
         message = decodeEventFields(entry.fields, entry.id);
       } catch (error) {
-        this.context.logger.debug('History: skipped an entry that cannot be decoded', { stream: entry.stream, entryId: entry.id, error: errorText(error) });
+        this.context.logger.debug('History: skipped an entry that cannot be decoded', {
+          stream: entry.stream,
+          entryId: entry.id,
+          error: errorText(error),
+        });
         continue;
       }
       if (message.apiName !== query.apiName) continue;
@@ -226,7 +244,9 @@ function decodeEntry(fields: FieldList, entryId: string): ReceivedEvent {
   try {
     return decoded(decodeEventFields(fields, entryId));
   } catch (error) {
-    return error instanceof UndecodableMessage ? undecodable(error.reason, error.messageId) : undecodable(errorText(error));
+    return error instanceof UndecodableMessage
+      ? undecodable(error.reason, error.messageId)
+      : undecodable(errorText(error));
   }
 }
 
@@ -317,8 +337,17 @@ class EventConsumer {
         // Acknowledgements that failed earlier go out again with the read, in the same write.
         const acks = this.sendAcks();
         const reply = await this.reader.read([
-          'XREADGROUP', 'GROUP', this.spec.group, this.spec.consumer, 'COUNT', this.transport.options.batch_size,
-          'BLOCK', block, 'STREAMS', ...this.streams, ...this.streams.map(() => '>'),
+          'XREADGROUP',
+          'GROUP',
+          this.spec.group,
+          this.spec.consumer,
+          'COUNT',
+          this.transport.options.batch_size,
+          'BLOCK',
+          block,
+          'STREAMS',
+          ...this.streams,
+          ...this.streams.map(() => '>'),
         ]);
         await acks;
         failures.succeeded();
@@ -335,6 +364,7 @@ class EventConsumer {
             this.toAck.clear(); // a new group has no pending entries to acknowledge
             continue;
           } catch (again) {
+            // eslint-disable-next-line no-ex-assign -- from here on, the failure to report is the re-creation's
             error = again;
           }
         }
@@ -367,8 +397,15 @@ class EventConsumer {
     while (!signal.aborted && after.size > 0) {
       const streams = [...after.keys()];
       const reply = await this.connection.send([
-        'XREADGROUP', 'GROUP', this.spec.group, this.spec.consumer, 'COUNT', this.transport.options.batch_size,
-        'STREAMS', ...streams, ...streams.map((s) => after.get(s)!),
+        'XREADGROUP',
+        'GROUP',
+        this.spec.group,
+        this.spec.consumer,
+        'COUNT',
+        this.transport.options.batch_size,
+        'STREAMS',
+        ...streams,
+        ...streams.map((s) => after.get(s)!),
       ]);
       const entries = parseStreamsReply(reply);
       for (const stream of streams) {
@@ -377,7 +414,9 @@ class EventConsumer {
         else after.set(stream, mine[mine.length - 1]!.id);
       }
       if (entries.length > 0) {
-        this.logger.info(`${this.what}: handling ${entries.length} event(s) delivered before a restart and never acknowledged`);
+        this.logger.info(
+          `${this.what}: handling ${entries.length} event(s) delivered before a restart and never acknowledged`,
+        );
         await this.handleBatch(entries, signal);
       }
     }
@@ -388,14 +427,25 @@ class EventConsumer {
     for (const stream of this.streams) {
       let from = '-';
       for (;;) {
-        const pending = parsePending(await this.connection.send(['XPENDING', stream, this.spec.group, from, '+', this.reclaimBatch]));
+        const pending = parsePending(
+          await this.connection.send(['XPENDING', stream, this.spec.group, from, '+', this.reclaimBatch]),
+        );
         const stale = pending.filter((p) => p.idleMs >= this.ackTimeoutMs);
         if (stale.length > 0) {
-          const reply = await this.connection.send(['XCLAIM', stream, this.spec.group, this.spec.consumer, this.ackTimeoutMs, ...stale.map((p) => p.id)]);
+          const reply = await this.connection.send([
+            'XCLAIM',
+            stream,
+            this.spec.group,
+            this.spec.consumer,
+            this.ackTimeoutMs,
+            ...stale.map((p) => p.id),
+          ]);
           const claimed = parseEntries(stream, reply);
           if (claimed.length > 0) {
             const owners = [...new Set(stale.map((p) => p.consumer))].join(', ');
-            this.logger.info(`${this.what}: reclaimed ${claimed.length} event(s) not acknowledged within ${this.ackTimeoutMs / 1000}s by ${owners}`);
+            this.logger.info(
+              `${this.what}: reclaimed ${claimed.length} event(s) not acknowledged within ${this.ackTimeoutMs / 1000}s by ${owners}`,
+            );
             await this.handleBatch(claimed, signal);
             if (signal.aborted) return;
           }
@@ -421,28 +471,41 @@ class EventConsumer {
         continue;
       }
       try {
-        await settleEvent(received, this.handler, { deliveryLimit: this.transport.options.delivery_limit, deliveries: () => this.deliveries(entry) }, {
-          ack: () => this.ack(entry),
-          deadLetter: (reason, id) => this.setAside(entry, reason, id),
-          redeliver: (error, deliveries) =>
-            this.logger.debug(`${this.what}: event not acknowledged (its handler failed, delivery ${deliveries}); it will be delivered again`, {
-              entryId: entry.id,
-              error: errorText(error),
-            }),
-        });
+        await settleEvent(
+          received,
+          this.handler,
+          { deliveryLimit: this.transport.options.delivery_limit, deliveries: () => this.deliveries(entry) },
+          {
+            ack: () => this.ack(entry),
+            deadLetter: (reason, id) => this.setAside(entry, reason, id),
+            redeliver: (error, deliveries) =>
+              this.logger.debug(
+                `${this.what}: event not acknowledged (its handler failed, delivery ${deliveries}); it will be delivered again`,
+                {
+                  entryId: entry.id,
+                  error: errorText(error),
+                },
+              ),
+          },
+        );
       } catch (error) {
         // Reading the delivery count failed: the entry stays pending and is settled when delivered again.
-        this.logger.warn(`${this.what}: event not acknowledged (its handler failed, and its delivery count could not be read); it will be delivered again`, {
-          entryId: entry.id,
-          error: errorText(error),
-        });
+        this.logger.warn(
+          `${this.what}: event not acknowledged (its handler failed, and its delivery count could not be read); it will be delivered again`,
+          {
+            entryId: entry.id,
+            error: errorText(error),
+          },
+        );
       }
     }
   }
 
   /** How many times the group delivered this entry (XPENDING counts reads of it, claims included). */
   private async deliveries(entry: StreamEntry): Promise<number> {
-    const [pending] = parsePending(await this.connection.send(['XPENDING', entry.stream, this.spec.group, entry.id, entry.id, 1]));
+    const [pending] = parsePending(
+      await this.connection.send(['XPENDING', entry.stream, this.spec.group, entry.id, entry.id, 1]),
+    );
     return pending?.deliveries ?? 1;
   }
 
@@ -506,14 +569,25 @@ class EventConsumer {
   /** Copy an entry to `<stream>:dead_letters` with the reason, and acknowledge it, in one transaction. */
   private async setAside(entry: StreamEntry, reason: string, messageId: string | undefined): Promise<void> {
     const target = deadLetterKey(entry.stream);
-    this.logger.error(`${this.what}: event set aside, ${reason}`, { stream: entry.stream, entryId: entry.id, id: messageId, deadLetters: target });
+    this.logger.error(`${this.what}: event set aside, ${reason}`, {
+      stream: entry.stream,
+      entryId: entry.id,
+      id: messageId,
+      deadLetters: target,
+    });
     const record = [
-      'reason', reason,
-      'stream', entry.stream,
-      'entry_id', entry.id,
-      'group', this.spec.group,
-      'consumer', this.spec.consumer,
-      'fields', JSON.stringify(entry.fields ?? []),
+      'reason',
+      reason,
+      'stream',
+      entry.stream,
+      'entry_id',
+      entry.id,
+      'group',
+      this.spec.group,
+      'consumer',
+      this.spec.consumer,
+      'fields',
+      JSON.stringify(entry.fields ?? []),
     ];
     try {
       await this.connection.transaction([
@@ -522,7 +596,10 @@ class EventConsumer {
       ]);
     } catch (error) {
       // Not acknowledged: it stays pending and is set aside again when reclaimed.
-      this.logger.error(`${this.what}: could not set the event aside (Redis unreachable or refused); it stays pending and is set aside again when reclaimed`, { entryId: entry.id, error: errorText(error) });
+      this.logger.error(
+        `${this.what}: could not set the event aside (Redis unreachable or refused); it stays pending and is set aside again when reclaimed`,
+        { entryId: entry.id, error: errorText(error) },
+      );
     }
   }
 
@@ -571,9 +648,15 @@ class EventConsumer {
         }
         for (const consumer of consumers) {
           const name = String(consumer.name);
-          if (Number(consumer.idle) >= ttlMs && Number(consumer.pending) === 0 && !(groupName === this.spec.group && name === this.spec.consumer)) {
+          if (
+            Number(consumer.idle) >= ttlMs &&
+            Number(consumer.pending) === 0 &&
+            !(groupName === this.spec.group && name === this.spec.consumer)
+          ) {
             await this.connection.send(['XGROUP', 'DELCONSUMER', stream, groupName, name]);
-            this.logger.debug(`Removed consumer ${name} of group ${groupName} on ${stream}: idle longer than consumer_ttl`);
+            this.logger.debug(
+              `Removed consumer ${name} of group ${groupName} on ${stream}: idle longer than consumer_ttl`,
+            );
           }
         }
       }

@@ -30,7 +30,13 @@ export const transport = defineTransport({
   schema: (options, context) => new RedisSchemaTransport(options, context),
 });
 
-export { RedisEventOptions, RedisResultOptions, RedisRpcOptions, RedisSchemaOptions, DEFAULT_REDIS_URL } from './options';
+export {
+  RedisEventOptions,
+  RedisResultOptions,
+  RedisRpcOptions,
+  RedisSchemaOptions,
+  DEFAULT_REDIS_URL,
+} from './options';
 export { RedisRpcTransport } from './rpc';
 export { RedisResultTransport } from './result';
 export { RedisEventTransport, redisCapabilities, groupStartId } from './event';

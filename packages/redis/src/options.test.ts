@@ -21,7 +21,13 @@ describe('options', () => {
     });
     const rpc: Record<string, unknown> = {};
     validateAgainst(RedisRpcOptions, rpc);
-    expect(rpc).toEqual({ url: 'redis://127.0.0.1:6379/0', rpc_timeout: 5, rpc_retry_delay: 1, consumption_restart_delay: 5, concurrency: 10 });
+    expect(rpc).toEqual({
+      url: 'redis://127.0.0.1:6379/0',
+      rpc_timeout: 5,
+      rpc_retry_delay: 1,
+      consumption_restart_delay: 5,
+      concurrency: 10,
+    });
     const result: Record<string, unknown> = {};
     validateAgainst(RedisResultOptions, result);
     expect(result).toEqual({ url: 'redis://127.0.0.1:6379/0', result_ttl: 60, rpc_timeout: 5 });
@@ -29,7 +35,9 @@ describe('options', () => {
 
   it('accepts rediss:// and passwords, and null where Python allows None', () => {
     expect(validateAgainst(RedisSchemaOptions, { url: 'rediss://:s3cret@redis.example.com:6380/2' })).toEqual([]);
-    expect(validateAgainst(RedisEventOptions, { max_stream_length: null, reclaim_interval: null, stream_use: 'per_event' })).toEqual([]);
+    expect(
+      validateAgainst(RedisEventOptions, { max_stream_length: null, reclaim_interval: null, stream_use: 'per_event' }),
+    ).toEqual([]);
   });
 
   it('names the key and the problem', () => {

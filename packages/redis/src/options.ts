@@ -26,10 +26,16 @@ const Url = Type.String({
  * one lightbus.yaml serves both, and ignored with a warning at start.
  */
 const pythonOnly = (description: string) =>
-  Type.Optional(Type.Unknown({ description: `Python Lightbus only: accepted and ignored here, with a warning. ${description}` }));
+  Type.Optional(
+    Type.Unknown({ description: `Python Lightbus only: accepted and ignored here, with a warning. ${description}` }),
+  );
 const PYTHON_CODEC = {
-  serializer: pythonOnly("Python's message serializer class; this transport always writes the format of Python's default one."),
-  deserializer: pythonOnly("Python's message deserializer class; this transport always reads the format of Python's default one."),
+  serializer: pythonOnly(
+    "Python's message serializer class; this transport always writes the format of Python's default one.",
+  ),
+  deserializer: pythonOnly(
+    "Python's message deserializer class; this transport always reads the format of Python's default one.",
+  ),
   connection_parameters: pythonOnly('Python client connection settings; give them in the url instead.'),
 };
 
@@ -63,7 +69,8 @@ export const RedisRpcOptions = Type.Object(
     concurrency: Type.Integer({
       minimum: 1,
       default: 10,
-      description: 'How many calls one worker process executes at once (TypeScript only; Python workers run one at a time).',
+      description:
+        'How many calls one worker process executes at once (TypeScript only; Python workers run one at a time).',
     }),
     batch_size: pythonOnly('How many calls a Python worker takes from the queue at once; here, see concurrency.'),
     ...PYTHON_CODEC,
@@ -77,7 +84,8 @@ export const RedisResultOptions = Type.Object(
     result_ttl: Type.Integer({
       minimum: 1,
       default: 60,
-      description: 'Seconds a result list lives after a worker pushed a result into it (EXPIRE), so unread results vanish.',
+      description:
+        'Seconds a result list lives after a worker pushed a result into it (EXPIRE), so unread results vanish.',
     }),
     rpc_timeout: Type.Number({
       exclusiveMinimum: 0,
@@ -97,7 +105,8 @@ export const RedisEventOptions = Type.Object(
     batch_size: Type.Integer({
       minimum: 1,
       default: 10,
-      description: 'Most events read from Redis in one XREADGROUP; handled in order, each acknowledged as soon as its handler finished.',
+      description:
+        'Most events read from Redis in one XREADGROUP; handled in order, each acknowledged as soon as its handler finished.',
     }),
     reclaim_batch_size: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
       default: null,
@@ -141,14 +150,21 @@ export const RedisEventOptions = Type.Object(
         'When a listener starts, consumers of the stream idle for this many seconds and holding no pending events ' +
         'are removed from their groups (XGROUP DELCONSUMER). 0: never remove any.',
     }),
-    service_name: pythonOnly("Python's per-transport service name; consumer groups are named from the top-level service_name."),
-    consumer_name: pythonOnly("Python's per-transport consumer name; consumers are named from the top-level process_name."),
+    service_name: pythonOnly(
+      "Python's per-transport service name; consumer groups are named from the top-level service_name.",
+    ),
+    consumer_name: pythonOnly(
+      "Python's per-transport consumer name; consumers are named from the top-level process_name.",
+    ),
     ...PYTHON_CODEC,
   },
   { additionalProperties: false },
 );
 
-export const RedisSchemaOptions = Type.Object({ url: Url, connection_parameters: PYTHON_CODEC.connection_parameters }, { additionalProperties: false });
+export const RedisSchemaOptions = Type.Object(
+  { url: Url, connection_parameters: PYTHON_CODEC.connection_parameters },
+  { additionalProperties: false },
+);
 
 export type RedisRpcOptions = Static<typeof RedisRpcOptions>;
 export type RedisResultOptions = Static<typeof RedisResultOptions>;

@@ -96,7 +96,9 @@ describe('a lightbus.yaml shared with Python Lightbus', () => {
     // Python's config check accepts this file; two things in it still stop a Python worker at start.
     expect(warnings).not.toMatch(/refuses to start/);
     expect(warnings).toContain('plugins.internal_metrics: a Python worker stops at start on a null plugin section');
-    expect(warnings).toMatch(/apis\.default\.rpc_transport\.redis\.connection_parameters: a Python worker stops at start with a mapping here/);
+    expect(warnings).toMatch(
+      /apis\.default\.rpc_transport\.redis\.connection_parameters: a Python worker stops at start with a mapping here/,
+    );
     return bus.close();
   });
 
@@ -124,9 +126,13 @@ plugins:
       'apis.default.event_transport.redis.consumption_restart_delay',
       'plugins.internal_state.ping_interval',
     ]) {
-      expect(warnings).toMatch(new RegExp(`${key.replace(/\./g, '\\.')}: Python Lightbus takes only a whole number here`));
+      expect(warnings).toMatch(
+        new RegExp(`${key.replace(/\./g, '\\.')}: Python Lightbus takes only a whole number here`),
+      );
     }
-    expect(warnings).toContain('apis.default.rpc_transport.redis.concurrency: a TypeScript-only key: Python Lightbus refuses to start');
+    expect(warnings).toContain(
+      'apis.default.rpc_transport.redis.concurrency: a TypeScript-only key: Python Lightbus refuses to start',
+    );
     // TypeScript honours the fractions.
     expect(bus.client.config.api('x').rpcTimeout).toBe(0.5);
     return bus.close();
@@ -134,9 +140,15 @@ plugins:
 
   it('says nothing about Python for an in-code config, or a file naming a transport Python lacks', () => {
     const logger = new Recorder();
-    const bus = lightbus.create({ config: { apis: { default: { rpc_timeout: 0.5 } } }, transports: [transport], logger });
+    const bus = lightbus.create({
+      config: { apis: { default: { rpc_timeout: 0.5 } } },
+      transports: [transport],
+      logger,
+    });
     const mixed = lightbus.create({
-      configFile: configFile('apis:\n  default:\n    rpc_timeout: 0.5\n    rpc_transport: {redis: {}}\n    event_transport: {memory: {}}\n'),
+      configFile: configFile(
+        'apis:\n  default:\n    rpc_timeout: 0.5\n    rpc_transport: {redis: {}}\n    event_transport: {memory: {}}\n',
+      ),
       transports: [transport],
       logger,
     });

@@ -51,7 +51,12 @@ export function parseStreamsReply(reply: Reply): StreamEntry[] {
 export function parsePending(reply: Reply): PendingEntry[] {
   return asArray(reply)
     .filter((item): item is Reply[] => Array.isArray(item) && item.length >= 4)
-    .map((item) => ({ id: String(item[0]), consumer: String(item[1]), idleMs: Number(item[2]), deliveries: Number(item[3]) }));
+    .map((item) => ({
+      id: String(item[0]),
+      consumer: String(item[1]),
+      idleMs: Number(item[2]),
+      deliveries: Number(item[3]),
+    }));
 }
 
 /** XINFO GROUPS / XINFO CONSUMERS: a list of flat `[key, value, ...]` records. */

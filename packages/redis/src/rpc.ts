@@ -31,7 +31,6 @@ import { decodeRpcCall, deadLetterKey, encodeRpcCall, rpcExpiryKey, rpcQueueKey 
 const RPC_DEAD_LETTERS_MAX = 10_000;
 
 export class RedisRpcTransport extends RedisRole implements RpcTransport {
-
   constructor(
     private readonly options: RedisRpcOptions,
     context: TransportContext,
@@ -81,17 +80,20 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     const stopped = new AbortController();
 
     // In the set from the start, so close() stops it while it still waits for Redis.
-    return this.consumers.start({
-      start: async () => {
-        await this.readyToStart(commands, what, stopped.signal);
-        reader = this.serveQueues(queues, apiNames, handler, commands, slots, inFlight, logger);
+    return this.consumers.start(
+      {
+        start: async () => {
+          await this.readyToStart(commands, what, stopped.signal);
+          reader = this.serveQueues(queues, apiNames, handler, commands, slots, inFlight, logger);
+        },
+        stop: async () => {
+          stopped.abort();
+          await reader?.stop();
+          await inFlight.drain();
+        },
       },
-      stop: async () => {
-        stopped.abort();
-        await reader?.stop();
-        await inFlight.drain();
-      },
-    }, options?.signal);
+      options?.signal,
+    );
   }
 
   /** The BLPOP loop of a worker: take calls while slots are free, run each, several at once. */
@@ -159,7 +161,11 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     const deletion = connection
       .send(['DEL', expiryKey])
       .catch(() =>
-        this.withRetries(`Checking the expiry of call ${message.id}`, deadlineOf(message, this.options.rpc_timeout), (c) => c.send(['DEL', expiryKey])),
+        this.withRetries(
+          `Checking the expiry of call ${message.id}`,
+          deadlineOf(message, this.options.rpc_timeout),
+          (c) => c.send(['DEL', expiryKey]),
+        ),
       );
     return this.run(message, deletion, handler);
   }
@@ -169,23 +175,32 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     try {
       deleted = await deletion;
     } catch (error) {
-      this.context.logger.error(`Dropped call ${message.apiName}.${message.procedureName}() unexecuted: Redis could not be reached to check its expiry key (DEL), ` +
-          `and running it unchecked could run it after its caller gave up. Its caller times out.`, {
-        id: message.id,
-        error: errorText(error),
-      });
+      this.context.logger.error(
+        `Dropped call ${message.apiName}.${message.procedureName}() unexecuted: Redis could not be reached to check its expiry key (DEL), ` +
+          `and running it unchecked could run it after its caller gave up. Its caller times out.`,
+        {
+          id: message.id,
+          error: errorText(error),
+        },
+      );
       return;
     }
     if (deleted === 0) {
-      this.context.logger.debug(`Dropped call ${message.apiName}.${message.procedureName}(): its caller's deadline passed`, {
-        id: message.id,
-      });
+      this.context.logger.debug(
+        `Dropped call ${message.apiName}.${message.procedureName}(): its caller's deadline passed`,
+        {
+          id: message.id,
+        },
+      );
       return;
     }
     try {
       await handler(message);
     } catch (error) {
-      this.context.logger.error(`Serving ${message.apiName}.${message.procedureName}() failed outside the procedure; its caller times out`, { id: message.id, error });
+      this.context.logger.error(
+        `Serving ${message.apiName}.${message.procedureName}() failed outside the procedure; its caller times out`,
+        { id: message.id, error },
+      );
     }
   }
 
@@ -195,15 +210,31 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     this.context.logger.error(`Call set aside (cannot be decoded): ${reason}`, { queue, id, deadLetters: target });
     try {
       await this.withRetries(`Setting aside a call from ${queue}`, Date.now() + 5000, (c: RedisConnection) =>
-        c.send(['XADD', target, 'MAXLEN', '~', RPC_DEAD_LETTERS_MAX, '*', 'reason', reason, 'queue', queue, 'payload', blob]),
+        c.send([
+          'XADD',
+          target,
+          'MAXLEN',
+          '~',
+          RPC_DEAD_LETTERS_MAX,
+          '*',
+          'reason',
+          reason,
+          'queue',
+          queue,
+          'payload',
+          blob,
+        ]),
       );
     } catch (error) {
-      this.context.logger.error('Could not write the undecodable call to its dead-letter stream; the call is dropped (it is in this log line only)', {
-        queue,
-        id,
-        payload: blob,
-        error: isReplyError(error) ? commandFailure(error, 'XADD').message : errorText(error),
-      });
+      this.context.logger.error(
+        'Could not write the undecodable call to its dead-letter stream; the call is dropped (it is in this log line only)',
+        {
+          queue,
+          id,
+          payload: blob,
+          error: isReplyError(error) ? commandFailure(error, 'XADD').message : errorText(error),
+        },
+      );
     }
   }
 }

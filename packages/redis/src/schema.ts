@@ -57,12 +57,22 @@ export class RedisSchemaTransport extends RedisRole implements SchemaTransport {
         try {
           schemas[name] = JSON.parse(String(value)) as ApiSchema;
         } catch {
-          this.context.logger.warn(`The schema of API '${name}' on Redis is not JSON; ignored. A worker of that API stores it again within its TTL; or delete the key`, { key: schemaKey(name) });
+          this.context.logger.warn(
+            `The schema of API '${name}' on Redis is not JSON; ignored. A worker of that API stores it again within its TTL; or delete the key`,
+            { key: schemaKey(name) },
+          );
         }
       });
       if (gone.length > 0) {
         try {
-          await connection.send(['EVAL', REMOVE_STALE_MEMBERS, gone.length + 1, ...gone.map(schemaKey), SCHEMAS_SET_KEY, ...gone]);
+          await connection.send([
+            'EVAL',
+            REMOVE_STALE_MEMBERS,
+            gone.length + 1,
+            ...gone.map(schemaKey),
+            SCHEMAS_SET_KEY,
+            ...gone,
+          ]);
         } catch (error) {
           if (!isReplyError(error)) throw error;
           // Scripts not allowed (ACL): the stale names stay in the set, which is harmless.

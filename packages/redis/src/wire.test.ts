@@ -16,7 +16,6 @@ import {
 } from './wire';
 import { pythonJson } from '../test/python-json';
 
-
 const PYTHON_TRACE = [
   'Traceback (most recent call last):',
   '  File "/app/lightbus/client/subclients/rpc_result.py", line 160, in _call_rpc_local',
@@ -41,7 +40,14 @@ describe('key names', () => {
 });
 
 describe('calls', () => {
-  const call = { id: 'c1', apiName: 'demo', procedureName: 'greet', kwargs: { name: 'Ann', n: [1, 2] }, returnPath: 'redis+key://r', deadline: 123 };
+  const call = {
+    id: 'c1',
+    apiName: 'demo',
+    procedureName: 'greet',
+    kwargs: { name: 'Ann', n: [1, 2] },
+    returnPath: 'redis+key://r',
+    deadline: 123,
+  };
 
   it('writes exactly the four metadata fields Python expects, never the deadline', () => {
     const blob = encodeRpcCall(call);
@@ -49,13 +55,20 @@ describe('calls', () => {
       kwargs: { name: 'Ann', n: [1, 2] },
       metadata: { api_name: 'demo', id: 'c1', procedure_name: 'greet', return_path: 'redis+key://r' },
     });
-    expect(blob).toBe('{"kwargs":{"name":"Ann","n":[1,2]},"metadata":{"api_name":"demo","id":"c1","procedure_name":"greet","return_path":"redis+key://r"}}');
+    expect(blob).toBe(
+      '{"kwargs":{"name":"Ann","n":[1,2]},"metadata":{"api_name":"demo","id":"c1","procedure_name":"greet","return_path":"redis+key://r"}}',
+    );
   });
 
   it('reads a call written the Python way', () => {
     const blob = pythonJson({
       kwargs: { name: 'Ann' },
-      metadata: { api_name: 'demo', id: '9f1c1a2e-2b1d-11ee-be56-0242ac120002', procedure_name: 'greet', return_path: 'redis+key://demo.greet:result:9f1c' },
+      metadata: {
+        api_name: 'demo',
+        id: '9f1c1a2e-2b1d-11ee-be56-0242ac120002',
+        procedure_name: 'greet',
+        return_path: 'redis+key://demo.greet:result:9f1c',
+      },
     });
     expect(blob).toContain('", "');
     expect(decodeRpcCall(blob)).toEqual({
@@ -73,10 +86,26 @@ describe('calls', () => {
   it.each([
     ['not JSON', '{oops', /not JSON/],
     ['no metadata', '{"kwargs": {}}', /no "metadata"/],
-    ['a missing field', '{"kwargs": {}, "metadata": {"api_name": "a", "id": "1", "procedure_name": "p"}}', /lacks 'return_path'/],
-    ['an empty field', '{"kwargs": {}, "metadata": {"api_name": "", "id": "1", "procedure_name": "p", "return_path": "redis+key://x"}}', /'api_name' must be a non-empty string/],
-    ['an extra field', '{"kwargs": {}, "metadata": {"api_name": "a", "id": "1", "procedure_name": "p", "return_path": "redis+key://x", "deadline": 5}}', /unexpected fields: deadline/],
-    ['kwargs not an object', '{"kwargs": [1], "metadata": {"api_name": "a", "id": "1", "procedure_name": "p", "return_path": "redis+key://x"}}', /not an object/],
+    [
+      'a missing field',
+      '{"kwargs": {}, "metadata": {"api_name": "a", "id": "1", "procedure_name": "p"}}',
+      /lacks 'return_path'/,
+    ],
+    [
+      'an empty field',
+      '{"kwargs": {}, "metadata": {"api_name": "", "id": "1", "procedure_name": "p", "return_path": "redis+key://x"}}',
+      /'api_name' must be a non-empty string/,
+    ],
+    [
+      'an extra field',
+      '{"kwargs": {}, "metadata": {"api_name": "a", "id": "1", "procedure_name": "p", "return_path": "redis+key://x", "deadline": 5}}',
+      /unexpected fields: deadline/,
+    ],
+    [
+      'kwargs not an object',
+      '{"kwargs": [1], "metadata": {"api_name": "a", "id": "1", "procedure_name": "p", "return_path": "redis+key://x"}}',
+      /not an object/,
+    ],
   ])('refuses a call with %s', (_what, blob, reason) => {
     const decoded = decodeRpcCall(blob);
     expect(decoded.ok).toBe(false);
@@ -110,7 +139,14 @@ describe('results', () => {
 
   it('writes an error as text and the stack as trace, nothing else', () => {
     const error = new TypeError('bad id');
-    const blob = encodeResult({ id: 'r1', rpcMessageId: 'c1', result: error.message, error: true, trace: error.stack, errorType: 'TypeError' });
+    const blob = encodeResult({
+      id: 'r1',
+      rpcMessageId: 'c1',
+      result: error.message,
+      error: true,
+      trace: error.stack,
+      errorType: 'TypeError',
+    });
     const parsed = JSON.parse(blob) as { kwargs: Record<string, unknown>; metadata: Record<string, unknown> };
     expect(parsed.kwargs).toEqual({ result: 'bad id' });
     expect(Object.keys(parsed.metadata).sort()).toEqual(['error', 'id', 'rpc_message_id', 'trace']);
@@ -119,7 +155,14 @@ describe('results', () => {
   });
 
   it('puts the error type first in the trace when the stack does not name it', () => {
-    const blob = encodeResult({ id: 'r1', rpcMessageId: 'c1', result: 'nope', error: true, trace: '    at x (y.ts:1:1)', errorType: 'QuotaError' });
+    const blob = encodeResult({
+      id: 'r1',
+      rpcMessageId: 'c1',
+      result: 'nope',
+      error: true,
+      trace: '    at x (y.ts:1:1)',
+      errorType: 'QuotaError',
+    });
     const decoded = resultOf(blob);
     expect(decoded.trace).toBe('QuotaError: nope\n    at x (y.ts:1:1)');
     expect(decoded.errorType).toBe('QuotaError');
@@ -128,13 +171,25 @@ describe('results', () => {
 
   it('reads a TypeScript error result back with its type', () => {
     const error = new RangeError('too far');
-    const decoded = resultOf(encodeResult({ id: 'r', rpcMessageId: 'c', result: 'too far', error: true, trace: error.stack, errorType: 'RangeError' }));
+    const decoded = resultOf(
+      encodeResult({
+        id: 'r',
+        rpcMessageId: 'c',
+        result: 'too far',
+        error: true,
+        trace: error.stack,
+        errorType: 'RangeError',
+      }),
+    );
     expect(decoded).toMatchObject({ error: true, result: 'too far', errorType: 'RangeError' });
     expect(decoded.trace).toContain('RangeError: too far');
   });
 
   it('reads a Python success result', () => {
-    const blob = pythonJson({ kwargs: { result: 'Hello, Ann' }, metadata: { error: false, id: 'r9', rpc_message_id: 'c9' } });
+    const blob = pythonJson({
+      kwargs: { result: 'Hello, Ann' },
+      metadata: { error: false, id: 'r9', rpc_message_id: 'c9' },
+    });
     expect(resultOf(blob)).toEqual({ id: 'r9', rpcMessageId: 'c9', result: 'Hello, Ann', error: false });
   });
 
@@ -154,11 +209,16 @@ describe('results', () => {
   });
 
   it('reads a result without an error flag as a success (Python allows it)', () => {
-    expect(resultOf('{"kwargs": {"result": 1}, "metadata": {"id": "r", "rpc_message_id": "c"}}')).toMatchObject({ error: false, result: 1 });
+    expect(resultOf('{"kwargs": {"result": 1}, "metadata": {"id": "r", "rpc_message_id": "c"}}')).toMatchObject({
+      error: false,
+      result: 1,
+    });
   });
 
   it('refuses a result with an extra metadata field, naming the call', () => {
-    const decoded = decodeResult('{"kwargs": {"result": 1}, "metadata": {"id": "r", "rpc_message_id": "c7", "error": false, "native_id": "x"}}');
+    const decoded = decodeResult(
+      '{"kwargs": {"result": 1}, "metadata": {"id": "r", "rpc_message_id": "c7", "error": false, "native_id": "x"}}',
+    );
     expect(decoded).toEqual({ ok: false, id: 'c7', reason: expect.stringMatching(/unexpected fields: native_id/) });
   });
 });
@@ -169,8 +229,11 @@ describe('remoteErrorMessage', () => {
   });
 
   it('keeps multi-line messages and module-qualified names', () => {
-    const trace = 'Traceback (most recent call last):\n  File "x.py", line 1, in f\napp.errors.QuotaError: over quota\nlimit is 10\n';
-    expect(remoteErrorMessage("QuotaError('over quota\\nlimit is 10')", trace, undefined)).toBe('over quota\nlimit is 10');
+    const trace =
+      'Traceback (most recent call last):\n  File "x.py", line 1, in f\napp.errors.QuotaError: over quota\nlimit is 10\n';
+    expect(remoteErrorMessage("QuotaError('over quota\\nlimit is 10')", trace, undefined)).toBe(
+      'over quota\nlimit is 10',
+    );
   });
 
   it('gives an empty message for an exception raised without one', () => {
@@ -185,16 +248,40 @@ describe('remoteErrorMessage', () => {
 });
 
 describe('events', () => {
-  const event = { id: 'e1', apiName: 'support.case', eventName: 'created', version: 2, kwargs: { id: 5, body: { lines: ['a'] }, skipped: undefined } };
+  const event = {
+    id: 'e1',
+    apiName: 'support.case',
+    eventName: 'created',
+    version: 2,
+    kwargs: { id: 5, body: { lines: ['a'] }, skipped: undefined },
+  };
 
   it('writes the four metadata fields first, then one JSON field per parameter', () => {
     expect(encodeEventFields(event)).toEqual([
-      'id', 'e1', 'api_name', 'support.case', 'event_name', 'created', 'version', '2', ':id', '5', ':body', '{"lines":["a"]}',
+      'id',
+      'e1',
+      'api_name',
+      'support.case',
+      'event_name',
+      'created',
+      'version',
+      '2',
+      ':id',
+      '5',
+      ':body',
+      '{"lines":["a"]}',
     ]);
   });
 
   it('reads the fields back, with the stream id as native id and time', () => {
-    const fields = [['id', 'e1'], ['api_name', 'support.case'], ['event_name', 'created'], ['version', '2'], [':id', '5'], [':body', '{"lines": ["a"]}']] as const;
+    const fields = [
+      ['id', 'e1'],
+      ['api_name', 'support.case'],
+      ['event_name', 'created'],
+      ['version', '2'],
+      [':id', '5'],
+      [':body', '{"lines": ["a"]}'],
+    ] as const;
     expect(decodeEventFields(fields, '1700000000123-4')).toEqual({
       id: 'e1',
       apiName: 'support.case',
@@ -213,11 +300,57 @@ describe('events', () => {
   });
 
   it.each([
-    ['a missing field', [['id', 'e'], ['api_name', 'a'], ['event_name', 'x']], /lacks metadata field 'version'/],
-    ['an empty field', [['id', ''], ['api_name', 'a'], ['event_name', 'x'], ['version', '1']], /empty 'id'/],
-    ['an extra field', [['id', 'e'], ['api_name', 'a'], ['event_name', 'x'], ['version', '1'], ['native_id', '1-1']], /unexpected metadata fields: native_id/],
-    ['a bad version', [['id', 'e'], ['api_name', 'a'], ['event_name', 'x'], ['version', 'one']], /version that is not an integer/],
-    ['a parameter that is not JSON', [['id', 'e'], ['api_name', 'a'], ['event_name', 'x'], ['version', '1'], [':n', '{no']], /parameter 'n' is not JSON/],
+    [
+      'a missing field',
+      [
+        ['id', 'e'],
+        ['api_name', 'a'],
+        ['event_name', 'x'],
+      ],
+      /lacks metadata field 'version'/,
+    ],
+    [
+      'an empty field',
+      [
+        ['id', ''],
+        ['api_name', 'a'],
+        ['event_name', 'x'],
+        ['version', '1'],
+      ],
+      /empty 'id'/,
+    ],
+    [
+      'an extra field',
+      [
+        ['id', 'e'],
+        ['api_name', 'a'],
+        ['event_name', 'x'],
+        ['version', '1'],
+        ['native_id', '1-1'],
+      ],
+      /unexpected metadata fields: native_id/,
+    ],
+    [
+      'a bad version',
+      [
+        ['id', 'e'],
+        ['api_name', 'a'],
+        ['event_name', 'x'],
+        ['version', 'one'],
+      ],
+      /version that is not an integer/,
+    ],
+    [
+      'a parameter that is not JSON',
+      [
+        ['id', 'e'],
+        ['api_name', 'a'],
+        ['event_name', 'x'],
+        ['version', '1'],
+        [':n', '{no'],
+      ],
+      /parameter 'n' is not JSON/,
+    ],
   ] as Array<[string, Array<[string, string]>, RegExp]>)('refuses an entry with %s', (_what, fields, reason) => {
     expect(() => decodeEventFields(fields, '1-1')).toThrow(reason);
   });
@@ -260,10 +393,23 @@ describe('trace context in ids', () => {
   });
 
   it('rides in a result id and an event id, and is read back', () => {
-    const blob = encodeResult({ id: 'r2', rpcMessageId: 'c2', result: 'ok', error: false, traceContext: { traceparent } });
+    const blob = encodeResult({
+      id: 'r2',
+      rpcMessageId: 'c2',
+      result: 'ok',
+      error: false,
+      traceContext: { traceparent },
+    });
     const result = decodeResult(blob);
     expect(result.ok && result.value).toMatchObject({ id: 'r2', rpcMessageId: 'c2', traceContext: { traceparent } });
-    const fields = encodeEventFields({ id: 'e1', apiName: 'a', eventName: 'b', version: 1, kwargs: { n: 1 }, traceContext: { traceparent } });
+    const fields = encodeEventFields({
+      id: 'e1',
+      apiName: 'a',
+      eventName: 'b',
+      version: 1,
+      kwargs: { n: 1 },
+      traceContext: { traceparent },
+    });
     expect(fields.slice(0, 2)).toEqual(['id', `e1;tp=${traceparent}`]);
     const pairs: Array<[string, string]> = [];
     for (let i = 0; i < fields.length; i += 2) pairs.push([fields[i]!, fields[i + 1]!]);

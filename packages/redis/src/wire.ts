@@ -76,13 +76,17 @@ function decoding<T>(read: () => T): Decoded<T> {
   }
 }
 
-
 // ---- RPC calls ------------------------------------------------------------------------------
 
 /** The call blob: `{"kwargs": {...}, "metadata": {"api_name", "id", "procedure_name", "return_path"}}`. */
 export function encodeRpcCall(message: RpcMessage): string {
   const metadata = encodeForWire(
-    { api_name: message.apiName, id: wireId(message.id, message.traceContext), procedure_name: message.procedureName, return_path: message.returnPath },
+    {
+      api_name: message.apiName,
+      id: wireId(message.id, message.traceContext),
+      procedure_name: message.procedureName,
+      return_path: message.returnPath,
+    },
     'Call metadata',
   );
   return `{"kwargs":${encodeForWire(message.kwargs, `Parameters of ${message.apiName}.${message.procedureName}()`)},"metadata":${metadata}}`;
@@ -149,7 +153,8 @@ function readRpcCall(blob: string): RpcMessage {
   const { metadata, kwargs } = parseBlob(blob, 'Call');
   const meta = requireStrings(metadata, RPC_METADATA, 'Call');
   const extra = Object.keys(metadata).filter((key) => !(RPC_METADATA as readonly string[]).includes(key));
-  if (extra.length > 0) throw new UndecodableMessage(`Call metadata has unexpected fields: ${extra.join(', ')}`, meta.id);
+  if (extra.length > 0)
+    throw new UndecodableMessage(`Call metadata has unexpected fields: ${extra.join(', ')}`, meta.id);
   // The id stays as written (the expiry key and the result's rpc_message_id are named after it); its trace context is read.
   const { traceContext } = splitWireId(meta.id);
   return {
@@ -201,7 +206,8 @@ export function decodeResult(blob: string): Decoded<ResultMessage> {
 
 function readResult(blob: string): ResultMessage {
   const { metadata, kwargs } = parseBlob(blob, 'Result');
-  const callId = typeof metadata.rpc_message_id === 'string' && metadata.rpc_message_id ? metadata.rpc_message_id : undefined;
+  const callId =
+    typeof metadata.rpc_message_id === 'string' && metadata.rpc_message_id ? metadata.rpc_message_id : undefined;
   let meta: Record<'id' | 'rpc_message_id', string>;
   try {
     meta = requireStrings(metadata, RESULT_METADATA_REQUIRED, 'Result');
@@ -209,7 +215,8 @@ function readResult(blob: string): ResultMessage {
     throw new UndecodableMessage((error as UndecodableMessage).reason, callId);
   }
   const extra = Object.keys(metadata).filter((key) => !RESULT_METADATA.has(key));
-  if (extra.length > 0) throw new UndecodableMessage(`Result metadata has unexpected fields: ${extra.join(', ')}`, callId);
+  if (extra.length > 0)
+    throw new UndecodableMessage(`Result metadata has unexpected fields: ${extra.join(', ')}`, callId);
   const error = metadata.error ?? false;
   if (typeof error !== 'boolean') throw new UndecodableMessage(`Result metadata 'error' must be true or false`, callId);
   if (metadata.trace !== undefined && metadata.trace !== null && typeof metadata.trace !== 'string') {
@@ -262,10 +269,22 @@ export function remoteErrorMessage(text: string, trace: string | undefined, erro
 
 /** XADD field/value arguments: id, api_name, event_name, version, then `:<param>` JSON values. */
 export function encodeEventFields(message: EventMessage): string[] {
-  const fields = ['id', wireId(message.id, message.traceContext), 'api_name', message.apiName, 'event_name', message.eventName, 'version', String(message.version)];
+  const fields = [
+    'id',
+    wireId(message.id, message.traceContext),
+    'api_name',
+    message.apiName,
+    'event_name',
+    message.eventName,
+    'version',
+    String(message.version),
+  ];
   for (const [name, value] of Object.entries(message.kwargs)) {
     if (value === undefined) continue;
-    fields.push(`:${name}`, encodeForWire(value, `Parameter '${name}' of event ${message.apiName}.${message.eventName}`));
+    fields.push(
+      `:${name}`,
+      encodeForWire(value, `Parameter '${name}' of event ${message.apiName}.${message.eventName}`),
+    );
   }
   return fields;
 }
@@ -294,7 +313,8 @@ export function decodeEventFields(fields: FieldList, entryId: string): EventMess
   }
   const id = metadata.id || undefined;
   for (const key of EVENT_METADATA) {
-    if (metadata[key] === undefined) throw new UndecodableMessage(`Event entry ${entryId} lacks metadata field '${key}'`, id);
+    if (metadata[key] === undefined)
+      throw new UndecodableMessage(`Event entry ${entryId} lacks metadata field '${key}'`, id);
     if (metadata[key] === '') throw new UndecodableMessage(`Event entry ${entryId} has an empty '${key}'`, id);
   }
   const extra = Object.keys(metadata).filter((key) => !(EVENT_METADATA as readonly string[]).includes(key));
@@ -302,13 +322,19 @@ export function decodeEventFields(fields: FieldList, entryId: string): EventMess
     throw new UndecodableMessage(`Event entry ${entryId} has unexpected metadata fields: ${extra.join(', ')}`, id);
   }
   if (!/^-?\d+$/.test(metadata.version!.trim())) {
-    throw new UndecodableMessage(`Event entry ${entryId} has a version that is not an integer: ${JSON.stringify(metadata.version)}`, id);
+    throw new UndecodableMessage(
+      `Event entry ${entryId} has a version that is not an integer: ${JSON.stringify(metadata.version)}`,
+      id,
+    );
   }
   for (const [name, text] of pendingJson) {
     try {
       setOwn(kwargs, name, decodeJson(text));
     } catch (error) {
-      throw new UndecodableMessage(`Event entry ${entryId}: parameter '${name}' is not JSON (${(error as Error).message})`, id);
+      throw new UndecodableMessage(
+        `Event entry ${entryId}: parameter '${name}' is not JSON (${(error as Error).message})`,
+        id,
+      );
     }
   }
   const { id: eventId, traceContext } = splitWireId(metadata.id!);

@@ -5,7 +5,7 @@
  */
 import { addressOf } from '@lightbus/testing';
 import { busConformance } from '@lightbus/testing/jest';
-import { SCHEMAS_SET_KEY, deadLetterKey, schemaKey, streamKey, transport } from '@lightbus/redis';
+import { deadLetterKey, schemaKey, streamKey, transport } from '@lightbus/redis';
 import { REDIS_URL, TouchedKeys, rawRedis } from './helpers';
 
 const raw = rawRedis();
@@ -15,7 +15,14 @@ afterAll(async () => {
 
 busConformance({
   name: 'redis',
-  capabilities: { crossProcess: true, durable: true, consumerGroups: true, replay: true, history: true, ordering: 'per-stream' },
+  capabilities: {
+    crossProcess: true,
+    durable: true,
+    consumerGroups: true,
+    replay: true,
+    history: true,
+    ordering: 'per-stream',
+  },
   broker: addressOf(REDIS_URL, 6379),
   readsDeadLetters: true,
   canInjectMalformedEvents: true,
@@ -38,16 +45,35 @@ busConformance({
             default: {
               rpc_transport: role({ consumption_restart_delay: 0.2 }),
               result_transport: role(),
-              event_transport: role({ acknowledgement_timeout: 1, reclaim_interval: 0.25, consumption_restart_delay: 0.2 }),
+              event_transport: role({
+                acknowledgement_timeout: 1,
+                reclaim_interval: 0.25,
+                consumption_restart_delay: 0.2,
+              }),
             },
           },
         };
       },
       injectMalformedEvent: async (api, eventName) => {
-        await raw.xadd(streamKey(api, eventName, 'per_api'), '*', 'id', 'bad-1', 'api_name', api, 'event_name', eventName, 'version', '1', ':i', '{not json');
+        await raw.xadd(
+          streamKey(api, eventName, 'per_api'),
+          '*',
+          'id',
+          'bad-1',
+          'api_name',
+          api,
+          'event_name',
+          eventName,
+          'version',
+          '1',
+          ':i',
+          '{not json',
+        );
       },
       deadLetters: async () =>
-        (await raw.xrange(deadLetterKey(stream), '-', '+')).map(([, fields]) => ({ reason: fields[fields.indexOf('reason') + 1] ?? '' })),
+        (await raw.xrange(deadLetterKey(stream), '-', '+')).map(([, fields]) => ({
+          reason: fields[fields.indexOf('reason') + 1] ?? '',
+        })),
       cleanup: () => keys.cleanup(raw),
     };
   },

@@ -76,7 +76,15 @@ async function clientsNamed(prefix: string): Promise<Client[]> {
   return list
     .split('\n')
     .filter((line) => line.trim() !== '')
-    .map((line) => Object.fromEntries(line.trim().split(' ').map((field) => field.split(/=(.*)/s).slice(0, 2))) as Record<string, string>)
+    .map(
+      (line) =>
+        Object.fromEntries(
+          line
+            .trim()
+            .split(' ')
+            .map((field) => field.split(/=(.*)/s).slice(0, 2)),
+        ) as Record<string, string>,
+    )
     .filter((fields) => (fields.name ?? '').startsWith(prefix))
     .map((fields) => ({ id: fields.id!, name: fields.name!, cmd: fields.cmd!, flags: fields.flags! }));
 }
@@ -86,16 +94,22 @@ async function blockedIn(prefix: string, expected: ReadonlyArray<{ name: string;
   return waitFor(
     async () => {
       const clients = await clientsNamed(prefix);
-      const blocked = expected.map(({ name, cmd }) => clients.find((c) => c.name === `${prefix}${name}` && c.cmd === cmd && c.flags.includes('b')));
+      const blocked = expected.map(({ name, cmd }) =>
+        clients.find((c) => c.name === `${prefix}${name}` && c.cmd === cmd && c.flags.includes('b')),
+      );
       return blocked.every((c) => c !== undefined) ? (blocked as Client[]) : undefined;
     },
-    { message: `Redis to report ${expected.map((e) => `${prefix}${e.name} blocked in ${e.cmd}`).join(', ')}; CLIENT LIST: ${prefix}...` },
+    {
+      message: `Redis to report ${expected.map((e) => `${prefix}${e.name} blocked in ${e.cmd}`).join(', ')}; CLIENT LIST: ${prefix}...`,
+    },
   );
 }
 
 /** The replies Redis gave to CLIENT UNBLOCK <id>. */
 async function unblockRepliesFor(id: string): Promise<Reply[]> {
-  const unblocks = sent.filter(({ command }) => command[0] === 'CLIENT' && command[1] === 'UNBLOCK' && String(command[2]) === id);
+  const unblocks = sent.filter(
+    ({ command }) => command[0] === 'CLIENT' && command[1] === 'UNBLOCK' && String(command[2]) === id,
+  );
   return Promise.all(unblocks.map(({ reply }) => reply.catch((error: unknown) => String(error))));
 }
 
@@ -103,7 +117,8 @@ async function unblockRepliesFor(id: string): Promise<Reply[]> {
 function blockTimesMs(): number[] {
   return sent.flatMap(({ command }) => {
     if (command[0] === 'BLPOP') return [Number(command[command.length - 1]) * 1000];
-    if (command[0] === 'XREADGROUP' && command.includes('BLOCK')) return [Number(command[command.indexOf('BLOCK') + 1])];
+    if (command[0] === 'XREADGROUP' && command.includes('BLOCK'))
+      return [Number(command[command.indexOf('BLOCK') + 1])];
     return [];
   });
 }
@@ -121,7 +136,12 @@ interface BlockedRole {
 }
 
 /** Start one role of process `processName` of `service`, so that it blocks in Redis. */
-async function startRole(role: 'worker' | 'results' | 'listener', service: string, processName: string, api: string): Promise<BlockedRole> {
+async function startRole(
+  role: 'worker' | 'results' | 'listener',
+  service: string,
+  processName: string,
+  api: string,
+): Promise<BlockedRole> {
   const ctx = context(service, processName);
   switch (role) {
     case 'worker': {
@@ -140,7 +160,10 @@ async function startRole(role: 'worker' | 'results' | 'listener', service: strin
       // No reclaim due for an hour: the read blocks for the whole BLOCK_MS.
       const events = new RedisEventTransport(eventOptions({ acknowledgement_timeout: 3600 }), ctx);
       const group = `${service}-l`;
-      const consumer = await events.consume({ events: [{ apiName: api, eventName: 'e' }], group, consumer: processName }, async () => undefined);
+      const consumer = await events.consume(
+        { events: [{ apiName: api, eventName: 'e' }], group, consumer: processName },
+        async () => undefined,
+      );
       return { connection: `listener:${group}`, cmd: 'xreadgroup', close: () => events.close(), consumer };
     }
   }
@@ -152,7 +175,11 @@ async function startRole(role: 'worker' | 'results' | 'listener', service: strin
  * read was released by CLIENT UNBLOCK and that nothing named `<prefix>...` is
  * left on Redis once close() resolved.
  */
-async function closeWhileBlocked(prefix: string, expected: ReadonlyArray<{ name: string; cmd: string }>, close: () => Promise<unknown>): Promise<void> {
+async function closeWhileBlocked(
+  prefix: string,
+  expected: ReadonlyArray<{ name: string; cmd: string }>,
+  close: () => Promise<unknown>,
+): Promise<void> {
   let blocked: Client[];
   try {
     blocked = await blockedIn(prefix, expected);
@@ -170,7 +197,10 @@ async function closeWhileBlocked(prefix: string, expected: ReadonlyArray<{ name:
 
   for (const client of blocked) {
     // 1: Redis unblocked that client (it was blocked in its read), rather than the read timing out or its socket being dropped.
-    expect({ client: client.name, replies: await unblockRepliesFor(client.id) }).toEqual({ client: client.name, replies: expect.arrayContaining([1]) });
+    expect({ client: client.name, replies: await unblockRepliesFor(client.id) }).toEqual({
+      client: client.name,
+      replies: expect.arrayContaining([1]),
+    });
   }
   expect(await clientsNamed(prefix)).toEqual([]);
 }
@@ -196,9 +226,12 @@ it.each([
   ['a worker (BLPOP of its call queues)', 'worker'],
   ['a result reader (BLPOP of its result list)', 'results'],
   ['a listener (XREADGROUP BLOCK)', 'listener'],
-] as const)('close() of %s blocked in Redis releases the read with CLIENT UNBLOCK, without waiting out its 10-minute block', async (_label, role) => {
-  await closeRolesWhileBlocked([role]);
-});
+] as const)(
+  'close() of %s blocked in Redis releases the read with CLIENT UNBLOCK, without waiting out its 10-minute block',
+  async (_label, role) => {
+    await closeRolesWhileBlocked([role]);
+  },
+);
 
 it('close() of a worker, a result reader and a listener of one process, all blocked in Redis at once, releases every read and leaves no connection of the process', async () => {
   await closeRolesWhileBlocked(ROLES);

@@ -33,7 +33,14 @@ for (const streamUse of ['per_api'] as const) {
   transportConformance({
     name: `redis (stream_use ${streamUse})`,
     // Written out, not redisCapabilities: the suite checks the transport reports exactly this.
-    capabilities: { crossProcess: true, durable: true, consumerGroups: true, replay: true, history: true, ordering: 'per-stream' },
+    capabilities: {
+      crossProcess: true,
+      durable: true,
+      consumerGroups: true,
+      replay: true,
+      history: true,
+      ordering: 'per-stream',
+    },
     canInjectMalformedEvents: true,
     deliveryLimit: 2,
     patience: 10_000,
@@ -45,7 +52,15 @@ for (const streamUse of ['per_api'] as const) {
           result: recordResult(new RedisResultTransport(resultOptions(), context), keys),
           // Short acknowledgement_timeout: a stopped consumer's events go to another within a second.
           event: recordEvent(
-            new RedisEventTransport(eventOptions({ acknowledgement_timeout: 1, reclaim_interval: 0.25, stream_use: streamUse, delivery_limit: 2 }), context),
+            new RedisEventTransport(
+              eventOptions({
+                acknowledgement_timeout: 1,
+                reclaim_interval: 0.25,
+                stream_use: streamUse,
+                delivery_limit: 2,
+              }),
+              context,
+            ),
             keys,
           ),
           schema: recordSchema(new RedisSchemaTransport(schemaOptions(), context), keys),
@@ -64,7 +79,20 @@ for (const streamUse of ['per_api'] as const) {
         injectMalformedEvent: async (apiName, eventName) => {
           const stream = streamKey(apiName, eventName, streamUse);
           keys.stream(stream);
-          await raw.xadd(stream, '*', 'id', 'bad-1', 'api_name', apiName, 'event_name', eventName, 'version', '1', ':n', '{not json');
+          await raw.xadd(
+            stream,
+            '*',
+            'id',
+            'bad-1',
+            'api_name',
+            apiName,
+            'event_name',
+            eventName,
+            'version',
+            '1',
+            ':n',
+            '{not json',
+          );
         },
       };
     },

@@ -15,7 +15,10 @@ const toStop: Consumer[] = [];
 let api: string;
 
 function transport(options: Parameters<typeof eventOptions>[0] = {}): RedisEventTransport {
-  const t = new RedisEventTransport(eventOptions({ acknowledgement_timeout: 1, reclaim_interval: 0.2, ...options }), context('ev', `p${uniqueId()}`));
+  const t = new RedisEventTransport(
+    eventOptions({ acknowledgement_timeout: 1, reclaim_interval: 0.2, ...options }),
+    context('ev', `p${uniqueId()}`),
+  );
   toClose.push(t);
   return t;
 }
@@ -24,8 +27,17 @@ function event(eventName: string, kwargs: Record<string, unknown>): EventMessage
   return { id: newMessageId(), apiName: api, eventName, version: 1, kwargs };
 }
 
-async function consume(t: RedisEventTransport, events: string[], group: string, handler: (m: EventMessage) => Promise<void>, since?: Parameters<RedisEventTransport['consume']>[0]['since']) {
-  const consumer = await t.consume({ events: events.map((eventName) => ({ apiName: api, eventName })), group, consumer: 'c1', since }, handler);
+async function consume(
+  t: RedisEventTransport,
+  events: string[],
+  group: string,
+  handler: (m: EventMessage) => Promise<void>,
+  since?: Parameters<RedisEventTransport['consume']>[0]['since'],
+) {
+  const consumer = await t.consume(
+    { events: events.map((eventName) => ({ apiName: api, eventName })), group, consumer: 'c1', since },
+    handler,
+  );
   toStop.push(consumer);
   return consumer;
 }
@@ -88,7 +100,20 @@ describe('dead letters', () => {
       seen.push(String(m.kwargs.n));
       if (m.kwargs.n === 'poison') throw new MessageRejectedError('n must be a number');
     });
-    const extraField = ['id', 'e1', 'api_name', api, 'event_name', 'created', 'version', '1', 'native_id', '0-1', ':n', '1'];
+    const extraField = [
+      'id',
+      'e1',
+      'api_name',
+      api,
+      'event_name',
+      'created',
+      'version',
+      '1',
+      'native_id',
+      '0-1',
+      ':n',
+      '1',
+    ];
     await raw.xadd(stream, '*', ...extraField);
     const notJson = ['id', 'e2', 'api_name', api, 'event_name', 'created', 'version', '1', ':n', 'nope'];
     await raw.xadd(stream, '*', ...notJson);
@@ -108,18 +133,22 @@ describe('dead letters', () => {
     });
     expect(entries[0]).toMatchObject({ stream, group: 'svc-dl', consumer: 'c1' });
     expect(entries[0]!.reason).toMatch(/cannot be decoded: .*unexpected metadata fields: native_id/);
-    expect(JSON.parse(entries[0]!.fields!)).toEqual(Array.from({ length: extraField.length / 2 }, (_, i) => [extraField[2 * i], extraField[2 * i + 1]]));
+    expect(JSON.parse(entries[0]!.fields!)).toEqual(
+      Array.from({ length: extraField.length / 2 }, (_, i) => [extraField[2 * i], extraField[2 * i + 1]]),
+    );
     expect(entries[1]!.reason).toMatch(/parameter 'n' is not JSON/);
     expect(entries[2]!.reason).toBe('rejected by the handler: n must be a number');
     expect(JSON.parse(entries[2]!.fields!)).toContainEqual(['id', poison.id]);
     const [streamIds] = [await raw.xrange(stream, '-', '+')];
     expect(entries.map((e) => e.entry_id)).toEqual(streamIds.slice(0, 3).map(([id]) => id));
-    await waitFor(async () => ((await raw.xpending(stream, 'svc-dl')) as [number])[0] === 0, { message: 'nothing pending' });
+    await waitFor(async () => ((await raw.xpending(stream, 'svc-dl')) as [number])[0] === 0, {
+      message: 'nothing pending',
+    });
   });
 });
 
 describe('consumer groups', () => {
-  it("since a position: a new group starts after that entry", async () => {
+  it('since a position: a new group starts after that entry', async () => {
     const t = transport();
     const sent = [event('created', { n: 1 }), event('created', { n: 2 }), event('created', { n: 3 })];
     for (const m of sent) await t.sendEvent(m, { timeoutSeconds: 5 });
@@ -159,7 +188,9 @@ describe('consumer groups', () => {
     await t.sendEvent(sent, { timeoutSeconds: 5 });
     await attempts.waitForCount(2);
     expect(attempts.items).toEqual([sent.id, sent.id]);
-    await waitFor(async () => ((await raw.xpending(`${api}.*:stream`, 'svc-retry')) as [number])[0] === 0, { message: 'nothing pending' });
+    await waitFor(async () => ((await raw.xpending(`${api}.*:stream`, 'svc-retry')) as [number])[0] === 0, {
+      message: 'nothing pending',
+    });
   });
 
   it('acknowledges each handled event on its own; an event whose handler failed stays pending, unacknowledged', async () => {
@@ -171,7 +202,8 @@ describe('consumer groups', () => {
       handled.push(m.kwargs.n as number);
     });
     const fire = raw.multi(); // one batch
-    for (let n = 1; n <= 3; n++) fire.xadd(stream, '*', 'id', `e${n}`, 'api_name', api, 'event_name', 'created', 'version', '1', ':n', String(n));
+    for (let n = 1; n <= 3; n++)
+      fire.xadd(stream, '*', 'id', `e${n}`, 'api_name', api, 'event_name', 'created', 'version', '1', ':n', String(n));
     await fire.exec();
     await handled.waitForCount(2);
     const entryIds = (await raw.xrange(stream, '-', '+')).map(([id]) => id);
@@ -188,10 +220,13 @@ describe('consumer groups', () => {
     const stream = `${api}.*:stream`;
     await raw.xgroup('CREATE', stream, 'svc-old', '$', 'MKSTREAM');
     await raw.xgroup('CREATECONSUMER', stream, 'svc-old', 'gone-for-good');
-    await waitFor(async () => {
-      const consumers = (await raw.xinfo('CONSUMERS', stream, 'svc-old')) as Array<Array<string | number>>;
-      return Number(consumers[0]![5]) >= 1100; // idle ms
-    }, { timeout: 5000, interval: 100, message: 'the consumer to be idle for a second' });
+    await waitFor(
+      async () => {
+        const consumers = (await raw.xinfo('CONSUMERS', stream, 'svc-old')) as Array<Array<string | number>>;
+        return Number(consumers[0]![5]) >= 1100; // idle ms
+      },
+      { timeout: 5000, interval: 100, message: 'the consumer to be idle for a second' },
+    );
     const t = transport({ consumer_ttl: 1 });
     await consume(t, ['created'], 'svc-new', async () => undefined);
     expect(await raw.xinfo('CONSUMERS', stream, 'svc-old')).toEqual([]);

@@ -50,9 +50,12 @@ function config(apiName: string): string {
 }
 
 function worker(apiName: string): ChildRun {
-  return startNode([BIN, 'run', '--bus', FIXTURE, '--config', config(apiName), '--health-port', '0', '--health-host', '127.0.0.1'], {
-    env: { HEALTH_API: apiName },
-  });
+  return startNode(
+    [BIN, 'run', '--bus', FIXTURE, '--config', config(apiName), '--health-port', '0', '--health-host', '127.0.0.1'],
+    {
+      env: { HEALTH_API: apiName },
+    },
+  );
 }
 
 async function healthPort(run: ChildRun): Promise<number> {
@@ -60,12 +63,23 @@ async function healthPort(run: ChildRun): Promise<number> {
   return Number(/Health endpoints: http:\/\/127\.0\.0\.1:(\d+)/.exec(run.output())![1]);
 }
 
-async function probe(port: number, path: '/healthz' | '/readyz'): Promise<{ status: number; body: { ready: boolean; state: string; reasons: string[] } }> {
+async function probe(
+  port: number,
+  path: '/healthz' | '/readyz',
+): Promise<{ status: number; body: { ready: boolean; state: string; reasons: string[] } }> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`);
-  return { status: response.status, body: (await response.json()) as { ready: boolean; state: string; reasons: string[] } };
+  return {
+    status: response.status,
+    body: (await response.json()) as { ready: boolean; state: string; reasons: string[] },
+  };
 }
 
-async function until(port: number, path: '/healthz' | '/readyz', status: number, what: string): Promise<{ reasons: string[]; state: string }> {
+async function until(
+  port: number,
+  path: '/healthz' | '/readyz',
+  status: number,
+  what: string,
+): Promise<{ reasons: string[]; state: string }> {
   let last: Awaited<ReturnType<typeof probe>> | undefined;
   await waitFor(
     async () => {
@@ -91,7 +105,16 @@ it('is ready once started, not ready while the broker is cut or while draining, 
   await until(port, '/readyz', 200, 'broker back');
 
   // A call in hand when SIGTERM comes: not ready while it finishes, live until the end.
-  const caller = lightbus.create({ config: { bus: { schema: { transport: { redis: { url: REDIS_URL } } } }, apis: { default: { rpc_transport: { redis: { url: REDIS_URL } }, result_transport: { redis: { url: REDIS_URL } } } } }, transports: [transport], logLevel: 'critical' });
+  const caller = lightbus.create({
+    config: {
+      bus: { schema: { transport: { redis: { url: REDIS_URL } } } },
+      apis: {
+        default: { rpc_transport: { redis: { url: REDIS_URL } }, result_transport: { redis: { url: REDIS_URL } } },
+      },
+    },
+    transports: [transport],
+    logLevel: 'critical',
+  });
   try {
     const call = caller.client.callRpc(apiName, 'slow', { ms: 1500 }, { timeout: 10 });
     await run.waitForOutput('work started');

@@ -68,9 +68,12 @@ export function withDefaults<T>(schema: TSchema, options: Record<string, unknown
 }
 
 export const rpcOptions = (o: Partial<RedisRpcOptions> = {}): RedisRpcOptions => withDefaults(RedisRpcOptions, o);
-export const resultOptions = (o: Partial<RedisResultOptions> = {}): RedisResultOptions => withDefaults(RedisResultOptions, o);
-export const eventOptions = (o: Partial<RedisEventOptions> = {}): RedisEventOptions => withDefaults(RedisEventOptions, o);
-export const schemaOptions = (o: Partial<RedisSchemaOptions> = {}): RedisSchemaOptions => withDefaults(RedisSchemaOptions, o);
+export const resultOptions = (o: Partial<RedisResultOptions> = {}): RedisResultOptions =>
+  withDefaults(RedisResultOptions, o);
+export const eventOptions = (o: Partial<RedisEventOptions> = {}): RedisEventOptions =>
+  withDefaults(RedisEventOptions, o);
+export const schemaOptions = (o: Partial<RedisSchemaOptions> = {}): RedisSchemaOptions =>
+  withDefaults(RedisSchemaOptions, o);
 
 export const quietLogger: Logger = new ConsoleLogger(process.env.LIGHTBUS_TEST_LOG === 'debug' ? 'debug' : 'critical');
 
@@ -175,7 +178,12 @@ export { RedisEventTransport, RedisResultTransport, RedisRpcTransport, RedisSche
 /** A lightbus config with every role on this Redis, plus `extra` options for each role. */
 export function redisConfig(
   names: { service: string; process: string },
-  extra: { rpc?: Record<string, unknown>; result?: Record<string, unknown>; event?: Record<string, unknown>; schema?: Record<string, unknown> } = {},
+  extra: {
+    rpc?: Record<string, unknown>;
+    result?: Record<string, unknown>;
+    event?: Record<string, unknown>;
+    schema?: Record<string, unknown>;
+  } = {},
 ): LightbusConfigInput {
   const role = (options: Record<string, unknown> | undefined) => ({ redis: { url: REDIS_URL, ...options } });
   return {
@@ -183,7 +191,11 @@ export function redisConfig(
     process_name: names.process,
     bus: { schema: { transport: role(extra.schema) } },
     apis: {
-      default: { rpc_transport: role(extra.rpc), result_transport: role(extra.result), event_transport: role(extra.event) },
+      default: {
+        rpc_transport: role(extra.rpc),
+        result_transport: role(extra.result),
+        event_transport: role(extra.event),
+      },
     },
   };
 }

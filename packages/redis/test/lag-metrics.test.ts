@@ -36,7 +36,11 @@ it('reports the lag and pending count of a listener and sees them rise and fall'
   }
   const role = { redis: { url: REDIS_URL } };
   bus = lightbus.create({
-    config: { service_name: `lag-${apiName}`, bus: { schema: { transport: role } }, apis: { default: { event_transport: role, rpc_transport: role, result_transport: role } } },
+    config: {
+      service_name: `lag-${apiName}`,
+      bus: { schema: { transport: role } },
+      apis: { default: { event_transport: role, rpc_transport: role, result_transport: role } },
+    },
     transports: [transport],
     logLevel: 'critical',
   });
@@ -58,13 +62,17 @@ it('reports the lag and pending count of a listener and sees them rise and fall'
   const waiting = async (): Promise<{ lag: number; pending: number }> => {
     const lag = await sdk.metric('messaging.consumer.lag');
     const pending = await sdk.metric('messaging.consumer.pending');
-    const ours = (points: typeof lag) => points.filter((p) => p.attributes['lightbus.listener'] === 'slow').reduce((n, p) => n + Number(p.value), 0);
+    const ours = (points: typeof lag) =>
+      points.filter((p) => p.attributes['lightbus.listener'] === 'slow').reduce((n, p) => n + Number(p.value), 0);
     return { lag: ours(lag), pending: ours(pending) };
   };
-  const risen = await waitFor(async () => {
-    const now = await waiting();
-    return now.lag + now.pending === 20 && now.pending > 0 ? now : undefined;
-  }, { timeout: 10_000, message: 'the 20 events to show as lag and pending' });
+  const risen = await waitFor(
+    async () => {
+      const now = await waiting();
+      return now.lag + now.pending === 20 && now.pending > 0 ? now : undefined;
+    },
+    { timeout: 10_000, message: 'the 20 events to show as lag and pending' },
+  );
   expect(risen.lag + risen.pending).toBe(20);
   const points = await sdk.metric('messaging.consumer.lag');
   expect(points.find((p) => p.attributes['lightbus.listener'] === 'slow')?.attributes).toMatchObject({

@@ -41,7 +41,9 @@ export class CommandLog {
 
   /** Wait until a command matching `predicate` was seen. */
   async waitFor(description: string, predicate: (command: string[]) => boolean): Promise<string[]> {
-    return waitFor(() => this.commands.find(predicate), { message: `Redis to execute ${description}; saw:\n${this.describe()}` });
+    return waitFor(() => this.commands.find(predicate), {
+      message: `Redis to execute ${description}; saw:\n${this.describe()}`,
+    });
   }
 
   describe(): string {

@@ -38,9 +38,50 @@ export function makeCertificates(): TestCertificates {
     if (result.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${result.stderr}`);
   };
   writeFileSync(file('san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=Lightbus test CA', '-keyout', 'ca.key', '-out', 'ca.crt');
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr');
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'san.ext', '-out', 'server.crt');
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Lightbus test CA',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+  );
+  openssl(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=localhost',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+  );
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    'san.ext',
+    '-out',
+    'server.crt',
+  );
   return { dir, caFile: file('ca.crt'), certFile: file('server.crt'), keyFile: file('server.key') };
 }
 
@@ -68,7 +109,14 @@ export class PrivateRedis {
     const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
     if (this.tls) {
       args.push('--port', '0', '--tls-port', String(this.port), '--tls-auth-clients', 'no');
-      args.push('--tls-cert-file', this.tls.certFile, '--tls-key-file', this.tls.keyFile, '--tls-ca-cert-file', this.tls.caFile);
+      args.push(
+        '--tls-cert-file',
+        this.tls.certFile,
+        '--tls-key-file',
+        this.tls.keyFile,
+        '--tls-ca-cert-file',
+        this.tls.caFile,
+      );
     } else {
       args.push('--port', String(this.port));
     }
@@ -77,7 +125,12 @@ export class PrivateRedis {
     const tls = this.tls ? { ca: readFileSync(this.tls.caFile) } : undefined;
     await waitFor(
       async () => {
-        const client = new Redis(this.url(), { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, tls });
+        const client = new Redis(this.url(), {
+          lazyConnect: true,
+          retryStrategy: () => null,
+          maxRetriesPerRequest: 0,
+          tls,
+        });
         client.on('error', () => undefined);
         try {
           await client.connect();

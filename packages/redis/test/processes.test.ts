@@ -26,7 +26,9 @@ it('a consumer killed mid-batch (SIGKILL): the events it handled were acknowledg
     // 20 events at once (one transaction), so the listener's first read takes a full batch of 10.
     const ids = Array.from({ length: 20 }, (_, i) => `tick-${i}`);
     const fire = raw.multi();
-    ids.forEach((id, i) => fire.xadd(stream, '*', 'id', id, 'api_name', api, 'event_name', 'tick', 'version', '1', ':i', String(i)));
+    ids.forEach((id, i) =>
+      fire.xadd(stream, '*', 'id', id, 'api_name', api, 'event_name', 'tick', 'version', '1', ':i', String(i)),
+    );
     await fire.exec();
     await child.waitForOutput('stuck');
     // Each event is acknowledged as soon as its own handler finished: 0 to 3 are, 4 (in progress) and the
@@ -50,7 +52,9 @@ it('closing the bus ends every blocking read at once and releases everything: th
   const api = `close${uniqueId()}.echo`;
   keys.api(api);
   const service = `svc-${uniqueId()}`;
-  const child = startTypeScript(path.join(FIXTURES, 'close-exits.ts'), { env: { REDIS_URL, API: api, SERVICE: service } });
+  const child = startTypeScript(path.join(FIXTURES, 'close-exits.ts'), {
+    env: { REDIS_URL, API: api, SERVICE: service },
+  });
   const { code, signal } = await child.exit;
   const output = child.output();
   expect({ code, signal, output }).toMatchObject({ code: 0, signal: null });
@@ -83,7 +87,9 @@ it('closing while consumers start, run, or wait for an unreachable Redis leaves 
   const failures = JSON.parse(/unreachable: closed; failures: (.*)/.exec(output)![1]!) as string[];
   expect(failures).toHaveLength(2);
   for (const failure of failures) {
-    expect(failure).toMatch(/^BrokerConnectionError: .*cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1\/0 \(connect ECONNREFUSED/);
+    expect(failure).toMatch(
+      /^BrokerConnectionError: .*cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1\/0 \(connect ECONNREFUSED/,
+    );
   }
   expect(output).not.toContain('s3cret-pw');
   expect(output).not.toContain('process warning');

@@ -58,12 +58,19 @@ async function pythonSchema(schema: {
       name,
       {
         parameters: params(`RPC ${api}.${name}() parameters`, rpc.parameters ?? {}),
-        response: { $schema: 'http://json-schema.org/draft-07/schema#', title: `RPC ${api}.${name}() response`, ...rpc.response },
+        response: {
+          $schema: 'http://json-schema.org/draft-07/schema#',
+          title: `RPC ${api}.${name}() response`,
+          ...rpc.response,
+        },
       },
     ]),
   );
   const events = Object.fromEntries(
-    Object.entries(schema.events ?? {}).map(([name, properties]) => [name, { parameters: params(`Event ${api}.${name} parameters`, properties) }]),
+    Object.entries(schema.events ?? {}).map(([name, properties]) => [
+      name,
+      { parameters: params(`Event ${api}.${name} parameters`, properties) },
+    ]),
   );
   await raw.multi().set(`schema:${api}`, pythonJson({ events, rpcs }), 'EX', 60).sadd('schemas', api).exec();
 }
@@ -95,7 +102,9 @@ function pythonResult(callId: string, resultJson: string): string {
 
 async function deadLetters(): Promise<Array<Record<string, string>>> {
   const entries = await raw.xrange(`${stream}:dead_letters`, '-', '+');
-  return entries.map(([, fields]) => Object.fromEntries(fields.flatMap((f, i) => (i % 2 === 0 ? [[f, fields[i + 1]!]] : []))));
+  return entries.map(([, fields]) =>
+    Object.fromEntries(fields.flatMap((f, i) => (i % 2 === 0 ? [[f, fields[i + 1]!]] : []))),
+  );
 }
 
 describe('1. naive datetimes (datetime.now() / utcnow() have no offset)', () => {
@@ -103,7 +112,9 @@ describe('1. naive datetimes (datetime.now() / utcnow() have no offset)', () => 
     await pythonSchema({ events: { happened: { when: { format: 'date-time', type: 'string' } } } });
     const listener = buses.make(redisConfig(names));
     const got = new Collector<Record<string, unknown>>();
-    listener.client.listen([api, 'happened'], (params) => got.push(params as Record<string, unknown>), { listenerName: 'naive' });
+    listener.client.listen([api, 'happened'], (params) => got.push(params as Record<string, unknown>), {
+      listenerName: 'naive',
+    });
     await listener.start({ features: ['events'] });
     await pythonFires('happened', [['when', '"2026-12-07T21:10:00.123456"']]);
     await got.waitForCount(1);
@@ -112,7 +123,9 @@ describe('1. naive datetimes (datetime.now() / utcnow() have no offset)', () => 
   });
 
   it('a caller takes a naive datetime result, and delivers with a warning a result that breaks the schema', async () => {
-    await pythonSchema({ rpcs: { naive: { response: { format: 'date-time', type: 'string' } }, count: { response: { type: 'integer' } } } });
+    await pythonSchema({
+      rpcs: { naive: { response: { format: 'date-time', type: 'string' } }, count: { response: { type: 'integer' } } },
+    });
     const logger = new WarningLogger();
     const client = buses.make(redisConfig(names), logger);
     const naive = client.client.callRpc(api, 'naive', {});
@@ -128,10 +141,15 @@ describe('1. naive datetimes (datetime.now() / utcnow() have no offset)', () => 
 
 describe('2. integers beyond 2^53', () => {
   it('a Python 2**63+1 arrives exactly, as bigint, in an event and in a result', async () => {
-    await pythonSchema({ events: { happened: { big: { type: 'integer' } } }, rpcs: { big: { parameters: { n: { type: 'integer' } }, response: { type: 'integer' } } } });
+    await pythonSchema({
+      events: { happened: { big: { type: 'integer' } } },
+      rpcs: { big: { parameters: { n: { type: 'integer' } }, response: { type: 'integer' } } },
+    });
     const bus = buses.make(redisConfig(names));
     const got = new Collector<Record<string, unknown>>();
-    bus.client.listen([api, 'happened'], (params) => got.push(params as Record<string, unknown>), { listenerName: 'big' });
+    bus.client.listen([api, 'happened'], (params) => got.push(params as Record<string, unknown>), {
+      listenerName: 'big',
+    });
     await bus.start({ features: ['events'] });
     await pythonFires('happened', [['big', '9223372036854775809']]);
     await got.waitForCount(1);
@@ -147,7 +165,9 @@ describe('2. integers beyond 2^53', () => {
   it('a number beyond 2^53 (already rounded) is refused where the schema says integer, before sending', async () => {
     await pythonSchema({ rpcs: { big: { parameters: { n: { type: 'integer' } }, response: { type: 'integer' } } } });
     const client = buses.make(redisConfig(names));
-    await expect(client.client.callRpc(api, 'big', { n: 2 ** 63 })).rejects.toThrow(/'n' is 9223372036854776000, an integer beyond 2\^53.*bigint/);
+    await expect(client.client.callRpc(api, 'big', { n: 2 ** 63 })).rejects.toThrow(
+      /'n' is 9223372036854776000, an integer beyond 2\^53.*bigint/,
+    );
     expect(await raw.llen(`${api}:rpc_queue`)).toBe(0);
   });
 });
@@ -161,13 +181,42 @@ describe('3. remote error types from Python tracebacks and TypeScript throws', (
     '  File "/srv/app/bus.py", line 28, in declined',
   ];
   it.each([
-    ['a custom exception class', "PaymentDeclined('card declined')", [...frames, '    raise PaymentDeclined("card declined")', 'bus.PaymentDeclined: card declined'], 'bus.PaymentDeclined', 'card declined'],
-    ['an exception with no message', 'NotFound()', [...frames, '    raise NotFound()', 'bus.NotFound'], 'bus.NotFound', ''],
-    ['a multi-line message', "ValueError('line one\\nline two')", [...frames, '    raise ValueError("line one\\nline two")', 'ValueError: line one', 'line two'], 'ValueError', 'line one\nline two'],
+    [
+      'a custom exception class',
+      "PaymentDeclined('card declined')",
+      [...frames, '    raise PaymentDeclined("card declined")', 'bus.PaymentDeclined: card declined'],
+      'bus.PaymentDeclined',
+      'card declined',
+    ],
+    [
+      'an exception with no message',
+      'NotFound()',
+      [...frames, '    raise NotFound()', 'bus.NotFound'],
+      'bus.NotFound',
+      '',
+    ],
+    [
+      'a multi-line message',
+      "ValueError('line one\\nline two')",
+      [...frames, '    raise ValueError("line one\\nline two")', 'ValueError: line one', 'line two'],
+      'ValueError',
+      'line one\nline two',
+    ],
     [
       'a chained exception',
       "GatewayDown('outer failed')",
-      ['Traceback (most recent call last):', '  File "/srv/app/bus.py", line 35, in chained', '    raise KeyError("inner")', "KeyError: 'inner'", '', 'The above exception was the direct cause of the following exception:', '', ...frames, '    raise GatewayDown("outer failed") from e', 'bus.GatewayDown: outer failed'],
+      [
+        'Traceback (most recent call last):',
+        '  File "/srv/app/bus.py", line 35, in chained',
+        '    raise KeyError("inner")',
+        "KeyError: 'inner'",
+        '',
+        'The above exception was the direct cause of the following exception:',
+        '',
+        ...frames,
+        '    raise GatewayDown("outer failed") from e',
+        'bus.GatewayDown: outer failed',
+      ],
       'bus.GatewayDown',
       'outer failed',
     ],
@@ -177,7 +226,8 @@ describe('3. remote error types from Python tracebacks and TypeScript throws', (
     calling.catch(() => undefined);
     const trace = `${traceLines.join('\n')}\n`;
     await pythonWorkerAnswers(
-      (id) => `{"kwargs": {"result": ${JSON.stringify(text)}}, "metadata": {"error": true, "id": "${pythonId()}", "rpc_message_id": "${id}", "trace": ${JSON.stringify(trace)}}}`,
+      (id) =>
+        `{"kwargs": {"result": ${JSON.stringify(text)}}, "metadata": {"error": true, "id": "${pythonId()}", "rpc_message_id": "${id}", "trace": ${JSON.stringify(trace)}}}`,
     );
     const error = (await calling.catch((e: unknown) => e)) as RemoteError;
     expect(error).toBeInstanceOf(RemoteError);
@@ -206,13 +256,18 @@ describe('3. remote error types from Python tracebacks and TypeScript throws', (
       const id = pythonId();
       const returnKey = `${api}.${procedure}:result:${id}`;
       keys.add(returnKey, `rpc_expiry_key:${id}`);
-      const blob = pythonJson({ kwargs: {}, metadata: { api_name: api, id, procedure_name: procedure, return_path: `redis+key://${returnKey}` } });
+      const blob = pythonJson({
+        kwargs: {},
+        metadata: { api_name: api, id, procedure_name: procedure, return_path: `redis+key://${returnKey}` },
+      });
       await raw.multi().set(`rpc_expiry_key:${id}`, '1', 'EX', 5).rpush(`${api}:rpc_queue`, blob).exec();
       const popped = await raw.blpop(returnKey, 5);
       results.push(JSON.parse(popped![1]));
     }
     expect(results[0]!.kwargs.result).toBe('card declined');
-    expect(results[0]!.metadata.trace).toMatch(/^PaymentDeclined: card declined\n[\s\S]*\nCaused by: TypeError: gateway said no\n/);
+    expect(results[0]!.metadata.trace).toMatch(
+      /^PaymentDeclined: card declined\n[\s\S]*\nCaused by: TypeError: gateway said no\n/,
+    );
     expect(results[1]!.kwargs.result).toBe('{"code":42}');
   });
 });
@@ -222,16 +277,26 @@ describe('4. NaN and Infinity, as Python json writes them', () => {
     const bus = buses.make(redisConfig(names));
     const got = new Collector<Record<string, unknown>>();
     const other = new Collector<Record<string, unknown>>();
-    bus.client.listen([api, 'happened'], (params) => got.push(params as Record<string, unknown>), { listenerName: 'floats' });
-    bus.client.listen([api, 'other'], (params) => other.push(params as Record<string, unknown>), { listenerName: 'others' });
+    bus.client.listen([api, 'happened'], (params) => got.push(params as Record<string, unknown>), {
+      listenerName: 'floats',
+    });
+    bus.client.listen([api, 'other'], (params) => other.push(params as Record<string, unknown>), {
+      listenerName: 'others',
+    });
     await bus.start({ features: ['events'] });
-    await pythonFires('happened', [['nan', 'NaN'], ['inf', 'Infinity'], ['ninf', '-Infinity']]);
+    await pythonFires('happened', [
+      ['nan', 'NaN'],
+      ['inf', 'Infinity'],
+      ['ninf', '-Infinity'],
+    ]);
     await pythonFires('other', [['n', '1']]);
     await got.waitForCount(1);
     await other.waitForCount(1);
     expect(got.items[0]).toEqual({ nan: NaN, inf: Infinity, ninf: -Infinity });
     for (const listener of ['floats', 'others']) {
-      await waitFor(async () => ((await raw.xpending(stream, `${names.service}-${listener}`)) as [number])[0] === 0, { message: `${listener} to have nothing pending` });
+      await waitFor(async () => ((await raw.xpending(stream, `${names.service}-${listener}`)) as [number])[0] === 0, {
+        message: `${listener} to have nothing pending`,
+      });
     }
     expect(await deadLetters()).toEqual([]);
   });
@@ -257,9 +322,14 @@ describe('7. a `:__proto__` stream field written by a foreign writer', () => {
     config.apis!.default!.cast_values = false;
     const bus = buses.make(config);
     const got = new Collector<Record<string, unknown>>();
-    bus.client.listen([api, 'happened'], (params) => got.push(params as Record<string, unknown>), { listenerName: 'proto' });
+    bus.client.listen([api, 'happened'], (params) => got.push(params as Record<string, unknown>), {
+      listenerName: 'proto',
+    });
     await bus.start({ features: ['events'] });
-    await pythonFires('happened', [['__proto__', '{"polluted": true}'], ['name', '"Ann"']]);
+    await pythonFires('happened', [
+      ['__proto__', '{"polluted": true}'],
+      ['name', '"Ann"'],
+    ]);
     await got.waitForCount(1);
     const params = got.items[0]!;
     expect(Object.getPrototypeOf(params)).toBe(Object.prototype);
@@ -272,7 +342,10 @@ describe('7. a `:__proto__` stream field written by a foreign writer', () => {
     const bus = buses.make(redisConfig(names));
     bus.client.listen([api, 'happened'], () => undefined, { listenerName: 'proto' });
     await bus.start({ features: ['events'] });
-    await pythonFires('happened', [['__proto__', '{"polluted": true}'], ['name', '"Ann"']]);
+    await pythonFires('happened', [
+      ['__proto__', '{"polluted": true}'],
+      ['name', '"Ann"'],
+    ]);
     await waitFor(async () => (await deadLetters()).length === 1, { message: 'the event to be set aside' });
     expect((await deadLetters())[0]!.reason).toMatch(/'__proto__' is not a declared parameter/);
   });
@@ -290,7 +363,9 @@ describe('8. parameters nested too deep', () => {
     }
     const error = await client.client.callRpc(api, 'deep', { tree: root }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EncodingError);
-    expect((error as Error).message).toMatch(/'tree\.child\.child\.child\.child\.\.\..* is nested more than 900 levels deep/);
+    expect((error as Error).message).toMatch(
+      /'tree\.child\.child\.child\.child\.\.\..* is nested more than 900 levels deep/,
+    );
     expect(await raw.llen(`${api}:rpc_queue`)).toBe(0);
   });
 });

@@ -34,17 +34,25 @@ function greeterApi(name: string) {
 }
 
 /** A call as a Python caller writes it; returns its id and return key. */
-async function pythonCall(procedure: string, kwargs: Record<string, unknown>): Promise<{ id: string; returnKey: string }> {
+async function pythonCall(
+  procedure: string,
+  kwargs: Record<string, unknown>,
+): Promise<{ id: string; returnKey: string }> {
   const id = pythonId();
   const returnKey = `${api}.${procedure}:result:${id}`;
   keys.add(returnKey, `rpc_expiry_key:${id}`);
-  const blob = pythonJson({ kwargs, metadata: { api_name: api, id, procedure_name: procedure, return_path: `redis+key://${returnKey}` } });
+  const blob = pythonJson({
+    kwargs,
+    metadata: { api_name: api, id, procedure_name: procedure, return_path: `redis+key://${returnKey}` },
+  });
   await raw.multi().set(`rpc_expiry_key:${id}`, '1', 'EX', 5).rpush(`${api}:rpc_queue`, blob).exec();
   return { id, returnKey };
 }
 
 /** What a Python caller reads back: waits for the result, checks its expiry, pops it. */
-async function pythonReadsResult(returnKey: string): Promise<{ kwargs: Record<string, unknown>; metadata: Record<string, unknown> }> {
+async function pythonReadsResult(
+  returnKey: string,
+): Promise<{ kwargs: Record<string, unknown>; metadata: Record<string, unknown> }> {
   await waitFor(async () => (await raw.llen(returnKey)) === 1, { message: `a result in ${returnKey}` });
   const ttl = await raw.ttl(returnKey);
   expect(ttl).toBeGreaterThan(0);
@@ -83,7 +91,9 @@ describe('a Python caller calls a TypeScript worker', () => {
 
 describe('a TypeScript caller calls a Python worker', () => {
   /** Play the Python worker for one call: BLPOP, DEL the expiry key, answer the Python way. */
-  async function pythonWorkerAnswers(answer: (callId: string) => Record<string, unknown>): Promise<Record<string, unknown>> {
+  async function pythonWorkerAnswers(
+    answer: (callId: string) => Record<string, unknown>,
+  ): Promise<Record<string, unknown>> {
     const popped = await raw.blpop(`${api}:rpc_queue`, 5);
     expect(popped).not.toBeNull();
     const call = JSON.parse(popped![1]) as { kwargs: Record<string, unknown>; metadata: Record<string, string> };
@@ -102,7 +112,10 @@ describe('a TypeScript caller calls a Python worker', () => {
   it('receives a Python success result', async () => {
     const client = buses.make(redisConfig(names));
     const calling = client.client.callRpc(api, 'greet', { name: 'Ann' });
-    const call = await pythonWorkerAnswers((callId) => ({ kwargs: { result: 'Hello, Ann' }, metadata: { error: false, id: pythonId(), rpc_message_id: callId } }));
+    const call = await pythonWorkerAnswers((callId) => ({
+      kwargs: { result: 'Hello, Ann' },
+      metadata: { error: false, id: pythonId(), rpc_message_id: callId },
+    }));
     expect(call).toMatchObject({ kwargs: { name: 'Ann' }, metadata: { api_name: api, procedure_name: 'greet' } });
     await expect(calling).resolves.toBe('Hello, Ann');
   });
@@ -120,7 +133,10 @@ describe('a TypeScript caller calls a Python worker', () => {
       'ValueError: boom',
       '',
     ].join('\n');
-    await pythonWorkerAnswers((callId) => ({ kwargs: { result: "ValueError('boom')" }, metadata: { error: true, id: pythonId(), rpc_message_id: callId, trace } }));
+    await pythonWorkerAnswers((callId) => ({
+      kwargs: { result: "ValueError('boom')" },
+      metadata: { error: true, id: pythonId(), rpc_message_id: callId, trace },
+    }));
     const error = await calling.then(
       () => undefined,
       (e: unknown) => e,
@@ -136,7 +152,10 @@ describe('a TypeScript caller calls a Python worker', () => {
     const answered: Array<Record<string, unknown>> = [];
     for (let i = 0; i < 3; i++) {
       answered.push(
-        await pythonWorkerAnswers((callId) => ({ kwargs: { result: `answer to ${callId}` }, metadata: { error: false, id: pythonId(), rpc_message_id: callId } })),
+        await pythonWorkerAnswers((callId) => ({
+          kwargs: { result: `answer to ${callId}` },
+          metadata: { error: false, id: pythonId(), rpc_message_id: callId },
+        })),
       );
     }
     const returnPaths = new Set(answered.map((c) => (c.metadata as Record<string, string>).return_path));
@@ -151,22 +170,56 @@ describe('events between Python and TypeScript', () => {
     const stream = `${api}.*:stream`;
     const listener = buses.make(redisConfig(names));
     const got = new Collector<Record<string, unknown>>();
-    listener.client.listen([api, 'greeted'], (params) => got.push(params as Record<string, unknown>), { listenerName: 'notify' });
+    listener.client.listen([api, 'greeted'], (params) => got.push(params as Record<string, unknown>), {
+      listenerName: 'notify',
+    });
     await listener.start({ features: ['events'] });
 
     // A Python consumer that found no stream would have added a placeholder entry.
     await raw.xadd(stream, '*', '', '');
-    await raw.xadd(stream, 'MAXLEN', '~', '100000', '*', 'id', pythonId(), 'api_name', api, 'event_name', 'waved', 'version', '1', ':name', '"Bo"');
     await raw.xadd(
-      stream, 'MAXLEN', '~', '100000', '*',
-      'id', pythonId(), 'api_name', api, 'event_name', 'greeted', 'version', '1',
-      ':name', pythonJson('Ann'), ':tags', pythonJson({ first: true, list: [1, 2] }),
+      stream,
+      'MAXLEN',
+      '~',
+      '100000',
+      '*',
+      'id',
+      pythonId(),
+      'api_name',
+      api,
+      'event_name',
+      'waved',
+      'version',
+      '1',
+      ':name',
+      '"Bo"',
+    );
+    await raw.xadd(
+      stream,
+      'MAXLEN',
+      '~',
+      '100000',
+      '*',
+      'id',
+      pythonId(),
+      'api_name',
+      api,
+      'event_name',
+      'greeted',
+      'version',
+      '1',
+      ':name',
+      pythonJson('Ann'),
+      ':tags',
+      pythonJson({ first: true, list: [1, 2] }),
     );
     await got.waitForCount(1);
     expect(got.items).toEqual([{ name: 'Ann', tags: { first: true, list: [1, 2] } }]);
     // All three entries acknowledged: nothing pending for the group.
     const group = `${names.service}-notify`;
-    await waitFor(async () => ((await raw.xpending(stream, group)) as [number])[0] === 0, { message: 'the group to have nothing pending' });
+    await waitFor(async () => ((await raw.xpending(stream, group)) as [number])[0] === 0, {
+      message: 'the group to have nothing pending',
+    });
   });
 
   it('a TypeScript service writes events a Python reader accepts: only the four metadata fields, then JSON parameters', async () => {

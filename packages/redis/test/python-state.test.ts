@@ -26,10 +26,36 @@ const PYTHON_STATE_SCHEMA = (() => {
 /** The fields of a Python worker_started / worker_ping entry, values as Python wrote them. */
 function pythonWorkerFields(event: string): string[] {
   return [
-    'id', pythonId(), 'api_name', 'internal.state', 'event_name', event, 'version', '1',
-    ':process_name', '"pycap1"', ':service_name', '"pycap"', ':metrics_enabled', 'false', ':api_names', '["pycap1791.edge"]',
-    ':listening_for', '[]', ':timestamp', '1796677748.042617', ':ping_enabled', 'true', ':ping_interval', '2',
-    ':hostname', '"vm"', ':pid', '13943', ':max_memory_use', '34312',
+    'id',
+    pythonId(),
+    'api_name',
+    'internal.state',
+    'event_name',
+    event,
+    'version',
+    '1',
+    ':process_name',
+    '"pycap1"',
+    ':service_name',
+    '"pycap"',
+    ':metrics_enabled',
+    'false',
+    ':api_names',
+    '["pycap1791.edge"]',
+    ':listening_for',
+    '[]',
+    ':timestamp',
+    '1796677748.042617',
+    ':ping_enabled',
+    'true',
+    ':ping_interval',
+    '2',
+    ':hostname',
+    '"vm"',
+    ':pid',
+    '13943',
+    ':max_memory_use',
+    '34312',
   ];
 }
 
@@ -71,7 +97,11 @@ function make(c: LightbusConfigInput): Bus {
 describe('internal.state shared with Python Lightbus', () => {
   it('a TypeScript listener with validation on reads Python state events as they are', async () => {
     // The bus holds Python's copy of the schema, which its own worker_started breaks.
-    await raw.multi().set('schema:internal.state', PYTHON_STATE_SCHEMA, 'EX', 60).sadd('schemas', 'internal.state').exec();
+    await raw
+      .multi()
+      .set('schema:internal.state', PYTHON_STATE_SCHEMA, 'EX', 60)
+      .sadd('schemas', 'internal.state')
+      .exec();
     const listener = make(config());
     const got = new Collector<{ event: string; params: Record<string, unknown> }>();
     listener.client.listen(
@@ -87,10 +117,34 @@ describe('internal.state shared with Python Lightbus', () => {
     await raw.xadd(STREAM, 'MAXLEN', '~', '100000', '*', ...pythonWorkerFields('worker_started'));
     await raw.xadd(STREAM, 'MAXLEN', '~', '100000', '*', ...pythonWorkerFields('worker_ping'));
     // Python's plugin sends worker_stopped with process_name and service_name, and no timestamp.
-    await raw.xadd(STREAM, 'MAXLEN', '~', '100000', '*', 'id', pythonId(), 'api_name', 'internal.state', 'event_name', 'worker_stopped', 'version', '1', ':process_name', '"pycap1"', ':service_name', '"pycap"');
+    await raw.xadd(
+      STREAM,
+      'MAXLEN',
+      '~',
+      '100000',
+      '*',
+      'id',
+      pythonId(),
+      'api_name',
+      'internal.state',
+      'event_name',
+      'worker_stopped',
+      'version',
+      '1',
+      ':process_name',
+      '"pycap1"',
+      ':service_name',
+      '"pycap"',
+    );
     await got.waitForCount(3);
     expect(got.items.map((i) => i.event)).toEqual(['worker_started', 'worker_ping', 'worker_stopped']);
-    expect(got.items[0]!.params).toMatchObject({ hostname: 'vm', pid: 13943, max_memory_use: 34312, ping_enabled: true, timestamp: 1796677748.042617 });
+    expect(got.items[0]!.params).toMatchObject({
+      hostname: 'vm',
+      pid: 13943,
+      max_memory_use: 34312,
+      ping_enabled: true,
+      timestamp: 1796677748.042617,
+    });
     expect(got.items[2]!.params).toEqual({ process_name: 'pycap1', service_name: 'pycap' });
     expect(await raw.exists(`${STREAM}:dead_letters`)).toBe(0);
   });
@@ -101,30 +155,54 @@ describe('internal.state shared with Python Lightbus', () => {
     await worker.start({ features: ['tasks'] });
     const fieldsOf = async (event: string): Promise<Record<string, string> | undefined> => {
       const entries = await raw.xrange(STREAM, '-', '+');
-      const entry = entries.map(([, f]) => f).find((f) => f[5] === event && f.includes(`"${worker.client.processName}"`));
+      const entry = entries
+        .map(([, f]) => f)
+        .find((f) => f[5] === event && f.includes(`"${worker.client.processName}"`));
       return entry && Object.fromEntries(entry.flatMap((v, i) => (i % 2 === 0 ? [[v, entry[i + 1]!]] : [])));
     };
     await waitFor(async () => (await fieldsOf('worker_ping')) !== undefined, { message: 'a worker_ping' });
     const started = (await fieldsOf('worker_started'))!;
     // A Python listener validates against its own copy of the schema (PYTHON_STATE_SCHEMA) and stops on any other field.
     expect(Object.keys(started).sort()).toEqual(
-      ['id', 'api_name', 'event_name', 'version', ...['process_name', 'service_name', 'metrics_enabled', 'api_names', 'listening_for', 'timestamp', 'ping_interval'].map((n) => `:${n}`)].sort(),
+      [
+        'id',
+        'api_name',
+        'event_name',
+        'version',
+        ...[
+          'process_name',
+          'service_name',
+          'metrics_enabled',
+          'api_names',
+          'listening_for',
+          'timestamp',
+          'ping_interval',
+        ].map((n) => `:${n}`),
+      ].sort(),
     );
     const timestamp = JSON.parse(started[':timestamp']!) as unknown;
     expect(typeof timestamp).toBe('number');
     expect(timestamp as number).toBeGreaterThanOrEqual(Math.floor(before));
     await worker.close();
     const stopped = (await fieldsOf('worker_stopped'))!;
-    expect(Object.keys(stopped).filter((k) => k.startsWith(':')).sort()).toEqual([':process_name', ':timestamp']);
+    expect(
+      Object.keys(stopped)
+        .filter((k) => k.startsWith(':'))
+        .sort(),
+    ).toEqual([':process_name', ':timestamp']);
     expect(typeof JSON.parse(stopped[':timestamp']!)).toBe('number');
   });
 
   it('sends no pings when ping_enabled is false', async () => {
-    const quiet = make(config({ plugins: { internal_state: { enabled: true, ping_interval: 0.1, ping_enabled: false } } }));
+    const quiet = make(
+      config({ plugins: { internal_state: { enabled: true, ping_interval: 0.1, ping_enabled: false } } }),
+    );
     // A twin that pings, started after it: once the twin has pinged three times, the quiet one had the time to.
     const twin = make(config({ plugins: { internal_state: { enabled: true, ping_interval: 0.1 } } }));
     const count = async (bus: Bus, event: string) =>
-      (await raw.xrange(STREAM, '-', '+')).filter(([, f]) => f[5] === event && f.includes(`"${bus.client.processName}"`)).length;
+      (await raw.xrange(STREAM, '-', '+')).filter(
+        ([, f]) => f[5] === event && f.includes(`"${bus.client.processName}"`),
+      ).length;
     await quiet.start({ features: ['tasks'] });
     await twin.start({ features: ['tasks'] });
     await waitFor(async () => (await count(twin, 'worker_ping')) >= 3, { message: 'three pings from the twin' });

@@ -59,7 +59,10 @@ describe('CLIENT KILL', () => {
     worker.client.registerApi(new (slowApi(api, executions))());
     await worker.start({ features: ['rpcs'] });
     const callerConfig = redisConfig({ service: callerService, process: 'c' }, { rpc: fast });
-    const caller = buses.make({ ...callerConfig, apis: { ...callerConfig.apis, default: { ...callerConfig.apis!.default, rpc_timeout: 3 } } });
+    const caller = buses.make({
+      ...callerConfig,
+      apis: { ...callerConfig.apis, default: { ...callerConfig.apis!.default, rpc_timeout: 3 } },
+    });
 
     const first = await caller.client.callRpc(api, 'slow', { n: -1, ms: 1 }); // every connection is open
     expect(first).toBe(-1);
@@ -73,7 +76,9 @@ describe('CLIENT KILL', () => {
       else expect(isAcceptableCallFailure(outcome.reason)).toBe(true);
     });
     // Reconnected: new calls all succeed.
-    const after = await Promise.all(Array.from({ length: 10 }, (_, n) => caller.client.callRpc(api, 'slow', { n: 100 + n, ms: 1 })));
+    const after = await Promise.all(
+      Array.from({ length: 10 }, (_, n) => caller.client.callRpc(api, 'slow', { n: 100 + n, ms: 1 })),
+    );
     expect(after).toEqual(Array.from({ length: 10 }, (_, n) => 100 + n));
     // Nothing of the first 20 is still queued (the queue is FIFO and the later calls were taken), and no call
     // ran twice: each of the 20 ran at most once; every call that succeeded ran exactly once.
@@ -81,7 +86,9 @@ describe('CLIENT KILL', () => {
     const times = timesEach(executions);
     const ranTwice = [...times].filter(([, count]) => count > 1).map(([n]) => n);
     expect(ranTwice).toEqual([]);
-    const succeededButNotRun = settled.flatMap((outcome, n) => (outcome.status === 'fulfilled' && times.get(n) !== 1 ? [n] : []));
+    const succeededButNotRun = settled.flatMap((outcome, n) =>
+      outcome.status === 'fulfilled' && times.get(n) !== 1 ? [n] : [],
+    );
     expect(succeededButNotRun).toEqual([]);
   });
 
@@ -93,12 +100,20 @@ describe('CLIENT KILL', () => {
     try {
       const executions: number[] = [];
       // One call at a time, so the worker takes calls in queue order.
-      const worker = buses.make(redisConfig({ service: `wsvc-${uniqueId()}`, process: 'w' }, { rpc: { ...fast, concurrency: 1 } }));
+      const worker = buses.make(
+        redisConfig({ service: `wsvc-${uniqueId()}`, process: 'w' }, { rpc: { ...fast, concurrency: 1 } }),
+      );
       worker.client.registerApi(new (slowApi(api, executions))());
       await worker.start({ features: ['rpcs'] });
       // The caller sends calls through the proxy; its results come straight from Redis.
-      const callerConfig = redisConfig({ service: `csvc-${uniqueId()}`, process: 'c' }, { rpc: { ...fast, rpc_retry_delay: 0.05, url: `redis://${proxy.address}/0` } });
-      const caller = buses.make({ ...callerConfig, apis: { default: { ...callerConfig.apis!.default, rpc_timeout: 5 } } });
+      const callerConfig = redisConfig(
+        { service: `csvc-${uniqueId()}`, process: 'c' },
+        { rpc: { ...fast, rpc_retry_delay: 0.05, url: `redis://${proxy.address}/0` } },
+      );
+      const caller = buses.make({
+        ...callerConfig,
+        apis: { default: { ...callerConfig.apis!.default, rpc_timeout: 5 } },
+      });
       expect(await caller.client.callRpc(api, 'slow', { n: 0, ms: 1 })).toBe(0); // connected
 
       const cut = proxy.cutAfter((data) => data.includes('RPUSH') && data.includes(`${api}:rpc_queue`));
@@ -124,24 +139,39 @@ describe('CLIENT KILL', () => {
     const producer = buses.make(redisConfig({ service: `psvc-${uniqueId()}`, process: 'p' }));
     producer.client.registerApi(new (slowApi(api))());
     const listener = buses.make(
-      redisConfig({ service: listenerService, process: 'l' }, { event: { ...fast, acknowledgement_timeout: 1, reclaim_interval: 0.2, batch_size: 5 } }),
+      redisConfig(
+        { service: listenerService, process: 'l' },
+        { event: { ...fast, acknowledgement_timeout: 1, reclaim_interval: 0.2, batch_size: 5 } },
+      ),
     );
     const handled = new Collector<number>();
-    listener.client.listen([api, 'ticked'], async ({ n }) => {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      handled.push(n as number);
-    }, { listenerName: 'count' });
+    listener.client.listen(
+      [api, 'ticked'],
+      async ({ n }) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        handled.push(n as number);
+      },
+      { listenerName: 'count' },
+    );
     await listener.start({ features: ['events'] });
 
     for (let n = 0; n < 10; n++) await producer.client.fireEvent(api, 'ticked', { n });
     await handled.waitForCount(3);
-    expect(await killConnectionsOf(listenerService)).toEqual(expect.arrayContaining([`l:listener:${listenerService}-count`]));
+    expect(await killConnectionsOf(listenerService)).toEqual(
+      expect.arrayContaining([`l:listener:${listenerService}-count`]),
+    );
     for (let n = 10; n < 30; n++) await producer.client.fireEvent(api, 'ticked', { n });
-    await waitFor(() => new Set(handled.items).size === 30, { timeout: 15_000, message: 'all 30 events to be handled' });
-    expect([...new Set(handled.items)].sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, n) => n));
-    await waitFor(async () => ((await raw.xpending(`${api}.*:stream`, `${listenerService}-count`)) as [number])[0] === 0, {
-      message: 'nothing left pending',
+    await waitFor(() => new Set(handled.items).size === 30, {
+      timeout: 15_000,
+      message: 'all 30 events to be handled',
     });
+    expect([...new Set(handled.items)].sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, n) => n));
+    await waitFor(
+      async () => ((await raw.xpending(`${api}.*:stream`, `${listenerService}-count`)) as [number])[0] === 0,
+      {
+        message: 'nothing left pending',
+      },
+    );
   });
 });
 
@@ -156,7 +186,10 @@ describe('Redis restarting', () => {
   });
 
   function busOn(service: string, process: string): Bus {
-    const config = redisConfig({ service, process }, { rpc: fast, event: { ...fast, acknowledgement_timeout: 1, reclaim_interval: 0.2 } });
+    const config = redisConfig(
+      { service, process },
+      { rpc: fast, event: { ...fast, acknowledgement_timeout: 1, reclaim_interval: 0.2 } },
+    );
     const url = server.url();
     const withUrl = (selector: unknown) => ({ redis: { ...(selector as { redis: object }).redis, url } });
     const d = config.apis!.default!;
@@ -218,7 +251,13 @@ describe('Redis restarting', () => {
     const badUrl = server.url('wrong-pw');
     const bad = buses.make({
       ...badConfig,
-      apis: { default: { rpc_timeout: 1, rpc_transport: { redis: { url: badUrl } }, result_transport: { redis: { url: badUrl } } } },
+      apis: {
+        default: {
+          rpc_timeout: 1,
+          rpc_transport: { redis: { url: badUrl } },
+          result_transport: { redis: { url: badUrl } },
+        },
+      },
     });
     const error = await bad.client.callRpc('pw.demo', 'slow', { n: 8, ms: 1 }).then(
       () => undefined,

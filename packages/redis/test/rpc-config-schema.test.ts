@@ -69,9 +69,12 @@ describe('rpc', () => {
     await waitFor(async () => (await raw.xlen(`${api}:rpc_queue:dead_letters`)) === 1, { message: 'the dead letter' });
     const [, fields] = (await raw.xrange(`${api}:rpc_queue:dead_letters`, '-', '+'))[0]!;
     expect(fields).toEqual([
-      'reason', "Call metadata lacks 'api_name'",
-      'queue', `${api}:rpc_queue`,
-      'payload', '{"metadata": {"id": "broken-1"}, "kwargs": {}}',
+      'reason',
+      "Call metadata lacks 'api_name'",
+      'queue',
+      `${api}:rpc_queue`,
+      'payload',
+      '{"metadata": {"id": "broken-1"}, "kwargs": {}}',
     ]);
   });
 
@@ -88,7 +91,9 @@ describe('rpc', () => {
       const call = { id: 'c1', apiName: api, procedureName: 'echo', kwargs: {}, returnPath: 'amqp://reply-to/abc' };
       const sending = results.sendResult(call, { id: newMessageId(), rpcMessageId: 'c1', result: 1, error: false });
       await expect(sending).rejects.toBeInstanceOf(ForeignReturnPathError);
-      await expect(sending).rejects.toThrow(/return path "amqp:\/\/reply-to\/abc" with the redis result transport: it is not a redis return path \(redis\+key:\/\/<key>\)/);
+      await expect(sending).rejects.toThrow(
+        /return path "amqp:\/\/reply-to\/abc" with the redis result transport: it is not a redis return path \(redis\+key:\/\/<key>\)/,
+      );
     } finally {
       await results.close();
     }
@@ -104,7 +109,9 @@ describe('config and connection errors', () => {
     expect(() => buses.make(redisConfig(names, { result: { result_tll: 5 } }))).toThrow(
       "apis.default.result_transport.redis: unknown key 'result_tll' (did you mean 'result_ttl'?)",
     );
-    expect(() => buses.make(redisConfig(names, { schema: { url: 'http://localhost:6379' } }))).toThrow(/bus\.schema\.transport\.redis\.url/);
+    expect(() => buses.make(redisConfig(names, { schema: { url: 'http://localhost:6379' } }))).toThrow(
+      /bus\.schema\.transport\.redis\.url/,
+    );
   });
 
   it('Redis unreachable: calls and fires fail with a BrokerConnectionError naming the url without its password', async () => {
@@ -127,13 +134,18 @@ describe('config and connection errors', () => {
       happened = new Event({ parameters: [] });
     }
     bus.client.registerApi(new Local());
-    for (const attempt of [() => bus.client.callRpc('elsewhere.api', 'ping'), () => bus.client.fireEvent(api, 'happened', {})]) {
+    for (const attempt of [
+      () => bus.client.callRpc('elsewhere.api', 'ping'),
+      () => bus.client.fireEvent(api, 'happened', {}),
+    ]) {
       const error = await attempt().then(
         () => undefined,
         (e: unknown) => e as LightbusError,
       );
       expect(error).toBeInstanceOf(BrokerConnectionError);
-      expect(error!.message).toContain('cannot reach Redis at redis://:***@127.0.0.1:1/0 (connect ECONNREFUSED 127.0.0.1:1)');
+      expect(error!.message).toContain(
+        'cannot reach Redis at redis://:***@127.0.0.1:1/0 (connect ECONNREFUSED 127.0.0.1:1)',
+      );
       expect(error!.message).toContain('Check that Redis is running');
       expect(error!.message).not.toContain('hunter2');
     }
@@ -141,12 +153,26 @@ describe('config and connection errors', () => {
 
   it('lightbus dumpconfigschema includes every Redis option with its default and meaning', async () => {
     const root = path.resolve(__dirname, '..', '..', '..');
-    const run = startNode([path.join(root, 'packages', 'core', 'bin', 'lightbus.js'), 'dumpconfigschema'], { cwd: root });
+    const run = startNode([path.join(root, 'packages', 'core', 'bin', 'lightbus.js'), 'dumpconfigschema'], {
+      cwd: root,
+    });
     const { code } = await run.exit;
     expect(code).toBe(0);
     const schema = JSON.parse(run.output()) as Record<string, unknown>;
     const text = JSON.stringify(schema);
-    for (const option of ['batch_size', 'acknowledgement_timeout', 'reclaim_interval', 'max_stream_length', 'stream_use', 'consumption_restart_delay', 'result_ttl', 'rpc_timeout', 'rpc_retry_delay', 'consumer_ttl', 'concurrency']) {
+    for (const option of [
+      'batch_size',
+      'acknowledgement_timeout',
+      'reclaim_interval',
+      'max_stream_length',
+      'stream_use',
+      'consumption_restart_delay',
+      'result_ttl',
+      'rpc_timeout',
+      'rpc_retry_delay',
+      'consumer_ttl',
+      'concurrency',
+    ]) {
       expect(text).toContain(`"${option}"`);
     }
     expect(text).toContain('"default":"redis://127.0.0.1:6379/0"');
@@ -162,7 +188,11 @@ describe('schemas', () => {
       await writer.store(api, { rpcs: {}, events: {} }, 1);
       expect(await raw.sismember('schemas', api)).toBe(1);
       expect(await raw.ttl(`schema:${api}`)).toBeGreaterThan(0);
-      await waitFor(async () => (await writer.load())[api] === undefined, { timeout: 5000, interval: 100, message: 'the schema to expire' });
+      await waitFor(async () => (await writer.load())[api] === undefined, {
+        timeout: 5000,
+        interval: 100,
+        message: 'the schema to expire',
+      });
       expect(await raw.sismember('schemas', api)).toBe(0);
     } finally {
       await writer.close();

@@ -23,7 +23,12 @@ afterAll(async () => {
 it('works over rediss:// with a password', async () => {
   expect(server.url()).toMatch(/^rediss:\/\/:tls-secret@localhost:\d+\/0$/);
   const child = startTypeScript(path.join(__dirname, 'fixtures', 'close-exits.ts'), {
-    env: { REDIS_URL: server.url(), API: `tls${uniqueId()}.echo`, SERVICE: `svc-${uniqueId()}`, NODE_EXTRA_CA_CERTS: certificates.caFile },
+    env: {
+      REDIS_URL: server.url(),
+      API: `tls${uniqueId()}.echo`,
+      SERVICE: `svc-${uniqueId()}`,
+      NODE_EXTRA_CA_CERTS: certificates.caFile,
+    },
   });
   const { code } = await child.exit;
   expect(child.output()).toContain('echo: hi');

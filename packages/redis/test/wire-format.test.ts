@@ -49,14 +49,31 @@ afterAll(async () => {
 
 it('calls: SET rpc_expiry_key:<id> 1 PX <ms left>, then RPUSH <api>:rpc_queue <call>; the worker BLPOPs, DELs the key, LPUSHes and EXPIREs the result', async () => {
   const ctx = context('wire', `p${uniqueId()}`);
-  const caller = { rpc: keep(new RedisRpcTransport(rpcOptions(), ctx)), result: keep(new RedisResultTransport(resultOptions({ result_ttl: 42 }), ctx)) };
+  const caller = {
+    rpc: keep(new RedisRpcTransport(rpcOptions(), ctx)),
+    result: keep(new RedisResultTransport(resultOptions({ result_ttl: 42 }), ctx)),
+  };
   keys.add(caller.result.resultKey);
-  const worker = { rpc: keep(new RedisRpcTransport(rpcOptions(), ctx)), result: keep(new RedisResultTransport(resultOptions({ result_ttl: 42 }), ctx)) };
+  const worker = {
+    rpc: keep(new RedisRpcTransport(rpcOptions(), ctx)),
+    result: keep(new RedisResultTransport(resultOptions({ result_ttl: 42 }), ctx)),
+  };
   const consumer = await worker.rpc.consumeRpcs([api], async (message) => {
-    await worker.result.sendResult(message, { id: 'result-1', rpcMessageId: message.id, result: { hello: message.kwargs.name }, error: false });
+    await worker.result.sendResult(message, {
+      id: 'result-1',
+      rpcMessageId: message.id,
+      result: { hello: message.kwargs.name },
+      error: false,
+    });
   });
 
-  const message: OutgoingCall = { id: newMessageId(), apiName: api, procedureName: 'greet', kwargs: { name: 'Ann' }, deadline: Date.now() + 3000 };
+  const message: OutgoingCall = {
+    id: newMessageId(),
+    apiName: api,
+    procedureName: 'greet',
+    kwargs: { name: 'Ann' },
+    deadline: Date.now() + 3000,
+  };
   keys.add(`rpc_expiry_key:${message.id}`);
   log.watch(message.id);
   log.watch(caller.result.resultKey);
@@ -87,7 +104,10 @@ it('calls: SET rpc_expiry_key:<id> 1 PX <ms left>, then RPUSH <api>:rpc_queue <c
   expect(blpop).toEqual(['BLPOP', `${api}:rpc_queue`, '5']);
   expect(log.named('DEL')).toContainEqual(['DEL', `rpc_expiry_key:${message.id}`]);
   const lpush = log.named('LPUSH').find((c) => c[1] === resultKey)!;
-  expect(JSON.parse(lpush[2]!)).toEqual({ kwargs: { result: { hello: 'Ann' } }, metadata: { error: false, id: 'result-1', rpc_message_id: message.id } });
+  expect(JSON.parse(lpush[2]!)).toEqual({
+    kwargs: { result: { hello: 'Ann' } },
+    metadata: { error: false, id: 'result-1', rpc_message_id: message.id },
+  });
   expect(log.named('EXPIRE')).toContainEqual(['EXPIRE', resultKey, '42']);
   // The caller reads its one result list; nothing else waits on a per-call key.
   expect(log.commands.filter((c) => c[0] === 'BLPOP' && c[1] === resultKey).length).toBeGreaterThanOrEqual(1);
@@ -95,11 +115,19 @@ it('calls: SET rpc_expiry_key:<id> 1 PX <ms left>, then RPUSH <api>:rpc_queue <c
 
 it('a worker drops a call whose expiry key is gone (DEL returned 0), unexecuted and unanswered', async () => {
   const ctx = context('wire', `p${uniqueId()}`);
-  const worker = { rpc: keep(new RedisRpcTransport(rpcOptions(), ctx)), result: keep(new RedisResultTransport(resultOptions(), ctx)) };
+  const worker = {
+    rpc: keep(new RedisRpcTransport(rpcOptions(), ctx)),
+    result: keep(new RedisResultTransport(resultOptions(), ctx)),
+  };
   const executed = new Collector<string>();
   const consumer = await worker.rpc.consumeRpcs([api], async (message) => {
     executed.push(message.procedureName);
-    await worker.result.sendResult(message, { id: newMessageId(), rpcMessageId: message.id, result: null, error: false });
+    await worker.result.sendResult(message, {
+      id: newMessageId(),
+      rpcMessageId: message.id,
+      result: null,
+      error: false,
+    });
   });
   const late = `late-${uniqueId()}`;
   const fresh = `fresh-${uniqueId()}`;
@@ -107,7 +135,10 @@ it('a worker drops a call whose expiry key is gone (DEL returned 0), unexecuted 
   log.watch(late);
   log.watch(fresh);
   const call = (id: string, proc: string): string =>
-    JSON.stringify({ kwargs: {}, metadata: { api_name: api, id, procedure_name: proc, return_path: `redis+key://${api}.x:result:${id}` } });
+    JSON.stringify({
+      kwargs: {},
+      metadata: { api_name: api, id, procedure_name: proc, return_path: `redis+key://${api}.x:result:${id}` },
+    });
   await raw.rpush(`${api}:rpc_queue`, call(late, 'late')); // no expiry key: its caller gave up
   await raw.set(`rpc_expiry_key:${fresh}`, '1', 'EX', 5);
   await raw.rpush(`${api}:rpc_queue`, call(fresh, 'fresh'));
@@ -115,28 +146,56 @@ it('a worker drops a call whose expiry key is gone (DEL returned 0), unexecuted 
   await consumer.stop();
   await log.waitFor('DEL of both expiry keys', () => log.named('DEL').length >= 2);
   expect(executed.items).toEqual(['fresh']);
-  expect(log.named('DEL')).toEqual(expect.arrayContaining([['DEL', `rpc_expiry_key:${late}`], ['DEL', `rpc_expiry_key:${fresh}`]]));
+  expect(log.named('DEL')).toEqual(
+    expect.arrayContaining([
+      ['DEL', `rpc_expiry_key:${late}`],
+      ['DEL', `rpc_expiry_key:${fresh}`],
+    ]),
+  );
   expect(await raw.exists(`${api}.x:result:${late}`)).toBe(0);
 });
 
 it('events: XADD <api>.*:stream MAXLEN ~ <n> * with the four metadata fields, then :<param> JSON; consumers create the group, read own pending, read new, XACK', async () => {
-  const events = keep(new RedisEventTransport(eventOptions({ max_stream_length: 500, batch_size: 7 }), context('wire', `p${uniqueId()}`)));
+  const events = keep(
+    new RedisEventTransport(eventOptions({ max_stream_length: 500, batch_size: 7 }), context('wire', `p${uniqueId()}`)),
+  );
   const stream = `${api}.*:stream`;
   const got = new Collector<string>();
-  const consumer = await events.consume({ events: [{ apiName: api, eventName: 'created' }], group: 'wire-svc-notify', consumer: 'proc-a' }, async (m) =>
-    got.push(m.id),
+  const consumer = await events.consume(
+    { events: [{ apiName: api, eventName: 'created' }], group: 'wire-svc-notify', consumer: 'proc-a' },
+    async (m) => got.push(m.id),
   );
   const id = newMessageId();
-  await events.sendEvent({ id, apiName: api, eventName: 'created', version: 3, kwargs: { n: 1, tags: ['a', 'b'], who: { name: 'Ann' } } }, { timeoutSeconds: 5 });
+  await events.sendEvent(
+    { id, apiName: api, eventName: 'created', version: 3, kwargs: { n: 1, tags: ['a', 'b'], who: { name: 'Ann' } } },
+    { timeoutSeconds: 5 },
+  );
   await got.waitForCount(1);
   await log.waitFor('XACK', (c) => c[0] === 'XACK');
   await consumer.stop();
 
   const xadd = log.named('XADD')[0]!;
   expect(xadd).toEqual([
-    'XADD', stream, 'MAXLEN', '~', '500', '*',
-    'id', id, 'api_name', api, 'event_name', 'created', 'version', '3',
-    ':n', '1', ':tags', '["a","b"]', ':who', '{"name":"Ann"}',
+    'XADD',
+    stream,
+    'MAXLEN',
+    '~',
+    '500',
+    '*',
+    'id',
+    id,
+    'api_name',
+    api,
+    'event_name',
+    'created',
+    'version',
+    '3',
+    ':n',
+    '1',
+    ':tags',
+    '["a","b"]',
+    ':who',
+    '{"name":"Ann"}',
   ]);
   expect(log.named('XGROUP')[0]).toEqual(['XGROUP', 'CREATE', stream, 'wire-svc-notify', '$', 'MKSTREAM']);
   const reads = log.named('XREADGROUP');
@@ -152,7 +211,10 @@ it('events: XADD <api>.*:stream MAXLEN ~ <n> * with the four metadata fields, th
 
 it('history: XREVRANGE <stream> + - COUNT 100', async () => {
   const events = keep(new RedisEventTransport(eventOptions(), context('wire', `p${uniqueId()}`)));
-  await events.sendEvent({ id: 'h1', apiName: api, eventName: 'created', version: 1, kwargs: {} }, { timeoutSeconds: 5 });
+  await events.sendEvent(
+    { id: 'h1', apiName: api, eventName: 'created', version: 1, kwargs: {} },
+    { timeoutSeconds: 5 },
+  );
   const seen: string[] = [];
   for await (const message of events.history({ apiName: api })) seen.push(message.id);
   expect(seen).toEqual(['h1']);
@@ -164,7 +226,15 @@ it('schemas: SET schema:<api> <json> EX <ttl> and SADD schemas <api>; load is SM
   const schemas = keep(new RedisSchemaTransport(schemaOptions(), context('wire', `p${uniqueId()}`)));
   keys.add(`schema:${api}`);
   keys.schemaNames.add(api);
-  const schema = { rpcs: { greet: { parameters: { type: 'object', properties: {}, required: [], additionalProperties: false }, response: {} } }, events: {} };
+  const schema = {
+    rpcs: {
+      greet: {
+        parameters: { type: 'object', properties: {}, required: [], additionalProperties: false },
+        response: {},
+      },
+    },
+    events: {},
+  };
   await schemas.store(api, schema, 60);
   const loaded = await schemas.load();
   expect(loaded[api]).toEqual(schema);

@@ -103,7 +103,9 @@ export function redisBroker(url = redisUrl()): BrokerHelper {
         name: 'Redis',
         host,
         port,
-        start: isLocal(host) ? `redis-server --daemonize yes --bind 127.0.0.1 --port ${port} --save "" --appendonly no` : undefined,
+        start: isLocal(host)
+          ? `redis-server --daemonize yes --bind 127.0.0.1 --port ${port} --save "" --appendonly no`
+          : undefined,
       }),
   };
 }
@@ -117,7 +119,13 @@ export function rabbitmqBroker(url = amqpUrl()): BrokerHelper {
   return {
     name: 'RabbitMQ',
     setup: () =>
-      ensureBroker({ name: 'RabbitMQ', host, port, start: isLocal(host) ? 'rabbitmq-server -detached' : undefined, waitMs: 120_000 }),
+      ensureBroker({
+        name: 'RabbitMQ',
+        host,
+        port,
+        start: isLocal(host) ? 'rabbitmq-server -detached' : undefined,
+        waitMs: 120_000,
+      }),
   };
 }
 

@@ -52,7 +52,10 @@ export interface ConformanceNamespace {
    * with the reason each was set aside. Enables the checks of what a dead
    * letter says (the bounded-redelivery test's last error).
    */
-  deadLetters?(apiName: string, eventName: string): Promise<ReadonlyArray<{ readonly id?: string; readonly reason: string }>>;
+  deadLetters?(
+    apiName: string,
+    eventName: string,
+  ): Promise<ReadonlyArray<{ readonly id?: string; readonly reason: string }>>;
 }
 
 export interface ConformanceTarget {
@@ -86,7 +89,12 @@ function uniqueApi(): string {
   return `conformance.t${Date.now().toString(36)}${sequence}`;
 }
 
-function rpcMessage(apiName: string, procedureName: string, kwargs: Record<string, unknown>, timeoutSeconds = 5): OutgoingCall {
+function rpcMessage(
+  apiName: string,
+  procedureName: string,
+  kwargs: Record<string, unknown>,
+  timeoutSeconds = 5,
+): OutgoingCall {
   return { id: newMessageId(), apiName, procedureName, kwargs, deadline: deadlineIn(timeoutSeconds) };
 }
 
@@ -140,7 +148,10 @@ export function transportConformance(target: ConformanceTarget): void {
         return { rpc: set.rpc, result: set.result };
       }
 
-      async function call(caller: { rpc: RpcTransport; result: ResultTransport }, message: OutgoingCall): Promise<ResultMessage> {
+      async function call(
+        caller: { rpc: RpcTransport; result: ResultTransport },
+        message: OutgoingCall,
+      ): Promise<ResultMessage> {
         const { pending } = await sendCall(caller, message);
         try {
           return await pending.result;
@@ -149,7 +160,11 @@ export function transportConformance(target: ConformanceTarget): void {
         }
       }
 
-      function echoWorker(worker: { rpc: RpcTransport; result: ResultTransport }, api: string, seen?: Collector<RpcMessage>) {
+      function echoWorker(
+        worker: { rpc: RpcTransport; result: ResultTransport },
+        api: string,
+        seen?: Collector<RpcMessage>,
+      ) {
         return worker.rpc.consumeRpcs([api], async (message) => {
           seen?.push(message);
           await worker.result.sendResult(message, {
@@ -201,7 +216,9 @@ export function transportConformance(target: ConformanceTarget): void {
         const results = await Promise.all(
           Array.from({ length: 30 }, (_, i) => call(caller, rpcMessage(api, 'get', { i }))),
         );
-        expect(results.map((r) => (r.result as { echo: { i: number } }).echo.i)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+        expect(results.map((r) => (r.result as { echo: { i: number } }).echo.i)).toEqual(
+          Array.from({ length: 30 }, (_, i) => i),
+        );
       });
 
       it('gives each call to exactly one of several competing workers', async () => {
@@ -212,7 +229,9 @@ export function transportConformance(target: ConformanceTarget): void {
         keep(await echoWorker(workerA, api, seen));
         keep(await echoWorker(workerB, api, seen));
         const caller = await rpcPair();
-        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => call(caller, rpcMessage(api, 'get', { i }))));
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => call(caller, rpcMessage(api, 'get', { i }))),
+        );
         expect(results).toHaveLength(20);
         const ids = seen.items.map((m) => m.id);
         expect(new Set(ids).size).toBe(20);
@@ -225,7 +244,12 @@ export function transportConformance(target: ConformanceTarget): void {
         const worker = await rpcPair();
         keep(
           await worker.rpc.consumeRpcs([apiA, apiB], async (message) => {
-            await worker.result.sendResult(message, { id: newMessageId(), rpcMessageId: message.id, result: message.apiName, error: false });
+            await worker.result.sendResult(message, {
+              id: newMessageId(),
+              rpcMessageId: message.id,
+              result: message.apiName,
+              error: false,
+            });
           }),
         );
         const caller = await rpcPair();
@@ -250,7 +274,12 @@ export function transportConformance(target: ConformanceTarget): void {
               setTimeout(resolve, 3000);
             });
             active -= 1;
-            await worker.result.sendResult(message, { id: newMessageId(), rpcMessageId: message.id, result: null, error: false });
+            await worker.result.sendResult(message, {
+              id: newMessageId(),
+              rpcMessageId: message.id,
+              result: null,
+              error: false,
+            });
           }),
         );
         const caller = await rpcPair();
@@ -284,7 +313,10 @@ export function transportConformance(target: ConformanceTarget): void {
           const message = { ...rpcMessage(api, 'p', {}), returnPath };
           const outcome = await worker.result
             .sendResult(message, { id: newMessageId(), rpcMessageId: message.id, result: 1, error: false })
-            .then(() => undefined, (error: unknown) => error);
+            .then(
+              () => undefined,
+              (error: unknown) => error,
+            );
           expect(outcome).toBeInstanceOf(ForeignReturnPathError);
           expect((outcome as ForeignReturnPathError).code).toBe('LIGHTBUS_FOREIGN_RETURN_PATH');
           // It says what to configure, for which API.
@@ -306,7 +338,12 @@ export function transportConformance(target: ConformanceTarget): void {
         keep(
           await worker.rpc.consumeRpcs([api], async (message) => {
             try {
-              await worker.result.sendResult(message, { id: newMessageId(), rpcMessageId: message.id, result: 1, error: false });
+              await worker.result.sendResult(message, {
+                id: newMessageId(),
+                rpcMessageId: message.id,
+                result: 1,
+                error: false,
+              });
             } catch (error) {
               sendError = error;
             }
@@ -335,7 +372,12 @@ export function transportConformance(target: ConformanceTarget): void {
           started.push(message.id);
           await finished;
           completed += 1;
-          await worker.result.sendResult(message, { id: newMessageId(), rpcMessageId: message.id, result: 'done', error: false });
+          await worker.result.sendResult(message, {
+            id: newMessageId(),
+            rpcMessageId: message.id,
+            result: 'done',
+            error: false,
+          });
         });
         const caller = await rpcPair();
         const inFlight = call(caller, rpcMessage(api, 'slow', {}));
@@ -362,10 +404,20 @@ export function transportConformance(target: ConformanceTarget): void {
         expect({ ...(await events()).capabilities }).toEqual({ ...caps });
       });
 
-      function collect(transport: EventTransport, api: string, names: string[], group: string, consumer = 'c1', since?: Parameters<EventTransport['consume']>[0]['since']) {
+      function collect(
+        transport: EventTransport,
+        api: string,
+        names: string[],
+        group: string,
+        consumer = 'c1',
+        since?: Parameters<EventTransport['consume']>[0]['since'],
+      ) {
         const got = new Collector<EventMessage>();
         const start = transport
-          .consume({ events: names.map((eventName) => ({ apiName: api, eventName })), group, consumer, since }, async (m) => got.push(m))
+          .consume(
+            { events: names.map((eventName) => ({ apiName: api, eventName })), group, consumer, since },
+            async (m) => got.push(m),
+          )
           .then(keep);
         return { got, start };
       }
@@ -378,24 +430,36 @@ export function transportConformance(target: ConformanceTarget): void {
         const sent = eventMessage(api, 'created', { id: 1, sender: 'Joe', body: { lines: ['a', 'b'] } });
         await transport.sendEvent(sent, { timeoutSeconds: 5 });
         const [received] = await got.waitForCount(1, patience);
-        expect(received).toMatchObject({ id: sent.id, apiName: api, eventName: 'created', version: 1, kwargs: sent.kwargs });
+        expect(received).toMatchObject({
+          id: sent.id,
+          apiName: api,
+          eventName: 'created',
+          version: 1,
+          kwargs: sent.kwargs,
+        });
       });
 
-      when(caps.consumerGroups)('gives every group every event, and each event to one consumer of a group', async () => {
-        const api = uniqueApi();
-        const producer = await events();
-        const a1 = collect(await events(), api, ['created'], 'svc-a', 'a1');
-        const a2 = collect(await events(), api, ['created'], 'svc-a', 'a2');
-        const b1 = collect(await events(), api, ['created'], 'svc-b', 'b1');
-        await Promise.all([a1.start, a2.start, b1.start]);
-        const sent = Array.from({ length: 10 }, (_, i) => eventMessage(api, 'created', { i }));
-        for (const message of sent) await producer.sendEvent(message, { timeoutSeconds: 5 });
-        await b1.got.waitForCount(10, patience);
-        await waitFor(() => a1.got.length + a2.got.length >= 10, { timeout: patience, message: 'group svc-a to get 10 events' });
-        const groupA = [...a1.got.items, ...a2.got.items].map((m) => m.id).sort();
-        expect(groupA).toEqual(sent.map((m) => m.id).sort());
-        expect(b1.got.items.map((m) => m.id).sort()).toEqual(sent.map((m) => m.id).sort());
-      });
+      when(caps.consumerGroups)(
+        'gives every group every event, and each event to one consumer of a group',
+        async () => {
+          const api = uniqueApi();
+          const producer = await events();
+          const a1 = collect(await events(), api, ['created'], 'svc-a', 'a1');
+          const a2 = collect(await events(), api, ['created'], 'svc-a', 'a2');
+          const b1 = collect(await events(), api, ['created'], 'svc-b', 'b1');
+          await Promise.all([a1.start, a2.start, b1.start]);
+          const sent = Array.from({ length: 10 }, (_, i) => eventMessage(api, 'created', { i }));
+          for (const message of sent) await producer.sendEvent(message, { timeoutSeconds: 5 });
+          await b1.got.waitForCount(10, patience);
+          await waitFor(() => a1.got.length + a2.got.length >= 10, {
+            timeout: patience,
+            message: 'group svc-a to get 10 events',
+          });
+          const groupA = [...a1.got.items, ...a2.got.items].map((m) => m.id).sort();
+          expect(groupA).toEqual(sent.map((m) => m.id).sort());
+          expect(b1.got.items.map((m) => m.id).sort()).toEqual(sent.map((m) => m.id).sort());
+        },
+      );
 
       it('listens to several events with one consumer', async () => {
         const api = uniqueApi();
@@ -455,7 +519,10 @@ export function transportConformance(target: ConformanceTarget): void {
         await untilTime(cut);
         const after = eventMessage(api, 'created', { n: 'after' });
         await transport.sendEvent(after, { timeoutSeconds: 5 });
-        const { got, start } = collect(transport, api, ['created'], 'svc-time', 'c1', { kind: 'time', time: new Date(cut) });
+        const { got, start } = collect(transport, api, ['created'], 'svc-time', 'c1', {
+          kind: 'time',
+          time: new Date(cut),
+        });
         await start;
         await got.waitForCount(1, patience);
         const sentinel = eventMessage(api, 'created', { n: 'sentinel' });
@@ -478,67 +545,73 @@ export function transportConformance(target: ConformanceTarget): void {
         expect(second.got.items[0]!.id).toBe(whileDown.id);
       });
 
-      when(caps.consumerGroups)('redelivers an event whose handler failed to another consumer of the group', async () => {
-        const api = uniqueApi();
-        const producer = await events();
-        const failing = await events();
-        const attempts = new Collector<EventMessage>();
-        const failingConsumer = await failing.consume(
-          { events: [{ apiName: api, eventName: 'created' }], group: 'svc-retry', consumer: 'crashy' },
-          async (message) => {
-            attempts.push(message);
-            throw new Error('handler failed');
-          },
-        );
-        const sent = eventMessage(api, 'created', { n: 1 });
-        await producer.sendEvent(sent, { timeoutSeconds: 5 });
-        await attempts.waitForCount(1, patience);
-        await failingConsumer.stop();
-        await failing.close();
-        const healthy = collect(await events(), api, ['created'], 'svc-retry', 'healthy');
-        await healthy.start;
-        await healthy.got.waitForCount(1, patience);
-        expect(healthy.got.items[0]!.id).toBe(sent.id);
-      });
+      when(caps.consumerGroups)(
+        'redelivers an event whose handler failed to another consumer of the group',
+        async () => {
+          const api = uniqueApi();
+          const producer = await events();
+          const failing = await events();
+          const attempts = new Collector<EventMessage>();
+          const failingConsumer = await failing.consume(
+            { events: [{ apiName: api, eventName: 'created' }], group: 'svc-retry', consumer: 'crashy' },
+            async (message) => {
+              attempts.push(message);
+              throw new Error('handler failed');
+            },
+          );
+          const sent = eventMessage(api, 'created', { n: 1 });
+          await producer.sendEvent(sent, { timeoutSeconds: 5 });
+          await attempts.waitForCount(1, patience);
+          await failingConsumer.stop();
+          await failing.close();
+          const healthy = collect(await events(), api, ['created'], 'svc-retry', 'healthy');
+          await healthy.start;
+          await healthy.got.waitForCount(1, patience);
+          expect(healthy.got.items[0]!.id).toBe(sent.id);
+        },
+      );
 
-      when(caps.durable)('sets aside, with its last error, an event whose handler fails on delivery_limit + 1 deliveries', async () => {
-        const api = uniqueApi();
-        const limit = target.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT;
-        const transport = await events();
-        const spec = { events: [{ apiName: api, eventName: 'created' }], group: 'svc-bounded', consumer: 'c1' };
-        const attempts = new Collector<string>();
-        const failing = async (message: EventMessage): Promise<void> => {
-          attempts.push(message.id);
-          throw new Error(`handler failed on delivery ${attempts.length}`);
-        };
-        const doomed = eventMessage(api, 'created', { n: 'doomed' });
-        // Each round: a consumer takes the event (again), its handler fails, it stops; the event goes back to the group.
-        for (let round = 0; attempts.length < limit + 1; round++) {
-          const before = attempts.length;
-          const consumer = await transport.consume(spec, failing);
-          if (round === 0) await transport.sendEvent(doomed, { timeoutSeconds: 5 });
-          await attempts.waitForCount(before + 1, patience);
-          await consumer.stop();
-        }
-        // The last failure set it aside: the group goes on with the next event, and never sees this one again.
-        const healthy = collect(transport, api, ['created'], 'svc-bounded', 'c1');
-        await healthy.start;
-        const next = eventMessage(api, 'created', { n: 'next' });
-        await transport.sendEvent(next, { timeoutSeconds: 5 });
-        await healthy.got.waitForCount(1, patience);
-        expect(healthy.got.items.map((m) => m.id)).toEqual([next.id]);
-        expect(attempts.items).toEqual(Array.from({ length: limit + 1 }, () => doomed.id));
-        if (namespace.deadLetters) {
-          let letters: ReadonlyArray<{ readonly id?: string; readonly reason: string }> = [];
-          await waitFor(async () => (letters = await namespace.deadLetters!(api, 'created')).length > 0, {
-            timeout: patience,
-            message: 'the event in the dead-letter store',
-          });
-          expect(letters).toHaveLength(1);
-          expect(letters[0]!.id).toBe(doomed.id);
-          expect(letters[0]!.reason).toContain(`handler failed on delivery ${limit + 1}`);
-        }
-      });
+      when(caps.durable)(
+        'sets aside, with its last error, an event whose handler fails on delivery_limit + 1 deliveries',
+        async () => {
+          const api = uniqueApi();
+          const limit = target.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT;
+          const transport = await events();
+          const spec = { events: [{ apiName: api, eventName: 'created' }], group: 'svc-bounded', consumer: 'c1' };
+          const attempts = new Collector<string>();
+          const failing = async (message: EventMessage): Promise<void> => {
+            attempts.push(message.id);
+            throw new Error(`handler failed on delivery ${attempts.length}`);
+          };
+          const doomed = eventMessage(api, 'created', { n: 'doomed' });
+          // Each round: a consumer takes the event (again), its handler fails, it stops; the event goes back to the group.
+          for (let round = 0; attempts.length < limit + 1; round++) {
+            const before = attempts.length;
+            const consumer = await transport.consume(spec, failing);
+            if (round === 0) await transport.sendEvent(doomed, { timeoutSeconds: 5 });
+            await attempts.waitForCount(before + 1, patience);
+            await consumer.stop();
+          }
+          // The last failure set it aside: the group goes on with the next event, and never sees this one again.
+          const healthy = collect(transport, api, ['created'], 'svc-bounded', 'c1');
+          await healthy.start;
+          const next = eventMessage(api, 'created', { n: 'next' });
+          await transport.sendEvent(next, { timeoutSeconds: 5 });
+          await healthy.got.waitForCount(1, patience);
+          expect(healthy.got.items.map((m) => m.id)).toEqual([next.id]);
+          expect(attempts.items).toEqual(Array.from({ length: limit + 1 }, () => doomed.id));
+          if (namespace.deadLetters) {
+            let letters: ReadonlyArray<{ readonly id?: string; readonly reason: string }> = [];
+            await waitFor(async () => (letters = await namespace.deadLetters!(api, 'created')).length > 0, {
+              timeout: patience,
+              message: 'the event in the dead-letter store',
+            });
+            expect(letters).toHaveLength(1);
+            expect(letters[0]!.id).toBe(doomed.id);
+            expect(letters[0]!.reason).toContain(`handler failed on delivery ${limit + 1}`);
+          }
+        },
+      );
 
       it('sets aside an event its handler rejects as poison, and goes on', async () => {
         const api = uniqueApi();
@@ -571,7 +644,8 @@ export function transportConformance(target: ConformanceTarget): void {
         const transport = await events();
         const { got, start } = collect(transport, api, ['created'], 'svc-malformed');
         await start;
-        if (!namespace.injectMalformedEvent) throw new Error('canInjectMalformedEvents is true but the namespace has no injectMalformedEvent()');
+        if (!namespace.injectMalformedEvent)
+          throw new Error('canInjectMalformedEvents is true but the namespace has no injectMalformedEvent()');
         await namespace.injectMalformedEvent(api, 'created');
         const good = eventMessage(api, 'created', { n: 1 });
         await transport.sendEvent(good, { timeoutSeconds: 5 });
@@ -582,7 +656,10 @@ export function transportConformance(target: ConformanceTarget): void {
       it('stop() waits for the handler in progress and returns promptly when idle', async () => {
         const api = uniqueApi();
         const transport = await events();
-        const idle = await transport.consume({ events: [{ apiName: api, eventName: 'idle' }], group: 'svc-idle', consumer: 'c1' }, async () => {});
+        const idle = await transport.consume(
+          { events: [{ apiName: api, eventName: 'idle' }], group: 'svc-idle', consumer: 'c1' },
+          async () => {},
+        );
         const t0 = Date.now();
         await idle.stop();
         expect(Date.now() - t0).toBeLessThan(patience);
@@ -591,11 +668,14 @@ export function transportConformance(target: ConformanceTarget): void {
         const finished = new Promise<void>((resolve) => (finish = resolve));
         const started = new Collector<string>();
         let completed = 0;
-        const busy = await transport.consume({ events: [{ apiName: api, eventName: 'busy' }], group: 'svc-busy', consumer: 'c1' }, async (m) => {
-          started.push(m.id);
-          await finished;
-          completed += 1;
-        });
+        const busy = await transport.consume(
+          { events: [{ apiName: api, eventName: 'busy' }], group: 'svc-busy', consumer: 'c1' },
+          async (m) => {
+            started.push(m.id);
+            await finished;
+            completed += 1;
+          },
+        );
         await transport.sendEvent(eventMessage(api, 'busy', {}), { timeoutSeconds: 5 });
         await started.waitForCount(1, patience);
         let stopped = false;
@@ -611,14 +691,21 @@ export function transportConformance(target: ConformanceTarget): void {
         const transport = await events();
         if (!transport.history) throw new Error('capabilities.history is true but the transport has no history()');
         const api = uniqueApi();
-        const sent = [eventMessage(api, 'created', { n: 1 }), eventMessage(api, 'created', { n: 2 }), eventMessage(api, 'closed', { n: 3 })];
+        const sent = [
+          eventMessage(api, 'created', { n: 1 }),
+          eventMessage(api, 'created', { n: 2 }),
+          eventMessage(api, 'closed', { n: 3 }),
+        ];
         for (const message of sent) await transport.sendEvent(message, { timeoutSeconds: 5 });
         const read = async (eventName?: string): Promise<string[]> => {
           const ids: string[] = [];
           for await (const message of transport.history!({ apiName: api, eventName, limit: 10 })) ids.push(message.id);
           return ids;
         };
-        await waitFor(async () => (await read('created')).length === 2, { timeout: patience, message: 'history to show 2 events' });
+        await waitFor(async () => (await read('created')).length === 2, {
+          timeout: patience,
+          message: 'history to show 2 events',
+        });
         expect(await read('created')).toEqual([sent[1]!.id, sent[0]!.id]);
         expect(await read()).toEqual([sent[2]!.id, sent[1]!.id, sent[0]!.id]);
       });
@@ -634,11 +721,19 @@ export function transportConformance(target: ConformanceTarget): void {
       const schemaOf = (title: string): ApiSchema => ({
         rpcs: {
           get: {
-            parameters: { type: 'object', title, properties: { id: { type: 'integer' } }, required: ['id'], additionalProperties: false },
+            parameters: {
+              type: 'object',
+              title,
+              properties: { id: { type: 'integer' } },
+              required: ['id'],
+              additionalProperties: false,
+            },
             response: { type: 'string' },
           },
         },
-        events: { created: { parameters: { type: 'object', properties: {}, required: [], additionalProperties: false } } },
+        events: {
+          created: { parameters: { type: 'object', properties: {}, required: [], additionalProperties: false } },
+        },
       });
 
       it('stores schemas that another process loads', async () => {

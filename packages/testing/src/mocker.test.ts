@@ -4,10 +4,16 @@ import { BusMocker, BusMockerError } from '.';
 class SupportCaseApi extends Api {
   static override meta = { name: 'support.case' };
   caseCreated = new Event({ parameters: ['id', 'sender'] });
-  get = procedure({ parameters: Type.Object({ id: Type.Integer() }), response: Type.Object({ id: Type.Integer(), subject: Type.String() }) }, ({ id }) => ({
-    id,
-    subject: 'real',
-  }));
+  get = procedure(
+    {
+      parameters: Type.Object({ id: Type.Integer() }),
+      response: Type.Object({ id: Type.Integer(), subject: Type.String() }),
+    },
+    ({ id }) => ({
+      id,
+      subject: 'real',
+    }),
+  );
 }
 
 /** The code under test: calls a procedure and fires an event. */
@@ -19,18 +25,25 @@ async function openCase(bus: Bus<{ 'support.case': SupportCaseApi }>, id: number
 
 let bus: Bus<{ 'support.case': SupportCaseApi }>;
 beforeEach(() => {
-  bus = create<{ 'support.case': SupportCaseApi }>({ config: { apis: { default: { rpc_transport: { memory: { name: 'mocker-test' } } } } } });
+  bus = create<{ 'support.case': SupportCaseApi }>({
+    config: { apis: { default: { rpc_transport: { memory: { name: 'mocker-test' } } } } },
+  });
   bus.client.registerApi(new SupportCaseApi());
 });
 afterEach(() => bus.close());
 
 it('answers mocked calls and records calls and events', async () => {
-  const mocker = new BusMocker(bus).mockRpc('support.case.get', ({ id }: Record<string, unknown>) => ({ id, subject: `mocked ${String(id)}` }));
+  const mocker = new BusMocker(bus).mockRpc('support.case.get', ({ id }: Record<string, unknown>) => ({
+    id,
+    subject: `mocked ${String(id)}`,
+  }));
   expect(await openCase(bus, 7)).toBe('mocked 7');
   mocker.assertRpcCalled('support.case.get', { times: 1, with: { id: 7 } });
   mocker.assertEventFired('support.case.caseCreated', { with: { id: 7, sender: 'joe' } });
   mocker.assertEventNotFired('support.case.other');
-  expect(() => mocker.assertRpcCalled('support.case.get', { times: 2 })).toThrow('Expected 2 calls to support.case.get(), got 1.');
+  expect(() => mocker.assertRpcCalled('support.case.get', { times: 2 })).toThrow(
+    'Expected 2 calls to support.case.get(), got 1.',
+  );
   expect(() => mocker.assertEventFired('support.case.caseCreated', { with: { id: 8 } })).toThrow(
     /No event support\.case\.caseCreated had parameters \{"id":8\}; seen: \{"id":7,"sender":"joe"\}/,
   );
@@ -70,13 +83,19 @@ it('lists the names of calls made and events fired, in order', async () => {
 
 it('strict mode fails on an event not declared, and at restore() even when the code under test caught it', async () => {
   const mocker = new BusMocker(bus, { strict: true }).mockRpc('support.case.get', { id: 1, subject: 'mocked' });
-  await expect(openCase(bus, 1)).rejects.toThrow("support.case.caseCreated was fired but not expected (strict mode). Allow it: mocker.mockEventFiring('support.case.caseCreated').");
+  await expect(openCase(bus, 1)).rejects.toThrow(
+    "support.case.caseCreated was fired but not expected (strict mode). Allow it: mocker.mockEventFiring('support.case.caseCreated').",
+  );
   await bus.client.callRpc('billing.invoice', 'create', {}).catch(() => undefined);
-  expect(() => mocker.restore()).toThrow(/^Not mocked: support\.case\.caseCreated, billing\.invoice\.create\. Mock calls with/);
+  expect(() => mocker.restore()).toThrow(
+    /^Not mocked: support\.case\.caseCreated, billing\.invoice\.create\. Mock calls with/,
+  );
 });
 
 it('strict mode passes when every call and event is mocked', async () => {
-  const mocker = new BusMocker(bus, { strict: true }).mockRpc('support.case.get', { id: 1, subject: 'mocked' }).mockEventFiring('support.case.caseCreated');
+  const mocker = new BusMocker(bus, { strict: true })
+    .mockRpc('support.case.get', { id: 1, subject: 'mocked' })
+    .mockEventFiring('support.case.caseCreated');
   expect(await openCase(bus, 1)).toBe('mocked');
   mocker.assertAllMocked();
   expect(() => mocker.restore()).not.toThrow();

@@ -16,13 +16,7 @@
  * test fails even when the code under test catches the error.
  */
 import { isDeepStrictEqual } from 'node:util';
-import {
-  LightbusError,
-  type Bus,
-  type EventMessage,
-  type ResultMessage,
-  type RpcMessage,
-} from '@lightbus/core';
+import { LightbusError, type Bus, type EventMessage, type ResultMessage, type RpcMessage } from '@lightbus/core';
 import {
   deferred,
   memoryCapabilities,
@@ -40,7 +34,8 @@ export class BusMockerError extends LightbusError {
 
 function split(path: string): [string, string] {
   const dot = path.lastIndexOf('.');
-  if (dot <= 0) throw new BusMockerError(`'${path}' must be '<api name>.<procedure or event>', e.g. 'support.case.get'.`);
+  if (dot <= 0)
+    throw new BusMockerError(`'${path}' must be '<api name>.<procedure or event>', e.g. 'support.case.get'.`);
   return [path.slice(0, dot), path.slice(dot + 1)];
 }
 
@@ -82,16 +77,30 @@ export class BusMocker {
           const responder = this.responders.get(path);
           if (!responder) {
             this.unmocked.push(path);
-            throw new BusMockerError(`${path}() was called but not mocked. Mock it: mocker.mockRpc('${path}', result).`);
+            throw new BusMockerError(
+              `${path}() was called but not mocked. Mock it: mocker.mockRpc('${path}', result).`,
+            );
           }
           const reply = this.waiting.get(message.id);
           let result: ResultMessage;
           try {
             const value = await responder(message.kwargs, message);
-            result = { id: newMessageId(), rpcMessageId: message.id, result: value === undefined ? null : value, error: false };
+            result = {
+              id: newMessageId(),
+              rpcMessageId: message.id,
+              result: value === undefined ? null : value,
+              error: false,
+            };
           } catch (error) {
             const err = error instanceof Error ? error : new Error(String(error));
-            result = { id: newMessageId(), rpcMessageId: message.id, result: err.message, error: true, trace: err.stack, errorType: err.name };
+            result = {
+              id: newMessageId(),
+              rpcMessageId: message.id,
+              result: err.message,
+              error: true,
+              trace: err.stack,
+              errorType: err.name,
+            };
           }
           reply?.resolve(JSON.parse(JSON.stringify(result)) as ResultMessage);
         },
@@ -102,7 +111,11 @@ export class BusMocker {
         expectResult: async (message): Promise<PendingResult> => {
           const reply = deferred<ResultMessage>();
           this.waiting.set(message.id, reply);
-          return { returnPath: `mock://${message.id}`, result: reply.promise, cancel: () => this.waiting.delete(message.id) };
+          return {
+            returnPath: `mock://${message.id}`,
+            result: reply.promise,
+            cancel: () => this.waiting.delete(message.id),
+          };
         },
         sendResult: async () => undefined,
         close: async () => undefined,
@@ -114,7 +127,9 @@ export class BusMocker {
           const path = `${message.apiName}.${message.eventName}`;
           if (this.strict && !this.allowedEvents.has(path)) {
             this.unmocked.push(path);
-            throw new BusMockerError(`${path} was fired but not expected (strict mode). Allow it: mocker.mockEventFiring('${path}').`);
+            throw new BusMockerError(
+              `${path} was fired but not expected (strict mode). Allow it: mocker.mockEventFiring('${path}').`,
+            );
           }
         },
         consume: async () => ({ stop: async () => undefined }),
@@ -205,7 +220,12 @@ export class BusMocker {
     if (this.strict) this.assertAllMocked();
   }
 
-  private check(kind: 'call' | 'event', path: string, seen: ReadonlyArray<{ kwargs: Record<string, unknown> }>, expected: CallAssertion): void {
+  private check(
+    kind: 'call' | 'event',
+    path: string,
+    seen: ReadonlyArray<{ kwargs: Record<string, unknown> }>,
+    expected: CallAssertion,
+  ): void {
     const noun = kind === 'call' ? `calls to ${path}()` : `${path} events`;
     if (expected.times !== undefined ? seen.length !== expected.times : seen.length === 0) {
       throw new BusMockerError(`Expected ${expected.times ?? 'at least 1'} ${noun}, got ${seen.length}.`);

@@ -69,5 +69,8 @@ export class Collector<T> {
 
 /** Resolves when `time` (ms since epoch) has passed on this machine's clock. */
 export async function untilTime(time: number): Promise<void> {
-  await waitFor(() => Date.now() > time, { timeout: Math.max(0, time - Date.now()) + 5000, message: 'the clock to pass a deadline' });
+  await waitFor(() => Date.now() > time, {
+    timeout: Math.max(0, time - Date.now()) + 5000,
+    message: 'the clock to pass a deadline',
+  });
 }

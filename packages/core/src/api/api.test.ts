@@ -14,6 +14,7 @@ class SupportCaseApi extends Api {
   _helper() {
     return 'not a procedure';
   }
+  // eslint-disable-next-line no-unused-private-class-members -- the point: a private member is not a procedure
   #secret() {
     return 'not a procedure either';
   }

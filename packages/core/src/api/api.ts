@@ -76,7 +76,9 @@ export function readMeta(ctor: unknown, where: string): Required<ApiMeta> {
   const { name, version = 1, internal = false } = meta as Partial<ApiMeta>;
   assertApiName(name);
   if (!Number.isInteger(version) || version < 1) {
-    throw new InvalidApiError(`API '${name}': meta.version must be a positive integer (got ${JSON.stringify(version)}).`);
+    throw new InvalidApiError(
+      `API '${name}': meta.version must be a positive integer (got ${JSON.stringify(version)}).`,
+    );
   }
   if (typeof internal !== 'boolean') {
     throw new InvalidApiError(`API '${name}': meta.internal must be true or false.`);
@@ -97,14 +99,21 @@ export function describeApi(instance: unknown): ApiDefinition {
 
   const procedures = new Map<string, ProcedureDefinition>();
   // Walk up to the Api base class (whichever copy of it this instance extends).
-  const isBase = (proto: object): boolean => Object.prototype.hasOwnProperty.call((proto as { constructor: object }).constructor, API_BRAND);
-  for (let proto: object | null = Object.getPrototypeOf(instance); proto && !isBase(proto); proto = Object.getPrototypeOf(proto)) {
+  const isBase = (proto: object): boolean =>
+    Object.prototype.hasOwnProperty.call((proto as { constructor: object }).constructor, API_BRAND);
+  for (
+    let proto: object | null = Object.getPrototypeOf(instance);
+    proto && !isBase(proto);
+    proto = Object.getPrototypeOf(proto)
+  ) {
     for (const key of Object.getOwnPropertyNames(proto)) {
       if (key === 'constructor' || key.startsWith('_') || procedures.has(key)) continue;
       const descriptor = Object.getOwnPropertyDescriptor(proto, key);
       if (!descriptor || typeof descriptor.value !== 'function') continue;
       if (BASE_MEMBERS.has(key)) {
-        throw new InvalidApiError(`API '${meta.name}': '${key}' is a member of the Api base class and cannot be a procedure.`);
+        throw new InvalidApiError(
+          `API '${meta.name}': '${key}' is a member of the Api base class and cannot be a procedure.`,
+        );
       }
       assertMemberName(meta.name, 'procedure', key);
       const method = descriptor.value as (params: Record<string, unknown>) => unknown;

@@ -48,7 +48,11 @@ export function assertApiName(name: unknown): asserts name is string {
 }
 
 /** Check a procedure or event name. `kind` is 'procedure' or 'event' for the message. */
-export function assertMemberName(apiName: string, kind: 'procedure' | 'event' | 'parameter', name: unknown): asserts name is string {
+export function assertMemberName(
+  apiName: string,
+  kind: 'procedure' | 'event' | 'parameter',
+  name: unknown,
+): asserts name is string {
   if (typeof name !== 'string' || name.length === 0) {
     throw new InvalidNameError(`Empty ${kind} name on API '${apiName}'.`);
   }

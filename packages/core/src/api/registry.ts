@@ -44,7 +44,9 @@ export class ApiRegistry {
   checkCalledProcedure(apiName: string, procedureName: string): void {
     const local = this.apis.get(apiName);
     if (local && !local.procedures.has(procedureName)) {
-      throw new UnknownProcedureError(`API '${apiName}' has no procedure '${procedureName}'. Its procedures: ${list(local.procedures.keys())}.`);
+      throw new UnknownProcedureError(
+        `API '${apiName}' has no procedure '${procedureName}'. Its procedures: ${list(local.procedures.keys())}.`,
+      );
     }
   }
 
@@ -54,7 +56,8 @@ export class ApiRegistry {
     const procedure = api?.procedures.get(procedureName);
     if (!api || !procedure) {
       throw new UnknownProcedureError(
-        `API '${apiName}' has no procedure '${procedureName}'` + (api ? `. Its procedures: ${list(api.procedures.keys())}.` : ' in this worker.'),
+        `API '${apiName}' has no procedure '${procedureName}'` +
+          (api ? `. Its procedures: ${list(api.procedures.keys())}.` : ' in this worker.'),
       );
     }
     return procedure;
@@ -70,7 +73,10 @@ export class ApiRegistry {
       );
     }
     const event = api.events.get(eventName);
-    if (!event) throw new UnknownEventError(`API '${apiName}' has no event '${eventName}'. Its events: ${list(api.events.keys())}.`);
+    if (!event)
+      throw new UnknownEventError(
+        `API '${apiName}' has no event '${eventName}'. Its events: ${list(api.events.keys())}.`,
+      );
     return { api, event };
   }
 
@@ -78,7 +84,9 @@ export class ApiRegistry {
   checkListenedEvent(apiName: string, eventName: string): void {
     const local = this.apis.get(apiName);
     if (local && !local.events.has(eventName)) {
-      throw new UnknownEventError(`API '${apiName}' has no event '${eventName}'. Its events: ${list(local.events.keys())}.`);
+      throw new UnknownEventError(
+        `API '${apiName}' has no event '${eventName}'. Its events: ${list(local.events.keys())}.`,
+      );
     }
   }
 }

@@ -67,7 +67,10 @@ export async function loadBusModule(file: string): Promise<Bus> {
     loaded = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (error) {
     if (error instanceof LightbusError) throw error;
-    throw new BusModuleError(`Loading bus module '${file}' failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)} (run again with --debug for the stack)`, { cause: error });
+    throw new BusModuleError(
+      `Loading bus module '${file}' failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)} (run again with --debug for the stack)`,
+      { cause: error },
+    );
   }
   const nested = loaded.default as Record<string, unknown> | undefined;
   const candidates = [loaded.bus, nested?.bus, loaded.default, nested?.default];

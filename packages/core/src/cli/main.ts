@@ -40,13 +40,15 @@ function positiveInteger(value: string, option: string): number {
 
 function portNumber(value: string, option: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`${option} must be a port number, 0 to 65535 (0: any free port).`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError(`${option} must be a port number, 0 to 65535 (0: any free port).`);
   return n;
 }
 
 function isoTime(value: string, option: string): Date {
   const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw new InvalidArgumentError(`${option} must be an ISO 8601 time, e.g. 2026-11-23T10:00:00Z.`);
+  if (Number.isNaN(date.getTime()))
+    throw new InvalidArgumentError(`${option} must be an ISO 8601 time, e.g. 2026-11-23T10:00:00Z.`);
   return date;
 }
 
@@ -183,17 +185,25 @@ export function buildProgram(): Command {
     .option('-p, --process-name <name>', 'process name, unique within the service')
     .option('-o, --only <features>', `only these features, comma separated: ${ALL_FEATURES.join(',')}`, featureList)
     .option('-k, --skip <features>', 'every feature but these, comma separated', featureList)
-    .option('-m, --schema <file|dir>', 'load API schemas from a file or directory (for validation), as written by dumpschema')
+    .option(
+      '-m, --schema <file|dir>',
+      'load API schemas from a file or directory (for validation), as written by dumpschema',
+    )
     .addOption(
       new Option('--health-port <port>', 'serve GET /healthz (live) and /readyz (ready) on this port')
         .env('LIGHTBUS_HEALTH_PORT')
         .argParser((v) => portNumber(v, '--health-port')),
     )
-    .addOption(new Option('--health-host <host>', 'interface for the health endpoints (default 0.0.0.0)').env('LIGHTBUS_HEALTH_HOST'))
     .addOption(
-      new Option('--exit-on-broker-down', 'exit (code 1) when a broker cannot be reached at start, instead of retrying with backoff').env(
-        'LIGHTBUS_EXIT_ON_BROKER_DOWN',
+      new Option('--health-host <host>', 'interface for the health endpoints (default 0.0.0.0)').env(
+        'LIGHTBUS_HEALTH_HOST',
       ),
+    )
+    .addOption(
+      new Option(
+        '--exit-on-broker-down',
+        'exit (code 1) when a broker cannot be reached at start, instead of retrying with backoff',
+      ).env('LIGHTBUS_EXIT_ON_BROKER_DOWN'),
     )
     .addOption(logLevelOption())
     .addOption(logFormatOption())
@@ -273,39 +283,43 @@ export function buildProgram(): Command {
       .option('--since <time>', 'only events at or after this ISO 8601 time', (v) => isoTime(v, '--since'))
       .option('--until <time>', 'only events at or before this ISO 8601 time', (v) => isoTime(v, '--until'))
       .option('-f, --format <format>', 'json (one object per line) or human', 'human'),
-  ).action(async (options: BusOptions & { api: string; event?: string; limit: number; since?: Date; until?: Date; format: string }) => {
-    if (options.format !== 'json' && options.format !== 'human') {
-      throw new InvalidArgumentError(`--format must be json or human (got '${options.format}').`);
-    }
-    const bus = await openBus(options, false);
-    try {
-      await bus.client.schemas.load();
-      const known = Object.keys(bus.client.schemas.all()).sort();
-      if (!known.includes(options.api)) {
-        throw new UnknownApiError(
-          `No API '${options.api}' on this bus: neither the bus module registers it nor has a worker stored its schema. ` +
-            `Known APIs: ${known.join(', ') || 'none'}. Check the name and --config (the transports it names), or start the API's worker.`,
-        );
+  ).action(
+    async (
+      options: BusOptions & { api: string; event?: string; limit: number; since?: Date; until?: Date; format: string },
+    ) => {
+      if (options.format !== 'json' && options.format !== 'human') {
+        throw new InvalidArgumentError(`--format must be json or human (got '${options.format}').`);
       }
-      const events = bus.client.history({
-        apiName: options.api,
-        eventName: options.event,
-        limit: options.limit,
-        start: options.since,
-        stop: options.until,
-      });
-      for await (const event of events) {
-        const { id, apiName, eventName, version, kwargs, nativeId, time } = event;
-        process.stdout.write(
-          options.format === 'json'
-            ? `${JSON.stringify({ id, api_name: apiName, event_name: eventName, version, kwargs, native_id: nativeId, time })}\n`
-            : `${time?.toISOString() ?? '-'}  ${apiName}.${eventName}  id=${id}${nativeId ? ` native_id=${nativeId}` : ''}\n    ${JSON.stringify(kwargs)}\n`,
-        );
+      const bus = await openBus(options, false);
+      try {
+        await bus.client.schemas.load();
+        const known = Object.keys(bus.client.schemas.all()).sort();
+        if (!known.includes(options.api)) {
+          throw new UnknownApiError(
+            `No API '${options.api}' on this bus: neither the bus module registers it nor has a worker stored its schema. ` +
+              `Known APIs: ${known.join(', ') || 'none'}. Check the name and --config (the transports it names), or start the API's worker.`,
+          );
+        }
+        const events = bus.client.history({
+          apiName: options.api,
+          eventName: options.event,
+          limit: options.limit,
+          start: options.since,
+          stop: options.until,
+        });
+        for await (const event of events) {
+          const { id, apiName, eventName, version, kwargs, nativeId, time } = event;
+          process.stdout.write(
+            options.format === 'json'
+              ? `${JSON.stringify({ id, api_name: apiName, event_name: eventName, version, kwargs, native_id: nativeId, time })}\n`
+              : `${time?.toISOString() ?? '-'}  ${apiName}.${eventName}  id=${id}${nativeId ? ` native_id=${nativeId}` : ''}\n    ${JSON.stringify(kwargs)}\n`,
+          );
+        }
+      } finally {
+        await bus.close();
       }
-    } finally {
-      await bus.close();
-    }
-  });
+    },
+  );
 
   program
     .command('dumpconfigschema')
@@ -346,7 +360,9 @@ function untypedMembers(schemas: Record<string, ApiSchema>): string[] {
     for (const [name, rpc] of Object.entries(schema.rpcs ?? {})) {
       const params = rpc.parameters as { properties?: unknown };
       const response = rpc.response as Record<string, unknown>;
-      const declaresResponse = Object.keys(response).some((key) => key !== '$schema' && key !== 'title' && key !== 'description');
+      const declaresResponse = Object.keys(response).some(
+        (key) => key !== '$schema' && key !== 'title' && key !== 'description',
+      );
       if (params.properties === undefined && !declaresResponse) out.push(`${apiName}.${name}()`);
     }
   }
@@ -361,7 +377,8 @@ export function errorReport(error: unknown, debug: boolean): string {
   if (!(error instanceof Error)) return String(error);
   if (debug) {
     let text = error.stack ?? error.message;
-    for (let cause = error.cause; cause instanceof Error; cause = cause.cause) text += `\nCaused by: ${cause.stack ?? cause.message}`;
+    for (let cause = error.cause; cause instanceof Error; cause = cause.cause)
+      text += `\nCaused by: ${cause.stack ?? cause.message}`;
     return text;
   }
   const known = error instanceof LightbusError;

@@ -15,6 +15,10 @@ it('reports an error as one paragraph, with the stack and causes only under --de
 
 it('suggests the transport meant, among known and installed ones', () => {
   const registry = new TransportRegistry([memoryTransport]);
-  expect(() => registry.resolve('rediss')).toThrow(/^Transport 'rediss' is not installed or known\. Did you mean 'redis'\?.* Installed: memory/);
-  expect(() => registry.resolve('zzzqqq')).toThrow("If it is a transport package, install it: npm install @lightbus/zzzqqq.");
+  expect(() => registry.resolve('rediss')).toThrow(
+    /^Transport 'rediss' is not installed or known\. Did you mean 'redis'\?.* Installed: memory/,
+  );
+  expect(() => registry.resolve('zzzqqq')).toThrow(
+    'If it is a transport package, install it: npm install @lightbus/zzzqqq.',
+  );
 });

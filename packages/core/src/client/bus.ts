@@ -64,7 +64,8 @@ type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) exten
 
 /** `{ 'support.case': X }` as nested paths `{ support: { case: X } }`. */
 export type TypedPaths<Apis extends object> = [keyof Apis] extends [never]
-  ? {}
+  ? // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- {} is the identity of the intersection: no typed paths
+    {}
   : UnionToIntersection<{ [K in keyof Apis & string]: Nest<Split<K>, ClientOf<Apis[K]>> }[keyof Apis & string]>;
 
 /**
@@ -74,7 +75,8 @@ export type TypedPaths<Apis extends object> = [keyof Apis] extends [never]
  * `unknown`, and under noUncheckedIndexedAccess such undeclared paths are
  * `PathNode | undefined`: declare the API in BusApis, or use bus.client.callRpc()).
  */
-export type Bus<Apis extends object = BusApis> = BusRoot<Apis> & TypedPaths<Apis> & { readonly [segment: string]: PathNode };
+export type Bus<Apis extends object = BusApis> = BusRoot<Apis> &
+  TypedPaths<Apis> & { readonly [segment: string]: PathNode };
 
 const BUS_BRAND = Symbol.for('lightbus.bus');
 
@@ -122,6 +124,7 @@ export function create<Apis extends object = BusApis>(options: CreateOptions = {
 }
 
 /** True for what create() returns (also across copies of this package). */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- {} is the identity of the intersection: no typed paths
 export function isBus(value: unknown): value is Bus<{}> {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BUS_BRAND] === true;
 }

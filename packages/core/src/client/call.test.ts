@@ -1,10 +1,5 @@
 /** Calling procedures: results, remote errors, timeouts, argument checks. */
-import {
-  InvalidParametersError,
-  RemoteError,
-  RpcTimeoutError,
-  UnknownProcedureError,
-} from '..';
+import { InvalidParametersError, RemoteError, RpcTimeoutError, UnknownProcedureError } from '..';
 import { busFactory, memoryConfig, SupportCaseApi, pairOn } from '../test-helpers';
 
 const buses = busFactory();
@@ -61,7 +56,9 @@ describe('calling procedures', () => {
   it('refuses an unknown procedure of an API whose schema is on the bus', async () => {
     const { client } = await pair();
     await expect(client.support.case.gett({ id: 1 })).rejects.toThrow(UnknownProcedureError);
-    await expect(client.support.case.gett({ id: 1 })).rejects.toThrow(/has no procedure 'gett' \(per its schema\)\. Its procedures: get, slowGet/);
+    await expect(client.support.case.gett({ id: 1 })).rejects.toThrow(
+      /has no procedure 'gett' \(per its schema\)\. Its procedures: get, slowGet/,
+    );
   });
 
   it('returns a clear error from a worker that does not know the procedure', async () => {
@@ -95,7 +92,9 @@ describe('calling procedures', () => {
 
   it('serves many calls at once', async () => {
     const { client } = await pair();
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => client.api(SupportCaseApi).slowGet({ id: i, ms: 20 })));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => client.api(SupportCaseApi).slowGet({ id: i, ms: 20 })),
+    );
     expect(results).toEqual(Array.from({ length: 50 }, (_, i) => i));
   });
 

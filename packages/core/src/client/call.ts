@@ -41,7 +41,12 @@ export class Caller {
   constructor(private readonly bus: BusContext) {}
 
   /** Call a remote procedure and wait for its result. */
-  async call(apiName: string, procedureName: string, params: unknown = {}, options: CallOptions = {}): Promise<unknown> {
+  async call(
+    apiName: string,
+    procedureName: string,
+    params: unknown = {},
+    options: CallOptions = {},
+  ): Promise<unknown> {
     this.bus.lifecycle.assertNotClosed();
     const call = this.check(apiName, procedureName, params, options);
     let pending: PendingResult | undefined;
@@ -57,7 +62,9 @@ export class Caller {
     try {
       const to = { apiName, member: procedureName, transport: this.bus.config.transport(apiName, 'rpc').name };
       return await this.inFlightCalls.track(
-        this.bus.telemetry.call(to, (traceContext) => withTimeout(run(traceContext), call.timeout * 1000, () => this.timeoutError(call))),
+        this.bus.telemetry.call(to, (traceContext) =>
+          withTimeout(run(traceContext), call.timeout * 1000, () => this.timeoutError(call)),
+        ),
       );
     } catch (error) {
       // The result transport's matcher may see the deadline pass first: the error is the same, told with this call's hint.
@@ -90,16 +97,31 @@ export class Caller {
     this.bus.apis.checkCalledProcedure(apiName, procedureName);
     const timeout = options.timeout ?? this.bus.config.api(apiName).rpcTimeout;
     if (!(typeof timeout === 'number' && timeout > 0)) {
-      throw new InvalidParametersError(`Call option 'timeout' must be a positive number of seconds (got ${describeValue(timeout)}).`);
+      throw new InvalidParametersError(
+        `Call option 'timeout' must be a positive number of seconds (got ${describeValue(timeout)}).`,
+      );
     }
-    return { apiName, procedureName, params, timeout, deadline: Date.now() + timeout * 1000, local: this.bus.apis.has(apiName) };
+    return {
+      apiName,
+      procedureName,
+      params,
+      timeout,
+      deadline: Date.now() + timeout * 1000,
+      local: this.bus.apis.has(apiName),
+    };
   }
 
   /** Step 2: the call, its parameters on the wire and validated (validate.outgoing). */
-  private async build(call: Call, traceContext: TraceCarrier | undefined): Promise<{ draft: OutgoingCall; schema: RpcSchema | undefined }> {
+  private async build(
+    call: Call,
+    traceContext: TraceCarrier | undefined,
+  ): Promise<{ draft: OutgoingCall; schema: RpcSchema | undefined }> {
     const { apiName, procedureName, params } = call;
     const schema = await this.bus.validation.callSchema(apiName, procedureName);
-    const kwargs = toWire(params, `the parameters of ${apiName}.${procedureName}()`, schema?.parameters) as Record<string, unknown>;
+    const kwargs = toWire(params, `the parameters of ${apiName}.${procedureName}()`, schema?.parameters) as Record<
+      string,
+      unknown
+    >;
     this.bus.validation.outgoingCall(apiName, procedureName, schema, kwargs);
     const draft: OutgoingCall = {
       id: newMessageId(),
@@ -117,7 +139,10 @@ export class Caller {
    * final message, built once and frozen; `beforeRpcCall` hooks see it as sent.
    */
   private send(call: Call, draft: OutgoingCall): ReturnType<typeof sendCall> {
-    const transports = { result: this.bus.transports.get(call.apiName, 'result'), rpc: this.bus.transports.get(call.apiName, 'rpc') };
+    const transports = {
+      result: this.bus.transports.get(call.apiName, 'result'),
+      rpc: this.bus.transports.get(call.apiName, 'rpc'),
+    };
     return sendCall(transports, draft, async (message) => {
       if (this.bus.hooks.has('beforeRpcCall')) await this.bus.hooks.run('beforeRpcCall', { message });
     });
@@ -153,7 +178,8 @@ export class Caller {
   /** Resolves with `promise`, or rejects with BusClosedError if the bus closes first. */
   private untilClosed<T>(promise: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const abandon = (): void => reject(new BusClosedError('The bus was closed while this call waited for its result.'));
+      const abandon = (): void =>
+        reject(new BusClosedError('The bus was closed while this call waited for its result.'));
       this.waitingCalls.add(abandon);
       promise.then(
         (value) => {

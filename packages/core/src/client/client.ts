@@ -41,7 +41,11 @@ export class BusClient {
     registry: TransportRegistry,
     readonly logger: Logger,
   ) {
-    const transports = new TransportPool(config, registry, { serviceName: config.serviceName, processName: config.processName, logger });
+    const transports = new TransportPool(config, registry, {
+      serviceName: config.serviceName,
+      processName: config.processName,
+      logger,
+    });
     this.schemas = new SchemaRegistry(() => transports.get('', 'schema'), config.schemaTtl, logger);
     this.bus = {
       config,

@@ -1,9 +1,5 @@
 /** Firing events: only from the registering process, declared events and parameters. */
-import {
-  ApiNotRegisteredError,
-  InvalidParametersError,
-  UnknownEventError,
-} from '..';
+import { ApiNotRegisteredError, InvalidParametersError, UnknownEventError } from '..';
 import { busFactory, pairOn } from '../test-helpers';
 
 const buses = busFactory();

@@ -18,7 +18,12 @@ function plural(count: number, word: string): string {
 }
 
 /** Refuse missing required and undeclared parameters, naming them. */
-function checkDeclared(apiName: string, eventName: string, event: EventDefinition, params: Record<string, unknown>): void {
+function checkDeclared(
+  apiName: string,
+  eventName: string,
+  event: EventDefinition,
+  params: Record<string, unknown>,
+): void {
   const declared = event.parameters.map((p) => p.name);
   const missing = event.parameters.filter((p) => p.required && params[p.name] === undefined).map((p) => p.name);
   const unknown = Object.keys(params).filter((name) => !declared.includes(name));
@@ -34,7 +39,12 @@ function checkDeclared(apiName: string, eventName: string, event: EventDefinitio
 }
 
 /** Fire an event of an API this process registered; resolves once the transport has it. */
-export async function fireEvent(bus: BusContext, apiName: string, eventName: string, params: unknown = {}): Promise<void> {
+export async function fireEvent(
+  bus: BusContext,
+  apiName: string,
+  eventName: string,
+  params: unknown = {},
+): Promise<void> {
   bus.lifecycle.assertNotClosed();
   assertApiName(apiName);
   const { api, event } = bus.apis.firedEvent(apiName, eventName);
@@ -45,10 +55,11 @@ export async function fireEvent(bus: BusContext, apiName: string, eventName: str
   }
   checkDeclared(apiName, eventName, event, params);
   const filled = event.schema ? (Value.Default(event.schema, { ...params }) as Record<string, unknown>) : params;
-  const kwargs = toWire(filled, `the parameters of event ${apiName}.${eventName}`, bus.validation.wireSchemaOfEvent(apiName, eventName)) as Record<
-    string,
-    unknown
-  >;
+  const kwargs = toWire(
+    filled,
+    `the parameters of event ${apiName}.${eventName}`,
+    bus.validation.wireSchemaOfEvent(apiName, eventName),
+  ) as Record<string, unknown>;
   bus.validation.outgoingEvent(apiName, eventName, kwargs);
   const id = newMessageId();
   const to = { apiName, member: eventName, transport: bus.config.transport(apiName, 'event').name };

@@ -19,7 +19,10 @@ export type EventSelector = string | readonly [apiName: string, eventName: strin
 
 function isEventSelectorList(value: EventSelector | readonly EventSelector[]): value is readonly EventSelector[] {
   // A tuple [api, event] of two strings is one selector; a list of selectors is anything else that is an array.
-  return Array.isArray(value) && !(value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string' && !value[1].includes('.'));
+  return (
+    Array.isArray(value) &&
+    !(value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string' && !value[1].includes('.'))
+  );
 }
 
 function checkSince(since: ListenOptions['since']): void {
@@ -33,10 +36,14 @@ function checkSince(since: ListenOptions['since']): void {
 
 function checkOptions(handler: EventHandler, options: ListenOptions): void {
   if (typeof handler !== 'function') {
-    throw new InvalidParametersError('listen(handler, options): the handler must be a function (params, message) => ...');
+    throw new InvalidParametersError(
+      'listen(handler, options): the handler must be a function (params, message) => ...',
+    );
   }
   if (!options || typeof options !== 'object') {
-    throw new InvalidParametersError("listen() needs options with a listenerName, e.g. { listenerName: 'send-welcome-email' }.");
+    throw new InvalidParametersError(
+      "listen() needs options with a listenerName, e.g. { listenerName: 'send-welcome-email' }.",
+    );
   }
   assertListenerName(options.listenerName);
   if (options.onError !== undefined && options.onError !== 'shutdown' && options.onError !== 'acknowledge_and_log') {
@@ -54,7 +61,9 @@ function eventRef(bus: BusContext, selector: EventSelector): EventRef {
   if (typeof selector === 'string') {
     const dot = selector.lastIndexOf('.');
     if (dot <= 0) {
-      throw new InvalidParametersError(`Event '${selector}' must be written '<api name>.<event name>', e.g. 'support.case.caseCreated'.`);
+      throw new InvalidParametersError(
+        `Event '${selector}' must be written '<api name>.<event name>', e.g. 'support.case.caseCreated'.`,
+      );
     }
     apiName = selector.slice(0, dot);
     eventName = selector.slice(dot + 1);

@@ -24,7 +24,11 @@ export type PathNode = ((params?: Params, options?: CallOptions) => Promise<unkn
 export interface PathTarget {
   callRpc(apiName: string, procedureName: string, params?: unknown, options?: CallOptions): Promise<unknown>;
   fireEvent(apiName: string, eventName: string, params?: unknown): Promise<void>;
-  listen(events: ReadonlyArray<readonly [apiName: string, eventName: string]>, handler: EventHandler, options: ListenOptions): Listener;
+  listen(
+    events: ReadonlyArray<readonly [apiName: string, eventName: string]>,
+    handler: EventHandler,
+    options: ListenOptions,
+  ): Listener;
 }
 
 function describePath(segments: readonly string[]): string {
@@ -51,7 +55,9 @@ export function pathNode(client: PathTarget, segments: readonly string[]): PathN
           return (params?: Params) => {
             if (segments.length < 2) {
               return Promise.reject(
-                new InvalidParametersError(`${describePath(segments)}.fire(): name the API and the event, e.g. bus.support.case.caseCreated.fire({...}).`),
+                new InvalidParametersError(
+                  `${describePath(segments)}.fire(): name the API and the event, e.g. bus.support.case.caseCreated.fire({...}).`,
+                ),
               );
             }
             return client.fireEvent(segments.slice(0, -1).join('.'), segments[segments.length - 1]!, params);
@@ -78,7 +84,12 @@ export function pathNode(client: PathTarget, segments: readonly string[]): PathN
         );
       }
       const [params, options] = args as [unknown, CallOptions | undefined];
-      return client.callRpc(segments.slice(0, -1).join('.'), segments[segments.length - 1]!, params ?? {}, options ?? {});
+      return client.callRpc(
+        segments.slice(0, -1).join('.'),
+        segments[segments.length - 1]!,
+        params ?? {},
+        options ?? {},
+      );
     },
   }) as unknown as PathNode;
 }

@@ -9,7 +9,14 @@ import { setCommandLineOverrides } from './config';
 
 const fakeRedis = defineTransport({
   name: 'fakeredis',
-  capabilities: { crossProcess: true, durable: true, consumerGroups: true, replay: true, history: true, ordering: 'per-stream' },
+  capabilities: {
+    crossProcess: true,
+    durable: true,
+    consumerGroups: true,
+    replay: true,
+    history: true,
+    ordering: 'per-stream',
+  },
   options: {
     event: Type.Object(
       {
@@ -112,21 +119,27 @@ it('reads YAML merge keys, as PyYAML does', () => {
   );
   const config = loadConfig({ configFile: path.join(dir, 'lightbus.yaml') }, registry());
   expect(config.api('a').rpcTransport.options).toEqual({ name: 'merged', concurrency: 3 });
-  expect(config.api('a').eventTransport.options).toEqual({ name: 'merged', max_stream_length: 10000, delivery_limit: 10 });
+  expect(config.api('a').eventTransport.options).toEqual({
+    name: 'merged',
+    max_stream_length: 10000,
+    delivery_limit: 10,
+  });
 });
 
 describe('errors name the key and the problem', () => {
   it('names unknown keys and suggests the right one', () => {
-    expect(issuesOf(() => load({ servce_name: 'x' } as never))).toEqual([": unknown key 'servce_name' (did you mean 'service_name'?)"]);
+    expect(issuesOf(() => load({ servce_name: 'x' } as never))).toEqual([
+      ": unknown key 'servce_name' (did you mean 'service_name'?)",
+    ]);
     expect(issuesOf(() => load({ apis: { default: { rpc_timout: 1 } as never } }))).toEqual([
       "apis.default: unknown key 'rpc_timout' (did you mean 'rpc_timeout'?)",
     ]);
   });
 
   it('names a bad option of a transport at its full path', () => {
-    expect(issuesOf(() => load({ apis: { 'support.case': { event_transport: { fakeredis: { batch_size: 'ten' } } } } }))).toEqual([
-      'apis.support.case.event_transport.fakeredis.batch_size: must be integer (got "ten")',
-    ]);
+    expect(
+      issuesOf(() => load({ apis: { 'support.case': { event_transport: { fakeredis: { batch_size: 'ten' } } } } })),
+    ).toEqual(['apis.support.case.event_transport.fakeredis.batch_size: must be integer (got "ten")']);
     expect(issuesOf(() => load({ apis: { default: { event_transport: { fakeredis: { batch_sise: 5 } } } } }))).toEqual([
       "apis.default.event_transport.fakeredis: unknown key 'batch_sise' (did you mean 'batch_size'?)",
     ]);
@@ -134,7 +147,11 @@ describe('errors name the key and the problem', () => {
 
   it('reports every problem at once', () => {
     const issues = issuesOf(() =>
-      load({ service_name: '', apis: { default: { rpc_timeout: -1, validate: 'yes' as never } }, bus: { log_level: 'loud' as never } }),
+      load({
+        service_name: '',
+        apis: { default: { rpc_timeout: -1, validate: 'yes' as never } },
+        bus: { log_level: 'loud' as never },
+      }),
     );
     expect(issues).toEqual(
       expect.arrayContaining([
@@ -163,7 +180,9 @@ describe('errors name the key and the problem', () => {
   });
 
   it('refuses a selector naming no transport or two', () => {
-    const issues = issuesOf(() => load({ apis: { default: { rpc_transport: {}, event_transport: { memory: {}, fakeredis: {} } } } }));
+    const issues = issuesOf(() =>
+      load({ apis: { default: { rpc_transport: {}, event_transport: { memory: {}, fakeredis: {} } } } }),
+    );
     expect(issues).toEqual([
       'apis.default.rpc_transport: must name exactly one transport (available for rpc: memory), e.g. {memory: {}}',
       'apis.default.event_transport: must name exactly one transport (available for event: memory, fakeredis), e.g. {memory: {}}',
@@ -198,19 +217,25 @@ describe('finding the file', () => {
   it('says which setting named a file that does not exist', () => {
     process.env.LIGHTBUS_CONFIG = '/nonexistent/lightbus.yaml';
     expect(() => loadConfig({}, registry())).toThrow(ConfigFileError);
-    expect(() => loadConfig({}, registry())).toThrow(/\/nonexistent\/lightbus.yaml' \(from LIGHTBUS_CONFIG\) does not exist/);
+    expect(() => loadConfig({}, registry())).toThrow(
+      /\/nonexistent\/lightbus.yaml' \(from LIGHTBUS_CONFIG\) does not exist/,
+    );
   });
 
   it('reports a YAML syntax error with its line', () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'broken.yaml'), 'service_name: ok\napis:\n  default: [unclosed\n');
-    expect(() => loadConfig({ configFile: path.join(dir, 'broken.yaml') }, registry())).toThrow(/cannot be parsed at line \d/);
+    expect(() => loadConfig({ configFile: path.join(dir, 'broken.yaml') }, registry())).toThrow(
+      /cannot be parsed at line \d/,
+    );
   });
 
   it('refuses a file whose top level is not a mapping', () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'list.yaml'), '- a\n- b\n');
-    expect(() => loadConfig({ configFile: path.join(dir, 'list.yaml') }, registry())).toThrow(/top level must be a mapping/);
+    expect(() => loadConfig({ configFile: path.join(dir, 'list.yaml') }, registry())).toThrow(
+      /top level must be a mapping/,
+    );
   });
 
   it('refuses both a file and an object', () => {
@@ -230,7 +255,9 @@ describe('service and process names', () => {
     process.env.LIGHTBUS_SERVICE_NAME = 'from-env';
     expect(load({}).serviceName).toBe('from-env');
     expect(load({ service_name: 'from-file' }).serviceName).toBe('from-file');
-    expect(loadConfig({ config: { service_name: 'from-file' }, serviceName: 'from-code' }, registry()).serviceName).toBe('from-code');
+    expect(
+      loadConfig({ config: { service_name: 'from-file' }, serviceName: 'from-code' }, registry()).serviceName,
+    ).toBe('from-code');
     setCommandLineOverrides({ serviceName: 'from-cli', processName: 'p-cli' });
     const config = loadConfig({ config: { service_name: 'from-file' }, serviceName: 'from-code' }, registry());
     expect(config.serviceName).toBe('from-cli');
@@ -243,7 +270,11 @@ describe('the config JSON Schema', () => {
     type Selector = { properties: Record<string, unknown> };
     const schema = configJsonSchema([memoryTransport, fakeRedis]) as {
       $schema: string;
-      properties: { apis: { patternProperties: Record<string, { properties: { event_transport: Selector; rpc_transport: Selector } }> } };
+      properties: {
+        apis: {
+          patternProperties: Record<string, { properties: { event_transport: Selector; rpc_transport: Selector } }>;
+        };
+      };
     };
     expect(schema.$schema).toBe('http://json-schema.org/draft-07/schema#');
     const api = Object.values(schema.properties.apis.patternProperties)[0]!.properties;

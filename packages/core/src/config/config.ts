@@ -121,7 +121,8 @@ export class Config {
     if (!resolved) {
       const own: ApiConfigInput = this.data.apis?.[apiName] ?? {};
       const fallback: ApiConfigInput = this.data.apis?.default ?? {};
-      const pick = <K extends keyof ApiConfigInput>(key: K): ApiConfigInput[K] => (own[key] !== undefined ? own[key] : fallback[key]);
+      const pick = <K extends keyof ApiConfigInput>(key: K): ApiConfigInput[K] =>
+        own[key] !== undefined ? own[key] : fallback[key];
       const validate = pick('validate') ?? true;
       resolved = Object.freeze({
         rpcTimeout: pick('rpc_timeout') ?? BUILT_IN.rpc_timeout,
@@ -202,7 +203,10 @@ export function loadConfig(options: LoadConfigOptions, registry: TransportRegist
   const named = selectorsIn(raw.data).map((s) => s.name);
   const refusals =
     raw.source !== 'in-code config' && named.length > 0 && named.every((name) => name === 'redis')
-      ? pythonRefusals(raw.data).map((w) => ({ path: w.path, message: `${w.message} (if a Python service reads this file)` }))
+      ? pythonRefusals(raw.data).map((w) => ({
+          path: w.path,
+          message: `${w.message} (if a Python service reads this file)`,
+        }))
       : [];
   dropPythonNulls(raw.data);
   const warnings = [...ignoredPythonKeys(raw.data), ...refusals];
@@ -238,17 +242,27 @@ export function loadConfig(options: LoadConfigOptions, registry: TransportRegist
 
   const data = deepFreeze(raw.data as LightbusConfigInput);
   const env = process.env;
-  const serviceTemplate = cli.serviceName ?? options.serviceName ?? data.service_name ?? env.LIGHTBUS_SERVICE_NAME ?? '{friendly}';
-  const processTemplate = cli.processName ?? options.processName ?? data.process_name ?? env.LIGHTBUS_PROCESS_NAME ?? '{random4}';
-  return new Config(raw.source, data, {
-    serviceName: formatName(serviceTemplate),
-    processName: formatName(processTemplate),
-    logLevel: cli.logLevel ?? options.logLevel,
-    logFormat: cli.logFormat ?? options.logFormat,
-  }, warnings);
+  const serviceTemplate =
+    cli.serviceName ?? options.serviceName ?? data.service_name ?? env.LIGHTBUS_SERVICE_NAME ?? '{friendly}';
+  const processTemplate =
+    cli.processName ?? options.processName ?? data.process_name ?? env.LIGHTBUS_PROCESS_NAME ?? '{random4}';
+  return new Config(
+    raw.source,
+    data,
+    {
+      serviceName: formatName(serviceTemplate),
+      processName: formatName(processTemplate),
+      logLevel: cli.logLevel ?? options.logLevel,
+      logFormat: cli.logFormat ?? options.logFormat,
+    },
+    warnings,
+  );
 }
 
 /** The config's JSON Schema with the given transports' options (for `lightbus dumpconfigschema`). */
 export function configJsonSchema(transports: readonly AnyTransportDefinition[]): Record<string, unknown> {
-  return { $schema: 'http://json-schema.org/draft-07/schema#', ...JSON.parse(JSON.stringify(rootConfigSchema(transports))) };
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    ...JSON.parse(JSON.stringify(rootConfigSchema(transports))),
+  };
 }

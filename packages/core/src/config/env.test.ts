@@ -10,7 +10,13 @@ describe('interpolateEnv', () => {
 
   it('replaces references inside values, with defaults when unset or empty', () => {
     const { data, issues } = interpolateEnv(
-      { a: '${REDIS_URL}', b: 'redis://host:${PORT}/1', c: '${MISSING:-fallback}', d: '${EMPTY:-used}', e: ['x${PORT}'] },
+      {
+        a: '${REDIS_URL}',
+        b: 'redis://host:${PORT}/1',
+        c: '${MISSING:-fallback}',
+        d: '${EMPTY:-used}',
+        e: ['x${PORT}'],
+      },
       env,
     );
     expect(issues).toEqual([]);

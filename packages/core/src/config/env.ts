@@ -41,7 +41,10 @@ function resolveString(text: string, path: string, env: NodeJS.ProcessEnv, issue
     if (whole === '$$') return '$';
     if (name === undefined || !NAME.test(name)) {
       failed = true;
-      issues.push({ path, message: `'${whole}' is not a valid reference: write \${NAME} or \${NAME:-default} (NAME: letters, digits, _)` });
+      issues.push({
+        path,
+        message: `'${whole}' is not a valid reference: write \${NAME} or \${NAME:-default} (NAME: letters, digits, _)`,
+      });
       return whole;
     }
     const set = env[name];

@@ -51,11 +51,15 @@ export function readConfigFile(file: string): ConfigSource {
     data = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { merge: true });
   } catch (error) {
     const where = error instanceof YAMLParseError && error.linePos ? ` at line ${error.linePos[0].line}` : '';
-    throw new ConfigError(file, [{ path: '', message: `cannot be parsed${where}: ${(error as Error).message}` }], { cause: error });
+    throw new ConfigError(file, [{ path: '', message: `cannot be parsed${where}: ${(error as Error).message}` }], {
+      cause: error,
+    });
   }
   if (data === null || data === undefined) data = {};
   if (!isPlainObject(data)) {
-    throw new ConfigError(file, [{ path: '', message: 'the top level must be a mapping of keys (service_name, bus, apis, plugins)' }]);
+    throw new ConfigError(file, [
+      { path: '', message: 'the top level must be a mapping of keys (service_name, bus, apis, plugins)' },
+    ]);
   }
   const { data: resolved, issues } = interpolateEnv(data);
   if (issues.length > 0) throw new ConfigError(file, issues);

@@ -14,18 +14,47 @@ import type { ConfigIssue } from '../errors';
 import { isPlainObject } from '../util/async';
 
 /** A key Python takes; `int`: only as a whole number. */
-type PythonKey = 'any' | 'int' | { readonly [key: string]: PythonKey } | { readonly each: PythonKey } | { readonly selector: PythonKey };
+type PythonKey =
+  | 'any'
+  | 'int'
+  | { readonly [key: string]: PythonKey }
+  | { readonly each: PythonKey }
+  | { readonly selector: PythonKey };
 
 const REDIS = {
   rpc: {
-    url: 'any', connection_parameters: 'any', batch_size: 'int', serializer: 'any', deserializer: 'any',
-    rpc_timeout: 'int', rpc_retry_delay: 'int', consumption_restart_delay: 'int',
+    url: 'any',
+    connection_parameters: 'any',
+    batch_size: 'int',
+    serializer: 'any',
+    deserializer: 'any',
+    rpc_timeout: 'int',
+    rpc_retry_delay: 'int',
+    consumption_restart_delay: 'int',
   },
-  result: { url: 'any', serializer: 'any', deserializer: 'any', connection_parameters: 'any', result_ttl: 'int', rpc_timeout: 'int' },
+  result: {
+    url: 'any',
+    serializer: 'any',
+    deserializer: 'any',
+    connection_parameters: 'any',
+    result_ttl: 'int',
+    rpc_timeout: 'int',
+  },
   event: {
-    service_name: 'any', consumer_name: 'any', url: 'any', connection_parameters: 'any', batch_size: 'int',
-    reclaim_batch_size: 'int', serializer: 'any', deserializer: 'any', acknowledgement_timeout: 'any',
-    reclaim_interval: 'any', max_stream_length: 'int', stream_use: 'any', consumption_restart_delay: 'int', consumer_ttl: 'int',
+    service_name: 'any',
+    consumer_name: 'any',
+    url: 'any',
+    connection_parameters: 'any',
+    batch_size: 'int',
+    reclaim_batch_size: 'int',
+    serializer: 'any',
+    deserializer: 'any',
+    acknowledgement_timeout: 'any',
+    reclaim_interval: 'any',
+    max_stream_length: 'int',
+    stream_use: 'any',
+    consumption_restart_delay: 'int',
+    consumer_ttl: 'int',
   },
   schema: { url: 'any', connection_parameters: 'any' },
 } as const;
@@ -49,20 +78,29 @@ const PYTHON_CONFIG: PythonKey = {
       event_transport: selector('event'),
     },
   },
-  plugins: { internal_state: { enabled: 'any', ping_enabled: 'any', ping_interval: 'int' }, internal_metrics: { enabled: 'any' } },
+  plugins: {
+    internal_state: { enabled: 'any', ping_enabled: 'any', ping_interval: 'int' },
+    internal_metrics: { enabled: 'any' },
+  },
 };
 
 /** Where Python writes `null` for "not set": the key is dropped, so it takes its default. */
 const NULLABLE = new Set([
-  'apis.*.rpc_transport', 'apis.*.result_transport', 'apis.*.event_transport', 'apis.*.validate',
-  'bus.schema.transport', 'plugins.internal_state', 'plugins.internal_metrics',
-  'apis.*.event_transport.redis.service_name', 'apis.*.event_transport.redis.consumer_name',
+  'apis.*.rpc_transport',
+  'apis.*.result_transport',
+  'apis.*.event_transport',
+  'apis.*.validate',
+  'bus.schema.transport',
+  'plugins.internal_state',
+  'plugins.internal_metrics',
+  'apis.*.event_transport.redis.service_name',
+  'apis.*.event_transport.redis.consumer_name',
 ]);
 
 /** Python keys accepted and ignored on this side, with what to do instead. */
 const IGNORED: Record<string, string> = {
-  serializer: 'this side always writes the wire format Python\'s default serializer writes',
-  deserializer: 'this side always reads the wire format Python\'s default deserializer reads',
+  serializer: "this side always writes the wire format Python's default serializer writes",
+  deserializer: "this side always reads the wire format Python's default deserializer reads",
   connection_parameters: 'give connection settings in the url (redis://user:password@host:port/db, rediss:// for TLS)',
   service_name: 'consumer groups are named from the top-level service_name (or LIGHTBUS_SERVICE_NAME)',
   consumer_name: 'consumers are named from the top-level process_name (or LIGHTBUS_PROCESS_NAME)',
@@ -90,12 +128,17 @@ export function ignoredPythonKeys(data: Record<string, unknown>): ConfigIssue[] 
   for (const [apiName, api] of Object.entries(apis)) {
     if (!isPlainObject(api)) continue;
     for (const role of ['rpc', 'result', 'event'] as const) {
-      const options = isPlainObject(api[`${role}_transport`]) ? (api[`${role}_transport`] as Record<string, unknown>).redis : undefined;
+      const options = isPlainObject(api[`${role}_transport`])
+        ? (api[`${role}_transport`] as Record<string, unknown>).redis
+        : undefined;
       if (!isPlainObject(options)) continue;
       for (const key of Object.keys(options)) {
         const why = IGNORED[key];
         if (why && !(key === 'batch_size' && role !== 'rpc')) {
-          found.push({ path: `apis.${apiName}.${role}_transport.redis.${key}`, message: `a Python Lightbus key, ignored here: ${why}` });
+          found.push({
+            path: `apis.${apiName}.${role}_transport.redis.${key}`,
+            message: `a Python Lightbus key, ignored here: ${why}`,
+          });
         }
       }
     }
@@ -113,26 +156,38 @@ export function pythonRefusals(data: unknown): ConfigIssue[] {
       return;
     }
     if (isPlainObject(value) && path.endsWith('.connection_parameters')) {
-      found.push({ path, message: "a Python worker stops at start with a mapping here (its transports cannot use a YAML mapping as connection_parameters)" });
+      found.push({
+        path,
+        message:
+          'a Python worker stops at start with a mapping here (its transports cannot use a YAML mapping as connection_parameters)',
+      });
       return;
     }
     if (spec === 'any') return;
     if (spec === 'int') {
       if (typeof value === 'number' && !Number.isInteger(value)) {
-        found.push({ path, message: `Python Lightbus takes only a whole number here and refuses to start with ${value}` });
+        found.push({
+          path,
+          message: `Python Lightbus takes only a whole number here and refuses to start with ${value}`,
+        });
       }
       return;
     }
     if (!isPlainObject(value)) return;
     if ('each' in spec) {
-      for (const [key, item] of Object.entries(value)) visit(item, spec.each as PythonKey, path ? `${path}.${key}` : key);
+      for (const [key, item] of Object.entries(value))
+        visit(item, spec.each as PythonKey, path ? `${path}.${key}` : key);
       return;
     }
     if ('selector' in spec) {
       const transports = spec.selector as Record<string, PythonKey>;
       for (const [name, options] of Object.entries(value)) {
         const known = transports[name];
-        if (known === undefined) found.push({ path: `${path}.${name}`, message: `Python Lightbus has no '${name}' transport and refuses to start` });
+        if (known === undefined)
+          found.push({
+            path: `${path}.${name}`,
+            message: `Python Lightbus has no '${name}' transport and refuses to start`,
+          });
         else visit(options, known, `${path}.${name}`);
       }
       return;
@@ -140,7 +195,11 @@ export function pythonRefusals(data: unknown): ConfigIssue[] {
     for (const [key, item] of Object.entries(value)) {
       const known = (spec as Record<string, PythonKey>)[key];
       const where = path ? `${path}.${key}` : key;
-      if (known === undefined) found.push({ path: where, message: 'a TypeScript-only key: Python Lightbus refuses to start with a key it does not know' });
+      if (known === undefined)
+        found.push({
+          path: where,
+          message: 'a TypeScript-only key: Python Lightbus refuses to start with a key it does not know',
+        });
       else visit(item, known, where);
     }
   };

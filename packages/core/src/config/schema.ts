@@ -20,7 +20,9 @@ export function transportSelectorSchema(
   const properties: Record<string, TSchema> = {};
   for (const transport of transports) {
     if (!rolesOf(transport).includes(role)) continue;
-    properties[transport.name] = Type.Optional(transport.options[role] ?? Type.Object({}, { additionalProperties: false }));
+    properties[transport.name] = Type.Optional(
+      transport.options[role] ?? Type.Object({}, { additionalProperties: false }),
+    );
   }
   // Statically every selector is "transport name -> options"; at run time it lists the real transports.
   return Type.Object(properties, {
@@ -50,19 +52,29 @@ const Validate = Type.Union(
 export function apiConfigSchema(transports: readonly AnyTransportDefinition[]) {
   return Type.Object(
     {
-      rpc_timeout: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Seconds a caller waits for a result (default 5).' })),
+      rpc_timeout: Type.Optional(
+        Type.Number({ exclusiveMinimum: 0, description: 'Seconds a caller waits for a result (default 5).' }),
+      ),
       event_fire_timeout: Type.Optional(
-        Type.Number({ exclusiveMinimum: 0, description: 'Seconds fire() waits for the broker to take the event (default 5).' }),
+        Type.Number({
+          exclusiveMinimum: 0,
+          description: 'Seconds fire() waits for the broker to take the event (default 5).',
+        }),
       ),
       event_listener_setup_timeout: Type.Optional(
-        Type.Number({ exclusiveMinimum: 0, description: 'Seconds a listener may take to start consuming (default 1).' }),
+        Type.Number({
+          exclusiveMinimum: 0,
+          description: 'Seconds a listener may take to start consuming (default 1).',
+        }),
       ),
       validate: Type.Optional(Validate),
       strict_validation: Type.Optional(
         Type.Boolean({ description: 'Refuse calls and events of APIs with no known schema (default false).' }),
       ),
       cast_values: Type.Optional(
-        Type.Boolean({ description: 'Convert incoming values to the declared types (Date, bigint, ...) (default true).' }),
+        Type.Boolean({
+          description: 'Convert incoming values to the declared types (Date, bigint, ...) (default true).',
+        }),
       ),
       rpc_transport: Type.Optional(transportSelectorSchema('rpc', transports)),
       result_transport: Type.Optional(transportSelectorSchema('result', transports)),
@@ -84,21 +96,37 @@ export function rootConfigSchema(transports: readonly AnyTransportDefinition[]) 
       service_name: Type.Optional(
         Type.String({
           minLength: 1,
-          description: 'Name of this service; consumer groups are <service_name>-<listener>. Placeholders: {hostname} {pid} {random4} {random8} {random16} {friendly}. Default {friendly}.',
+          description:
+            'Name of this service; consumer groups are <service_name>-<listener>. Placeholders: {hostname} {pid} {random4} {random8} {random16} {friendly}. Default {friendly}.',
         }),
       ),
       process_name: Type.Optional(
-        Type.String({ minLength: 1, description: 'Name of this process within the service; same placeholders. Default {random4}.' }),
+        Type.String({
+          minLength: 1,
+          description: 'Name of this process within the service; same placeholders. Default {random4}.',
+        }),
       ),
       bus: Type.Optional(
         Type.Object(
           {
-            log_level: Type.Optional(Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { errorHint: `must be one of: ${LOG_LEVELS.join(', ')}` })),
+            log_level: Type.Optional(
+              Type.Union(
+                LOG_LEVELS.map((l) => Type.Literal(l)),
+                { errorHint: `must be one of: ${LOG_LEVELS.join(', ')}` },
+              ),
+            ),
             schema: Type.Optional(
               Type.Object(
                 {
-                  human_readable: Type.Optional(Type.Boolean({ description: 'Indent schemas written by dumpschema (default true).' })),
-                  ttl: Type.Optional(Type.Integer({ minimum: 1, description: 'Seconds a stored schema lives unless refreshed (default 60).' })),
+                  human_readable: Type.Optional(
+                    Type.Boolean({ description: 'Indent schemas written by dumpschema (default true).' }),
+                  ),
+                  ttl: Type.Optional(
+                    Type.Integer({
+                      minimum: 1,
+                      description: 'Seconds a stored schema lives unless refreshed (default 60).',
+                    }),
+                  ),
                   transport: Type.Optional(transportSelectorSchema('schema', transports)),
                 },
                 { additionalProperties: false },
@@ -121,15 +149,25 @@ export function rootConfigSchema(transports: readonly AnyTransportDefinition[]) 
                 {
                   enabled: Type.Optional(Type.Boolean()),
                   ping_interval: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-                  ping_enabled: Type.Optional(Type.Boolean({ description: 'Send worker_ping events every ping_interval seconds (default true).' })),
+                  ping_enabled: Type.Optional(
+                    Type.Boolean({
+                      description: 'Send worker_ping events every ping_interval seconds (default true).',
+                    }),
+                  ),
                 },
-                { additionalProperties: false, description: 'Fire internal.state events when workers start, ping and stop.' },
+                {
+                  additionalProperties: false,
+                  description: 'Fire internal.state events when workers start, ping and stop.',
+                },
               ),
             ),
             internal_metrics: Type.Optional(
               Type.Object(
                 { enabled: Type.Optional(Type.Boolean()) },
-                { additionalProperties: false, description: 'Fire internal.metrics events for every call, result and event.' },
+                {
+                  additionalProperties: false,
+                  description: 'Fire internal.metrics events for every call, result and event.',
+                },
               ),
             ),
           },
@@ -137,10 +175,15 @@ export function rootConfigSchema(transports: readonly AnyTransportDefinition[]) 
         ),
       ),
     },
-    { additionalProperties: false, $id: 'https://lightbus.org/schemas/typescript/config.json', title: 'Lightbus config' },
+    {
+      additionalProperties: false,
+      $id: 'https://lightbus.org/schemas/typescript/config.json',
+      title: 'Lightbus config',
+    },
   );
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- a value only for its type, below
 const genericRoot = rootConfigSchema(GENERIC);
 /** The config as written in lightbus.yaml or passed as `create({ config })`. */
 export type LightbusConfigInput = Static<typeof genericRoot>;

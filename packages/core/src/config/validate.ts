@@ -76,14 +76,23 @@ function message(error: ErrorObject): string {
 /** Turn Ajv errors into one issue per problem, collapsing unions into their hint. */
 export function formatErrors(errors: readonly ErrorObject[], basePath = ''): ConfigIssue[] {
   const hinted = errors.filter(
-    (e) => (e.keyword === 'anyOf' || e.keyword === 'oneOf') && (e.parentSchema as { errorHint?: string } | undefined)?.errorHint,
+    (e) =>
+      (e.keyword === 'anyOf' || e.keyword === 'oneOf') &&
+      (e.parentSchema as { errorHint?: string } | undefined)?.errorHint,
   );
   const issues: ConfigIssue[] = [];
   const seen = new Set<string>();
   for (const error of errors) {
-    const hint = hinted.find((h) => error.schemaPath.startsWith(h.schemaPath.replace(/\/(anyOf|oneOf)$/, '')) && error.instancePath.startsWith(h.instancePath));
+    const hint = hinted.find(
+      (h) =>
+        error.schemaPath.startsWith(h.schemaPath.replace(/\/(anyOf|oneOf)$/, '')) &&
+        error.instancePath.startsWith(h.instancePath),
+    );
     const issue: ConfigIssue = hint
-      ? { path: pointerToPath(hint.instancePath, basePath), message: `${(hint.parentSchema as { errorHint: string }).errorHint} (got ${describe(hint.data)})` }
+      ? {
+          path: pointerToPath(hint.instancePath, basePath),
+          message: `${(hint.parentSchema as { errorHint: string }).errorHint} (got ${describe(hint.data)})`,
+        }
       : { path: pointerToPath(error.instancePath, basePath), message: message(error) };
     const key = `${issue.path}|${issue.message}`;
     if (!seen.has(key)) {

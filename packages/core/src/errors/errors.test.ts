@@ -3,14 +3,19 @@ import path from 'node:path';
 import * as errors from '.';
 
 describe('the error catalogue', () => {
-  const catalogue = readFileSync(path.join(__dirname, '..', '..', '..', '..', 'docs', 'reference', 'errors.md'), 'utf8');
+  const catalogue = readFileSync(
+    path.join(__dirname, '..', '..', '..', '..', 'docs', 'reference', 'errors.md'),
+    'utf8',
+  );
   const classes = Object.entries(errors).filter(
     (entry): entry is [string, typeof errors.LightbusError] =>
-      typeof entry[1] === 'function' && (entry[1] === errors.LightbusError || entry[1].prototype instanceof errors.LightbusError),
+      typeof entry[1] === 'function' &&
+      (entry[1] === errors.LightbusError || entry[1].prototype instanceof errors.LightbusError),
   );
 
   // Every constructor accepts (string, array, object): enough to read the code of an instance.
-  const codeOf = (ctor: unknown): string => new (ctor as new (...a: unknown[]) => errors.LightbusError)('x', [], {}).code;
+  const codeOf = (ctor: unknown): string =>
+    new (ctor as new (...a: unknown[]) => errors.LightbusError)('x', [], {}).code;
 
   it.each(classes.map(([name, ctor]) => [name, codeOf(ctor)]))('documents %s with its code %s', (name, code) => {
     expect(catalogue).toContain(`\`${code}\``);

@@ -175,7 +175,10 @@ export class MessageRejectedError extends LightbusError {
  * Transports use this rather than `instanceof`.
  */
 export function isMessageRejected(error: unknown): error is MessageRejectedError {
-  return error instanceof MessageRejectedError || (error as { code?: unknown } | undefined)?.code === 'LIGHTBUS_MESSAGE_REJECTED';
+  return (
+    error instanceof MessageRejectedError ||
+    (error as { code?: unknown } | undefined)?.code === 'LIGHTBUS_MESSAGE_REJECTED'
+  );
 }
 
 /** The bus was closed; create a new one. */

@@ -28,7 +28,9 @@ export function healthOf(bus: Pick<BusContext, 'lifecycle' | 'config' | 'transpo
   else if (state === 'closed') reasons.push('stopped');
   for (const connection of connections) {
     if (!connection.connected) {
-      reasons.push(`${connection.transport} broker ${connection.broker} unreachable${connection.detail ? ` (${connection.detail})` : ''}`);
+      reasons.push(
+        `${connection.transport} broker ${connection.broker} unreachable${connection.detail ? ` (${connection.detail})` : ''}`,
+      );
     }
   }
   return {

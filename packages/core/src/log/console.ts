@@ -4,7 +4,13 @@ import { LOG_FORMATS } from './types';
 import { redactFields, redactText } from './redact';
 
 const rank: Record<LogLevel, number> = { debug: 10, info: 20, warning: 30, error: 40, critical: 50 };
-const colours: Record<LogLevel, string> = { debug: '\x1b[90m', info: '\x1b[36m', warning: '\x1b[33m', error: '\x1b[31m', critical: '\x1b[35m' };
+const colours: Record<LogLevel, string> = {
+  debug: '\x1b[90m',
+  info: '\x1b[36m',
+  warning: '\x1b[33m',
+  error: '\x1b[31m',
+  critical: '\x1b[35m',
+};
 const RESET = '\x1b[0m';
 
 export interface ConsoleLoggerOptions {
@@ -27,7 +33,9 @@ export function logFormatFromEnv(env: NodeJS.ProcessEnv = process.env): LogForma
   const value = env.LIGHTBUS_LOG_FORMAT;
   if (value === undefined || value === '') return undefined;
   if ((LOG_FORMATS as readonly string[]).includes(value)) return value as LogFormat;
-  process.stderr.write(`lightbus: LIGHTBUS_LOG_FORMAT='${value}' is not one of ${LOG_FORMATS.join(', ')}; using text\n`);
+  process.stderr.write(
+    `lightbus: LIGHTBUS_LOG_FORMAT='${value}' is not one of ${LOG_FORMATS.join(', ')}; using text\n`,
+  );
   return undefined;
 }
 
@@ -53,7 +61,8 @@ export class ConsoleLogger implements Logger {
     this.base = redactFields(resolved.base ?? {});
     this.context = redactFields(resolved.context ?? {});
     this.write = resolved.write ?? ((line) => process.stderr.write(`${line}\n`));
-    this.colour = resolved.colour ?? (resolved.write === undefined && process.stderr.isTTY === true && !process.env.NO_COLOR);
+    this.colour =
+      resolved.colour ?? (resolved.write === undefined && process.stderr.isTTY === true && !process.env.NO_COLOR);
     this.now = resolved.now ?? (() => new Date());
   }
 
@@ -74,7 +83,9 @@ export class ConsoleLogger implements Logger {
     const all = fields ? { ...this.base, ...redactFields(fields) } : this.base;
     const text = redactText(message);
     this.write(
-      this.format === 'json' ? jsonLine(this.now(), level, text, { ...this.context, ...all }) : this.textLine(level, text, all),
+      this.format === 'json'
+        ? jsonLine(this.now(), level, text, { ...this.context, ...all })
+        : this.textLine(level, text, all),
     );
   }
 

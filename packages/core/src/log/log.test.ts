@@ -13,7 +13,12 @@ function capture(): { lines: string[]; write: (line: string) => void } {
 describe('ConsoleLogger', () => {
   it('writes text lines with a timestamp, level and fields, filtered by level', () => {
     const out = capture();
-    const logger = new ConsoleLogger('info', { format: 'text', write: out.write, now: fixedNow, context: { service: 'billing' } });
+    const logger = new ConsoleLogger('info', {
+      format: 'text',
+      write: out.write,
+      now: fixedNow,
+      context: { service: 'billing' },
+    });
     logger.debug('hidden');
     logger.warn('Listener failed', { listener: 'notify', attempt: 2 });
     expect(out.lines).toEqual(['2026-12-07T10:00:00.000Z WARNING Listener failed listener=notify attempt=2']);
@@ -28,7 +33,9 @@ describe('ConsoleLogger', () => {
       context: { service: 'billing', process: 'b1' },
     });
     const error = Object.assign(new TypeError('bad input'), { code: 'E_BAD' });
-    logger.child({ api: 'support.case' }).error('Handler failed', { event: 'caseCreated', id: 'm1', error, big: 10n ** 20n });
+    logger
+      .child({ api: 'support.case' })
+      .error('Handler failed', { event: 'caseCreated', id: 'm1', error, big: 10n ** 20n });
     expect(out.lines).toHaveLength(1);
     const record = JSON.parse(out.lines[0]!) as Record<string, unknown>;
     expect(record).toMatchObject({
@@ -82,7 +89,8 @@ function sink(): { records: Array<Record<string, unknown>>; stream: Writable } {
   const records: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) records.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString().split('\n'))
+        if (line.trim()) records.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -95,7 +103,13 @@ describe('fromPino', () => {
     const logger = fromPino(pino({ level: 'debug' }, stream));
     logger.warn('Event set aside', { api: 'support.case', event: 'caseCreated', id: 'm1', error: new Error('boom') });
     logger.debug('details', { url: 'redis://:pw@h:6379' });
-    expect(records[0]).toMatchObject({ level: 40, msg: 'Event set aside', api: 'support.case', event: 'caseCreated', id: 'm1' });
+    expect(records[0]).toMatchObject({
+      level: 40,
+      msg: 'Event set aside',
+      api: 'support.case',
+      event: 'caseCreated',
+      id: 'm1',
+    });
     expect(records[0]!.error).toMatchObject({ type: 'Error', message: 'boom' });
     expect(records[1]).toMatchObject({ level: 20, msg: 'details', url: 'redis://:***@h:6379' });
   });
@@ -105,11 +119,20 @@ describe('fromWinston', () => {
   it('keeps the message and every field as metadata', () => {
     const { records, stream } = sink();
     const logger = fromWinston(
-      winston.createLogger({ level: 'debug', format: winston.format.json(), transports: [new winston.transports.Stream({ stream })] }),
+      winston.createLogger({
+        level: 'debug',
+        format: winston.format.json(),
+        transports: [new winston.transports.Stream({ stream })],
+      }),
     );
     logger.error('Handler failed', { listener: 'notify', error: new Error('boom') });
     logger.info('ready', { apis: ['a', 'b'] });
-    expect(records[0]).toMatchObject({ level: 'error', message: 'Handler failed', listener: 'notify', error: { type: 'Error', message: 'boom' } });
+    expect(records[0]).toMatchObject({
+      level: 'error',
+      message: 'Handler failed',
+      listener: 'notify',
+      error: { type: 'Error', message: 'boom' },
+    });
     expect(records[1]).toMatchObject({ level: 'info', message: 'ready', apis: ['a', 'b'] });
   });
 });

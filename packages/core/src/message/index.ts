@@ -84,8 +84,12 @@ export function errorTypeFromTrace(trace: string | undefined): string | undefine
   const lines = trace.replace(/\s+$/, '').split('\n');
   let header = lines.length - 1;
   while (header >= 0 && !lines[header]!.startsWith('Traceback (most recent call last):')) header--;
-  const exceptionLine = header >= 0 ? lines.slice(header + 1).find((line) => line !== '' && !/^\s/.test(line)) : lines[0];
-  const match = exceptionLine === undefined ? null : /^([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)(?::(?:\s|$)|$)/.exec(exceptionLine.trim());
+  const exceptionLine =
+    header >= 0 ? lines.slice(header + 1).find((line) => line !== '' && !/^\s/.test(line)) : lines[0];
+  const match =
+    exceptionLine === undefined
+      ? null
+      : /^([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)(?::(?:\s|$)|$)/.exec(exceptionLine.trim());
   return match?.[1];
 }
 
@@ -95,7 +99,10 @@ const MAX_CAUSES = 5;
 function typeOf(error: Error): string {
   // A class that does not set `name` still has its own constructor name.
   const constructorName = (error.constructor as { name?: unknown } | undefined)?.name;
-  return error.name === 'Error' && typeof constructorName === 'string' && constructorName !== '' && error.constructor !== Error
+  return error.name === 'Error' &&
+    typeof constructorName === 'string' &&
+    constructorName !== '' &&
+    error.constructor !== Error
     ? constructorName
     : error.name;
 }
@@ -103,7 +110,9 @@ function typeOf(error: Error): string {
 function stackOf(error: Error, type: string): string {
   const stack = error.stack ?? `${type}: ${error.message}`;
   // The stack's first line was written with the name the error had when it was made.
-  return stack.startsWith('Error') && type !== 'Error' && !stack.startsWith(type) ? `${type}${stack.slice('Error'.length)}` : stack;
+  return stack.startsWith('Error') && type !== 'Error' && !stack.startsWith(type)
+    ? `${type}${stack.slice('Error'.length)}`
+    : stack;
 }
 
 /** A thrown value that is not an Error, as text: its JSON where it has one. */

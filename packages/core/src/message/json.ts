@@ -34,7 +34,8 @@ export function decodeJson(text: string): unknown {
 
 /** Give `object` an own property `key` (also when the key is `__proto__`). */
 export function setOwn(object: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
   else object[key] = value;
 }
 
@@ -93,7 +94,8 @@ class Reader {
       case '':
         return this.fail('unexpected end of JSON');
       default:
-        if (c === '-' && this.text.startsWith('-Infinity', this.at)) return this.word('-Infinity', Number.NEGATIVE_INFINITY);
+        if (c === '-' && this.text.startsWith('-Infinity', this.at))
+          return this.word('-Infinity', Number.NEGATIVE_INFINITY);
         return this.number();
     }
   }
@@ -171,7 +173,10 @@ class Reader {
 }
 
 const BIGINT_MARK = `\u0000lightbus-bigint-${Math.random().toString(36).slice(2)}:`;
-const BIGINT_PLACEHOLDER = new RegExp(`"${JSON.stringify(BIGINT_MARK).slice(1, -1).replace(/\\/g, '\\\\')}(-?\\d+)"`, 'g');
+const BIGINT_PLACEHOLDER = new RegExp(
+  `"${JSON.stringify(BIGINT_MARK).slice(1, -1).replace(/\\/g, '\\\\')}(-?\\d+)"`,
+  'g',
+);
 
 /**
  * JSON text of `value`, with every `bigint` written as an exact JSON integer.
@@ -185,6 +190,8 @@ export function encodeJson(value: unknown): string | undefined {
   } catch (error) {
     if (!(error instanceof TypeError) || !/BigInt/i.test(error.message)) throw error;
   }
-  const text = JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? `${BIGINT_MARK}${item.toString()}` : item));
+  const text = JSON.stringify(value, (_key, item: unknown) =>
+    typeof item === 'bigint' ? `${BIGINT_MARK}${item.toString()}` : item,
+  );
   return text === undefined ? undefined : text.replace(BIGINT_PLACEHOLDER, '$1');
 }

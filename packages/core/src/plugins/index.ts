@@ -48,7 +48,9 @@ export class LightbusStateApi extends Api {
   worker_started = new Event({ parameters: Type.Object(WORKER_PARAMETERS) });
   worker_ping = new Event({ parameters: Type.Object(WORKER_PARAMETERS) });
   // Python declares process_name and timestamp, and sends process_name and service_name.
-  worker_stopped = new Event({ parameters: Type.Object({ process_name: any(), service_name: maybe(), timestamp: maybe() }) });
+  worker_stopped = new Event({
+    parameters: Type.Object({ process_name: any(), service_name: maybe(), timestamp: maybe() }),
+  });
 }
 
 const CALL = ['service_name', 'process_name', 'id', 'api_name', 'procedure_name', 'timestamp'] as const;
@@ -77,7 +79,12 @@ export function internalApiSchemas(): Record<string, ApiSchema> {
 }
 
 /** Fire a plugin event; log instead of failing the work it reports on. */
-async function send(client: BusClient, apiName: string, eventName: string, params: Record<string, unknown>): Promise<void> {
+async function send(
+  client: BusClient,
+  apiName: string,
+  eventName: string,
+  params: Record<string, unknown>,
+): Promise<void> {
   try {
     await client.fireEvent(apiName, eventName, params);
   } catch (error) {
@@ -110,7 +117,11 @@ function installState(client: BusClient, config: Config): void {
 
 function installMetrics(client: BusClient): void {
   client.registerApi(new LightbusMetricsApi());
-  const base = (): Record<string, unknown> => ({ service_name: client.serviceName, process_name: client.processName, timestamp: now() });
+  const base = (): Record<string, unknown> => ({
+    service_name: client.serviceName,
+    process_name: client.processName,
+    timestamp: now(),
+  });
   const call = (message: RpcMessage): Record<string, unknown> => ({
     ...base(),
     id: message.id,
@@ -134,9 +145,13 @@ function installMetrics(client: BusClient): void {
   client.on('beforeRpcCall', ({ message }) => metric('rpc_call_sent', { ...call(message), kwargs: message.kwargs }));
   client.on('afterRpcCall', ({ message }) => metric('rpc_response_received', call(message)));
   client.on('beforeRpcExecution', ({ message }) => metric('rpc_call_received', call(message)));
-  client.on('afterRpcExecution', ({ message, result }) => metric('rpc_response_sent', { ...call(message), result: result.result }));
+  client.on('afterRpcExecution', ({ message, result }) =>
+    metric('rpc_response_sent', { ...call(message), result: result.result }),
+  );
   // Metrics about metrics events would never end.
-  client.on('afterEventSent', ({ message }) => (message.apiName === 'internal.metrics' ? undefined : metric('event_fired', event(message))));
+  client.on('afterEventSent', ({ message }) =>
+    message.apiName === 'internal.metrics' ? undefined : metric('event_fired', event(message)),
+  );
   client.on('beforeEventExecution', ({ message }) =>
     message.apiName === 'internal.metrics' ? undefined : metric('event_received', event(message)),
   );

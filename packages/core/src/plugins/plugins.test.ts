@@ -13,7 +13,9 @@ describe('plugins', () => {
     const worker = buses.make({ config });
     worker.client.registerApi(new SupportCaseApi());
     worker.support.case.caseClosed.listen(() => undefined, { listenerName: 'watch' });
-    const monitor = buses.make({ config: memoryConfig((config.bus!.schema!.transport as { memory: { name: string } }).memory.name) });
+    const monitor = buses.make({
+      config: memoryConfig((config.bus!.schema!.transport as { memory: { name: string } }).memory.name),
+    });
     const seen = new Collector<[string, Record<string, unknown>]>();
     monitor.client.listen(
       ['internal.state.worker_started', 'internal.state.worker_ping', 'internal.state.worker_stopped'],
@@ -43,7 +45,9 @@ describe('plugins', () => {
     bus.client.registerApi(new SupportCaseApi());
     const metrics = new Collector<string>();
     bus.client.listen(
-      Object.keys(new LightbusMetricsApi()).filter((k) => k.includes('_')).map((e) => `internal.metrics.${e}`),
+      Object.keys(new LightbusMetricsApi())
+        .filter((k) => k.includes('_'))
+        .map((e) => `internal.metrics.${e}`),
       (_p, m) => metrics.push(m.eventName),
       { listenerName: 'metrics' },
     );
@@ -54,8 +58,14 @@ describe('plugins', () => {
     await bus.support.case.caseClosed.fire({ id: 1 });
     await got.waitForCount(1);
     await waitFor(() => metrics.items.includes('event_processed'));
-    expect([...new Set(metrics.items)].sort()).toEqual(
-      ['event_fired', 'event_processed', 'event_received', 'rpc_call_received', 'rpc_call_sent', 'rpc_response_received', 'rpc_response_sent'],
-    );
+    expect([...new Set(metrics.items)].sort()).toEqual([
+      'event_fired',
+      'event_processed',
+      'event_received',
+      'rpc_call_received',
+      'rpc_call_sent',
+      'rpc_response_received',
+      'rpc_response_sent',
+    ]);
   });
 });

@@ -1,8 +1,6 @@
 /** Hooks around calls, executions and events. */
 import { Collector, waitFor } from '@lightbus/testing';
-import {
-  type Params,
-} from '..';
+import { type Params } from '..';
 import { busFactory, memoryConfig, SupportCaseApi } from '../test-helpers';
 
 const buses = busFactory();

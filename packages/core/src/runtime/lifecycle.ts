@@ -87,7 +87,9 @@ export class Lifecycle {
     this.fatal =
       error instanceof WorkerFailedError
         ? error
-        : new WorkerFailedError(`${what ? `${what} failed` : 'Lightbus failed'}: ${errorText(error)}`, { cause: error });
+        : new WorkerFailedError(`${what ? `${what} failed` : 'Lightbus failed'}: ${errorText(error)}`, {
+            cause: error,
+          });
     this.logger.error(`Stopping: ${this.fatal.message}`, { error: (error as Error | undefined)?.stack });
     void this.stop();
   }

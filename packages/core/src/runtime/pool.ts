@@ -29,13 +29,20 @@ export class TransportPool {
 
   /** The transport for one role of one API. */
   get<R extends TransportRole>(apiName: string, role: R): RoleTransport[R] {
-    if (this.closed) throw new BusClosedError('This bus is closed: its transports are closed. Create a new one with lightbus.create().');
+    if (this.closed)
+      throw new BusClosedError(
+        'This bus is closed: its transports are closed. Create a new one with lightbus.create().',
+      );
     const override = this.overrides[role];
     if (override) return override as RoleTransport[R];
     const memo = `${role}|${apiName}`;
     let transport = this.byApi.get(memo) as RoleTransport[R] | undefined;
     if (!transport) {
-      transport = this.instance(role, this.config.transport(apiName, role), role === 'schema' ? 'bus.schema' : `apis.${apiName}`);
+      transport = this.instance(
+        role,
+        this.config.transport(apiName, role),
+        role === 'schema' ? 'bus.schema' : `apis.${apiName}`,
+      );
       this.byApi.set(memo, transport);
     }
     return transport;
@@ -52,7 +59,8 @@ export class TransportPool {
     let instance = this.instances.get(key) as RoleTransport[R] | undefined;
     if (!instance) {
       const definition = this.registry.resolve(selection.name);
-      const factory = definition[role] as ((options: unknown, context: TransportContext) => RoleTransport[R]) | undefined;
+      const factory = definition[role] as
+        ((options: unknown, context: TransportContext) => RoleTransport[R]) | undefined;
       if (!factory) {
         throw new TransportCapabilityError(`${where}: transport '${selection.name}' has no ${role} role.`);
       }
@@ -60,7 +68,8 @@ export class TransportPool {
       // validating a copy here fills its defaults either way.
       const options = structuredClone(selection.options) as Record<string, unknown>;
       const schema = definition.options[role];
-      const path = role === 'schema' ? `${where}.transport.${selection.name}` : `${where}.${role}_transport.${selection.name}`;
+      const path =
+        role === 'schema' ? `${where}.transport.${selection.name}` : `${where}.${role}_transport.${selection.name}`;
       const issues = schema ? validateAgainst(schema, options, path) : [];
       if (issues.length > 0) throw new ConfigError(this.config.source, issues);
       instance = factory(options, this.context);

@@ -29,7 +29,11 @@ class BillingApi extends Api {
   static override meta = { name: 'billing' };
 
   invoiceSent = new Event({
-    parameters: Type.Object({ id: Type.Integer(), at: Wire.Date(), channel: Type.Optional(Type.String({ default: 'email' })) }),
+    parameters: Type.Object({
+      id: Type.Integer(),
+      at: Wire.Date(),
+      channel: Type.Optional(Type.String({ default: 'email' })),
+    }),
   });
 
   create = procedure(
@@ -44,7 +48,10 @@ class BillingApi extends Api {
     }),
   );
 
-  broken = procedure({ parameters: Type.Object({}), response: Type.Integer() }, () => 'not a number' as unknown as number);
+  broken = procedure(
+    { parameters: Type.Object({}), response: Type.Integer() },
+    () => 'not a number' as unknown as number,
+  );
 
   seen: unknown[] = [];
   typeOfDue = procedure({ parameters: Type.Object({ due: Wire.Date() }), response: Type.String() }, ({ due }) => {
@@ -92,15 +99,26 @@ describe('typed procedures across buses', () => {
 
   it('leaves values as JSON with cast_values off', async () => {
     const { client } = await setup({}, { apis: { default: { cast_values: false } } });
-    const invoice = (await client.billing.create({ customer: 'acme', due: new Date('2026-12-01T00:00:00.000Z') })) as Record<string, unknown>;
-    expect(invoice).toMatchObject({ issued: '2026-12-01T00:00:00.000Z', amount: '12345678901234567890', pdf: 'JVBERg==', tags: ['new'] });
+    const invoice = (await client.billing.create({
+      customer: 'acme',
+      due: new Date('2026-12-01T00:00:00.000Z'),
+    })) as Record<string, unknown>;
+    expect(invoice).toMatchObject({
+      issued: '2026-12-01T00:00:00.000Z',
+      amount: '12345678901234567890',
+      pdf: 'JVBERg==',
+      tags: ['new'],
+    });
   });
 
   it('checks outgoing parameters before anything is sent', async () => {
     const { client, worker } = await setup();
     let executed = 0;
     worker.client.on('beforeRpcExecution', () => void (executed += 1));
-    const error = await client.api(BillingApi).create({ customer: '', due: new Date() }).catch((e: unknown) => e);
+    const error = await client
+      .api(BillingApi)
+      .create({ customer: '', due: new Date() })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as Error).message).toBe(
       `Invalid parameters for billing.create(): 'customer' must NOT have fewer than 1 characters (got "").`,
@@ -110,10 +128,14 @@ describe('typed procedures across buses', () => {
 
   it('checks incoming parameters in the worker and answers with an error result', async () => {
     const { client } = await setup({}, { apis: { default: { validate: { outgoing: false, incoming: true } } } });
-    const error = (await client.billing.create({ customer: 'acme', due: 'tomorrow' }).catch((e: unknown) => e)) as RemoteError;
+    const error = (await client.billing
+      .create({ customer: 'acme', due: 'tomorrow' })
+      .catch((e: unknown) => e)) as RemoteError;
     expect(error).toBeInstanceOf(RemoteError);
     expect(error.remoteType).toBe('ValidationError');
-    expect(error.remoteMessage).toBe(`Invalid parameters for billing.create(): 'due' must match format "date-time" (got "tomorrow").`);
+    expect(error.remoteMessage).toBe(
+      `Invalid parameters for billing.create(): 'due' must match format "date-time" (got "tomorrow").`,
+    );
   });
 
   it('reports a result that breaks its schema, in the worker and in the caller, and delivers it: the procedure has run', async () => {
@@ -125,8 +147,12 @@ describe('typed procedures across buses', () => {
     await worker.start();
     const client = buses.make({ config, logger: callerLog });
     await expect(client.api(BillingApi).broken({})).resolves.toBe('not a number');
-    expect(workerLog.messages('warn').join('\n')).toMatch(/Invalid result of billing\.broken\(\): must be integer \(got "not a number"\)\. The procedure has already run/);
-    expect(callerLog.messages('warn').join('\n')).toMatch(/Invalid result from billing\.broken\(\): must be integer .*The procedure has already run/);
+    expect(workerLog.messages('warn').join('\n')).toMatch(
+      /Invalid result of billing\.broken\(\): must be integer \(got "not a number"\)\. The procedure has already run/,
+    );
+    expect(callerLog.messages('warn').join('\n')).toMatch(
+      /Invalid result from billing\.broken\(\): must be integer .*The procedure has already run/,
+    );
   });
 
   it('skips validation when validate is false', async () => {
@@ -139,7 +165,9 @@ describe('typed procedures across buses', () => {
   it('refuses a value JSON cannot carry before sending, naming where', async () => {
     const { client } = await setup();
     await expect(client.billing.legacy({ cb: () => 1 })).rejects.toThrow(EncodingError);
-    await expect(client.billing.legacy({ cb: () => 1 })).rejects.toThrow(/Cannot send the parameters of billing\.legacy\(\): 'cb' is a function/);
+    await expect(client.billing.legacy({ cb: () => 1 })).rejects.toThrow(
+      /Cannot send the parameters of billing\.legacy\(\): 'cb' is a function/,
+    );
   });
 });
 
@@ -147,7 +175,9 @@ describe('typed events', () => {
   it('fills defaults, converts, validates, and casts for the listener', async () => {
     const { worker, client } = await setup();
     const got = new Collector<[Record<string, unknown>, EventMessage]>();
-    client.api(BillingApi).invoiceSent.listen((params, message) => got.push([params, message]), { listenerName: 'typed' });
+    client
+      .api(BillingApi)
+      .invoiceSent.listen((params, message) => got.push([params, message]), { listenerName: 'typed' });
     await client.start();
     const at = new Date('2026-11-23T12:00:00.000Z');
     await worker.api(BillingApi).invoiceSent.fire({ id: 1, at });
@@ -163,7 +193,9 @@ describe('typed events', () => {
   });
 
   it('sets an invalid incoming event aside with its id, and goes on', async () => {
-    const { worker, broker, config } = await setup({ apis: { default: { validate: { outgoing: false, incoming: true } } } });
+    const { worker, broker, config } = await setup({
+      apis: { default: { validate: { outgoing: false, incoming: true } } },
+    });
     const logger = new RecordingLogger();
     const listener = buses.make({ config, logger });
     const got = new Collector<unknown>();
@@ -175,7 +207,11 @@ describe('typed events', () => {
     const dead = memoryBroker(broker).deadLetters;
     await waitFor(() => dead.length === 1);
     expect(dead[0]!.reason).toMatch(/'id' must be integer \(got "one"\)/);
-    expect(logger.messages('error').some((m) => /^Event [0-9a-f-]+ set aside: Invalid parameters for event billing\.invoiceSent/.test(m))).toBe(true);
+    expect(
+      logger
+        .messages('error')
+        .some((m) => /^Event [0-9a-f-]+ set aside: Invalid parameters for event billing\.invoiceSent/.test(m)),
+    ).toBe(true);
   });
 });
 
@@ -191,7 +227,9 @@ describe('schemas on the bus', () => {
   it('makes a missing schema an error under strict_validation', async () => {
     const client = buses.make({ config: memoryConfig(undefined, { apis: { default: { strict_validation: true } } }) });
     await expect(client.nobody.here({})).rejects.toThrow(UnknownApiError);
-    await expect(client.nobody.here({})).rejects.toThrow(/No schema is known for API 'nobody' and strict_validation is on/);
+    await expect(client.nobody.here({})).rejects.toThrow(
+      /No schema is known for API 'nobody' and strict_validation is on/,
+    );
   });
 
   it('refreshes stored schemas while the worker runs, and forgets them after it stops', async () => {
@@ -216,11 +254,23 @@ describe('schemas on the bus', () => {
     const client = buses.make({ config: memoryConfig() });
     client.client.schemas.addFromFiles({
       'remote.api': {
-        rpcs: { go: { parameters: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'], additionalProperties: false }, response: {} } },
+        rpcs: {
+          go: {
+            parameters: {
+              type: 'object',
+              properties: { n: { type: 'integer' } },
+              required: ['n'],
+              additionalProperties: false,
+            },
+            response: {},
+          },
+        },
         events: {},
       },
     });
-    await expect(client.remote.api.go({ n: 'x' })).rejects.toThrow(`Invalid parameters for remote.api.go(): 'n' must be integer (got "x").`);
+    await expect(client.remote.api.go({ n: 'x' })).rejects.toThrow(
+      `Invalid parameters for remote.api.go(): 'n' must be integer (got "x").`,
+    );
     await expect(client.remote.api.stop({})).rejects.toThrow(/has no procedure 'stop' \(per its schema\)/);
   });
 });

@@ -16,7 +16,10 @@ import { WIRE_KEYWORD } from './declare';
 import type { JsonSchema } from './types';
 
 function pathText(path: readonly (string | number)[]): string {
-  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${part}` : part), '');
+  return path.reduce<string>(
+    (text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${part}` : part),
+    '',
+  );
 }
 
 /**
@@ -28,7 +31,8 @@ export function toWire(value: unknown, what: string, schema?: JsonSchema): unkno
   const fail = (path: (string | number)[], problem: string, advice?: string): never => {
     throw new EncodingError(
       `Cannot send ${what}: ${path.length ? `'${shortPathText(path)}'` : 'the value'} ${problem}. ` +
-        (advice ?? 'Send plain data (objects, arrays, strings, numbers, booleans, null), or Date, Buffer, bigint, Set, Map.'),
+        (advice ??
+          'Send plain data (objects, arrays, strings, numbers, booleans, null), or Date, Buffer, bigint, Set, Map.'),
     );
   };
   const visit = (v: unknown, path: (string | number)[], node: JsonSchema | undefined): unknown => {
@@ -39,7 +43,11 @@ export function toWire(value: unknown, what: string, schema?: JsonSchema): unkno
       case 'number':
         if (!Number.isFinite(v)) return fail(path, `is ${String(v)}, which JSON cannot carry`);
         if (node && !Number.isSafeInteger(v) && Number.isInteger(v) && saysInteger(node, schema)) {
-          return fail(path, `is ${String(v)}, an integer beyond 2^53 that a number cannot hold exactly`, 'Pass it as a bigint (e.g. 2n ** 63n + 1n): it is sent as an exact JSON integer.');
+          return fail(
+            path,
+            `is ${String(v)}, an integer beyond 2^53 that a number cannot hold exactly`,
+            'Pass it as a bigint (e.g. 2n ** 63n + 1n): it is sent as an exact JSON integer.',
+          );
         }
         return v;
       case 'bigint':
@@ -54,13 +62,18 @@ export function toWire(value: unknown, what: string, schema?: JsonSchema): unkno
     }
     if (v === null) return v;
     if (path.length >= MAX_JSON_DEPTH) {
-      return fail(path, `is nested more than ${MAX_JSON_DEPTH} levels deep`, 'Python Lightbus cannot read JSON nested about 1,000 levels deep or more; flatten the data.');
+      return fail(
+        path,
+        `is nested more than ${MAX_JSON_DEPTH} levels deep`,
+        'Python Lightbus cannot read JSON nested about 1,000 levels deep or more; flatten the data.',
+      );
     }
     const object = v as object;
     if (object instanceof Date) {
       return Number.isNaN(object.getTime()) ? fail(path, 'is an invalid Date') : object.toISOString();
     }
-    if (object instanceof Uint8Array) return Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('base64');
+    if (object instanceof Uint8Array)
+      return Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('base64');
     if (ancestors.has(object)) return fail(path, 'refers back to itself (a cycle)');
     ancestors.add(object);
     try {
@@ -70,7 +83,11 @@ export function toWire(value: unknown, what: string, schema?: JsonSchema): unkno
         const out: Record<string, unknown> = {};
         for (const [key, item] of object) {
           if (typeof key !== 'string') fail([...path, String(key)], 'is a Map key that is not a string');
-          setOwn(out, key as string, visit(item, [...path, key as string], node && childSchema(node, key as string, schema)));
+          setOwn(
+            out,
+            key as string,
+            visit(item, [...path, key as string], node && childSchema(node, key as string, schema)),
+          );
         }
         return out;
       }
@@ -88,10 +105,16 @@ export function toWire(value: unknown, what: string, schema?: JsonSchema): unkno
       ancestors.delete(object);
     }
   };
-  const mapArray = (items: unknown[], path: (string | number)[], node: JsonSchema | undefined, fresh = false): unknown[] => {
+  const mapArray = (
+    items: unknown[],
+    path: (string | number)[],
+    node: JsonSchema | undefined,
+    fresh = false,
+  ): unknown[] => {
     let copy: unknown[] | undefined = fresh ? [...items] : undefined;
     for (let i = 0; i < items.length; i++) {
-      const converted = items[i] === undefined ? null : visit(items[i], [...path, i], node && childSchema(node, i, schema));
+      const converted =
+        items[i] === undefined ? null : visit(items[i], [...path, i], node && childSchema(node, i, schema));
       if (converted !== items[i] && !copy) copy = [...items];
       if (copy) copy[i] = converted;
     }
@@ -138,7 +161,9 @@ function saysInteger(schema: JsonSchema, root: JsonSchema | undefined, depth = 0
   const type = node.type;
   if (type === 'integer' || (Array.isArray(type) && type.includes('integer'))) return true;
   return (['anyOf', 'oneOf', 'allOf'] as const).some(
-    (keyword) => Array.isArray(node[keyword]) && (node[keyword] as JsonSchema[]).some((option) => saysInteger(option, root, depth + 1)),
+    (keyword) =>
+      Array.isArray(node[keyword]) &&
+      (node[keyword] as JsonSchema[]).some((option) => saysInteger(option, root, depth + 1)),
   );
 }
 
@@ -150,7 +175,8 @@ function saysInteger(schema: JsonSchema, root: JsonSchema | undefined, depth = 0
 function parseDateTime(text: string): Date | undefined {
   const match = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|z|[+-]\d{2}:?\d{2})?$/.exec(text);
   if (!match) return undefined;
-  const offset = match[3] === undefined ? 'Z' : match[3].length === 5 ? `${match[3].slice(0, 3)}:${match[3].slice(3)}` : match[3];
+  const offset =
+    match[3] === undefined ? 'Z' : match[3].length === 5 ? `${match[3].slice(0, 3)}:${match[3].slice(3)}` : match[3];
   const date = new Date(`${match[1]}T${match[2]}${offset.toUpperCase()}`);
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
@@ -184,7 +210,11 @@ function typeMatches(schema: JsonSchema, value: unknown): boolean {
  * Set, Map), recursively. Values that do not fit are left as they are:
  * validation is a separate step.
  */
-export function castBySchema(schema: JsonSchema | undefined, value: unknown, root: JsonSchema | undefined = schema): unknown {
+export function castBySchema(
+  schema: JsonSchema | undefined,
+  value: unknown,
+  root: JsonSchema | undefined = schema,
+): unknown {
   if (!schema || value === null || value === undefined) return value;
   if (typeof schema.$ref === 'string' && root) return castBySchema(resolveRef(root, schema.$ref), value, root);
   for (const keyword of ['anyOf', 'oneOf'] as const) {
@@ -206,15 +236,25 @@ export function castBySchema(schema: JsonSchema | undefined, value: unknown, roo
     const cast =
       Array.isArray(prefix) || (items && typeof items === 'object')
         ? value.map((item, i) =>
-            castBySchema(Array.isArray(prefix) && i < prefix.length ? (prefix[i] as JsonSchema) : Array.isArray(items) ? undefined : (items as JsonSchema), item, root),
+            castBySchema(
+              Array.isArray(prefix) && i < prefix.length
+                ? (prefix[i] as JsonSchema)
+                : Array.isArray(items)
+                  ? undefined
+                  : (items as JsonSchema),
+              item,
+              root,
+            ),
           )
         : value;
     return schema[WIRE_KEYWORD] === 'set' ? new Set(cast) : cast;
   }
-  if (typeof value === 'number' && schema[WIRE_KEYWORD] === 'bigint' && Number.isSafeInteger(value)) return BigInt(value);
+  if (typeof value === 'number' && schema[WIRE_KEYWORD] === 'bigint' && Number.isSafeInteger(value))
+    return BigInt(value);
   if (typeof value === 'object') {
     const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
-    const extra = typeof schema.additionalProperties === 'object' ? (schema.additionalProperties as JsonSchema) : undefined;
+    const extra =
+      typeof schema.additionalProperties === 'object' ? (schema.additionalProperties as JsonSchema) : undefined;
     if (!extra && Object.keys(properties).length === 0) return value;
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value as Record<string, unknown>)) {

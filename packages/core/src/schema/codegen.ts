@@ -35,7 +35,8 @@ function prepare(schema: JsonSchema, top = true): JsonSchema {
   const copy: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(schema)) {
     if (top && (key === 'title' || key === '$schema')) continue;
-    if (Array.isArray(value)) copy[key] = value.map((v) => (typeof v === 'object' && v !== null ? prepare(v as JsonSchema, false) : v));
+    if (Array.isArray(value))
+      copy[key] = value.map((v) => (typeof v === 'object' && v !== null ? prepare(v as JsonSchema, false) : v));
     else if (typeof value === 'object' && value !== null) {
       copy[key] =
         key === 'properties' || key === 'definitions' || key === '$defs' || key === 'patternProperties'
@@ -116,7 +117,10 @@ export async function generateTypes(schemas: Record<string, ApiSchema>, options:
     types = types
       // Drop the placeholder root interface (our Client replaces it) and the generator's bookkeeping comments.
       .replace(/export interface Client \{\s*\}\s*/, '')
-      .replace(/\/\*\*\n \* This interface was referenced by `Client`'s JSON-Schema\n \* via the `definition` "[^"]*".\n \*\/\n/g, '');
+      .replace(
+        /\/\*\*\n \* This interface was referenced by `Client`'s JSON-Schema\n \* via the `definition` "[^"]*".\n \*\/\n/g,
+        '',
+      );
     blocks.push(
       `/** API ${apiName} */\nexport namespace ${namespace} {\n${indent(types)}\n\n  export interface Client {\n${indent(members.join('\n'), '    ')}\n  }\n}`,
     );

@@ -4,12 +4,19 @@
  */
 import { Api, Event, Type, Wire, create, procedure, type EventClient, type CallOptions } from '..';
 
-const Order = Type.Object({ id: Type.Integer(), placed: Wire.Date(), total: Wire.BigInt(), note: Type.Optional(Type.String()) });
+const Order = Type.Object({
+  id: Type.Integer(),
+  placed: Wire.Date(),
+  total: Wire.BigInt(),
+  note: Type.Optional(Type.String()),
+});
 
 class ShopApi extends Api {
   static override meta = { name: 'shop' };
 
-  orderPlaced = new Event({ parameters: Type.Object({ id: Type.Integer(), at: Wire.Date(), coupon: Type.Optional(Type.String()) }) });
+  orderPlaced = new Event({
+    parameters: Type.Object({ id: Type.Integer(), at: Wire.Date(), coupon: Type.Optional(Type.String()) }),
+  });
 
   getOrder = procedure({ parameters: Type.Object({ id: Type.Integer() }), response: Order }, async ({ id }) => ({
     id,
@@ -18,7 +25,9 @@ class ShopApi extends Api {
   }));
 
   // @ts-expect-error the implementation must return what the response declares
-  badOrder = procedure({ parameters: Type.Object({ id: Type.Integer() }), response: Order }, async ({ id }) => ({ id }));
+  badOrder = procedure({ parameters: Type.Object({ id: Type.Integer() }), response: Order }, async ({ id }) => ({
+    id,
+  }));
 
   // @ts-expect-error the implementation's parameters come from the schema: 'name' is not declared
   badParams = procedure({ parameters: Type.Object({ id: Type.Integer() }) }, ({ name }: { name: string }) => name);

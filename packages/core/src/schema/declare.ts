@@ -31,7 +31,12 @@ export const Wire = {
     Type.Unsafe<Set<Static<T>>>({ ...options, type: 'array', uniqueItems: true, items, [WIRE_KEYWORD]: 'set' }),
   /** A Map with string keys; on the wire an object. */
   Map: <T extends TSchema>(values: T, options: { description?: string } = {}): TUnsafe<Map<string, Static<T>>> =>
-    Type.Unsafe<Map<string, Static<T>>>({ ...options, type: 'object', additionalProperties: values, [WIRE_KEYWORD]: 'map' }),
+    Type.Unsafe<Map<string, Static<T>>>({
+      ...options,
+      type: 'object',
+      additionalProperties: values,
+      [WIRE_KEYWORD]: 'map',
+    }),
 } as const;
 
 export interface ProcedureSpec<P extends TObject, R extends TSchema> {
@@ -64,7 +69,9 @@ export function procedure<P extends TObject, R extends TSchema = TSchema>(
 /** The schemas of a typed procedure, or undefined for anything else. */
 export function procedureSchemas(value: unknown): { parameters: TObject; response: TSchema | undefined } | undefined {
   if (typeof value !== 'function') return undefined;
-  return (value as unknown as Record<symbol, { parameters: TObject; response: TSchema | undefined } | undefined>)[PROCEDURE_BRAND];
+  return (value as unknown as Record<symbol, { parameters: TObject; response: TSchema | undefined } | undefined>)[
+    PROCEDURE_BRAND
+  ];
 }
 
 /** True for a TypeBox (or plain JSON Schema) object schema. */

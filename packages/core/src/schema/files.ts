@@ -16,10 +16,15 @@ function parse(file: string): Record<string, ApiSchema> {
   } catch (error) {
     throw new SchemaFileError(`Cannot read schema file '${file}': ${(error as Error).message}`, { cause: error });
   }
-  if (!isPlainObject(data)) throw new SchemaFileError(`Schema file '${file}' must hold an object {"<api name>": {"rpcs": ..., "events": ...}}.`);
+  if (!isPlainObject(data))
+    throw new SchemaFileError(
+      `Schema file '${file}' must hold an object {"<api name>": {"rpcs": ..., "events": ...}}.`,
+    );
   for (const [name, schema] of Object.entries(data)) {
     if (!isPlainObject(schema) || !isPlainObject(schema.rpcs) || !isPlainObject(schema.events)) {
-      throw new SchemaFileError(`Schema file '${file}': the entry for '${name}' must be {"rpcs": {...}, "events": {...}}.`);
+      throw new SchemaFileError(
+        `Schema file '${file}': the entry for '${name}' must be {"rpcs": {...}, "events": {...}}.`,
+      );
     }
   }
   return data as Record<string, ApiSchema>;
@@ -29,7 +34,9 @@ function parse(file: string): Record<string, ApiSchema> {
 export function readSchemas(source: string): Record<string, ApiSchema> {
   if (!existsSync(source)) throw new SchemaFileError(`Schema file or directory '${source}' does not exist.`);
   if (statSync(source).isDirectory()) {
-    const files = readdirSync(source).filter((f) => f.endsWith('.json')).sort();
+    const files = readdirSync(source)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
     return Object.assign({}, ...files.map((f) => parse(path.join(source, f)))) as Record<string, ApiSchema>;
   }
   return parse(source);
@@ -44,7 +51,11 @@ export function schemaFileName(apiName: string): string {
  * Write schemas: to one file, or (when `destination` is an existing directory or
  * ends with a slash) one file per API. Returns the files written.
  */
-export function writeSchemas(schemas: Record<string, ApiSchema>, destination: string, humanReadable: boolean): string[] {
+export function writeSchemas(
+  schemas: Record<string, ApiSchema>,
+  destination: string,
+  humanReadable: boolean,
+): string[] {
   const text = (value: unknown): string => `${JSON.stringify(value, null, humanReadable ? 2 : undefined)}\n`;
   const asDirectory = destination.endsWith('/') || (existsSync(destination) && statSync(destination).isDirectory());
   if (!asDirectory) {

@@ -30,7 +30,11 @@ function eventParameters(apiName: string, eventName: string, event: EventDefinit
   };
 }
 
-function rpcSchema(apiName: string, name: string, procedure: ApiDefinition['procedures'] extends ReadonlyMap<string, infer P> ? P : never): RpcSchema {
+function rpcSchema(
+  apiName: string,
+  name: string,
+  procedure: ApiDefinition['procedures'] extends ReadonlyMap<string, infer P> ? P : never,
+): RpcSchema {
   const parametersTitle = `RPC ${apiName}.${name}() parameters`;
   const responseTitle = `RPC ${apiName}.${name}() response`;
   const parameters: JsonSchema = procedure.parameters
@@ -46,7 +50,11 @@ function rpcSchema(apiName: string, name: string, procedure: ApiDefinition['proc
 /** The schema of one API, as stored on the bus and written by dumpschema. */
 export function apiSchema(api: ApiDefinition): ApiSchema {
   return {
-    rpcs: Object.fromEntries([...api.procedures].map(([name, procedure]) => [name, rpcSchema(api.name, name, procedure)])),
-    events: Object.fromEntries([...api.events].map(([name, event]) => [name, { parameters: eventParameters(api.name, name, event) }])),
+    rpcs: Object.fromEntries(
+      [...api.procedures].map(([name, procedure]) => [name, rpcSchema(api.name, name, procedure)]),
+    ),
+    events: Object.fromEntries(
+      [...api.events].map(([name, event]) => [name, { parameters: eventParameters(api.name, name, event) }]),
+    ),
   };
 }

@@ -43,7 +43,12 @@ export class ValidationPolicy {
    */
   async callSchema(apiName: string, procedureName: string): Promise<RpcSchema | undefined> {
     const apiConfig = this.config.api(apiName);
-    if (!apiConfig.validate.outgoing && !apiConfig.validate.incoming && !apiConfig.castValues && !apiConfig.strictValidation) {
+    if (
+      !apiConfig.validate.outgoing &&
+      !apiConfig.validate.incoming &&
+      !apiConfig.castValues &&
+      !apiConfig.strictValidation
+    ) {
       return undefined;
     }
     const schema = await this.schemaOf(apiName, apiConfig);
@@ -58,7 +63,12 @@ export class ValidationPolicy {
   }
 
   /** Parameters about to be sent (validate.outgoing). */
-  outgoingCall(apiName: string, procedureName: string, schema: RpcSchema | undefined, kwargs: Record<string, unknown>): void {
+  outgoingCall(
+    apiName: string,
+    procedureName: string,
+    schema: RpcSchema | undefined,
+    kwargs: Record<string, unknown>,
+  ): void {
     if (schema && this.config.api(apiName).validate.outgoing) {
       this.check(schema.parameters, kwargs, `parameters for ${apiName}.${procedureName}()`);
     }
@@ -68,7 +78,8 @@ export class ValidationPolicy {
   incomingResult(apiName: string, procedureName: string, schema: RpcSchema | undefined, value: unknown): unknown {
     if (!schema) return value;
     const apiConfig = this.config.api(apiName);
-    if (apiConfig.validate.incoming) this.checkResult(schema.response, value, `result from ${apiName}.${procedureName}()`);
+    if (apiConfig.validate.incoming)
+      this.checkResult(schema.response, value, `result from ${apiName}.${procedureName}()`);
     return apiConfig.castValues ? castBySchema(schema.response, value) : value;
   }
 
@@ -80,7 +91,8 @@ export class ValidationPolicy {
     const schema = this.schemas.get(message.apiName)?.rpcs[message.procedureName];
     const params = isPlainObject(message.kwargs) ? message.kwargs : {};
     if (!schema) return params;
-    if (apiConfig.validate.incoming) this.check(schema.parameters, params, `parameters for ${message.apiName}.${message.procedureName}()`);
+    if (apiConfig.validate.incoming)
+      this.check(schema.parameters, params, `parameters for ${message.apiName}.${message.procedureName}()`);
     return apiConfig.castValues ? (castBySchema(schema.parameters, params) as Record<string, unknown>) : params;
   }
 
@@ -123,19 +135,30 @@ export class ValidationPolicy {
     }
     const eventSchema = schema?.events[message.eventName];
     if (schema && !eventSchema && apiConfig.strictValidation) {
-      throw new MessageRejectedError(`API '${message.apiName}' has no event '${message.eventName}' in its schema (strict_validation)`);
+      throw new MessageRejectedError(
+        `API '${message.apiName}' has no event '${message.eventName}' in its schema (strict_validation)`,
+      );
     }
     if (!eventSchema) return message;
     if (apiConfig.validate.incoming) {
       try {
-        this.check(eventSchema.parameters, message.kwargs, `parameters for event ${message.apiName}.${message.eventName}`);
+        this.check(
+          eventSchema.parameters,
+          message.kwargs,
+          `parameters for event ${message.apiName}.${message.eventName}`,
+        );
       } catch (error) {
         if (!(error instanceof ValidationError)) throw error;
-        this.logger.error(`Event ${message.id} set aside: ${error.message}`, { id: message.id, nativeId: message.nativeId });
+        this.logger.error(`Event ${message.id} set aside: ${error.message}`, {
+          id: message.id,
+          nativeId: message.nativeId,
+        });
         throw new MessageRejectedError(error.message, { cause: error });
       }
     }
-    return apiConfig.castValues ? { ...message, kwargs: castBySchema(eventSchema.parameters, message.kwargs) as Record<string, unknown> } : message;
+    return apiConfig.castValues
+      ? { ...message, kwargs: castBySchema(eventSchema.parameters, message.kwargs) as Record<string, unknown> }
+      : message;
   }
 
   // ---- Shared ----------------------------------------------------------------------------
@@ -176,7 +199,10 @@ export class ValidationPolicy {
     try {
       schema = await this.schemas.ensure(apiName);
     } catch (error) {
-      this.logger.warn('Loading schemas from the bus failed; going on without a schema', { api: apiName, error: errorText(error) });
+      this.logger.warn('Loading schemas from the bus failed; going on without a schema', {
+        api: apiName,
+        error: errorText(error),
+      });
     }
     if (!schema && apiConfig.strictValidation) {
       throw new UnknownApiError(

@@ -42,7 +42,9 @@ describe('SchemaRegistry refresh', () => {
     await waitFor(() => loads.length > 0, { message: 'a refresh to load schemas' });
     registry.stopRefreshing();
     loads[0]!.reject(new BusClosedError('The schema transport was closed.'));
-    await waitFor(() => logger.records.some((r) => r.message.includes('bus is closing')), { message: 'the debug line' });
+    await waitFor(() => logger.records.some((r) => r.message.includes('bus is closing')), {
+      message: 'the debug line',
+    });
     expect(logger.records.filter((r) => r.level === 'warn')).toEqual([]);
   });
 });

@@ -52,7 +52,9 @@ export class SchemaRegistry {
 
   /** The schema known now for an API: own, then built in, then files, then the bus. */
   get(apiName: string): ApiSchema | undefined {
-    return this.own.get(apiName) ?? this.builtIn.get(apiName) ?? this.fromFiles.get(apiName) ?? this.remote.get(apiName);
+    return (
+      this.own.get(apiName) ?? this.builtIn.get(apiName) ?? this.fromFiles.get(apiName) ?? this.remote.get(apiName)
+    );
   }
 
   /** The schema for an API, loading the bus's schemas first if it is unknown and they are stale. */

@@ -1,12 +1,4 @@
-import {
-  Api,
-  EncodingError,
-  Event,
-  Type,
-  ValidationError,
-  Wire,
-  procedure,
-} from '..';
+import { Api, EncodingError, Event, Type, ValidationError, Wire, procedure } from '..';
 import { describeApi } from '../api/api';
 import { apiSchema, assertValid, castBySchema, toWire, validatorFor } from '.';
 
@@ -27,7 +19,11 @@ class OrdersApi extends Api {
   get = procedure(
     {
       parameters: Type.Object({ id: Type.Integer(), expand: Type.Optional(Type.Array(Type.String())) }),
-      response: Type.Object({ id: Type.Integer(), total: Wire.BigInt(), lines: Type.Array(Type.Object({ sku: Type.String() })) }),
+      response: Type.Object({
+        id: Type.Integer(),
+        total: Wire.BigInt(),
+        lines: Type.Array(Type.Object({ sku: Type.String() })),
+      }),
     },
     async ({ id }) => ({ id, total: 10n, lines: [] }),
   );
@@ -40,7 +36,7 @@ class OrdersApi extends Api {
 describe('schema generation', () => {
   const schema = apiSchema(describeApi(new OrdersApi()));
 
-  it("writes an untyped event as Python Lightbus does: names, all required, closed", () => {
+  it('writes an untyped event as Python Lightbus does: names, all required, closed', () => {
     expect(schema.events.placed!.parameters).toEqual({
       $schema: 'http://json-schema.org/draft-07/schema#',
       type: 'object',
@@ -60,7 +56,12 @@ describe('schema generation', () => {
       properties: {
         id: { type: 'integer', minimum: 1 },
         at: { type: 'string', format: 'date-time' },
-        carrier: { anyOf: [{ const: 'ups', type: 'string' }, { const: 'dhl', type: 'string' }] },
+        carrier: {
+          anyOf: [
+            { const: 'ups', type: 'string' },
+            { const: 'dhl', type: 'string' },
+          ],
+        },
         note: { anyOf: [{ type: 'string' }, { type: 'null' }] },
         priority: { type: 'integer', default: 3 },
       },
@@ -85,7 +86,10 @@ describe('schema generation', () => {
         properties: {
           id: { type: 'integer' },
           total: { type: 'string', pattern: '^-?[0-9]+$', 'x-lightbus': 'bigint' },
-          lines: { type: 'array', items: { type: 'object', properties: { sku: { type: 'string' } }, required: ['sku'] } },
+          lines: {
+            type: 'array',
+            items: { type: 'object', properties: { sku: { type: 'string' } }, required: ['sku'] },
+          },
         },
         required: ['id', 'total', 'lines'],
       },
@@ -94,14 +98,27 @@ describe('schema generation', () => {
 
   it('writes a plain method as what is known: an object of parameters, any response', () => {
     expect(schema.rpcs.legacy).toEqual({
-      parameters: { $schema: 'http://json-schema.org/draft-07/schema#', type: 'object', additionalProperties: true, title: 'RPC shop.orders.legacy() parameters' },
+      parameters: {
+        $schema: 'http://json-schema.org/draft-07/schema#',
+        type: 'object',
+        additionalProperties: true,
+        title: 'RPC shop.orders.legacy() parameters',
+      },
       response: { $schema: 'http://json-schema.org/draft-07/schema#', title: 'RPC shop.orders.legacy() response' },
     });
   });
 
   it('writes every wire type', () => {
     const wire = JSON.parse(
-      JSON.stringify(Type.Object({ d: Wire.Date(), b: Wire.Bytes(), n: Wire.BigInt(), s: Wire.Set(Type.Integer()), m: Wire.Map(Type.Boolean()) })),
+      JSON.stringify(
+        Type.Object({
+          d: Wire.Date(),
+          b: Wire.Bytes(),
+          n: Wire.BigInt(),
+          s: Wire.Set(Type.Integer()),
+          m: Wire.Map(Type.Boolean()),
+        }),
+      ),
     ) as { properties: Record<string, unknown> };
     expect(wire.properties).toEqual({
       d: { type: 'string', format: 'date-time' },
@@ -116,7 +133,10 @@ describe('schema generation', () => {
     class Counter extends Api {
       static override meta = { name: 'counter' };
       #n = 1;
-      next = procedure({ parameters: Type.Object({ by: Type.Integer() }), response: Type.Integer() }, ({ by }) => (this.#n += by));
+      next = procedure(
+        { parameters: Type.Object({ by: Type.Integer() }), response: Type.Integer() },
+        ({ by }) => (this.#n += by),
+      );
     }
     const api = describeApi(new Counter());
     expect(await api.procedures.get('next')!.invoke({ by: 2 })).toBe(3);
@@ -171,7 +191,9 @@ describe('toWire', () => {
     expect(toWire({ a: shared, b: shared }, 'x')).toEqual({ a: { x: 1 }, b: { x: 1 } });
     const cyclic: Record<string, unknown> = { a: 1 };
     cyclic.self = cyclic;
-    expect(() => toWire(cyclic, 'the result of a.b()')).toThrow(/Cannot send the result of a\.b\(\): 'self' refers back to itself/);
+    expect(() => toWire(cyclic, 'the result of a.b()')).toThrow(
+      /Cannot send the result of a\.b\(\): 'self' refers back to itself/,
+    );
   });
 });
 
@@ -217,7 +239,9 @@ describe('castBySchema', () => {
       properties: { order: { $ref: '#/definitions/Order' } },
       definitions: { Order: { type: 'object', properties: { placed: { type: 'string', format: 'date-time' } } } },
     };
-    const cast = castBySchema(schema, { order: { placed: '2026-05-01T12:00:00+00:00' } }) as { order: { placed: Date } };
+    const cast = castBySchema(schema, { order: { placed: '2026-05-01T12:00:00+00:00' } }) as {
+      order: { placed: Date };
+    };
     expect(cast.order.placed).toEqual(new Date('2026-05-01T12:00:00Z'));
   });
 
@@ -234,20 +258,24 @@ describe('validation', () => {
     expect(() => assertValid(schema.rpcs.get!.parameters, { id: '1' }, 'parameters for shop.orders.get()')).toThrow(
       `Invalid parameters for shop.orders.get(): 'id' must be integer (got "1").`,
     );
-    expect(() => assertValid(schema.rpcs.get!.parameters, { id: 1, expand: ['a', 2] }, 'parameters for shop.orders.get()')).toThrow(
-      `'expand[1]' must be string (got 2)`,
+    expect(() =>
+      assertValid(schema.rpcs.get!.parameters, { id: 1, expand: ['a', 2] }, 'parameters for shop.orders.get()'),
+    ).toThrow(`'expand[1]' must be string (got 2)`);
+    expect(() => assertValid(schema.rpcs.get!.parameters, {}, 'parameters for shop.orders.get()')).toThrow(
+      `'id' is required but missing`,
     );
-    expect(() => assertValid(schema.rpcs.get!.parameters, {}, 'parameters for shop.orders.get()')).toThrow(`'id' is required but missing`);
-    expect(() => assertValid(schema.rpcs.get!.parameters, { id: 1, sort: 'x' }, 'x')).toThrow(`'sort' is not a declared parameter`);
+    expect(() => assertValid(schema.rpcs.get!.parameters, { id: 1, sort: 'x' }, 'x')).toThrow(
+      `'sort' is not a declared parameter`,
+    );
   });
 
   it('checks formats and constraints of events', () => {
     const shipped = schema.events.shipped!.parameters;
     const valid = { id: 1, at: '2026-01-01T00:00:00Z', carrier: 'ups' };
     expect(() => assertValid(shipped, valid, 'event')).not.toThrow();
-    expect(() => assertValid(shipped, { ...valid, at: 'yesterday' }, 'parameters for event shop.orders.shipped')).toThrow(
-      /Invalid parameters for event shop\.orders\.shipped: 'at' must match format "date-time"/,
-    );
+    expect(() =>
+      assertValid(shipped, { ...valid, at: 'yesterday' }, 'parameters for event shop.orders.shipped'),
+    ).toThrow(/Invalid parameters for event shop\.orders\.shipped: 'at' must match format "date-time"/);
     expect(() => assertValid(shipped, { ...valid, id: 0 }, 'e')).toThrow(/'id' must be >= 1 \(got 0\)/);
     expect(() => assertValid(shipped, { ...valid, carrier: 'fedex' }, 'e')).toThrow(ValidationError);
   });

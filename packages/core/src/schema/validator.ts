@@ -64,7 +64,8 @@ function where(error: ErrorObject): string {
     .slice(1)
     .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (error.keyword === 'required') parts.push((error.params as { missingProperty: string }).missingProperty);
-  if (error.keyword === 'additionalProperties') parts.push((error.params as { additionalProperty: string }).additionalProperty);
+  if (error.keyword === 'additionalProperties')
+    parts.push((error.params as { additionalProperty: string }).additionalProperty);
   return parts.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 

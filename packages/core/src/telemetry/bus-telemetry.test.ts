@@ -49,7 +49,12 @@ describe('a bus with an OpenTelemetry SDK', () => {
     const spans = sdk.finished();
     const names = spans.map((s) => `${s.name}:${SpanKind[s.kind]}`);
     expect(names).toEqual(
-      expect.arrayContaining(['otel.shop/place:CLIENT', 'otel.shop/place:SERVER', 'publish otel.shop.placed:PRODUCER', 'process otel.shop.placed:CONSUMER']),
+      expect.arrayContaining([
+        'otel.shop/place:CLIENT',
+        'otel.shop/place:SERVER',
+        'publish otel.shop.placed:PRODUCER',
+        'process otel.shop.placed:CONSUMER',
+      ]),
     );
     expect(new Set(spans.map((s) => s.spanContext().traceId)).size).toBe(1);
     const consumer = spans.find((s) => s.kind === SpanKind.CONSUMER)!;
@@ -59,9 +64,13 @@ describe('a bus with an OpenTelemetry SDK', () => {
       'lightbus.listener': 'ship',
     });
     const calls = await sdk.metric('rpc.client.call.duration');
-    expect(calls.map((p) => [p.attributes['rpc.method'], p.attributes['lightbus.outcome'], (p.value as { count: number }).count])).toEqual([
-      ['place', 'ok', 1],
-    ]);
+    expect(
+      calls.map((p) => [
+        p.attributes['rpc.method'],
+        p.attributes['lightbus.outcome'],
+        (p.value as { count: number }).count,
+      ]),
+    ).toEqual([['place', 'ok', 1]]);
     const sent = await sdk.metric('messaging.client.sent.messages');
     expect(sent.map((p) => [p.attributes['messaging.destination.name'], p.value])).toEqual([['otel.shop.placed', 1]]);
   });

@@ -67,7 +67,12 @@ export class Telemetry {
     failure: (outcome: T) => unknown = () => undefined,
   ): Promise<T> {
     const attributes = { ...rpcAttributes(to), 'messaging.message.id': message.id };
-    const span = startSpan(`${to.apiName}/${to.member}`, SpanKind.SERVER, attributes, extractTrace(message.traceContext));
+    const span = startSpan(
+      `${to.apiName}/${to.member}`,
+      SpanKind.SERVER,
+      attributes,
+      extractTrace(message.traceContext),
+    );
     const ctx = trace.setSpan(context.active(), span);
     const done = this.metrics.begin('execution', to.apiName);
     const started = performance.now();
@@ -87,7 +92,11 @@ export class Telemetry {
   }
 
   /** An event fired by this process: `send` gets the carrier to put on the event. */
-  async fire<T>(to: Destination, messageId: string, send: (traceContext: TraceCarrier | undefined) => Promise<T>): Promise<T> {
+  async fire<T>(
+    to: Destination,
+    messageId: string,
+    send: (traceContext: TraceCarrier | undefined) => Promise<T>,
+  ): Promise<T> {
     const attributes = { ...eventAttributes(to, 'publish'), 'messaging.message.id': messageId };
     const span = startSpan(`publish ${to.apiName}.${to.member}`, SpanKind.PRODUCER, attributes);
     const done = this.metrics.begin('fire', to.apiName);
@@ -112,7 +121,12 @@ export class Telemetry {
       'messaging.message.id': message.id,
       ...(on.group !== undefined ? { 'messaging.consumer.group.name': on.group } : {}),
     };
-    const span = startSpan(`process ${on.apiName}.${on.member}`, SpanKind.CONSUMER, attributes, extractTrace(message.traceContext));
+    const span = startSpan(
+      `process ${on.apiName}.${on.member}`,
+      SpanKind.CONSUMER,
+      attributes,
+      extractTrace(message.traceContext),
+    );
     const ctx: Context = trace.setSpan(context.active(), span);
     const done = this.metrics.begin('handler', on.apiName);
     const started = performance.now();
@@ -148,10 +162,16 @@ export class Telemetry {
 
   /** A listener's event set aside (undecodable, rejected, or past delivery_limit). */
   deadLettered(apiName: string, eventName: string, listenerName: string): void {
-    this.metrics.deadLettered.add(1, { 'lightbus.api': apiName, 'lightbus.event': eventName, 'lightbus.listener': listenerName });
+    this.metrics.deadLettered.add(1, {
+      'lightbus.api': apiName,
+      'lightbus.event': eventName,
+      'lightbus.listener': listenerName,
+    });
   }
 }
 
 function outcomeAttributes(error: unknown): Record<string, string> {
-  return error === undefined ? { 'lightbus.outcome': 'ok' } : { 'lightbus.outcome': outcomeOf(error), 'error.type': errorType(error) };
+  return error === undefined
+    ? { 'lightbus.outcome': 'ok' }
+    : { 'lightbus.outcome': outcomeOf(error), 'error.type': errorType(error) };
 }

@@ -14,7 +14,15 @@
  * | `messaging.consumer.lag` | gauge | {message} | messaging.system, messaging.destination.name, messaging.consumer.group.name, lightbus.listener |
  * | `messaging.consumer.pending` | gauge | {message} | as lag |
  */
-import { metrics, type Attributes, type Counter, type Histogram, type Meter, type ObservableGauge, type UpDownCounter } from '@opentelemetry/api';
+import {
+  metrics,
+  type Attributes,
+  type Counter,
+  type Histogram,
+  type Meter,
+  type ObservableGauge,
+  type UpDownCounter,
+} from '@opentelemetry/api';
 
 const METER = '@lightbus/core';
 /** Bucket bounds in seconds, for message latencies (0.5 ms to 10 s). */
@@ -38,12 +46,18 @@ export class BusMetrics {
     const meter = metrics.getMeter(METER);
     this.meter = meter;
     const seconds = { unit: 's', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } };
-    this.callDuration = meter.createHistogram('rpc.client.call.duration', { description: 'Calls made, by outcome, and how long they took', ...seconds });
+    this.callDuration = meter.createHistogram('rpc.client.call.duration', {
+      description: 'Calls made, by outcome, and how long they took',
+      ...seconds,
+    });
     this.executionDuration = meter.createHistogram('rpc.server.call.duration', {
       description: 'Calls executed by this worker, by outcome, and how long they took',
       ...seconds,
     });
-    this.eventsSent = meter.createCounter('messaging.client.sent.messages', { description: 'Events fired', unit: '{message}' });
+    this.eventsSent = meter.createCounter('messaging.client.sent.messages', {
+      description: 'Events fired',
+      unit: '{message}',
+    });
     this.handlerDuration = meter.createHistogram('messaging.process.duration', {
       description: 'Events handled by listeners, by outcome, and how long the handler took',
       ...seconds,
@@ -52,13 +66,17 @@ export class BusMetrics {
       description: 'Events a listener set aside (dead letter) because its handler rejected them',
       unit: '{message}',
     });
-    this.inFlight = meter.createUpDownCounter('lightbus.in_flight', { description: 'Calls, executions, fires and handlers in progress', unit: '{operation}' });
+    this.inFlight = meter.createUpDownCounter('lightbus.in_flight', {
+      description: 'Calls, executions, fires and handlers in progress',
+      unit: '{operation}',
+    });
     this.consumerLag = meter.createObservableGauge('messaging.consumer.lag', {
       description: "Events not yet delivered to a listener's consumer group, where the transport can tell",
       unit: '{message}',
     });
     this.consumerPending = meter.createObservableGauge('messaging.consumer.pending', {
-      description: "Events delivered to a listener's consumer group and not yet acknowledged, where the transport can tell",
+      description:
+        "Events delivered to a listener's consumer group and not yet acknowledged, where the transport can tell",
       unit: '{message}',
     });
   }

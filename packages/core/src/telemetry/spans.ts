@@ -43,7 +43,12 @@ export function eventAttributes(to: Destination, operation: 'publish' | 'process
   };
 }
 
-export function startSpan(name: string, kind: SpanKind, attributes: Attributes, parent: Context = context.active()): Span {
+export function startSpan(
+  name: string,
+  kind: SpanKind,
+  attributes: Attributes,
+  parent: Context = context.active(),
+): Span {
   return trace.getTracer(TRACER).startSpan(name, { kind, attributes }, parent);
 }
 

@@ -35,13 +35,23 @@ describe('with an SDK', () => {
       // The worker side, as if in another process: only the carrier crosses.
       await context.with(context.active().deleteValue(Symbol.for('none')), () =>
         telemetry.execute(to, { id: 'm1', traceContext: callContext }, async () => {
-          await telemetry.fire({ apiName: 'support.case', member: 'caseCreated', transport: 'kafka' }, 'e1', async (eventContext) => {
-            await telemetry.handle(
-              { apiName: 'support.case', member: 'caseCreated', transport: 'kafka', listenerName: 'notify', group: 'svc-notify' },
-              { id: 'e1', traceContext: eventContext },
-              async () => undefined,
-            );
-          });
+          await telemetry.fire(
+            { apiName: 'support.case', member: 'caseCreated', transport: 'kafka' },
+            'e1',
+            async (eventContext) => {
+              await telemetry.handle(
+                {
+                  apiName: 'support.case',
+                  member: 'caseCreated',
+                  transport: 'kafka',
+                  listenerName: 'notify',
+                  group: 'svc-notify',
+                },
+                { id: 'e1', traceContext: eventContext },
+                async () => undefined,
+              );
+            },
+          );
         }),
       );
     });
@@ -63,7 +73,12 @@ describe('with an SDK', () => {
     expect(server.parentSpanContext?.spanId).toBe(client.spanContext().spanId);
     expect(producer.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
     expect(consumer.parentSpanContext?.spanId).toBe(producer.spanContext().spanId);
-    expect(client.attributes).toMatchObject({ 'rpc.system': 'lightbus', 'rpc.service': 'support.case', 'rpc.method': 'get', 'messaging.system': 'redis' });
+    expect(client.attributes).toMatchObject({
+      'rpc.system': 'lightbus',
+      'rpc.service': 'support.case',
+      'rpc.method': 'get',
+      'messaging.system': 'redis',
+    });
     expect(consumer.attributes).toMatchObject({
       'messaging.system': 'kafka',
       'messaging.operation': 'process',
@@ -79,7 +94,9 @@ describe('with an SDK', () => {
     const telemetry = new Telemetry();
     const remote = new RemoteError('support.case', 'get', 'card declined', 'PaymentDeclined', 'Traceback ...');
     await expect(telemetry.call(to, () => Promise.reject(remote))).rejects.toBe(remote);
-    await expect(telemetry.call(to, () => Promise.reject(new RpcTimeoutError('support.case', 'get', 5, '')))).rejects.toThrow();
+    await expect(
+      telemetry.call(to, () => Promise.reject(new RpcTimeoutError('support.case', 'get', 5, ''))),
+    ).rejects.toThrow();
     await telemetry.call(to, async () => 1);
     const [declined, timedOut] = sdk.finished();
     expect(declined?.status.code).toBe(SpanStatusCode.ERROR);
@@ -87,7 +104,9 @@ describe('with an SDK', () => {
     expect(timedOut?.attributes['error.type']).toBe('LIGHTBUS_RPC_TIMEOUT');
     const points = await sdk.metric('rpc.client.call.duration');
     const count = (outcome: string) =>
-      points.filter((p) => p.attributes['lightbus.outcome'] === outcome).reduce((n, p) => n + (p.value as { count: number }).count, 0);
+      points
+        .filter((p) => p.attributes['lightbus.outcome'] === outcome)
+        .reduce((n, p) => n + (p.value as { count: number }).count, 0);
     expect([count('ok'), count('error'), count('timeout')]).toEqual([1, 1, 1]);
   });
 
@@ -98,10 +117,12 @@ describe('with an SDK', () => {
     await expect(telemetry.handle(on, { id: '2' }, () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     telemetry.deadLettered('a', 'e', 'l');
     const handled = await sdk.metric('messaging.process.duration');
-    expect(handled.map((p) => [p.attributes['lightbus.outcome'], (p.value as { count: number }).count]).sort()).toEqual([
-      ['error', 1],
-      ['ok', 1],
-    ]);
+    expect(handled.map((p) => [p.attributes['lightbus.outcome'], (p.value as { count: number }).count]).sort()).toEqual(
+      [
+        ['error', 1],
+        ['ok', 1],
+      ],
+    );
     expect((await sdk.metric('lightbus.in_flight')).map((p) => p.value)).toEqual([0]);
     expect((await sdk.metric('lightbus.events.dead_lettered')).map((p) => p.value)).toEqual([1]);
     expect(trace.getActiveSpan()).toBeUndefined();

@@ -40,7 +40,8 @@ export class ConsumerSet {
     } catch (error) {
       this.live.delete(consumer);
       await consumer.stop().catch(() => undefined);
-      if (this.closing || signal?.aborted) throw new BusClosedError('The bus closed while a consumer was starting. Create a new bus.', { cause: error });
+      if (this.closing || signal?.aborted)
+        throw new BusClosedError('The bus closed while a consumer was starting. Create a new bus.', { cause: error });
       throw error;
     } finally {
       signal?.removeEventListener('abort', abandon);

@@ -50,5 +50,15 @@ export type { LogFields, Logger } from '../log/types';
 export { redactUrl } from '../util/url';
 
 // Async helpers
-export { backoffDelay, deferred, delay, withTimeout, InFlight, Semaphore, errorText, isPlainObject, stableStringify } from '../util/async';
+export {
+  backoffDelay,
+  deferred,
+  delay,
+  withTimeout,
+  InFlight,
+  Semaphore,
+  errorText,
+  isPlainObject,
+  stableStringify,
+} from '../util/async';
 export type { BackoffOptions, Deferred } from '../util/async';

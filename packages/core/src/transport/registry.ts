@@ -87,7 +87,9 @@ export class TransportRegistry {
       const name = path.basename(dir);
       if (this.definitions.has(name)) continue;
       try {
-        const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { lightbus?: { transport?: boolean } };
+        const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+          lightbus?: { transport?: boolean };
+        };
         if (pkg.lightbus?.transport) this.resolve(name);
       } catch {
         // Not a transport package, or broken: dumpconfigschema lists what loads.
@@ -101,7 +103,9 @@ export class TransportRegistry {
     const names: string[] = [];
     for (const dir of this.lightbusPackageDirs()) {
       try {
-        const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { lightbus?: { transport?: boolean } };
+        const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+          lightbus?: { transport?: boolean };
+        };
         if (pkg.lightbus?.transport) names.push(path.basename(dir));
       } catch {
         // Not a package: skip.
@@ -136,7 +140,8 @@ export class TransportRegistry {
 
   private definitionFrom(loaded: unknown, request: string): AnyTransportDefinition {
     const exports = loaded as { transport?: unknown; default?: unknown };
-    const candidate = exports.transport ?? (exports.default as { transport?: unknown } | undefined)?.transport ?? exports.default;
+    const candidate =
+      exports.transport ?? (exports.default as { transport?: unknown } | undefined)?.transport ?? exports.default;
     if (!isDefinition(candidate)) {
       throw new TransportNotFoundError(
         `Package '${request}' does not export a Lightbus transport (expected: export const transport = defineTransport({...})).`,

@@ -10,7 +10,10 @@ function isNotFound(error: unknown, specifier: string): boolean {
   if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return false;
   // Only when the package itself is missing, not a module it imports in turn.
   const pkg = specifier.split('/')[0]!;
-  return typeof message === 'string' && (message.includes(`'${specifier}'`) || message.includes(`'${pkg}'`) || message.includes(`"${pkg}"`));
+  return (
+    typeof message === 'string' &&
+    (message.includes(`'${specifier}'`) || message.includes(`'${pkg}'`) || message.includes(`"${pkg}"`))
+  );
 }
 
 /**

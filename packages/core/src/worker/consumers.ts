@@ -17,7 +17,11 @@ export class ConsumerStarts {
    * longer wanted) meanwhile. Holds no user code, so close() waiting on it
    * cannot wait on close() in turn. Resolves with whether it was kept.
    */
-  open(create: () => Promise<Consumer>, keep: (consumer: Consumer) => void, stillWanted = (): boolean => true): Promise<boolean> {
+  open(
+    create: () => Promise<Consumer>,
+    keep: (consumer: Consumer) => void,
+    stillWanted = (): boolean => true,
+  ): Promise<boolean> {
     const { lifecycle, logger } = this.bus;
     return this.startups.track(
       (async () => {

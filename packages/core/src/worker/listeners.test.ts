@@ -1,6 +1,12 @@
 /** Listening: registration checks, consumer groups, replay, onError. */
 import { Collector, waitFor } from '@lightbus/testing';
-import { BusClosedError, DuplicateListenerError, TransportCapabilityError, UnknownEventError, WorkerFailedError } from '../errors';
+import {
+  BusClosedError,
+  DuplicateListenerError,
+  TransportCapabilityError,
+  UnknownEventError,
+  WorkerFailedError,
+} from '../errors';
 import type { EventMessage } from '../message';
 import { memoryBroker } from '../transport';
 import type { Params } from '../api/event';
@@ -14,7 +20,10 @@ describe('listening', () => {
   it('delivers parameters and the message to a listener', async () => {
     const { worker, client } = await pair();
     const got = new Collector<[Record<string, unknown>, EventMessage]>();
-    const listener = client.support.case.caseCreated.listen((params: Params, message: EventMessage) => got.push([params, message]), { listenerName: 'notify' });
+    const listener = client.support.case.caseCreated.listen(
+      (params: Params, message: EventMessage) => got.push([params, message]),
+      { listenerName: 'notify' },
+    );
     await client.start();
     await listener.ready;
     await worker.api(SupportCaseApi).caseCreated.fire({ id: 1, sender: 'Joe' });
@@ -27,7 +36,9 @@ describe('listening', () => {
     const { worker, client } = await pair();
     const got = new Collector<string>();
     const typed = client.api(SupportCaseApi);
-    client.client.listen([typed.caseCreated, 'support.case.caseClosed'], (_p, m) => got.push(m.eventName), { listenerName: 'both' });
+    client.client.listen([typed.caseCreated, 'support.case.caseClosed'], (_p, m) => got.push(m.eventName), {
+      listenerName: 'both',
+    });
     await client.start();
     await worker.support.case.caseCreated.fire({ id: 1, sender: 'a' });
     await worker.support.case.caseClosed.fire({ id: 1 });
@@ -66,12 +77,16 @@ describe('listening', () => {
   it('refuses a duplicate listener name, a missing name and a bad onError', async () => {
     const { client } = await pair();
     client.support.case.caseClosed.listen(() => undefined, { listenerName: 'x' });
-    expect(() => client.support.case.caseCreated.listen(() => undefined, { listenerName: 'x' })).toThrow(DuplicateListenerError);
+    expect(() => client.support.case.caseCreated.listen(() => undefined, { listenerName: 'x' })).toThrow(
+      DuplicateListenerError,
+    );
     expect(() => client.support.case.caseCreated.listen(() => undefined, {} as never)).toThrow(/listenerName/);
     expect(() =>
       client.support.case.caseCreated.listen(() => undefined, { listenerName: 'y', onError: 'ignore' as never }),
     ).toThrow(/onError must be 'shutdown' or 'acknowledge_and_log'/);
-    expect(() => client.support.case.caseCreated.listen(() => undefined, { listenerName: 'z', since: 12 as never })).toThrow(/since must be/);
+    expect(() =>
+      client.support.case.caseCreated.listen(() => undefined, { listenerName: 'z', since: 12 as never }),
+    ).toThrow(/since must be/);
   });
 
   it('refuses to listen to an unknown event of a registered API', async () => {
@@ -84,7 +99,10 @@ describe('listening', () => {
     await worker.support.case.caseClosed.fire({ id: 1 });
     await worker.support.case.caseClosed.fire({ id: 2 });
     const got = new Collector<unknown>();
-    client.support.case.caseClosed.listen((p: Params) => got.push(p.id), { listenerName: 'replay', since: 'beginning' });
+    client.support.case.caseClosed.listen((p: Params) => got.push(p.id), {
+      listenerName: 'replay',
+      since: 'beginning',
+    });
     await client.start();
     expect(await got.waitForCount(2)).toEqual([1, 2]);
   });
@@ -105,7 +123,9 @@ describe('listening', () => {
     await worker.support.case.caseClosed.fire({ id: 1 });
     await worker.support.case.caseClosed.fire({ id: 2 });
     expect(await got.waitForCount(1)).toEqual([2]);
-    expect(logger.messages('error').join('\n')).toMatch(/Listener 'tolerant' failed on support\.case\.caseClosed.*acknowledge_and_log/);
+    expect(logger.messages('error').join('\n')).toMatch(
+      /Listener 'tolerant' failed on support\.case\.caseClosed.*acknowledge_and_log/,
+    );
   });
 
   it("with onError 'shutdown' (default), stops the bus with the reason and loses no event", async () => {
@@ -121,7 +141,9 @@ describe('listening', () => {
     await worker.support.case.caseClosed.fire({ id: 1 });
     const error = await failing.waitUntilStopped().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkerFailedError);
-    expect((error as Error).message).toMatch(/Listener 'strict' failed on support\.case\.caseClosed .*bad case.*not acknowledged/);
+    expect((error as Error).message).toMatch(
+      /Listener 'strict' failed on support\.case\.caseClosed .*bad case.*not acknowledged/,
+    );
     await expect(failing.support.case.get({ id: 1 })).rejects.toThrow(BusClosedError);
 
     // The unacknowledged event goes to the next consumer of the group.
@@ -136,7 +158,9 @@ describe('listening', () => {
   it('stops one listener', async () => {
     const { worker, client } = await pair();
     const got = new Collector<unknown>();
-    const listener = client.support.case.caseClosed.listen((p: Params) => got.push(p.id), { listenerName: 'stoppable' });
+    const listener = client.support.case.caseClosed.listen((p: Params) => got.push(p.id), {
+      listenerName: 'stoppable',
+    });
     await client.start();
     await worker.support.case.caseClosed.fire({ id: 1 });
     await got.waitForCount(1);
@@ -144,7 +168,10 @@ describe('listening', () => {
     await worker.support.case.caseClosed.fire({ id: 2 });
     // A second listener on another group proves the event was delivered meanwhile.
     const other = new Collector<unknown>();
-    client.support.case.caseClosed.listen((p: Params) => other.push(p.id), { listenerName: 'other', since: 'beginning' });
+    client.support.case.caseClosed.listen((p: Params) => other.push(p.id), {
+      listenerName: 'other',
+      since: 'beginning',
+    });
     await other.waitForCount(2);
     expect(got.items).toEqual([1]);
   });
@@ -153,10 +180,24 @@ describe('listening', () => {
     const config = memoryConfig();
     const noReplay = {
       name: 'noreplay',
-      capabilities: { crossProcess: true, durable: true, consumerGroups: true, replay: false, history: false, ordering: 'none' as const },
+      capabilities: {
+        crossProcess: true,
+        durable: true,
+        consumerGroups: true,
+        replay: false,
+        history: false,
+        ordering: 'none' as const,
+      },
       options: {},
       event: () => ({
-        capabilities: { crossProcess: true, durable: true, consumerGroups: true, replay: false, history: false, ordering: 'none' as const },
+        capabilities: {
+          crossProcess: true,
+          durable: true,
+          consumerGroups: true,
+          replay: false,
+          history: false,
+          ordering: 'none' as const,
+        },
         sendEvent: async () => undefined,
         consume: async () => ({ stop: async () => undefined }),
         close: async () => undefined,
@@ -166,11 +207,11 @@ describe('listening', () => {
       config: { ...config, apis: { ...config.apis, 'support.case': { event_transport: { noreplay: {} } } } },
       transports: [noReplay],
     });
-    expect(() => bus.support.case.caseClosed.listen(() => undefined, { listenerName: 'r', since: 'beginning' })).toThrow(
-      TransportCapabilityError,
-    );
-    expect(() => bus.support.case.caseClosed.listen(() => undefined, { listenerName: 'r', since: 'beginning' })).toThrow(
-      /cannot replay events/,
-    );
+    expect(() =>
+      bus.support.case.caseClosed.listen(() => undefined, { listenerName: 'r', since: 'beginning' }),
+    ).toThrow(TransportCapabilityError);
+    expect(() =>
+      bus.support.case.caseClosed.listen(() => undefined, { listenerName: 'r', since: 'beginning' }),
+    ).toThrow(/cannot replay events/);
   });
 });

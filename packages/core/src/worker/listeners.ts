@@ -49,7 +49,9 @@ export class ListenerRunner {
   async stopAll(): Promise<void> {
     await Promise.all(
       [...this.listeners.values()].map((l) =>
-        this.stop(l).catch((error: unknown) => this.bus.logger.error(`Stopping listener '${l.listenerName}' failed`, { error })),
+        this.stop(l).catch((error: unknown) =>
+          this.bus.logger.error(`Stopping listener '${l.listenerName}' failed`, { error }),
+        ),
       ),
     );
   }
@@ -68,7 +70,10 @@ export class ListenerRunner {
         );
         const limit = config.api(events[0]!.apiName).eventListenerSetupTimeout;
         const slow = setTimeout(
-          () => logger.warn(`Listener '${listener.listenerName}' is taking longer than ${limit}s to start (event_listener_setup_timeout)`),
+          () =>
+            logger.warn(
+              `Listener '${listener.listenerName}' is taking longer than ${limit}s to start (event_listener_setup_timeout)`,
+            ),
           limit * 1000,
         );
         try {
@@ -107,7 +112,11 @@ export class ListenerRunner {
               'messaging.consumer.group.name': group,
               'lightbus.listener': listener.listenerName,
             };
-            out.push({ attributes, ...(lag !== undefined ? { lag } : {}), ...(pending !== undefined ? { pending } : {}) });
+            out.push({
+              attributes,
+              ...(lag !== undefined ? { lag } : {}),
+              ...(pending !== undefined ? { pending } : {}),
+            });
           }
         } catch (error) {
           logger.debug(`Reading the lag of listener '${listener.listenerName}' failed`, { error: errorText(error) });
@@ -152,7 +161,8 @@ export class ListenerRunner {
     let error: unknown;
     try {
       await telemetry.handle(on, message, async () => {
-        if (hooks.has('beforeEventExecution')) await hooks.run('beforeEventExecution', { message, listenerName: listener.listenerName });
+        if (hooks.has('beforeEventExecution'))
+          await hooks.run('beforeEventExecution', { message, listenerName: listener.listenerName });
         await listener.handler(message.kwargs, message);
       });
     } catch (caught) {

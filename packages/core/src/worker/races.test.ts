@@ -1,12 +1,6 @@
 /** Races and resources: close while consumers start, calls that time out, deadlines. */
 import { Collector } from '@lightbus/testing';
-import {
-  type Params,
-  Api,
-  BusClosedError,
-  RpcTimeoutError,
-  type RpcMessage,
-} from '..';
+import { type Params, Api, BusClosedError, RpcTimeoutError, type RpcMessage } from '..';
 import {
   deferred,
   memoryTransport,
@@ -25,7 +19,10 @@ const pair = pairOn(buses);
 
 describe('races and resources', () => {
   /** The memory transport, with its event consumers created by `consume` (given the memory one). */
-  function memoryWithConsume(name: string, consume: (inner: EventTransport, spec: ConsumeSpec, handler: EventMessageHandler) => Promise<Consumer>) {
+  function memoryWithConsume(
+    name: string,
+    consume: (inner: EventTransport, spec: ConsumeSpec, handler: EventMessageHandler) => Promise<Consumer>,
+  ) {
     return {
       ...memoryTransport,
       name,
@@ -61,7 +58,9 @@ describe('races and resources', () => {
     const entered = deferred<void>();
     const stops: string[] = [];
     const bus = buses.make({
-      config: memoryConfig(name, { apis: { default: { event_transport: { gated: { name, max_stream_length: 100 } } } } }),
+      config: memoryConfig(name, {
+        apis: { default: { event_transport: { gated: { name, max_stream_length: 100 } } } },
+      }),
       transports: [gatedMemory(gate.promise, stops, entered) as never],
     });
     const handled = new Collector<unknown>();
@@ -99,7 +98,9 @@ describe('races and resources', () => {
         }),
     );
     const bus = buses.make({
-      config: memoryConfig(name, { apis: { default: { event_transport: { waiting: { name, max_stream_length: 100 } } } } }),
+      config: memoryConfig(name, {
+        apis: { default: { event_transport: { waiting: { name, max_stream_length: 100 } } } },
+      }),
       transports: [waiting as never],
     });
     bus.support.case.caseClosed.listen(() => undefined, { listenerName: 'down' });
@@ -123,10 +124,17 @@ describe('races and resources', () => {
       name: 'hangingschema',
       capabilities: memoryTransport.capabilities,
       options: {},
-      schema: () => ({ store: async () => undefined, load: () => new Promise<never>(() => undefined), close: async () => undefined }),
+      schema: () => ({
+        store: async () => undefined,
+        load: () => new Promise<never>(() => undefined),
+        close: async () => undefined,
+      }),
     };
     const config = memoryConfig(undefined, { apis: { default: { rpc_timeout: 0.1 } } });
-    const client = buses.make({ config: { ...config, bus: { schema: { transport: { hangingschema: {} } } } }, transports: [hanging as never] });
+    const client = buses.make({
+      config: { ...config, bus: { schema: { transport: { hangingschema: {} } } } },
+      transports: [hanging as never],
+    });
     await expect(client.nobody.home.ping()).rejects.toThrow(RpcTimeoutError);
   });
 
@@ -145,11 +153,24 @@ describe('races and resources', () => {
         },
         close: async () => undefined,
       }),
-      result: () => ({ expectResult: async () => ({ returnPath: 'x', result: new Promise<never>(() => undefined), cancel: () => undefined }), sendResult: async (_c: unknown, r: unknown) => void sent.push(r), close: async () => undefined }),
+      result: () => ({
+        expectResult: async () => ({
+          returnPath: 'x',
+          result: new Promise<never>(() => undefined),
+          cancel: () => undefined,
+        }),
+        sendResult: async (_c: unknown, r: unknown) => void sent.push(r),
+        close: async () => undefined,
+      }),
     };
     const config = memoryConfig();
     const worker = buses.make({
-      config: { ...config, apis: { default: { ...config.apis!.default, rpc_transport: { capture: {} }, result_transport: { capture: {} } } } },
+      config: {
+        ...config,
+        apis: {
+          default: { ...config.apis!.default, rpc_transport: { capture: {} }, result_transport: { capture: {} } },
+        },
+      },
       transports: [capture as never],
     });
     let runs = 0;
@@ -162,7 +183,14 @@ describe('races and resources', () => {
     }
     worker.client.registerApi(new CountApi());
     await worker.start();
-    const call = (deadline: number): RpcMessage => ({ id: String(deadline), apiName: 'count', procedureName: 'run', kwargs: {}, returnPath: 'x', deadline });
+    const call = (deadline: number): RpcMessage => ({
+      id: String(deadline),
+      apiName: 'count',
+      procedureName: 'run',
+      kwargs: {},
+      returnPath: 'x',
+      deadline,
+    });
     await deliver(call(Date.now() - 1));
     expect(runs).toBe(0);
     expect(sent).toEqual([]);
@@ -178,7 +206,9 @@ describe('races and resources', () => {
     bus.client.schemas.addFromFiles({
       'support.case': {
         rpcs: {},
-        events: { caseClosed: { parameters: { type: 'object', properties: { id: { type: 'string', pattern: '(?P<n>a)' } } } } },
+        events: {
+          caseClosed: { parameters: { type: 'object', properties: { id: { type: 'string', pattern: '(?P<n>a)' } } } },
+        },
       },
     });
     const got = new Collector<unknown>();

@@ -45,7 +45,11 @@ export class RpcServer {
   /** Stop every consumer: calls in hand finish and their results are sent. */
   async stop(): Promise<void> {
     const { logger } = this.bus;
-    await Promise.all(this.consumers.splice(0).map((c) => c.stop().catch((error: unknown) => logger.error('Stopping an RPC consumer failed', { error }))));
+    await Promise.all(
+      this.consumers
+        .splice(0)
+        .map((c) => c.stop().catch((error: unknown) => logger.error('Stopping an RPC consumer failed', { error }))),
+    );
   }
 
   /** Execute one incoming call and send its result (never throws: failures become error results). */
@@ -58,7 +62,11 @@ export class RpcServer {
       });
       return;
     }
-    const to = { apiName: message.apiName, member: message.procedureName, transport: this.bus.config.transport(message.apiName, 'rpc').name };
+    const to = {
+      apiName: message.apiName,
+      member: message.procedureName,
+      transport: this.bus.config.transport(message.apiName, 'rpc').name,
+    };
     const { result } = await this.bus.telemetry.execute(
       to,
       message,
@@ -69,18 +77,28 @@ export class RpcServer {
       if (this.bus.hooks.has('afterRpcExecution')) await this.bus.hooks.run('afterRpcExecution', { message, result });
       await this.bus.transports.get(message.apiName, 'result').sendResult(message, result);
     } catch (error) {
-      logger.error(`Could not send the result of ${message.apiName}.${message.procedureName}()`, { rpcMessageId: message.id, error });
+      logger.error(`Could not send the result of ${message.apiName}.${message.procedureName}()`, {
+        rpcMessageId: message.id,
+        error,
+      });
     }
   }
 
   /** Run the procedure: its value, or the error it raised, as a result message. */
-  private async run(message: RpcMessage, traceContext: TraceCarrier | undefined): Promise<{ result: ResultMessage; failure?: unknown }> {
+  private async run(
+    message: RpcMessage,
+    traceContext: TraceCarrier | undefined,
+  ): Promise<{ result: ResultMessage; failure?: unknown }> {
     const { apis, hooks, validation } = this.bus;
     try {
       const procedure = apis.servedProcedure(message.apiName, message.procedureName);
       if (hooks.has('beforeRpcExecution')) await hooks.run('beforeRpcExecution', { message });
       const params = validation.incomingCall(message);
-      const value = toWire(await procedure.invoke(params), `the result of ${message.apiName}.${message.procedureName}()`, validation.wireSchemaOfResult(message));
+      const value = toWire(
+        await procedure.invoke(params),
+        `the result of ${message.apiName}.${message.procedureName}()`,
+        validation.wireSchemaOfResult(message),
+      );
       validation.outgoingResult(message, value);
       const result: ResultMessage = {
         id: newMessageId(),
@@ -91,11 +109,17 @@ export class RpcServer {
       };
       return { result };
     } catch (error) {
-      this.bus.logger.warn(`${message.apiName}.${message.procedureName}() raised an error; returning it to the caller`, {
-        rpcMessageId: message.id,
-        error: errorText(error),
-      });
-      return { result: { ...errorResultOf(message, error), ...(traceContext ? { traceContext } : {}) }, failure: error };
+      this.bus.logger.warn(
+        `${message.apiName}.${message.procedureName}() raised an error; returning it to the caller`,
+        {
+          rpcMessageId: message.id,
+          error: errorText(error),
+        },
+      );
+      return {
+        result: { ...errorResultOf(message, error), ...(traceContext ? { traceContext } : {}) },
+        failure: error,
+      };
     }
   }
 }

@@ -25,9 +25,14 @@ function intervalSeconds(interval: Interval | number): number {
   const seconds =
     typeof interval === 'number'
       ? interval
-      : (interval.seconds ?? 0) + (interval.minutes ?? 0) * 60 + (interval.hours ?? 0) * 3600 + (interval.days ?? 0) * 86400;
+      : (interval.seconds ?? 0) +
+        (interval.minutes ?? 0) * 60 +
+        (interval.hours ?? 0) * 3600 +
+        (interval.days ?? 0) * 86400;
   if (!(seconds > 0) || !Number.isFinite(seconds)) {
-    throw new InvalidParametersError(`every(): the interval must be a positive duration, e.g. { seconds: 30 } (got ${describeValue(interval)}).`);
+    throw new InvalidParametersError(
+      `every(): the interval must be a positive duration, e.g. { seconds: 30 } (got ${describeValue(interval)}).`,
+    );
   }
   return seconds;
 }
@@ -58,7 +63,10 @@ export class TaskRunner {
 
   /** Run a long-lived task; it gets a signal that aborts at shutdown. */
   addBackgroundTask(fn: (signal: AbortSignal) => unknown): void {
-    this.add({ description: `background task ${fn.name || ''}`.trim(), run: async (signal) => void (await fn(signal)) });
+    this.add({
+      description: `background task ${fn.name || ''}`.trim(),
+      run: async (signal) => void (await fn(signal)),
+    });
   }
 
   /** Start every task, and from now on each one added. */

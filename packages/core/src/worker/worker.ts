@@ -109,9 +109,13 @@ export class Worker {
     if (lifecycle.state !== 'running') return;
     schemas
       .storeOwn([definition.name])
-      .catch((error: unknown) => logger.warn(`Storing the schema of '${definition.name}' failed; retrying at the next refresh`, { error }));
+      .catch((error: unknown) =>
+        logger.warn(`Storing the schema of '${definition.name}' failed; retrying at the next refresh`, { error }),
+      );
     if (this.features.has('rpcs')) {
-      this.server.serve([definition.name]).catch((error: unknown) => lifecycle.fail(error, `serving API '${definition.name}'`));
+      this.server
+        .serve([definition.name])
+        .catch((error: unknown) => lifecycle.fail(error, `serving API '${definition.name}'`));
     }
   }
 

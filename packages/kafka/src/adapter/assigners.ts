@@ -41,10 +41,17 @@ export const subscribedRoundRobin: PartitionAssigner = ({ cluster }) => ({
     }
     return memberIds.map((memberId) => ({
       memberId,
-      memberAssignment: MemberAssignment.encode({ version: 0, assignment: assignment.get(memberId)!, userData: Buffer.alloc(0) }),
+      memberAssignment: MemberAssignment.encode({
+        version: 0,
+        assignment: assignment.get(memberId)!,
+        userData: Buffer.alloc(0),
+      }),
     }));
   },
   protocol({ topics }) {
-    return { name: SUBSCRIBED_ROUND_ROBIN, metadata: MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
+    return {
+      name: SUBSCRIBED_ROUND_ROBIN,
+      metadata: MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }),
+    };
   },
 });

@@ -21,9 +21,28 @@ import {
   type Producer,
   type SASLOptions,
 } from 'kafkajs';
-import { BusClosedError, ConfigError, LightbusError, type BrokerConnectionError, backoffDelay, delay, errorText, stableStringify, type Logger, type TransportContext } from '@lightbus/core/transport';
+import {
+  BusClosedError,
+  ConfigError,
+  LightbusError,
+  type BrokerConnectionError,
+  backoffDelay,
+  delay,
+  errorText,
+  stableStringify,
+  type Logger,
+  type TransportContext,
+} from '@lightbus/core/transport';
 import { subscribedRoundRobin } from './assigners';
-import { isAuthorizationFailure, isConnectionFailure, isUnsupportedApi, kafkaErrorType, rootMessage, toLightbusError, unreachableError } from './errors';
+import {
+  isAuthorizationFailure,
+  isConnectionFailure,
+  isUnsupportedApi,
+  kafkaErrorType,
+  rootMessage,
+  toLightbusError,
+  unreachableError,
+} from './errors';
 import { toIncomingRecord, type IncomingRecord, type OutgoingRecord } from '../codec';
 import { PartitionReader, type PartitionReaderSettings, type ReaderConnection } from './partition-reader';
 import { heartbeatIntervalMs, type ConnectionOptions, type ConsumerOptions } from '../options';
@@ -96,7 +115,9 @@ function buildSsl(ssl: ConnectionOptions['ssl']): TlsOptions | boolean {
     try {
       return readFileSync(file, 'utf8');
     } catch (error) {
-      throw new ConfigError('kafka transport options', [{ path: `ssl.${what}`, message: `cannot read '${file}': ${(error as Error).message}` }]);
+      throw new ConfigError('kafka transport options', [
+        { path: `ssl.${what}`, message: `cannot read '${file}': ${(error as Error).message}` },
+      ]);
     }
   };
   const tls: TlsOptions = {};
@@ -131,7 +152,8 @@ function logCreator(logger: Logger, onConnectionProblem?: (problem: Error) => vo
   return () =>
     ({ namespace, level, log }: LogEntry): void => {
       const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
-      if (onConnectionProblem && namespace === 'Connection' && /^Connection (error|timeout)/.test(message)) onConnectionProblem(new Error(message));
+      if (onConnectionProblem && namespace === 'Connection' && /^Connection (error|timeout)/.test(message))
+        onConnectionProblem(new Error(message));
       const text = `kafkajs ${namespace}: ${message}`;
       // Retries are finite on purpose (a send must fail rather than hang while the broker is away).
       if (message.startsWith('Limiting retries for the idempotent producer')) logger.debug(text, fields);
@@ -208,8 +230,12 @@ export class KafkaClient {
     const producer = this.producerPromise?.catch(() => undefined);
     const admin = this.adminPromise?.catch(() => undefined);
     await Promise.all([
-      producer?.then((p) => p?.disconnect()).catch((error: unknown) => this.logger.debug('Kafka producer disconnect failed', { error: errorText(error) })),
-      admin?.then((a) => a?.disconnect()).catch((error: unknown) => this.logger.debug('Kafka admin disconnect failed', { error: errorText(error) })),
+      producer
+        ?.then((p) => p?.disconnect())
+        .catch((error: unknown) => this.logger.debug('Kafka producer disconnect failed', { error: errorText(error) })),
+      admin
+        ?.then((a) => a?.disconnect())
+        .catch((error: unknown) => this.logger.debug('Kafka admin disconnect failed', { error: errorText(error) })),
     ]);
   }
 
@@ -268,7 +294,10 @@ export class KafkaClient {
   }
 
   /** Produce records (acks from all in-sync replicas); resolves once the brokers have them. */
-  async send(records: ReadonlyArray<{ readonly topic: string; readonly record: OutgoingRecord }>, compression: 'none' | 'gzip'): Promise<void> {
+  async send(
+    records: ReadonlyArray<{ readonly topic: string; readonly record: OutgoingRecord }>,
+    compression: 'none' | 'gzip',
+  ): Promise<void> {
     const producer = await this.producer();
     const byTopic = new Map<string, Message[]>();
     for (const { topic, record } of records) {
@@ -401,8 +430,10 @@ export class KafkaClient {
         }
       } catch (error) {
         lastError = error;
-        if (isConnectionFailure(error)) throw toLightbusError(error, this.brokers, `reading metadata of ${topics.join(', ')}`);
-        if (isAuthorizationFailure(error)) throw toLightbusError(error, this.brokers, `describing topics ${topics.join(', ')}`);
+        if (isConnectionFailure(error))
+          throw toLightbusError(error, this.brokers, `reading metadata of ${topics.join(', ')}`);
+        if (isAuthorizationFailure(error))
+          throw toLightbusError(error, this.brokers, `describing topics ${topics.join(', ')}`);
       }
       await delay(backoffDelay(attempt, { initialMs: 50, maxMs: 1000 }));
     }
@@ -422,7 +453,9 @@ export class KafkaClient {
     const admin = await this.admin();
     try {
       const offsets = await admin.fetchTopicOffsets(topic);
-      return offsets.map((o) => ({ partition: o.partition, low: o.low, high: o.high })).sort((a, b) => a.partition - b.partition);
+      return offsets
+        .map((o) => ({ partition: o.partition, low: o.low, high: o.high }))
+        .sort((a, b) => a.partition - b.partition);
     } catch (error) {
       throw toLightbusError(error, this.brokers, `reading the offsets of ${topic}`);
     }
@@ -462,15 +495,22 @@ export class KafkaClient {
           const broken = nonEmpty.some((m) => probe.find((p) => p.partition === m.partition)?.offset === m.high);
           this.timeLookup = broken ? 'scan' : 'exact';
           if (broken) {
-            this.logger.info(`Kafka at ${this.brokers} cannot look offsets up by time; replays by time read from the start of each partition and skip older events.`);
+            this.logger.info(
+              `Kafka at ${this.brokers} cannot look offsets up by time; replays by time read from the start of each partition and skip older events.`,
+            );
           }
         }
       }
-      if (this.timeLookup === 'scan') return marks.map((m) => ({ partition: m.partition, offset: m.low, exact: false }));
+      if (this.timeLookup === 'scan')
+        return marks.map((m) => ({ partition: m.partition, offset: m.low, exact: false }));
       const found = await admin.fetchTopicOffsetsByTimestamp(topic, time);
       return marks.map((m) => {
         const offset = found.find((f) => f.partition === m.partition)?.offset;
-        return { partition: m.partition, offset: offset !== undefined && Number(offset) >= 0 ? offset : m.high, exact: true };
+        return {
+          partition: m.partition,
+          offset: offset !== undefined && Number(offset) >= 0 ? offset : m.high,
+          exact: true,
+        };
       });
     } catch (error) {
       throw toLightbusError(error, this.brokers, `looking up offsets by time in ${topic}`);
@@ -593,7 +633,10 @@ export class GroupConsumer {
     const { GROUP_JOIN, FETCH_START, CRASH, STOP } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (event) => {
       this.restartAttempt = 0;
-      const assignment = Object.entries(event.payload.memberAssignment).map(([topic, partitions]) => ({ topic, partitions }));
+      const assignment = Object.entries(event.payload.memberAssignment).map(([topic, partitions]) => ({
+        topic,
+        partitions,
+      }));
       this.client.logger.debug(`Kafka consumer joined group ${settings.groupId}`, {
         consumer: settings.description,
         assignment: assignment.map((a) => `${a.topic}[${a.partitions.join(',')}]`).join(' '),
@@ -622,10 +665,13 @@ export class GroupConsumer {
       }
       // kafkajs gives up on errors it deems not retriable: start again ourselves, with backoff.
       const wait = backoffDelay(this.restartAttempt++, { initialMs: 500, maxMs: 30_000 });
-      this.client.logger.error(`Kafka consumer ${settings.description} stopped on an error; restarting it in ${wait} ms`, {
-        group: settings.groupId,
-        error: rootMessage(error),
-      });
+      this.client.logger.error(
+        `Kafka consumer ${settings.description} stopped on an error; restarting it in ${wait} ms`,
+        {
+          group: settings.groupId,
+          error: rootMessage(error),
+        },
+      );
       this.restartTimer = setTimeout(() => {
         this.restartTimer = undefined;
         if (!this.stopping) this.running = this.run();
@@ -643,7 +689,10 @@ export class GroupConsumer {
       try {
         await this.consumer.connect();
         if (this.stopping) return;
-        await this.consumer.subscribe({ topics: [...this.settings.topics], fromBeginning: this.settings.fromBeginning });
+        await this.consumer.subscribe({
+          topics: [...this.settings.topics],
+          fromBeginning: this.settings.fromBeginning,
+        });
       } catch (error) {
         await this.consumer.disconnect().catch(() => undefined);
         this.stoppedCallbacks.splice(0).forEach((callback) => callback());
@@ -684,7 +733,9 @@ export class GroupConsumer {
         },
       })
       .catch((error: unknown) => {
-        this.client.logger.error(`Kafka consumer ${this.settings.description} failed to run`, { error: rootMessage(error) });
+        this.client.logger.error(`Kafka consumer ${this.settings.description} failed to run`, {
+          error: rootMessage(error),
+        });
       });
   }
 
@@ -700,17 +751,21 @@ export class GroupConsumer {
   }
 
   pause(partitions: readonly TopicPartitions[]): void {
-    if (partitions.length > 0) this.consumer.pause(partitions.map((p) => ({ topic: p.topic, partitions: [...p.partitions] })));
+    if (partitions.length > 0)
+      this.consumer.pause(partitions.map((p) => ({ topic: p.topic, partitions: [...p.partitions] })));
   }
 
   resume(partitions: readonly TopicPartitions[]): void {
-    if (partitions.length > 0) this.consumer.resume(partitions.map((p) => ({ topic: p.topic, partitions: [...p.partitions] })));
+    if (partitions.length > 0)
+      this.consumer.resume(partitions.map((p) => ({ topic: p.topic, partitions: [...p.partitions] })));
   }
 
   /** Commit offsets for this member (they must be assigned to it). */
   async commit(offsets: readonly PartitionOffset[]): Promise<void> {
     if (offsets.length === 0) return;
-    await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+    await this.consumer.commitOffsets(
+      offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })),
+    );
   }
 
   /** Stop: finish the batch in hand, commit resolved offsets, leave the group, disconnect. */
@@ -724,7 +779,9 @@ export class GroupConsumer {
       // kafkajs's stop() does nothing while the first join is in progress: let the join finish first.
       await this.running;
       await this.consumer.disconnect().catch((error: unknown) => {
-        this.client.logger.warn(`Kafka consumer ${this.settings.description} did not disconnect cleanly`, { error: rootMessage(error) });
+        this.client.logger.warn(`Kafka consumer ${this.settings.description} did not disconnect cleanly`, {
+          error: rootMessage(error),
+        });
       });
       this.stoppedCallbacks.splice(0).forEach((callback) => callback());
     })();

@@ -35,11 +35,17 @@ export function kafkaErrorType(error: unknown): string | undefined {
 }
 
 export function isConnectionFailure(error: unknown): boolean {
-  return chain(error).some((link) => (link.name !== undefined && CONNECTION_ERRORS.has(link.name)) || /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND/.test(link.message ?? ''));
+  return chain(error).some(
+    (link) =>
+      (link.name !== undefined && CONNECTION_ERRORS.has(link.name)) ||
+      /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND/.test(link.message ?? ''),
+  );
 }
 
 export function isUnsupportedApi(error: unknown): boolean {
-  return chain(error).some((link) => link.name === 'KafkaJSServerDoesNotSupportApiKey' || link.type === 'UNSUPPORTED_VERSION');
+  return chain(error).some(
+    (link) => link.name === 'KafkaJSServerDoesNotSupportApiKey' || link.type === 'UNSUPPORTED_VERSION',
+  );
 }
 
 export function isAuthorizationFailure(error: unknown): boolean {
@@ -49,7 +55,12 @@ export function isAuthorizationFailure(error: unknown): boolean {
 
 export function isRebalanceError(error: unknown): boolean {
   const type = kafkaErrorType(error);
-  return type === 'REBALANCE_IN_PROGRESS' || type === 'NOT_COORDINATOR_FOR_GROUP' || type === 'ILLEGAL_GENERATION' || type === 'UNKNOWN_MEMBER_ID';
+  return (
+    type === 'REBALANCE_IN_PROGRESS' ||
+    type === 'NOT_COORDINATOR_FOR_GROUP' ||
+    type === 'ILLEGAL_GENERATION' ||
+    type === 'UNKNOWN_MEMBER_ID'
+  );
 }
 
 /** The deepest message in the chain: kafkajs wraps the useful one in retry errors. */
@@ -60,7 +71,12 @@ export function rootMessage(error: unknown): string {
 }
 
 /** The error for brokers that do not answer: names them, what was being done, and what to check. */
-export function unreachableError(brokers: string, action: string, cause: unknown, problem = rootMessage(cause)): BrokerConnectionError {
+export function unreachableError(
+  brokers: string,
+  action: string,
+  cause: unknown,
+  problem = rootMessage(cause),
+): BrokerConnectionError {
   return new BrokerConnectionError(
     `Cannot reach Kafka at ${brokers} while ${action}: ${problem}. ` +
       'Check that the brokers are running and reachable from this host, and that the ssl/sasl options match the broker listener.',
@@ -89,6 +105,8 @@ export function toLightbusError(error: unknown, brokers: string, action: string)
       { cause: error },
     );
   }
-  const retriable = chain(error).some((link) => link.retriable === true || link.name === 'KafkaJSNumberOfRetriesExceeded');
+  const retriable = chain(error).some(
+    (link) => link.retriable === true || link.name === 'KafkaJSNumberOfRetriesExceeded',
+  );
   return new LightbusError(`Kafka error while ${action}: ${rootMessage(error)}`, { cause: error, retriable });
 }

@@ -54,18 +54,37 @@ interface InternalCluster {
 }
 
 type ClusterConstructor = new (options: Record<string, unknown>) => InternalCluster;
-type BatchConstructor = new (topic: string, fetchedOffset: string, partitionData: InternalPartitionData) => { messages: InternalMessage[] };
+type BatchConstructor = new (
+  topic: string,
+  fetchedOffset: string,
+  partitionData: InternalPartitionData,
+) => { messages: InternalMessage[] };
 
+/* eslint-disable @typescript-eslint/no-require-imports -- kafkajs's internals have no typed entry; the adapter owns this use */
 const Cluster = require('kafkajs/src/cluster') as ClusterConstructor;
 const Batch = require('kafkajs/src/consumer/batch') as BatchConstructor;
-const { createLogger } = require('kafkajs/src/loggers') as { createLogger(options: { level?: number; logCreator?: KafkaLogCreator }): unknown };
+const { createLogger } = require('kafkajs/src/loggers') as {
+  createLogger(options: { level?: number; logCreator?: KafkaLogCreator }): unknown;
+};
 const defaultSocketFactory = require('kafkajs/src/network/socketFactory') as () => unknown;
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 const READ_COMMITTED = 1;
 
 /** What the reader needs to connect: the same settings as the kafkajs client (its config, passed as is). */
 export type ReaderConnection = Readonly<
-  Pick<KafkaConfig, 'brokers' | 'clientId' | 'ssl' | 'sasl' | 'connectionTimeout' | 'requestTimeout' | 'retry' | 'logLevel' | 'logCreator'>
+  Pick<
+    KafkaConfig,
+    | 'brokers'
+    | 'clientId'
+    | 'ssl'
+    | 'sasl'
+    | 'connectionTimeout'
+    | 'requestTimeout'
+    | 'retry'
+    | 'logLevel'
+    | 'logCreator'
+  >
 >;
 
 export interface PartitionReaderSettings {
@@ -75,7 +94,11 @@ export interface PartitionReaderSettings {
   readonly maxWaitMs: number;
   readonly maxBytesPerPartition: number;
   /** Called with each partition's new records, in order. */
-  readonly onRecords: (records: readonly IncomingRecord[], partition: number, highWatermark: string) => void | Promise<void>;
+  readonly onRecords: (
+    records: readonly IncomingRecord[],
+    partition: number,
+    highWatermark: string,
+  ) => void | Promise<void>;
   /** Where to go when an offset is no longer in the log (retention): the earliest (default) or the latest offset. */
   readonly resetTo?: 'earliest' | 'latest';
   readonly description: string;
@@ -189,13 +212,28 @@ export class PartitionReader {
           maxWaitTime: maxWaitMs,
           minBytes: 1,
           maxBytes: maxBytesPerPartition * leaderPartitions.length,
-          topics: [{ topic, partitions: leaderPartitions.map((p) => ({ partition: p, fetchOffset: requested.get(p)!, maxBytes: maxBytesPerPartition })) }],
+          topics: [
+            {
+              topic,
+              partitions: leaderPartitions.map((p) => ({
+                partition: p,
+                fetchOffset: requested.get(p)!,
+                maxBytes: maxBytesPerPartition,
+              })),
+            },
+          ],
         });
         for (const { topicName, partitions: datas } of responses) {
           for (const data of datas) {
             const fetched = requested.get(data.partition);
             // Sought elsewhere, paused or stopped meanwhile: this answer is stale.
-            if (fetched === undefined || this.positions.get(data.partition) !== fetched || this.paused.has(data.partition) || this.stopping) continue;
+            if (
+              fetched === undefined ||
+              this.positions.get(data.partition) !== fetched ||
+              this.paused.has(data.partition) ||
+              this.stopping
+            )
+              continue;
             const messages = new Batch(topicName, fetched, data).messages;
             if (messages.length === 0) continue;
             const records = messages.map((m) => toIncomingRecord(topicName, data.partition, m));
@@ -219,7 +257,9 @@ export class PartitionReader {
         .fetchTopicsOffset([{ topic, partitions: partitions.map((p) => ({ partition: p })), fromBeginning }])
         .catch(() => [undefined]);
       for (const { partition: p, offset } of offsets?.partitions ?? []) {
-        this.logger.warn(`Kafka ${this.settings.description}: offset ${this.positions.get(p)} of ${topic}[${p}] is gone; reading from ${offset}`);
+        this.logger.warn(
+          `Kafka ${this.settings.description}: offset ${this.positions.get(p)} of ${topic}[${p}] is gone; reading from ${offset}`,
+        );
         this.positions.set(p, offset);
       }
       return;

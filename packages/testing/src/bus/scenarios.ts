@@ -50,7 +50,10 @@ export function busConformance(target: BusTierTarget): void {
         await worker.waitForLine('handled 1');
 
         worker.run.kill('SIGTERM');
-        expect({ ...(await worker.run.exit), handlesLeftOpen: worker.run.output().includes('handles still open') }).toEqual({
+        expect({
+          ...(await worker.run.exit),
+          handlesLeftOpen: worker.run.output().includes('handles still open'),
+        }).toEqual({
           code: 0,
           signal: null,
           handlesLeftOpen: false,
@@ -136,7 +139,9 @@ export function busConformance(target: BusTierTarget): void {
         const worker = world.bus('worker', world.config('worker', config));
         worker.client.registerApi(new (world.apiClass())());
         const handled = new Collector<number>();
-        worker.client.listen([world.apiName, 'tick'], (params) => handled.push(Number(params.i)), { listenerName: 'tally' });
+        worker.client.listen([world.apiName, 'tick'], (params) => handled.push(Number(params.i)), {
+          listenerName: 'tally',
+        });
         await worker.start();
         const caller = world.bus('caller', world.config('caller', config, { rpc_timeout: 2 }));
         caller.client.registerApi(new (world.apiClass())());
@@ -148,25 +153,45 @@ export function busConformance(target: BusTierTarget): void {
 
         expect(await caller.client.callRpc(world.apiName, 'echo', { text: 'before' })).toBe('before');
         for (const i of range(0, 5)) await fire(i);
-        await waitFor(() => range(0, 5).every((i) => handled.items.includes(i)), { timeout: world.patience, message: 'events before the cut' });
+        await waitFor(() => range(0, 5).every((i) => handled.items.includes(i)), {
+          timeout: world.patience,
+          message: 'events before the cut',
+        });
 
         proxy.down();
         const firesDuringOutage = range(5, 8).map((i) => fire(i).catch((error: unknown) => error));
-        const calls = await Promise.allSettled(range(0, 3).map((n) => caller.client.callRpc(world.apiName, 'echo', { text: `during ${n}` })));
+        const calls = await Promise.allSettled(
+          range(0, 3).map((n) => caller.client.callRpc(world.apiName, 'echo', { text: `during ${n}` })),
+        );
         for (const [n, outcome] of calls.entries()) {
           if (outcome.status === 'fulfilled') expect(outcome.value).toBe(`during ${n}`);
-          else expect(outcome.reason instanceof RpcTimeoutError || outcome.reason instanceof BrokerConnectionError).toBe(true);
+          else
+            expect(outcome.reason instanceof RpcTimeoutError || outcome.reason instanceof BrokerConnectionError).toBe(
+              true,
+            );
         }
         proxy.restore();
         for (const outcome of await Promise.all(firesDuringOutage)) {
           if (outcome !== undefined) expect(outcome).toBeInstanceOf(BrokerConnectionError);
         }
 
-        await waitFor(async () => (await caller.client.callRpc(world.apiName, 'echo', { text: 'after' }).catch(() => undefined)) === 'after', {
-          timeout: world.patience,
-          message: `a call to succeed after the broker came back\n${world.logs.lines.slice(-20).join('\n')}`,
-        });
-        for (const i of range(10, 15)) await waitFor(() => fire(i).then(() => true, () => false), { timeout: world.patience, message: `firing ${i}` });
+        await waitFor(
+          async () =>
+            (await caller.client.callRpc(world.apiName, 'echo', { text: 'after' }).catch(() => undefined)) === 'after',
+          {
+            timeout: world.patience,
+            message: `a call to succeed after the broker came back\n${world.logs.lines.slice(-20).join('\n')}`,
+          },
+        );
+        for (const i of range(10, 15))
+          await waitFor(
+            () =>
+              fire(i).then(
+                () => true,
+                () => false,
+              ),
+            { timeout: world.patience, message: `firing ${i}` },
+          );
         await waitFor(() => fired.every((i) => handled.items.includes(i)), {
           timeout: world.patience * 2,
           message: `every event whose fire succeeded to be handled (fired ${JSON.stringify(fired)}, handled ${JSON.stringify(handled.items)})`,
@@ -181,37 +206,51 @@ export function busConformance(target: BusTierTarget): void {
       traceAcrossProcesses,
     );
 
-    scenario('poison messages are set aside with a reason while good ones flow', { readsDeadLetters: target.readsDeadLetters === true }, async (world) => {
-      const namespace = world.namespace;
-      const lines: string[] = [];
-      const worker = world.bus('worker');
-      worker.client.registerApi(new (world.apiClass())());
-      worker.client.listen([world.apiName, 'tick'], tickHandler({ reject: new Set([3]), log: (line) => lines.push(line) }), { listenerName: 'tally' });
-      await worker.start();
-      const firer = world.bus('firer');
-      firer.client.registerApi(new (world.apiClass())());
-      for (const i of range(0, 3)) await firer.client.fireEvent(world.apiName, 'tick', { i });
-      if (target.canInjectMalformedEvents) await namespace.injectMalformedEvent!(world.apiName, 'tick');
-      for (const i of range(3, 7)) await firer.client.fireEvent(world.apiName, 'tick', { i });
+    scenario(
+      'poison messages are set aside with a reason while good ones flow',
+      { readsDeadLetters: target.readsDeadLetters === true },
+      async (world) => {
+        const namespace = world.namespace;
+        const lines: string[] = [];
+        const worker = world.bus('worker');
+        worker.client.registerApi(new (world.apiClass())());
+        worker.client.listen(
+          [world.apiName, 'tick'],
+          tickHandler({ reject: new Set([3]), log: (line) => lines.push(line) }),
+          { listenerName: 'tally' },
+        );
+        await worker.start();
+        const firer = world.bus('firer');
+        firer.client.registerApi(new (world.apiClass())());
+        for (const i of range(0, 3)) await firer.client.fireEvent(world.apiName, 'tick', { i });
+        if (target.canInjectMalformedEvents) await namespace.injectMalformedEvent!(world.apiName, 'tick');
+        for (const i of range(3, 7)) await firer.client.fireEvent(world.apiName, 'tick', { i });
 
-      const good = [0, 1, 2, 4, 5, 6];
-      await waitFor(() => good.every((i) => lines.includes(`handled ${i}`)), { timeout: world.patience, message: `the good events to be handled (${lines.join(', ')})` });
-      const expected = target.canInjectMalformedEvents ? 2 : 1;
-      const setAside = await waitFor(
-        async () => {
-          const found = await namespace.deadLetters!(world.apiName, 'tick');
-          return found.length >= expected ? found : undefined;
-        },
-        { timeout: world.patience, message: `${expected} messages to be set aside` },
-      );
-      expect(setAside).toHaveLength(expected);
-      expect(setAside.filter((d) => d.reason.includes('tier: poison 3'))).toHaveLength(1);
-      for (const d of setAside) expect(d.reason).not.toBe('');
+        const good = [0, 1, 2, 4, 5, 6];
+        await waitFor(() => good.every((i) => lines.includes(`handled ${i}`)), {
+          timeout: world.patience,
+          message: `the good events to be handled (${lines.join(', ')})`,
+        });
+        const expected = target.canInjectMalformedEvents ? 2 : 1;
+        const setAside = await waitFor(
+          async () => {
+            const found = await namespace.deadLetters!(world.apiName, 'tick');
+            return found.length >= expected ? found : undefined;
+          },
+          { timeout: world.patience, message: `${expected} messages to be set aside` },
+        );
+        expect(setAside).toHaveLength(expected);
+        expect(setAside.filter((d) => d.reason.includes('tier: poison 3'))).toHaveLength(1);
+        for (const d of setAside) expect(d.reason).not.toBe('');
 
-      // The stream goes on after the poison, and the poison was not given again.
-      await firer.client.fireEvent(world.apiName, 'tick', { i: 7 });
-      await waitFor(() => lines.includes('handled 7'), { timeout: world.patience, message: 'an event after the poison' });
-      expect(lines.filter((line) => line === 'started 3')).toEqual(['started 3']);
-    });
+        // The stream goes on after the poison, and the poison was not given again.
+        await firer.client.fireEvent(world.apiName, 'tick', { i: 7 });
+        await waitFor(() => lines.includes('handled 7'), {
+          timeout: world.patience,
+          message: 'an event after the poison',
+        });
+        expect(lines.filter((line) => line === 'started 3')).toEqual(['started 3']);
+      },
+    );
   });
 }

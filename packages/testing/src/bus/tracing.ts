@@ -49,14 +49,22 @@ export async function traceAcrossProcesses(world: World): Promise<void> {
     .map((line) => JSON.parse(line) as SpanLine);
   const find = (name: string, kind: number): SpanLine => {
     const span = spans.find((s) => s.name === name && s.kind === kind);
-    if (!span) throw new Error(`no ${name} span of kind ${kind}; spans: ${JSON.stringify(spans.map((s) => [s.process, s.name, s.kind]))}`);
+    if (!span)
+      throw new Error(
+        `no ${name} span of kind ${kind}; spans: ${JSON.stringify(spans.map((s) => [s.process, s.name, s.kind]))}`,
+      );
     return span;
   };
   const call = find(`${world.apiName}/place`, KIND.CLIENT);
   const execution = find(`${world.apiName}/place`, KIND.SERVER);
   const publish = find(`publish ${world.apiName}.placed`, KIND.PRODUCER);
   const handle = find(`process ${world.apiName}.placed`, KIND.CONSUMER);
-  expect([call.process, execution.process, publish.process, handle.process]).toEqual(['traced-client', 'traced-worker', 'traced-worker', 'traced-client']);
+  expect([call.process, execution.process, publish.process, handle.process]).toEqual([
+    'traced-client',
+    'traced-worker',
+    'traced-worker',
+    'traced-client',
+  ]);
   expect(new Set([call, execution, publish, handle].map((s) => s.traceId)).size).toBe(1);
   expect(execution.parentSpanId).toBe(call.spanId);
   expect(publish.parentSpanId).toBe(execution.spanId);

@@ -27,7 +27,8 @@ function lightbusBin(): string {
     const bin = path.join(dir, 'bin', 'lightbus.js');
     if (existsSync(bin)) return bin;
     const up = path.dirname(dir);
-    if (up === dir) throw new Error(`No bin/lightbus.js above ${require.resolve('@lightbus/core')}: is @lightbus/core installed?`);
+    if (up === dir)
+      throw new Error(`No bin/lightbus.js above ${require.resolve('@lightbus/core')}: is @lightbus/core installed?`);
     dir = up;
   }
 }
@@ -114,7 +115,11 @@ export class World {
   }
 
   /** The config of one process: the namespace's, with the scenario's service and `extra` defaults for every API. */
-  config(processName: string, config = this.namespace.config(), extra: Record<string, unknown> = {}): LightbusConfigInput {
+  config(
+    processName: string,
+    config = this.namespace.config(),
+    extra: Record<string, unknown> = {},
+  ): LightbusConfigInput {
     const apis = (config.apis ?? {}) as Record<string, Record<string, unknown>>;
     return {
       ...config,
@@ -182,7 +187,13 @@ export class World {
       LIGHTBUS_TIER_SPANS: spansFile,
       LIGHTBUS_TIER_PROCESS: processName,
     };
-    return this.keep(new ScenarioProcess(`client ${processName}`, startNode(this.traced([fixture('traced-client')]), { env }), this.patience));
+    return this.keep(
+      new ScenarioProcess(
+        `client ${processName}`,
+        startNode(this.traced([fixture('traced-client')]), { env }),
+        this.patience,
+      ),
+    );
   }
 
   /** A fault proxy in front of the namespace's broker, stopped with the world. */

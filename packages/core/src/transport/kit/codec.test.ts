@@ -19,7 +19,9 @@ describe('encodeForWire', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     expect(() => encodeForWire(cyclic, 'the parameters of a.b()')).toThrow(EncodingError);
-    expect(() => encodeForWire(cyclic, 'the parameters of a.b()')).toThrow(/^The parameters of a\.b\(\) cannot be sent as JSON/);
+    expect(() => encodeForWire(cyclic, 'the parameters of a.b()')).toThrow(
+      /^The parameters of a\.b\(\) cannot be sent as JSON/,
+    );
     expect(() => encodeForWire(() => 1, 'a result')).toThrow(/A result cannot be sent as JSON \(got function\)/);
   });
 });

@@ -31,9 +31,13 @@ export function encodeForWire(value: unknown, what: string): string {
   try {
     text = encodeJson(value);
   } catch (error) {
-    throw new EncodingError(`${subject} cannot be sent as JSON: ${errorText(error)}. Send plain data (no cyclic objects).`, { cause: error });
+    throw new EncodingError(
+      `${subject} cannot be sent as JSON: ${errorText(error)}. Send plain data (no cyclic objects).`,
+      { cause: error },
+    );
   }
-  if (text === undefined) throw new EncodingError(`${subject} cannot be sent as JSON (got ${typeof value}). Send plain data.`);
+  if (text === undefined)
+    throw new EncodingError(`${subject} cannot be sent as JSON (got ${typeof value}). Send plain data.`);
   return text;
 }
 

@@ -31,6 +31,10 @@ export const DEFAULT_CALL_SECONDS = 5;
  * default rpc_timeout) from now for a call that carries none (a Python caller
  * on Redis sends no deadline).
  */
-export function deadlineOf(call: { readonly deadline?: Deadline }, fallbackSeconds = DEFAULT_CALL_SECONDS, now = Date.now()): Deadline {
+export function deadlineOf(
+  call: { readonly deadline?: Deadline },
+  fallbackSeconds = DEFAULT_CALL_SECONDS,
+  now = Date.now(),
+): Deadline {
   return call.deadline ?? deadlineIn(fallbackSeconds, now);
 }

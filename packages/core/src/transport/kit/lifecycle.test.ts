@@ -1,13 +1,17 @@
 import { BusClosedError } from '../../errors';
 import { RoleLifecycle } from './lifecycle';
 
-const closedError = (what: string, cause?: unknown) => new BusClosedError(`${what}: the test transport is closed.`, cause === undefined ? undefined : { cause });
+const closedError = (what: string, cause?: unknown) =>
+  new BusClosedError(`${what}: the test transport is closed.`, cause === undefined ? undefined : { cause });
 
 describe('RoleLifecycle', () => {
   it('closes once, however often close() is called, stopping consumers before releasing', async () => {
     const life = new RoleLifecycle(closedError);
     const order: string[] = [];
-    await life.startConsumer({ start: async () => undefined, stop: async () => void order.push('consumer stopped') }, 'listen');
+    await life.startConsumer(
+      { start: async () => undefined, stop: async () => void order.push('consumer stopped') },
+      'listen',
+    );
     const release = jest.fn(async () => void order.push('released'));
     const first = life.close(release);
     const second = life.close(release);
@@ -40,7 +44,10 @@ describe('RoleLifecycle', () => {
     let stopped = false;
     let finishStart!: () => void;
     const starting = life.startConsumer(
-      { start: () => new Promise<void>((resolve) => (finishStart = resolve)), stop: async () => void ((stopped = true), finishStart()) },
+      {
+        start: () => new Promise<void>((resolve) => (finishStart = resolve)),
+        stop: async () => void ((stopped = true), finishStart()),
+      },
       'listen',
     );
     await life.close();

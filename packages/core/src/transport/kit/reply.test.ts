@@ -12,8 +12,18 @@ function recordingLogger(): Logger & { lines: string[] } {
   return { lines, debug: log, info: log, warn: log, error: log };
 }
 
-const call = (id: string, deadline = Date.now() + 60_000): ExpectedCall => ({ id, apiName: 'support.case', procedureName: 'get', deadline });
-const result = (rpcMessageId: string, value: unknown = 'ok'): ResultMessage => ({ id: `r-${rpcMessageId}`, rpcMessageId, result: value, error: false });
+const call = (id: string, deadline = Date.now() + 60_000): ExpectedCall => ({
+  id,
+  apiName: 'support.case',
+  procedureName: 'get',
+  deadline,
+});
+const result = (rpcMessageId: string, value: unknown = 'ok'): ResultMessage => ({
+  id: `r-${rpcMessageId}`,
+  rpcMessageId,
+  result: value,
+  error: false,
+});
 
 describe('ReplyMatcher', () => {
   it('settles each call with its own reply, by call id, and forgets it', async () => {

@@ -79,7 +79,10 @@ export class ReplyMatcher {
     result.catch(() => undefined);
     const ms = msUntil(call.deadline);
     const seconds = Math.max(0.1, Math.ceil(ms / 100) / 10);
-    const timer = setTimeout(() => this.fail(call.id, new RpcTimeoutError(call.apiName, call.procedureName, seconds)), ms);
+    const timer = setTimeout(
+      () => this.fail(call.id, new RpcTimeoutError(call.apiName, call.procedureName, seconds)),
+      ms,
+    );
     // The caller's own wait keeps the process alive; this one only ends it.
     timer.unref?.();
     const entry: Waiting = { call, resolve, reject, timer, onDone };
@@ -113,10 +116,13 @@ export class ReplyMatcher {
     const callId = correlationId ?? reply.value.rpcMessageId;
     const entry = this.take(callId);
     if (!entry) {
-      this.options.logger.debug('A result arrived for a call nobody waits for any more (timed out or cancelled); dropped', {
-        rpcMessageId: callId,
-        transport: this.options.name,
-      });
+      this.options.logger.debug(
+        'A result arrived for a call nobody waits for any more (timed out or cancelled); dropped',
+        {
+          rpcMessageId: callId,
+          transport: this.options.name,
+        },
+      );
       return false;
     }
     entry.resolve(reply.value);
@@ -144,7 +150,9 @@ export class ReplyMatcher {
   }
 
   private closedError(what: string): BusClosedError {
-    return new BusClosedError(`The ${this.options.name} is closed (the bus is closing or closed): ${what}. Create a new bus.`);
+    return new BusClosedError(
+      `The ${this.options.name} is closed (the bus is closing or closed): ${what}. Create a new bus.`,
+    );
   }
 
   private take(callId: string): Waiting | undefined {

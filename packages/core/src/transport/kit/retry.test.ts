@@ -36,7 +36,15 @@ describe('retry', () => {
   it('throws what is not retriable at once', async () => {
     let calls = 0;
     const refused = new ValidationError('no');
-    await expect(retry(async () => { calls += 1; throw refused; }, { what: 'test', backoff: fast })).rejects.toBe(refused);
+    await expect(
+      retry(
+        async () => {
+          calls += 1;
+          throw refused;
+        },
+        { what: 'test', backoff: fast },
+      ),
+    ).rejects.toBe(refused);
     expect(calls).toBe(1);
   });
 
@@ -47,13 +55,21 @@ describe('retry', () => {
       throw new BrokerConnectionError(`down ${calls}`);
     };
     await expect(retry(attempt, { what: 'test', attempts: 3, backoff: fast })).rejects.toThrow('down 3');
-    await expect(retry(attempt, { what: 'test', attempts: 2, backoff: fast, giveUp: (e) => new Error('gave up', { cause: e }) })).rejects.toThrow('gave up');
+    await expect(
+      retry(attempt, { what: 'test', attempts: 2, backoff: fast, giveUp: (e) => new Error('gave up', { cause: e }) }),
+    ).rejects.toThrow('gave up');
     expect(calls).toBe(5);
   });
 
   it('gives up once the deadline passed', async () => {
     let calls = 0;
-    const error = await retry(async () => { calls += 1; throw new BrokerConnectionError('down'); }, { what: 'test', deadline: Date.now() + 20, backoff: fast }).catch((e: unknown) => e);
+    const error = await retry(
+      async () => {
+        calls += 1;
+        throw new BrokerConnectionError('down');
+      },
+      { what: 'test', deadline: Date.now() + 20, backoff: fast },
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BrokerConnectionError);
     expect(calls).toBeGreaterThan(1);
   });
@@ -95,7 +111,12 @@ describe('retry, reconnecting', () => {
         calls += 1;
         if (calls < 3) throw new BrokerConnectionError('down');
       },
-      { what: 'reconnecting', delayFirst: true, backoff: { initialMs: 1, maxMs: 2 }, onRetry: (_e, attempt) => failures.push(attempt) },
+      {
+        what: 'reconnecting',
+        delayFirst: true,
+        backoff: { initialMs: 1, maxMs: 2 },
+        onRetry: (_e, attempt) => failures.push(attempt),
+      },
     );
     expect(failures).toEqual([1, 2]);
   });
@@ -104,7 +125,9 @@ describe('retry, reconnecting', () => {
     const abort = new AbortController();
     abort.abort();
     let calls = 0;
-    await expect(retry(async () => void (calls += 1), { what: 'x', signal: abort.signal, delayFirst: true })).rejects.toThrow();
+    await expect(
+      retry(async () => void (calls += 1), { what: 'x', signal: abort.signal, delayFirst: true }),
+    ).rejects.toThrow();
     expect(calls).toBe(0);
   });
 });

@@ -17,7 +17,7 @@ import { msUntil, type Deadline } from './deadline';
  */
 export function isRetriable(error: unknown): boolean {
   const seen = new Set<unknown>();
-  for (let current = error; current !== null && typeof current === 'object' && !seen.has(current); ) {
+  for (let current = error; current !== null && typeof current === 'object' && !seen.has(current);) {
     seen.add(current);
     const stated = (current as { retriable?: unknown }).retriable;
     if (typeof stated === 'boolean') return stated;
@@ -65,7 +65,10 @@ function left(deadline: Deadline | undefined): number {
  * given the attempt number (0 first) and the signal. Errors that are not
  * retriable are thrown at once, as they are.
  */
-export async function retry<T>(attempt: (attempt: number, signal?: AbortSignal) => Promise<T>, options: RetryOptions): Promise<T> {
+export async function retry<T>(
+  attempt: (attempt: number, signal?: AbortSignal) => Promise<T>,
+  options: RetryOptions,
+): Promise<T> {
   const retriable = options.retriable ?? isRetriable;
   const limit = options.attempts ?? Number.POSITIVE_INFINITY;
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
@@ -81,9 +84,15 @@ export async function retry<T>(attempt: (attempt: number, signal?: AbortSignal) 
     } catch (error) {
       if (!retriable(error)) throw error;
       const wait = Math.min(backoffDelay(n + offset, backoff), left(options.deadline));
-      if (n + 1 >= limit || (options.deadline !== undefined && wait <= 0) || options.signal?.aborted) throw giveUp(error);
+      if (n + 1 >= limit || (options.deadline !== undefined && wait <= 0) || options.signal?.aborted)
+        throw giveUp(error);
       if (options.onRetry) options.onRetry(error, n + 1, wait);
-      else options.logger?.debug(`${options.what} failed; trying again`, { attempt: n + 1, retryInMs: wait, error: errorText(error) });
+      else
+        options.logger?.debug(`${options.what} failed; trying again`, {
+          attempt: n + 1,
+          retryInMs: wait,
+          error: errorText(error),
+        });
       await delay(wait, options.signal);
       if (options.signal?.aborted) throw giveUp(error);
     }

@@ -23,7 +23,9 @@ describe('settleEvent', () => {
   it('acknowledges an event whose handler succeeded, without asking for the delivery count', async () => {
     const actions = recorder();
     const deliveries = jest.fn(() => 1);
-    expect(await settleEvent(received, async () => {}, { deliveryLimit: 3, deliveries }, actions)).toEqual({ kind: 'ack' });
+    expect(await settleEvent(received, async () => {}, { deliveryLimit: 3, deliveries }, actions)).toEqual({
+      kind: 'ack',
+    });
     expect(actions.log).toEqual(['ack']);
     expect(deliveries).not.toHaveBeenCalled();
   });
@@ -31,14 +33,24 @@ describe('settleEvent', () => {
   it('sets aside an event that cannot be decoded, without running the handler', async () => {
     const actions = recorder();
     const handler = jest.fn(async () => {});
-    await settleEvent({ ok: false, reason: 'not JSON', id: 'x' }, handler, { deliveryLimit: 3, deliveries: () => 1 }, actions);
+    await settleEvent(
+      { ok: false, reason: 'not JSON', id: 'x' },
+      handler,
+      { deliveryLimit: 3, deliveries: () => 1 },
+      actions,
+    );
     expect(actions.log).toEqual(['dead-letter x: cannot be decoded: not JSON']);
     expect(handler).not.toHaveBeenCalled();
   });
 
   it('sets aside an event the handler rejects, on its first delivery', async () => {
     const actions = recorder();
-    await settleEvent(received, fails(new MessageRejectedError('bad n')), { deliveryLimit: 3, deliveries: () => 1 }, actions);
+    await settleEvent(
+      received,
+      fails(new MessageRejectedError('bad n')),
+      { deliveryLimit: 3, deliveries: () => 1 },
+      actions,
+    );
     expect(actions.log).toEqual(['dead-letter e1: rejected by the handler: bad n']);
   });
 
@@ -46,7 +58,12 @@ describe('settleEvent', () => {
     const outcomes: string[] = [];
     for (let deliveries = 1; deliveries <= 4; deliveries++) {
       const actions = recorder();
-      await settleEvent(received, fails(new Error(`boom ${deliveries}`)), { deliveryLimit: 3, deliveries: async () => deliveries }, actions);
+      await settleEvent(
+        received,
+        fails(new Error(`boom ${deliveries}`)),
+        { deliveryLimit: 3, deliveries: async () => deliveries },
+        actions,
+      );
       outcomes.push(...actions.log);
     }
     expect(outcomes).toEqual([
@@ -64,9 +81,12 @@ describe('settleEvent', () => {
   });
 
   it('lets an error of an action through (the transport leaves the event unacknowledged)', async () => {
-    const actions = { ack: () => undefined, deadLetter: () => Promise.reject(new Error('dead-letter store unreachable')) };
-    await expect(settleEvent(received, fails(new MessageRejectedError('bad')), { deliveryLimit: 3, deliveries: () => 1 }, actions)).rejects.toThrow(
-      'dead-letter store unreachable',
-    );
+    const actions = {
+      ack: () => undefined,
+      deadLetter: () => Promise.reject(new Error('dead-letter store unreachable')),
+    };
+    await expect(
+      settleEvent(received, fails(new MessageRejectedError('bad')), { deliveryLimit: 3, deliveries: () => 1 }, actions),
+    ).rejects.toThrow('dead-letter store unreachable');
   });
 });

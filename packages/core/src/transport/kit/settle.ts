@@ -112,7 +112,11 @@ export async function settleEvent(
   return settlement;
 }
 
-async function decide(received: ReceivedEvent, handler: EventMessageHandler, options: SettleOptions): Promise<Settlement> {
+async function decide(
+  received: ReceivedEvent,
+  handler: EventMessageHandler,
+  options: SettleOptions,
+): Promise<Settlement> {
   if (!received.ok) return deadLetter(undecodableReason(received.reason), received.id);
   const message = received.value;
   try {

@@ -51,7 +51,14 @@ export class MemoryStream {
   }
 
   append(apiName: string, eventName: string, payload: string): StreamEntry {
-    const entry: StreamEntry = { seq: this.nextSeq++, order: this.nextOrder(), time: new Date(), payload, apiName, eventName };
+    const entry: StreamEntry = {
+      seq: this.nextSeq++,
+      order: this.nextOrder(),
+      time: new Date(),
+      payload,
+      apiName,
+      eventName,
+    };
     this.entries.push(entry);
     if (this.entries.length > this.maxLength) this.entries.splice(0, this.entries.length - this.maxLength);
     this.changed.notify();

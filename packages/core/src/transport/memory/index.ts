@@ -5,7 +5,16 @@
  * show up here first.
  */
 import { Type } from '@sinclair/typebox';
-import { decodeJson, encodeJson, newMessageId, type EventMessage, type OutgoingCall, type OutgoingRpcMessage, type ResultMessage, type RpcMessage } from '../../message';
+import {
+  decodeJson,
+  encodeJson,
+  newMessageId,
+  type EventMessage,
+  type OutgoingCall,
+  type OutgoingRpcMessage,
+  type ResultMessage,
+  type RpcMessage,
+} from '../../message';
 import type { ApiSchema } from '../../schema/types';
 import { InFlight, Semaphore } from '../../util/async';
 import {
@@ -134,7 +143,10 @@ class MemoryResultTransport implements ResultTransport {
   /** Results for this transport's callers come back along this path. */
   private readonly returnPath = `${MEMORY_RETURN_PATH}${newMessageId()}`;
 
-  constructor(options: { name: string }, private readonly context: TransportContext) {
+  constructor(
+    options: { name: string },
+    private readonly context: TransportContext,
+  ) {
     this.broker = memoryBroker(options.name);
     this.matcher = new ReplyMatcher({ name: 'memory result transport', logger: context.logger });
     this.broker.replyEndpoints.set(this.returnPath, this.matcher);
@@ -145,10 +157,13 @@ class MemoryResultTransport implements ResultTransport {
   }
 
   async sendResult(call: RpcMessage, result: ResultMessage): Promise<void> {
-    if (!call.returnPath.startsWith(MEMORY_RETURN_PATH)) throw foreignReturnPath('memory', call, `${MEMORY_RETURN_PATH}<endpoint>`);
+    if (!call.returnPath.startsWith(MEMORY_RETURN_PATH))
+      throw foreignReturnPath('memory', call, `${MEMORY_RETURN_PATH}<endpoint>`);
     const endpoint = this.broker.replyEndpoints.get(call.returnPath);
     if (!endpoint) {
-      this.context.logger.debug('The calling bus was closed: no caller waits for this result any more; dropped', { rpcMessageId: call.id });
+      this.context.logger.debug('The calling bus was closed: no caller waits for this result any more; dropped', {
+        rpcMessageId: call.id,
+      });
       return;
     }
     // As JSON text, as over a broker.
@@ -163,7 +178,8 @@ class MemoryResultTransport implements ResultTransport {
 
 function decodeResult(payload: string): Decoded<ResultMessage> {
   const value = decodeJson(payload) as Partial<ResultMessage> | null;
-  if (!value || typeof value.rpcMessageId !== 'string' || typeof value.error !== 'boolean') return undecodable('not a result message');
+  if (!value || typeof value.rpcMessageId !== 'string' || typeof value.error !== 'boolean')
+    return undecodable('not a result message');
   return decoded(value as ResultMessage);
 }
 
@@ -188,7 +204,11 @@ class MemoryEventTransport implements EventTransport {
 
   async sendEvent(message: EventMessage): Promise<void> {
     const { apiName, eventName, id, version, kwargs, traceContext } = message;
-    this.stream(apiName, eventName).append(apiName, eventName, encodeJson({ id, apiName, eventName, version, kwargs, traceContext }));
+    this.stream(apiName, eventName).append(
+      apiName,
+      eventName,
+      encodeJson({ id, apiName, eventName, version, kwargs, traceContext }),
+    );
   }
 
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
@@ -239,15 +259,20 @@ class MemoryEventTransport implements EventTransport {
           sub.group.pending.delete(seq);
           sub.group.deliveries.delete(seq);
         };
-        await settleEvent(decodeEvent(entry), handler, { deliveryLimit: this.options.delivery_limit, deliveries: () => deliveries }, {
-          ack: settled,
-          deadLetter: (reason, id) => {
-            this.setAside(spec.group, entry.payload, reason, id ?? String(seq));
-            settled();
+        await settleEvent(
+          decodeEvent(entry),
+          handler,
+          { deliveryLimit: this.options.delivery_limit, deliveries: () => deliveries },
+          {
+            ack: settled,
+            deadLetter: (reason, id) => {
+              this.setAside(spec.group, entry.payload, reason, id ?? String(seq));
+              settled();
+            },
+            // Not acknowledged: stays pending and goes back to the group when this consumer stops.
+            redeliver: () => void mine.add(item),
           },
-          // Not acknowledged: stays pending and goes back to the group when this consumer stops.
-          redeliver: () => void mine.add(item),
-        });
+        );
       }
     };
     const running = loop();
@@ -273,7 +298,9 @@ class MemoryEventTransport implements EventTransport {
 
   async *history(query: HistoryQuery): AsyncIterable<EventMessage> {
     const streams = [...this.broker.streams.entries()]
-      .filter(([key]) => (query.eventName ? key === `${query.apiName}.${query.eventName}` : key.startsWith(`${query.apiName}.`)))
+      .filter(([key]) =>
+        query.eventName ? key === `${query.apiName}.${query.eventName}` : key.startsWith(`${query.apiName}.`),
+      )
       .map(([, stream]) => stream);
     const entries = streams
       .flatMap((s) => s.entries)
@@ -333,7 +360,12 @@ function decodeEvent(entry: StreamEntry): ReceivedEvent {
 export const memoryTransport = defineTransport({
   name: 'memory',
   capabilities: memoryCapabilities,
-  options: { rpc: MemoryRpcOptions, result: MemoryBrokerOptions, event: MemoryEventOptions, schema: MemoryBrokerOptions },
+  options: {
+    rpc: MemoryRpcOptions,
+    result: MemoryBrokerOptions,
+    event: MemoryEventOptions,
+    schema: MemoryBrokerOptions,
+  },
   rpc: (options, context) => new MemoryRpcTransport(options, context),
   result: (options, context) => new MemoryResultTransport(options, context),
   event: (options, context) => new MemoryEventTransport(options, context),

@@ -5,7 +5,14 @@ import { memoryBroker, resetMemoryBroker } from '..';
 // are reported as skipped (crossProcess), and so is the connection cut (no broker to cut).
 busConformance({
   name: 'memory',
-  capabilities: { crossProcess: false, durable: true, consumerGroups: true, replay: true, history: true, ordering: 'per-stream' },
+  capabilities: {
+    crossProcess: false,
+    durable: true,
+    consumerGroups: true,
+    replay: true,
+    history: true,
+    ordering: 'per-stream',
+  },
   readsDeadLetters: true,
   canInjectMalformedEvents: true,
   patience: 5000,

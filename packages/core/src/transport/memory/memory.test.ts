@@ -7,7 +7,14 @@ let run = 0;
 transportConformance({
   name: 'memory',
   // Written out, not memoryCapabilities: the suite checks the transport reports exactly this.
-  capabilities: { crossProcess: false, durable: true, consumerGroups: true, replay: true, history: true, ordering: 'per-stream' },
+  capabilities: {
+    crossProcess: false,
+    durable: true,
+    consumerGroups: true,
+    replay: true,
+    history: true,
+    ordering: 'per-stream',
+  },
   canInjectMalformedEvents: true,
   deliveryLimit: 2,
   patience: 3000,
