@@ -277,8 +277,10 @@ async function startKafka({
   ];
 
   if (!fs.existsSync(path.join(dataDir, 'meta.properties'))) {
-    // KRaft storage must be formatted once with a cluster id (16 random bytes, base64url).
-    const clusterId = randomBytes(16).toString('base64url');
+    // KRaft storage must be formatted once with a cluster id (16 random bytes, base64url). One that
+    // starts with '-' would be read as an option by the storage tool (as Kafka's own ids never do).
+    let clusterId = randomBytes(16).toString('base64url');
+    while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
     const format = spawnSync(
       java(),
       [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propertiesFile],

@@ -20,7 +20,8 @@ export type { LightbusConfigInput } from './config/schema';
 // Declaring APIs
 export { Api } from './api/api';
 export { Event } from './api/event';
-export type { Params } from './api/event';
+// The types an Event member has, so that declaration emit can name them in a user's project.
+export type { EventDefinition, NamedParams, Params } from './api/event';
 export { procedure, Wire } from './schema/declare';
 export type { Procedure } from './schema/declare';
 /** TypeBox's builder, for typed declarations: `Type.Object({ id: Type.Integer() })`. */
