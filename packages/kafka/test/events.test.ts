@@ -39,7 +39,14 @@ async function readTopics(
   const records: Array<{ topic: string } & KafkaMessage> = [];
   await consumer.connect();
   try {
-    await consumer.subscribe({ topics, fromBeginning: true });
+    // A topic created a moment ago may not be served by its leader yet (UNKNOWN_TOPIC_OR_PARTITION): try again.
+    await waitFor(
+      async () => {
+        await consumer.subscribe({ topics, fromBeginning: true });
+        return true;
+      },
+      { timeout: 15_000, interval: 200, message: `subscribing to ${topics.join(', ')}` },
+    );
     await consumer.run({ eachMessage: async ({ topic, message }) => void records.push({ topic, ...message }) });
     await waitFor(() => done(records), { timeout: 30_000, message: `records on ${topics.join(', ')}` });
     return records;

@@ -759,11 +759,12 @@ export function transportConformance(target: ConformanceTarget): void {
       it('forgets a schema once its ttl passed without a refresh', async () => {
         const api = uniqueApi();
         const writer = await schemas();
-        await writer.store(api, schemaOf('short-lived'), 1);
+        // 3 s: long enough to be read back once on a loaded machine (a new reader connects first), short enough to wait out.
+        await writer.store(api, schemaOf('short-lived'), 3);
         const reader = await schemas();
         expect((await reader.load())[api]).toBeDefined();
         await waitFor(async () => (await reader.load())[api] === undefined, {
-          timeout: patience + 2000,
+          timeout: patience + 4000,
           interval: 100,
           message: 'the schema to expire',
         });
