@@ -36,6 +36,24 @@ export const transport = defineTransport({
   result: (options, context) => new AmqpResultTransport(options, context),
   event: (options, context) => new AmqpEventTransport(options, context),
   schema: (options, context) => new AmqpSchemaTransport(options, context),
+  checkRoles: (roles, apiPath) => {
+    // A direct reply (amq.rabbitmq.reply-to) can only answer a call that RabbitMQ carried.
+    if (
+      roles.result.name !== 'amqp' ||
+      roles.rpc.name === 'amqp' ||
+      (roles.result.options.reply_mode ?? 'direct') !== 'direct'
+    )
+      return [];
+    return [
+      {
+        path: `${apiPath}.result_transport.amqp.reply_mode`,
+        message:
+          `'direct' (the default) answers over RabbitMQ's direct reply-to, which works only for calls sent over amqp, ` +
+          `but this API's rpc_transport is '${roles.rpc.name}': set reply_mode: queue (a reply queue per process), ` +
+          `or carry calls on amqp too`,
+      },
+    ];
+  },
 });
 
 export default transport;

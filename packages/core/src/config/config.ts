@@ -246,7 +246,7 @@ export function loadConfig(options: LoadConfigOptions, registry: TransportRegist
     cli.serviceName ?? options.serviceName ?? data.service_name ?? env.LIGHTBUS_SERVICE_NAME ?? '{friendly}';
   const processTemplate =
     cli.processName ?? options.processName ?? data.process_name ?? env.LIGHTBUS_PROCESS_NAME ?? '{random4}';
-  return new Config(
+  const config = new Config(
     raw.source,
     data,
     {
@@ -257,6 +257,28 @@ export function loadConfig(options: LoadConfigOptions, registry: TransportRegist
     },
     warnings,
   );
+  const roleIssues = checkRoles(config, registry);
+  if (roleIssues.length > 0) throw new ConfigError(raw.source, roleIssues);
+  return config;
+}
+
+/** What each transport needs of the other roles of every API it serves (TransportDefinition.checkRoles). */
+function checkRoles(config: Config, registry: TransportRegistry): ConfigIssue[] {
+  const issues = new Map<string, ConfigIssue>();
+  for (const apiName of ['default', ...Object.keys(config.data.apis ?? {}).filter((name) => name !== 'default')]) {
+    const roles = {
+      rpc: config.transport(apiName, 'rpc'),
+      result: config.transport(apiName, 'result'),
+      event: config.transport(apiName, 'event'),
+    };
+    for (const name of new Set([roles.rpc.name, roles.result.name, roles.event.name])) {
+      if (!registry.has(name)) continue;
+      for (const issue of registry.resolve(name).checkRoles?.(roles, `apis.${apiName}`) ?? []) {
+        issues.set(`${issue.path}|${issue.message}`, issue);
+      }
+    }
+  }
+  return [...issues.values()];
 }
 
 /** The config's JSON Schema with the given transports' options (for `lightbus dumpconfigschema`). */

@@ -217,6 +217,26 @@ export interface TransportDefinition<
   readonly result?: RoleFactory<'result', Options<ReS>>;
   readonly event?: RoleFactory<'event', Options<ES>>;
   readonly schema?: RoleFactory<'schema', Options<SS>>;
+  /**
+   * What this transport needs of an API's other roles, checked when the config is read (create()),
+   * not at the first call: given the API's three role selections (options with defaults filled)
+   * and the config path of the API, it returns issues that refuse the config, each naming the key
+   * and the fix. Called for every API whose roles use this transport.
+   */
+  readonly checkRoles?: (roles: ApiRoleSelections, apiPath: string) => readonly RoleIssue[];
+}
+
+/** An API's transport for each role, as the config selects them (see TransportDefinition.checkRoles). */
+export interface ApiRoleSelections {
+  readonly rpc: { readonly name: string; readonly options: Readonly<Record<string, unknown>> };
+  readonly result: { readonly name: string; readonly options: Readonly<Record<string, unknown>> };
+  readonly event: { readonly name: string; readonly options: Readonly<Record<string, unknown>> };
+}
+
+/** A config problem a transport finds in an API's roles: the key's path and what to do. */
+export interface RoleIssue {
+  readonly path: string;
+  readonly message: string;
 }
 
 /** Any transport definition, whatever its option types. */
@@ -228,6 +248,7 @@ export interface AnyTransportDefinition {
   readonly result?: RoleFactory<'result', never>;
   readonly event?: RoleFactory<'event', never>;
   readonly schema?: RoleFactory<'schema', never>;
+  readonly checkRoles?: (roles: ApiRoleSelections, apiPath: string) => readonly RoleIssue[];
 }
 
 /** Declare a transport; types each factory's options from its schema. */
