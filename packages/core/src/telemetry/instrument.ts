@@ -2,10 +2,17 @@
  * One place that wraps each bus operation in its span and its metrics, so the
  * client and the worker call one function per operation and stay readable.
  */
-import { context, trace, type Attributes, type BatchObservableResult, type Context } from '@opentelemetry/api';
+import {
+  context,
+  trace,
+  type Attributes,
+  type BatchObservableResult,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
 import { RpcTimeoutError } from '../errors';
 import { extractTrace, injectTrace, type TraceCarrier } from './carrier';
-import { BusMetrics, type Outcome } from './metrics';
+import { BusMetrics, type Operation, type Outcome } from './metrics';
 import { endSpan, errorType, eventAttributes, rpcAttributes, SpanKind, startSpan, type Destination } from './spans';
 
 export interface Received {
@@ -38,29 +45,20 @@ export class Telemetry {
   readonly metrics = new BusMetrics();
 
   /** A call from this process: `send` gets the carrier to put on the outgoing message. */
-  async call<T>(to: Destination, send: (traceContext: TraceCarrier | undefined) => Promise<T>): Promise<T> {
+  call<T>(to: Destination, send: (traceContext: TraceCarrier | undefined) => Promise<T>): Promise<T> {
     const attributes = rpcAttributes(to);
     const span = startSpan(`${to.apiName}/${to.member}`, SpanKind.CLIENT, attributes);
-    const done = this.metrics.begin('call', to.apiName);
-    const started = performance.now();
-    let error: unknown;
-    try {
-      return await send(injectTrace(trace.setSpan(context.active(), span)));
-    } catch (caught) {
-      error = caught;
-      throw caught;
-    } finally {
-      done();
-      this.metrics.callDuration.record(seconds(started), { ...attributes, ...outcomeAttributes(error) });
-      endSpan(span, error);
-    }
+    return this.measure(span, 'call', to.apiName, {
+      work: (ctx) => send(injectTrace(ctx)),
+      record: (took, error) => this.metrics.callDuration.record(took, { ...attributes, ...outcomeAttributes(error) }),
+    });
   }
 
   /**
    * A call executed by this worker, in the caller's trace; nested calls and fires join it.
    * `failure` tells the error of an outcome that is not thrown (an error result to send back).
    */
-  async execute<T>(
+  execute<T>(
     to: Destination,
     message: Received,
     run: (traceContext: TraceCarrier | undefined) => Promise<T>,
@@ -73,48 +71,32 @@ export class Telemetry {
       attributes,
       extractTrace(message.traceContext),
     );
-    const ctx = trace.setSpan(context.active(), span);
-    const done = this.metrics.begin('execution', to.apiName);
-    const started = performance.now();
-    let error: unknown;
-    try {
-      const outcome = await context.with(ctx, () => run(injectTrace(ctx)));
-      error = failure(outcome);
-      return outcome;
-    } catch (caught) {
-      error = caught;
-      throw caught;
-    } finally {
-      done();
-      this.metrics.executionDuration.record(seconds(started), { ...rpcAttributes(to), ...outcomeAttributes(error) });
-      endSpan(span, error);
-    }
+    return this.measure(span, 'execution', to.apiName, {
+      activate: true,
+      work: (ctx) => run(injectTrace(ctx)),
+      failure,
+      record: (took, error) =>
+        this.metrics.executionDuration.record(took, { ...rpcAttributes(to), ...outcomeAttributes(error) }),
+    });
   }
 
   /** An event fired by this process: `send` gets the carrier to put on the event. */
-  async fire<T>(
+  fire<T>(
     to: Destination,
     messageId: string,
     send: (traceContext: TraceCarrier | undefined) => Promise<T>,
   ): Promise<T> {
     const attributes = { ...eventAttributes(to, 'publish'), 'messaging.message.id': messageId };
     const span = startSpan(`publish ${to.apiName}.${to.member}`, SpanKind.PRODUCER, attributes);
-    const done = this.metrics.begin('fire', to.apiName);
-    let error: unknown;
-    try {
-      return await send(injectTrace(trace.setSpan(context.active(), span)));
-    } catch (caught) {
-      error = caught;
-      throw caught;
-    } finally {
-      done();
-      this.metrics.eventsSent.add(1, { ...eventAttributes(to, 'publish'), ...outcomeAttributes(error) });
-      endSpan(span, error);
-    }
+    return this.measure(span, 'fire', to.apiName, {
+      work: (ctx) => send(injectTrace(ctx)),
+      record: (_took, error) =>
+        this.metrics.eventsSent.add(1, { ...eventAttributes(to, 'publish'), ...outcomeAttributes(error) }),
+    });
   }
 
   /** A listener's handler run on one event, in the firer's trace; calls and fires inside join it. */
-  async handle<T>(on: HandlerInfo, message: Received, run: () => Promise<T>): Promise<T> {
+  handle<T>(on: HandlerInfo, message: Received, run: () => Promise<T>): Promise<T> {
     const base = { ...eventAttributes(on, 'process'), 'lightbus.listener': on.listenerName };
     const attributes = {
       ...base,
@@ -127,18 +109,43 @@ export class Telemetry {
       attributes,
       extractTrace(message.traceContext),
     );
-    const ctx: Context = trace.setSpan(context.active(), span);
-    const done = this.metrics.begin('handler', on.apiName);
+    return this.measure(span, 'handler', on.apiName, {
+      activate: true,
+      work: () => run(),
+      record: (took, error) => this.metrics.handlerDuration.record(took, { ...base, ...outcomeAttributes(error) }),
+    });
+  }
+
+  /**
+   * Run one operation in its span: counted in flight meanwhile, its duration and outcome
+   * recorded by `record`, the span ended with the error (thrown, or told by `failure`).
+   * `activate` makes the span the active one while the work runs (so work inside joins it).
+   */
+  private async measure<T>(
+    span: Span,
+    operation: Operation,
+    apiName: string,
+    how: {
+      readonly work: (ctx: Context) => Promise<T>;
+      readonly record: (seconds: number, error: unknown) => void;
+      readonly failure?: (outcome: T) => unknown;
+      readonly activate?: boolean;
+    },
+  ): Promise<T> {
+    const ctx = trace.setSpan(context.active(), span);
+    const done = this.metrics.begin(operation, apiName);
     const started = performance.now();
     let error: unknown;
     try {
-      return await context.with(ctx, run);
+      const outcome = await (how.activate ? context.with(ctx, () => how.work(ctx)) : how.work(ctx));
+      error = how.failure?.(outcome);
+      return outcome;
     } catch (caught) {
       error = caught;
       throw caught;
     } finally {
       done();
-      this.metrics.handlerDuration.record(seconds(started), { ...base, ...outcomeAttributes(error) });
+      how.record(seconds(started), error);
       endSpan(span, error);
     }
   }
