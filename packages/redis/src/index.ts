@@ -22,6 +22,8 @@ import { RedisSchemaTransport } from './schema';
 
 export const transport = defineTransport({
   name: 'redis',
+  // Python Lightbus's Redis transport, same keys and wire format: core warns about what Python would refuse.
+  pythonCompatible: true,
   capabilities: redisCapabilities,
   options: { rpc: RedisRpcOptions, result: RedisResultOptions, event: RedisEventOptions, schema: RedisSchemaOptions },
   rpc: (options, context) => new RedisRpcTransport(options, context),

@@ -198,11 +198,18 @@ export function loadConfig(options: LoadConfigOptions, registry: TransportRegist
   // Validation fills defaults in place: work on a copy with no shared objects (YAML anchors share them,
   // and one role's defaults must not leak into another role's options).
   raw = { source: raw.source, data: JSON.parse(JSON.stringify(raw.data)) as Record<string, unknown> };
-  // Only a file can be read by a Python service too, and only one whose transports are all Redis
-  // (Python has no other: a file naming another is not meant for it).
+  // Only a file can be read by a Python service too, and only one whose transports Python has too
+  // (transport definitions say so: pythonCompatible); a file naming another is not meant for Python.
   const named = selectorsIn(raw.data).map((s) => s.name);
+  const forPython = (name: string): boolean => {
+    try {
+      return registry.resolve(name).pythonCompatible === true;
+    } catch {
+      return false; // an unknown transport is reported below
+    }
+  };
   const refusals =
-    raw.source !== 'in-code config' && named.length > 0 && named.every((name) => name === 'redis')
+    raw.source !== 'in-code config' && named.length > 0 && named.every(forPython)
       ? pythonRefusals(raw.data).map((w) => ({
           path: w.path,
           message: `${w.message} (if a Python service reads this file)`,

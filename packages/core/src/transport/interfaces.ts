@@ -224,6 +224,11 @@ export interface TransportDefinition<
    * and the fix. Called for every API whose roles use this transport.
    */
   readonly checkRoles?: (roles: ApiRoleSelections, apiPath: string) => readonly RoleIssue[];
+  /**
+   * Python Lightbus has this transport too, with the same config keys: a config file whose
+   * transports all say so may be read by Python services, and core warns about what they would refuse.
+   */
+  readonly pythonCompatible?: boolean;
 }
 
 /** An API's transport for each role, as the config selects them (see TransportDefinition.checkRoles). */
@@ -249,6 +254,7 @@ export interface AnyTransportDefinition {
   readonly event?: RoleFactory<'event', never>;
   readonly schema?: RoleFactory<'schema', never>;
   readonly checkRoles?: (roles: ApiRoleSelections, apiPath: string) => readonly RoleIssue[];
+  readonly pythonCompatible?: boolean;
 }
 
 /** Declare a transport; types each factory's options from its schema. */
