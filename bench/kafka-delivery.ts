@@ -8,9 +8,7 @@
  */
 import lightbus, { Api, Event, type Bus } from '@lightbus/core';
 
-const { startKafka } = require('../tools/kafka/kafka') as {
-  startKafka(): Promise<{ bootstrap: string; version: string; stop(): Promise<void> }>;
-};
+import { benchBroker } from './kafka-broker';
 
 const TOTAL = Number(process.env.DELIVERY_EVENTS ?? 100_000);
 const IN_FLIGHT = 256;
@@ -22,15 +20,8 @@ class DeliveryApi extends Api {
 }
 
 async function main(): Promise<void> {
-  let brokers = process.env.KAFKA_BROKERS?.split(',').filter(Boolean);
-  let started: { stop(): Promise<void> } | undefined;
-  let broker = `KAFKA_BROKERS=${process.env.KAFKA_BROKERS ?? ''}`;
-  if (!brokers?.length) {
-    const kafka = await startKafka();
-    started = kafka;
-    brokers = [kafka.bootstrap];
-    broker = `Apache Kafka ${kafka.version} (tools/kafka), 1 broker`;
-  }
+  const started = await benchBroker();
+  const { brokers, label: broker } = started;
   const kafka = {
     brokers,
     topic_prefix: `delivery.${Date.now().toString(36)}.`,
@@ -118,7 +109,7 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const bus of buses.reverse()) await bus.close();
-    await started?.stop();
+    await started.stop();
   }
 }
 

@@ -15,9 +15,7 @@ import lightbus, { Api, Event, type Bus } from '@lightbus/core';
 import { Kafka, Partitioners, logLevel, type Consumer, type Producer } from 'kafkajs';
 import { Counter, endToEnd, printTable, sequentialLatency, throughput, type Row } from './lib';
 
-const { startKafka } = require('../tools/kafka/kafka') as {
-  startKafka(): Promise<{ bootstrap: string; version: string; stop(): Promise<void> }>;
-};
+import { benchBroker } from './kafka-broker';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 3000);
 const CALLS = Number(process.env.BENCH_CALLS ?? 300);
@@ -154,15 +152,8 @@ async function rawSide(brokers: string[], prefix: string): Promise<{ values: num
 }
 
 async function main(): Promise<void> {
-  let brokers = process.env.KAFKA_BROKERS?.split(',').filter(Boolean);
-  let started: { stop(): Promise<void> } | undefined;
-  let broker = `KAFKA_BROKERS=${process.env.KAFKA_BROKERS ?? ''}`;
-  if (!brokers?.length) {
-    const kafka = await startKafka();
-    started = kafka;
-    brokers = [kafka.bootstrap];
-    broker = `Apache Kafka ${kafka.version} (tools/kafka), 1 broker`;
-  }
+  const started = await benchBroker();
+  const { brokers, label: broker } = started;
   const prefix = `bench.${Date.now().toString(36)}.`;
   try {
     const raw = await rawSide(brokers, prefix);
@@ -174,7 +165,7 @@ async function main(): Promise<void> {
       ours.rows.map((row, i) => ({ ...row, raw: raw.values[i]! })),
     );
   } finally {
-    await started?.stop();
+    await started.stop();
   }
 }
 
