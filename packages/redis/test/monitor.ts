@@ -21,9 +21,11 @@ export class CommandLog {
   /** Start watching for commands with an argument containing one of `markers`. */
   static async start(...markers: string[]): Promise<CommandLog> {
     const log = new CommandLog(markers);
-    const client = new Redis(REDIS_URL, { protocol: 2 });
+    // monitor() opens a connection of its own: this client never connects, so no QUIT of ours reaches the
+    // monitor while ioredis is still switching that connection into monitor mode ("Command queue state error").
+    const client = new Redis(REDIS_URL, { protocol: 2, lazyConnect: true });
     const monitor = await client.monitor();
-    await client.quit();
+    client.disconnect();
     monitor.on('monitor', (_time: string, args: string[]) => {
       if (args.some((arg) => log.markers.some((marker) => String(arg).includes(marker)))) {
         // Command names as Redis knows them (upper case), arguments as sent.
