@@ -1,0 +1,171 @@
+/** The memory transport's event role: streams with consumer groups, replay and history in the in-process broker. */
+import { decodeJson, encodeJson, type EventMessage } from '../../message';
+import type {
+  ConsumeSpec,
+  Consumer,
+  EventMessageHandler,
+  EventTransport,
+  HistoryQuery,
+  TransportCapabilities,
+  TransportContext,
+} from '../interfaces';
+import { decoded, undecodable } from '../kit/codec';
+import { settleEvent, type ReceivedEvent } from '../kit/settle';
+import { memoryBroker, type GroupState, type MemoryBroker, type MemoryStream, type StreamEntry } from './broker';
+
+export const memoryCapabilities: TransportCapabilities = Object.freeze({
+  crossProcess: false,
+  durable: true,
+  consumerGroups: true,
+  replay: true,
+  history: true,
+  ordering: 'per-stream',
+});
+
+interface Subscription {
+  readonly stream: MemoryStream;
+  readonly group: GroupState;
+}
+
+export class MemoryEventTransport implements EventTransport {
+  readonly capabilities = memoryCapabilities;
+  private readonly broker: MemoryBroker;
+  constructor(
+    private readonly options: { name: string; max_stream_length: number; delivery_limit: number },
+    private readonly context: TransportContext,
+  ) {
+    this.broker = memoryBroker(options.name);
+  }
+
+  private stream(apiName: string, eventName: string): MemoryStream {
+    return this.broker.stream(`${apiName}.${eventName}`, this.options.max_stream_length);
+  }
+
+  async sendEvent(message: EventMessage): Promise<void> {
+    const { apiName, eventName, id, version, kwargs, traceContext } = message;
+    this.stream(apiName, eventName).append(
+      apiName,
+      eventName,
+      encodeJson({ id, apiName, eventName, version, kwargs, traceContext }),
+    );
+  }
+
+  async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
+    const subscriptions: Subscription[] = spec.events.map(({ apiName, eventName }) => {
+      const stream = this.stream(apiName, eventName);
+      return { stream, group: stream.group(spec.group, spec.since) };
+    });
+    const abort = new AbortController();
+    const mine = new Set<{ sub: Subscription; seq: number }>();
+
+    const next = (): { sub: Subscription; seq: number } | undefined => {
+      for (const sub of subscriptions) {
+        const { group, stream } = sub;
+        while (group.redeliver.length > 0) {
+          const seq = group.redeliver.shift()!;
+          if (stream.entry(seq)) return { sub, seq };
+          group.pending.delete(seq); // trimmed away meanwhile
+          group.deliveries.delete(seq);
+        }
+        if (group.cursor < stream.firstSeq) group.cursor = stream.firstSeq;
+        if (group.cursor < stream.endSeq) return { sub, seq: group.cursor++ };
+      }
+      return undefined;
+    };
+
+    const waitForAny = async (): Promise<void> => {
+      const local = new AbortController();
+      const onAbort = (): void => local.abort();
+      abort.signal.addEventListener('abort', onAbort, { once: true });
+      await Promise.race(subscriptions.map((s) => s.stream.changed.wait(local.signal)));
+      local.abort();
+      abort.signal.removeEventListener('abort', onAbort);
+    };
+
+    const loop = async (): Promise<void> => {
+      while (!abort.signal.aborted) {
+        const item = next();
+        if (!item) {
+          await waitForAny();
+          continue;
+        }
+        const { sub, seq } = item;
+        const entry = sub.stream.entry(seq)!;
+        sub.group.pending.set(seq, spec.consumer);
+        const deliveries = (sub.group.deliveries.get(seq) ?? 0) + 1;
+        sub.group.deliveries.set(seq, deliveries);
+        const settled = (): void => {
+          sub.group.pending.delete(seq);
+          sub.group.deliveries.delete(seq);
+        };
+        await settleEvent(
+          decodeEvent(entry),
+          handler,
+          { deliveryLimit: this.options.delivery_limit, deliveries: () => deliveries },
+          {
+            ack: settled,
+            deadLetter: (reason, id) => {
+              this.setAside(spec.group, entry.payload, reason, id ?? String(seq));
+              settled();
+            },
+            // Not acknowledged: stays pending and goes back to the group when this consumer stops.
+            redeliver: () => void mine.add(item),
+          },
+        );
+      }
+    };
+    const running = loop();
+    return {
+      stop: async () => {
+        abort.abort();
+        await running;
+        for (const { sub, seq } of mine) {
+          if (sub.group.pending.get(seq) === spec.consumer) {
+            sub.group.pending.delete(seq);
+            sub.group.redeliver.push(seq);
+            sub.stream.changed.notify();
+          }
+        }
+      },
+    };
+  }
+
+  private setAside(group: string, payload: string, reason: string, id: string): void {
+    this.broker.deadLetters.push({ kind: 'event', group, payload, reason });
+    this.context.logger.warn('Event set aside (dead letter)', { id, group, reason });
+  }
+
+  async *history(query: HistoryQuery): AsyncIterable<EventMessage> {
+    const streams = [...this.broker.streams.entries()]
+      .filter(([key]) =>
+        query.eventName ? key === `${query.apiName}.${query.eventName}` : key.startsWith(`${query.apiName}.`),
+      )
+      .map(([, stream]) => stream);
+    const entries = streams
+      .flatMap((s) => s.entries)
+      .filter((e) => e.apiName === query.apiName)
+      .filter((e) => (!query.start || e.time >= query.start) && (!query.stop || e.time <= query.stop))
+      .sort((a, b) => b.order - a.order);
+    let count = 0;
+    for (const entry of entries) {
+      if (query.limit !== undefined && count++ >= query.limit) return;
+      const decoded = decodeEvent(entry);
+      if (decoded.ok) yield decoded.value;
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+function decodeEvent(entry: StreamEntry): ReceivedEvent {
+  let message: Partial<EventMessage> | null;
+  try {
+    message = decodeJson(entry.payload) as Partial<EventMessage> | null;
+  } catch {
+    return undecodable('the payload is not JSON');
+  }
+  if (!message || typeof message.id !== 'string' || typeof message.kwargs !== 'object') {
+    return undecodable('not an event message (no string id or no kwargs object)');
+  }
+  return decoded({ ...(message as EventMessage), nativeId: String(entry.seq), time: entry.time });
+}
