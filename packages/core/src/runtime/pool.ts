@@ -3,11 +3,11 @@
  * by every API configured the same way, created on first use, closed together.
  */
 import type { Config, TransportSelection } from '../config';
-import { BusClosedError, ConfigError, TransportCapabilityError } from '../errors';
+import { BusClosedError, TransportCapabilityError } from '../errors';
 import type { ConnectionHealth, RoleTransport, TransportContext, TransportRole } from '../transport/interfaces';
 import type { TransportRegistry } from '../transport/registry';
 import { stableStringify } from '../util/async';
-import { validateAgainst } from '../config/validate';
+import { createRole } from '../transport/kit/role';
 
 function poolKey(role: TransportRole, selection: TransportSelection): string {
   return `${selection.name}|${role}|${stableStringify(selection.options)}`;
@@ -59,20 +59,14 @@ export class TransportPool {
     let instance = this.instances.get(key) as RoleTransport[R] | undefined;
     if (!instance) {
       const definition = this.registry.resolve(selection.name);
-      const factory = definition[role] as
-        ((options: unknown, context: TransportContext) => RoleTransport[R]) | undefined;
-      if (!factory) {
+      if (!definition[role]) {
         throw new TransportCapabilityError(`${where}: transport '${selection.name}' has no ${role} role.`);
       }
       // Options from a config file were validated at load; an implicit default (memory) was not:
-      // validating a copy here fills its defaults either way.
-      const options = structuredClone(selection.options) as Record<string, unknown>;
-      const schema = definition.options[role];
+      // createRole validates a copy, which fills its defaults either way.
       const path =
         role === 'schema' ? `${where}.transport.${selection.name}` : `${where}.${role}_transport.${selection.name}`;
-      const issues = schema ? validateAgainst(schema, options, path) : [];
-      if (issues.length > 0) throw new ConfigError(this.config.source, issues);
-      instance = factory(options, this.context);
+      instance = createRole(definition, role, selection.options, this.context, { path, source: this.config.source });
       this.instances.set(key, instance);
     }
     return instance;
