@@ -20,6 +20,8 @@ busConformance({
   },
   broker: addressOf(AMQP_URL, 5672),
   readsDeadLetters: true,
+  // The prefetch (50 by default) is delivered to the consumer: neither queued nor counted by RabbitMQ.
+  consumerLag: { inHand: 50 },
   canInjectMalformedEvents: true,
   transports: [transport],
   patience: 15_000,

@@ -21,6 +21,8 @@ import {
   withTimeout,
   type ConsumeSpec,
   type Consumer,
+  type ConsumerLag,
+  type EventRef,
   type EventMessage,
   type EventMessageHandler,
   type EventTransport,
@@ -163,6 +165,29 @@ export class KafkaEventTransport implements EventTransport {
 
   history(query: HistoryQuery): AsyncIterable<EventMessage> {
     return readHistory(this, query, this.historyReads);
+  }
+
+  /**
+   * How far a listener's group is behind, per topic: the end offset minus the group's committed
+   * offset, summed over the partitions where the group has committed one. Offsets are committed
+   * once handled, so this counts the events delivered to a member and not yet handled too;
+   * Kafka cannot tell those apart (no `pending`).
+   */
+  async lag(events: readonly EventRef[], group: string): Promise<readonly ConsumerLag[]> {
+    const topics = [...new Set(events.map((e) => this.topicOf(e.apiName, e.eventName)))];
+    const committed = await this.base.client.committedOffsets(this.base.names.listenerGroup(group), topics);
+    const out: ConsumerLag[] = [];
+    for (const topic of topics) {
+      const offsets = committed.get(topic);
+      if (!offsets || offsets.size === 0) continue; // the group has not started on this topic yet
+      let lag = 0n;
+      for (const { partition, high } of await this.base.client.watermarks(topic)) {
+        const at = offsets.get(partition);
+        if (at !== undefined) lag += maxBig(0n, BigInt(high) - BigInt(at));
+      }
+      out.push({ destination: topic, lag: Number(lag) });
+    }
+    return out;
   }
 
   /** Stops the listeners (those still starting too) and history reads in progress, then closes the connections. */

@@ -30,6 +30,7 @@ busConformance({
     ordering: 'per-stream',
   },
   readsDeadLetters: true,
+  consumerLag: {},
   canInjectMalformedEvents: true,
   transports: [transport],
   // A killed member's partitions move after its session times out (6 s here).

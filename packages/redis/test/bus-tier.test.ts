@@ -25,6 +25,7 @@ busConformance({
   },
   broker: addressOf(REDIS_URL, 6379),
   readsDeadLetters: true,
+  consumerLag: {},
   canInjectMalformedEvents: true,
   transports: [transport],
   patience: 15_000,

@@ -10,6 +10,7 @@ import { BrokerConnectionError, RpcTimeoutError } from '@lightbus/core';
 import { Collector, waitFor } from '../wait';
 import { tickHandler } from './api';
 import type { BusTierTarget } from './target';
+import { consumerLagRisesAndFalls, metricsSdkInstalled } from './metrics';
 import { otelSdkInstalled, traceAcrossProcesses } from './tracing';
 import { World } from './world';
 
@@ -204,6 +205,12 @@ export function busConformance(target: BusTierTarget): void {
       'one trace across two processes: the call, its execution, the event fired inside it and the listener that handles it',
       { crossProcess: caps.crossProcess, openTelemetrySdk: otelSdkInstalled() },
       traceAcrossProcesses,
+    );
+
+    scenario(
+      'consumer lag metrics: they rise while a listener is held and fall to zero once it handles the events',
+      { consumerLag: target.consumerLag !== undefined, openTelemetrySdk: metricsSdkInstalled() },
+      (world) => consumerLagRisesAndFalls(world, target.consumerLag?.inHand ?? 0),
     );
 
     scenario(

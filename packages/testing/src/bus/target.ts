@@ -58,6 +58,12 @@ export interface BusTierTarget {
   readonly readsDeadLetters?: boolean;
   /** True when namespaces give `injectMalformedEvent()`: the poison scenario also puts an undecodable message on the stream. */
   readonly canInjectMalformedEvents?: boolean;
+  /**
+   * Given when the transport reports consumer lag (`EventTransport.lag()`): the lag scenario runs
+   * (reported as skipped otherwise). `inHand`: how many events a consumer takes ahead of its
+   * handler that the transport counts as neither lag nor pending (RabbitMQ: the prefetch); default 0.
+   */
+  readonly consumerLag?: { readonly inHand?: number };
   /** Transports the scenario's own buses register (the transport package, loaded as the test loads it). */
   readonly transports?: readonly AnyTransportDefinition[];
   /** A fresh namespace for one scenario; `apiName` is the scenario API's unique name. */
