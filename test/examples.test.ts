@@ -1,5 +1,5 @@
 /** The examples run as their READMEs say (memory transport, one process). */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { transport as kafka } from '@lightbus/kafka';
 import { transport as redis } from '@lightbus/redis';
 import { startNode } from '@lightbus/testing';
 import { Redis } from 'ioredis';
+import { parse as parseYaml } from 'yaml';
 
 const root = path.resolve(__dirname, '..');
 const BIN = path.join(root, 'packages', 'core', 'bin', 'lightbus.js');
@@ -103,3 +104,16 @@ it.each(['lightbus.redis.yaml', 'lightbus.amqp.yaml', 'lightbus.kafka.yaml', 'li
     await bus.close();
   },
 );
+
+// Every example's config names its service: without service_name each restart of a worker would
+// make a new random consumer group and miss the events fired while it was down.
+const exampleConfigs = readdirSync(path.join(root, 'examples')).flatMap((example) =>
+  readdirSync(path.join(root, 'examples', example))
+    .filter((file) => /\.ya?ml$/.test(file))
+    .map((file) => path.join(example, file)),
+);
+it.each(exampleConfigs)('%s names its service', (file) => {
+  const data = parseYaml(readFileSync(path.join(root, 'examples', file), 'utf8')) as { service_name?: unknown };
+  expect(typeof data.service_name).toBe('string');
+  expect(data.service_name).not.toBe('');
+});
