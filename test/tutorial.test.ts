@@ -7,25 +7,20 @@
  * and the node:test file that uses BusMocker. Edit the tutorial and this test
  * follows it; break the tutorial and this test fails.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { redisUrl, waitFor } from '@lightbus/testing';
 import { Redis } from 'ioredis';
+import * as packed from './packed-project';
+import { NPM_INSTALL_FLAGS, packAll, root } from './packed-project';
 
-const root = path.resolve(__dirname, '..');
 const tutorial = readFileSync(path.join(root, 'docs', 'tutorial', 'quickstart.md'), 'utf8');
 const work = mkdtempSync(path.join(tmpdir(), 'lightbus-tutorial-'));
 const project = path.join(work, 'support');
-const packed = path.join(work, 'packed');
+const packedDir = path.join(work, 'packed');
 // The tutorial's Redis is db 0; this test uses a database of its own on the same server.
 const redisDb = Number(process.env.LIGHTBUS_TUTORIAL_REDIS_DB ?? 14);
-
-/** The environment of a user's shell: none of this repository's npm or Lightbus settings. */
-const env: NodeJS.ProcessEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([key]) => !/^(npm_|LIGHTBUS_|INIT_CWD$|NODE_OPTIONS$)/i.test(key)),
-);
 
 interface Block {
   readonly lang: string;
@@ -56,20 +51,10 @@ function commands(marker: string): string[] {
     .filter(Boolean);
 }
 
-function tarball(name: string): string {
-  const file = readdirSync(packed).find((f) => f.startsWith(`lightbus-${name}-`) && f.endsWith('.tgz'));
-  if (!file) throw new Error(`No tarball for @lightbus/${name} in ${packed}`);
-  return path.join(packed, file);
-}
-
-function sh(line: string, cwd = project): string {
-  try {
-    return execFileSync('sh', ['-c', line], { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (error) {
-    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
-    throw new Error(`\`${line}\` failed in ${cwd}:\n${stdout ?? ''}${stderr ?? ''}`);
-  }
-}
+const tarball = (name: string): string => packed.tarball(packedDir, name);
+const sh = (line: string): string => packed.sh(line, project);
+const start = (command: string, args: string[]): packed.Child => packed.start(command, args, project);
+const run = (command: string, args: string[]): Promise<string> => packed.run(command, args, project);
 
 /** Run a tutorial command: `@lightbus/x` installs the packed tarball, and npm uses its cache first. */
 function runCommand(line: string): void {
@@ -78,36 +63,14 @@ function runCommand(line: string): void {
     return;
   }
   let command = line.replace(/@lightbus\/(\w+)/g, (_, name: string) => tarball(name));
-  if (/^npm install\b/.test(command)) command += ' --prefer-offline --no-audit --no-fund';
+  if (/^npm install\b/.test(command)) command += ` ${NPM_INSTALL_FLAGS}`;
   sh(command);
-}
-
-interface Child {
-  readonly child: ChildProcess;
-  output(): string;
-  readonly exit: Promise<number | null>;
-}
-
-function start(command: string, args: string[]): Child {
-  const child = spawn(command, args, { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exit };
-}
-
-async function run(command: string, args: string[]): Promise<string> {
-  const child = start(command, args);
-  const code = await child.exit;
-  if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${code}:\n${child.output()}`);
-  return child.output();
 }
 
 const code = files();
 
 beforeAll(() => {
-  execFileSync(process.execPath, [path.join(root, 'scripts', 'pack.mjs'), packed], { cwd: root, env, stdio: 'ignore' });
+  packAll(packedDir);
 }, 120_000);
 
 afterAll(() => {

@@ -5,6 +5,7 @@ import { version } from './options';
 import { runCommand } from './commands/run';
 import { codegenCommand, dumpConfigSchemaCommand, dumpSchemaCommand } from './commands/schema';
 import { inspectCommand } from './commands/inspect';
+import { initCommand } from './commands/init';
 
 export { run, type RunOptions } from './commands/run';
 
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .option('--debug', 'on an error, print its stack and causes too')
     .showHelpAfterError();
   for (const command of [
+    initCommand(),
     runCommand(),
     dumpSchemaCommand(),
     codegenCommand(),
