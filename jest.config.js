@@ -18,6 +18,7 @@ const moduleNameMapper = {
   // Subpath entries (package.json `exports`), then each package's main entry: jest takes the first match.
   '^@lightbus/testing/jest$': '<rootDir>/packages/testing/src/jest',
   '^@lightbus/core/transport$': '<rootDir>/packages/core/src/transport',
+  '^@lightbus/core/errors$': '<rootDir>/packages/core/src/errors',
   [`^@lightbus/(${packages.join('|')})$`]: '<rootDir>/packages/$1/src',
 };
 

@@ -20,6 +20,11 @@ const ENTRIES = [
     file: 'packages/core/src/transport/index.ts',
     for: 'transport authors (and @lightbus/testing): role interfaces, registry, kit, memory transport, wire messages, helpers',
   },
+  {
+    entry: '@lightbus/core/errors',
+    file: 'packages/core/src/errors/index.ts',
+    for: 'every error class Lightbus raises, for `instanceof` (the application entry has the common ones); codes in errors.md',
+  },
 ];
 const PAGE = 'docs/reference/entry-points.md';
 
@@ -55,13 +60,15 @@ function page(entries) {
   const lines = [
     '# Entry points of @lightbus/core',
     '',
-    '`@lightbus/core` has two entries, declared in its package.json `exports`; nothing else',
+    '`@lightbus/core` has three entries, declared in its package.json `exports`; nothing else',
     'is importable (internals such as `InFlight` or `setCommandLineOverrides` are not part',
     'of any entry, except where a transport needs them: then through `/transport`).',
     '',
     '- `@lightbus/core`: what an application writes with.',
     '- `@lightbus/core/transport`: what a transport package (or a test of one) needs.',
     '  A transport imports only these two entries.',
+    '- `@lightbus/core/errors`: every error class, the rarer ones too (`UnknownProcedureError`,',
+    '  `TransportCapabilityError`, ...), for `instanceof`.',
     '',
     'This page is generated from the sources by `node scripts/entry-points.mjs`;',
     '`npm run lint` fails when it is out of date.',

@@ -2,7 +2,8 @@
  * Replay and history come from the stream queue kept per API when `stream` is
  * on; without it, asking for them fails clearly rather than being ignored.
  */
-import lightbus, { TransportCapabilityError, type EventMessage, type Logger } from '@lightbus/core';
+import lightbus, { type EventMessage, type Logger } from '@lightbus/core';
+import { TransportCapabilityError } from '@lightbus/core/errors';
 import { newMessageId } from '@lightbus/core/transport';
 import { Collector } from '@lightbus/testing';
 import { transport } from '@lightbus/amqp';

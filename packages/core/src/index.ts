@@ -2,7 +2,7 @@
  * @lightbus/core — the application's entry: define APIs, create a bus, call
  * procedures, fire and listen to events, run workers, catch errors.
  * Transport authors: `@lightbus/core/transport` (interfaces, registry, kit,
- * memory transport). docs/reference/entry-points.md lists both entries' names.
+ * memory transport). Every error class: `@lightbus/core/errors`. docs/reference/entry-points.md lists each entry's names.
  */
 import { create } from './client/bus';
 
@@ -38,9 +38,9 @@ export { fromPino, fromWinston } from './log/adapters';
 
 // Health (bus.health(), lightbus run --health-port)
 export type { Health } from './health/report';
-export type { ConnectionHealth } from './transport/interfaces';
 
-// Errors an application catches (each has a stable `code`; docs/reference/errors.md)
+// Errors an application catches (each has a stable `code`; docs/reference/errors.md). Every error class,
+// these and the rarer ones (UnknownProcedureError, TransportCapabilityError, ...): '@lightbus/core/errors'.
 export {
   LightbusError,
   ConfigError,
@@ -52,13 +52,7 @@ export {
   EventFireTimeoutError,
   BrokerConnectionError,
   BusClosedError,
-  UnknownApiError,
-  UnknownProcedureError,
-  UnknownEventError,
-  ApiNotRegisteredError,
-  WorkerFailedError,
   MessageRejectedError,
-  TransportCapabilityError,
 } from './errors';
 
 /** `import lightbus from '@lightbus/core'; const bus = lightbus.create();` */

@@ -1,5 +1,6 @@
 /** Calling procedures: results, remote errors, timeouts, argument checks. */
-import { InvalidParametersError, RemoteError, RpcTimeoutError, UnknownProcedureError } from '..';
+import { InvalidParametersError, RemoteError, RpcTimeoutError } from '..';
+import { UnknownProcedureError } from '../errors';
 import { busFactory, memoryConfig, SupportCaseApi, pairOn } from '../test-helpers';
 
 const buses = busFactory();

@@ -1,5 +1,6 @@
 /** Firing events: only from the registering process, declared events and parameters. */
-import { ApiNotRegisteredError, InvalidParametersError, UnknownEventError } from '..';
+import { InvalidParametersError } from '..';
+import { ApiNotRegisteredError, UnknownEventError } from '../errors';
 import { busFactory, pairOn } from '../test-helpers';
 
 const buses = busFactory();

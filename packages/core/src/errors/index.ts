@@ -2,6 +2,7 @@
  * The error catalogue. Every error Lightbus raises is a `LightbusError` with a
  * stable `code` (documented in docs/reference/errors.md), a message that says
  * what to do, and the underlying `cause` where there is one.
+ * This module is the entry `@lightbus/core/errors`: every error class, for `instanceof`.
  */
 
 export interface LightbusErrorOptions {

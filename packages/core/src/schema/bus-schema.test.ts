@@ -5,7 +5,6 @@ import {
   Event,
   RemoteError,
   Type,
-  UnknownApiError,
   ValidationError,
   Wire,
   procedure,
@@ -13,6 +12,7 @@ import {
   type LightbusConfigInput,
   type Params,
 } from '..';
+import { UnknownApiError } from '../errors';
 import { memoryBroker } from '../transport';
 import { busFactory, memoryConfig, RecordingLogger } from '../test-helpers';
 

@@ -3,7 +3,7 @@
  * interfaces and capabilities, defineTransport, the registry, the kit (settle
  * rule, lifecycle, ...), the memory transport, and the message, error, logging
  * and async helpers a transport uses. Applications use `@lightbus/core`.
- * docs/reference/entry-points.md lists both entries' names.
+ * docs/reference/entry-points.md lists each entry's names.
  */
 export * from './interfaces';
 export { ConsumerSet } from './consumers';
