@@ -1,0 +1,65 @@
+// The Lightbus side of every transport's benchmark, run as users run it: a worker process serving
+// an API and listening to its event, and a caller process calling and firing through its own bus.
+// params: { transport: 'redis' | 'amqp' | 'kafka', api, config (the transport's options), otel }
+import { registerOtel } from './otel.mjs';
+import { inFlight, sequential } from './../lib/measure.mjs';
+
+async function createBus(params, processName) {
+  // The SDK goes first, as a service would register it before anything that traces.
+  const shutdownOtel = params.otel ? registerOtel() : undefined;
+  const { default: lightbus, Api, Event } = await import('@lightbus/core');
+  const transportConfig = { [params.transport]: params.config };
+  const bus = lightbus.create({
+    config: {
+      service_name: `bench-${params.api}`,
+      process_name: processName,
+      bus: { schema: { transport: transportConfig } },
+      apis: {
+        default: {
+          rpc_transport: transportConfig,
+          result_transport: transportConfig,
+          event_transport: transportConfig,
+        },
+      },
+    },
+    logLevel: 'error',
+  });
+  // The caller registers the API too: only the process that registers an API fires its events.
+  // It does not start a worker, so it serves nothing.
+  class BenchApi extends Api {
+    static meta = { name: params.api };
+    happened = new Event({ parameters: ['n', 'text'] });
+    echo({ n, text }) {
+      return { n, text };
+    }
+  }
+  bus.client.registerApi(new BenchApi());
+  return { bus, shutdownOtel };
+}
+
+export async function worker(params, handled) {
+  const { bus, shutdownOtel } = await createBus(params, 'worker');
+  bus.client.listen([params.api, 'happened'], () => handled(), { listenerName: 'count' });
+  await bus.start();
+  return {
+    close: async () => {
+      await bus.close();
+      await shutdownOtel?.();
+    },
+  };
+}
+
+export async function driver(params) {
+  const { bus, shutdownOtel } = await createBus(params, 'caller');
+  const call = (n) => bus.client.callRpc(params.api, 'echo', { n, text: 'hello' });
+  const fire = (n) => bus.client.fireEvent(params.api, 'happened', { n, text: 'hello' });
+  return {
+    rpcSequential: (count) => sequential(call, count),
+    rpcInFlight: (count, n) => inFlight(call, count, n),
+    fire: (count, n) => inFlight(fire, count, n),
+    close: async () => {
+      await bus.close();
+      await shutdownOtel?.();
+    },
+  };
+}
