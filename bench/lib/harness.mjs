@@ -30,7 +30,13 @@ export function parseArgs(argv = process.argv.slice(2)) {
 class Child {
   constructor(module, role, params, options) {
     const execArgv = options.profile
-      ? ['--cpu-prof', '--cpu-prof-dir', options.profile, '--cpu-prof-name', `${options.label}-${role}-${Date.now()}.cpuprofile`]
+      ? [
+          '--cpu-prof',
+          '--cpu-prof-dir',
+          options.profile,
+          '--cpu-prof-name',
+          `${options.label}-${role}-${Date.now()}.cpuprofile`,
+        ]
       : [];
     this.name = `${options.label} ${role}`;
     this.process = fork(CHILD, [module, role], {
@@ -41,7 +47,8 @@ class Child {
     this.waiters = [];
     this.exited = new Promise((resolve) =>
       this.process.on('exit', (code, signal) => {
-        for (const w of this.waiters) w.reject(new Error(`${this.name} exited (${code ?? signal}) while ${w.type} was awaited`));
+        for (const w of this.waiters)
+          w.reject(new Error(`${this.name} exited (${code ?? signal}) while ${w.type} was awaited`));
         resolve(code);
       }),
     );
@@ -114,7 +121,7 @@ async function runPhase(worker, driver, phase, count) {
   return {
     p50: result.p50,
     p99: result.p99,
-    perSecond: events ? count / seconds : result.perSecond ?? count / seconds,
+    perSecond: events ? count / seconds : (result.perSecond ?? count / seconds),
     workerCpu: w.stats.cpuMicros / count,
     driverCpu: d.stats.cpuMicros / count,
   };
@@ -166,7 +173,12 @@ export const series = (figures, pick) => figures.map(pick);
  * The ratio column reads as the issue's targets do: throughput lightbus/raw, latency lightbus/raw.
  */
 export function table(title, columns, rows) {
-  const lines = [`### ${title}`, '', `| work | ${columns.join(' | ')} | ratio | target |`, `|---|${columns.map(() => '---:').join('|')}|---:|---|`];
+  const lines = [
+    `### ${title}`,
+    '',
+    `| work | ${columns.join(' | ')} | ratio | target |`,
+    `|---|${columns.map(() => '---:').join('|')}|---:|---|`,
+  ];
   for (const row of rows) {
     const cells = row.values.map((v) => cell(v, row.unit));
     const a = median(row.values[0]);
@@ -187,7 +199,10 @@ export function table(title, columns, rows) {
 export const mb = (bytes) => (bytes === undefined ? undefined : bytes / MB);
 
 export function machine() {
-  const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
   return `${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? '?'}), Node ${process.version}, load average ${load}, ${new Date().toISOString().slice(0, 16)}Z`;
 }
 
@@ -198,13 +213,31 @@ export function standardRows(figures, sideA, sideB, phases, targets = {}) {
   for (const phase of phases) {
     const p = (side, field) => pick(side, (f) => f.phases[phase.key]?.[field]);
     if (phase.run === 'rpcSequential') {
-      rows.push({ label: `${phase.label} p50`, unit: 'ms', values: [p(sideA, 'p50'), p(sideB, 'p50')], target: targets[`${phase.key}.p50`] });
+      rows.push({
+        label: `${phase.label} p50`,
+        unit: 'ms',
+        values: [p(sideA, 'p50'), p(sideB, 'p50')],
+        target: targets[`${phase.key}.p50`],
+      });
       rows.push({ label: `${phase.label} p99`, unit: 'ms', values: [p(sideA, 'p99'), p(sideB, 'p99')] });
     } else {
-      rows.push({ label: phase.label, unit: phase.unit, values: [p(sideA, 'perSecond'), p(sideB, 'perSecond')], target: targets[phase.key] });
+      rows.push({
+        label: phase.label,
+        unit: phase.unit,
+        values: [p(sideA, 'perSecond'), p(sideB, 'perSecond')],
+        target: targets[phase.key],
+      });
     }
-    rows.push({ label: `↳ worker CPU per ${phase.per}`, unit: 'µs', values: [p(sideA, 'workerCpu'), p(sideB, 'workerCpu')] });
-    rows.push({ label: `↳ ${phase.driver} CPU per ${phase.per}`, unit: 'µs', values: [p(sideA, 'driverCpu'), p(sideB, 'driverCpu')] });
+    rows.push({
+      label: `↳ worker CPU per ${phase.per}`,
+      unit: 'µs',
+      values: [p(sideA, 'workerCpu'), p(sideB, 'workerCpu')],
+    });
+    rows.push({
+      label: `↳ ${phase.driver} CPU per ${phase.per}`,
+      unit: 'µs',
+      values: [p(sideA, 'driverCpu'), p(sideB, 'driverCpu')],
+    });
   }
   rows.push({
     label: 'worker RSS, idle after start',
@@ -228,7 +261,10 @@ export function standardRows(figures, sideA, sideB, phases, targets = {}) {
 
 export const atLeast = (ratio) => ({ text: `≥ ${ratio}×`, check: (r) => r !== undefined && r >= ratio });
 export const atMost = (ratio) => ({ text: `≤ ${ratio}×`, check: (r) => r !== undefined && r <= ratio });
-export const absoluteMax = (value, unit) => ({ text: `≤ ${value} ${unit} (lightbus)`, check: (_r, a) => a !== undefined && a <= value });
+export const absoluteMax = (value, unit) => ({
+  text: `≤ ${value} ${unit} (lightbus)`,
+  check: (_r, a) => a !== undefined && a <= value,
+});
 
 /** Run a transport's benchmark: the main table (lightbus vs raw) and the OpenTelemetry table. */
 export async function benchTransport({ transport, title, sides, phases, targets, rawLabel, options }) {

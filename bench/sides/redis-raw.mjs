@@ -48,7 +48,18 @@ export async function worker(params, handled) {
     while (!stopping) {
       const ack = toAck.length ? consumer.xack(stream, 'count', ...toAck) : undefined; // leaves with the read
       toAck = [];
-      const reply = await consumer.xreadgroup('GROUP', 'count', 'c', 'COUNT', 100, 'BLOCK', 1000, 'STREAMS', stream, '>');
+      const reply = await consumer.xreadgroup(
+        'GROUP',
+        'count',
+        'c',
+        'COUNT',
+        100,
+        'BLOCK',
+        1000,
+        'STREAMS',
+        stream,
+        '>',
+      );
       await ack;
       for (const [, entries] of reply ?? []) {
         for (const [id, fields] of entries) {

@@ -1,0 +1,62 @@
+// `npm run bench -- amqp [--quick] [--rounds N] [--profile DIR]`: Lightbus on RabbitMQ beside raw
+// amqplib (bench/sides/amqp-raw.mjs), each as a worker process and a caller process. Uses
+// LIGHTBUS_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672); every side deletes what it declared
+// (Lightbus's own durable group queues stay: unique names per run, delete them with rabbitmqctl).
+import { absoluteMax, atLeast, atMost, benchTransport, parseArgs } from './lib/harness.mjs';
+
+const options = parseArgs();
+const url = process.env.LIGHTBUS_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const q = options.quick;
+const lightbus = { transport: 'amqp', config: { url } };
+
+await benchTransport({
+  transport: 'amqp',
+  title: 'AMQP (RabbitMQ)',
+  rawLabel: 'raw amqplib (direct reply-to, prefetch 100; confirm channel, persistent, quorum queue, prefetch 100)',
+  options,
+  sides: [
+    { key: 'raw', module: 'amqp-raw.mjs', params: { url } },
+    { key: 'lightbus', module: 'lightbus.mjs', params: lightbus },
+    { key: 'otel', module: 'lightbus.mjs', params: { ...lightbus, otel: true } },
+  ],
+  phases: [
+    {
+      key: 'rpcSeq',
+      run: 'rpcSequential',
+      label: 'RPC, one call at a time',
+      count: q ? 1000 : 3000,
+      warmup: 200,
+      per: 'call',
+      driver: 'caller',
+    },
+    {
+      key: 'rpc64',
+      run: 'rpcInFlight',
+      inFlight: 64,
+      label: 'RPC, 64 calls in flight',
+      unit: 'calls/s',
+      count: q ? 6000 : 20000,
+      warmup: 1000,
+      per: 'call',
+      driver: 'caller',
+    },
+    {
+      key: 'events',
+      run: 'fire',
+      inFlight: 64,
+      label: 'events (durable, confirmed), 64 fires in flight, end to end',
+      unit: 'events/s',
+      count: q ? 6000 : 20000,
+      warmup: 1000,
+      per: 'event',
+      driver: 'firer',
+    },
+  ],
+  targets: {
+    'rpcSeq.p50': atMost(1.3),
+    rpc64: atLeast(0.8),
+    events: atLeast(0.8),
+    idleRss: absoluteMax(60, 'MB'),
+    peakRss: absoluteMax(100, 'MB'),
+  },
+});
