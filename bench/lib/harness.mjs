@@ -14,7 +14,10 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const CHILD = path.join(here, 'child.mjs');
 export const SIDES = path.join(here, '..', 'sides');
 
-/** Command-line flags: --quick, --rounds N, --profile DIR (node --cpu-prof for every child). */
+/**
+ * Command-line flags: --quick, --rounds N, --profile DIR (node --cpu-prof for every child),
+ * --only=raw,lightbus,otel (sides), --phases=rpcSeq,rpc64,events.
+ */
 export function parseArgs(argv = process.argv.slice(2)) {
   const quick = argv.includes('--quick') || process.env.BENCH_QUICK === '1';
   const roundsAt = argv.indexOf('--rounds');
@@ -23,7 +26,8 @@ export function parseArgs(argv = process.argv.slice(2)) {
     quick,
     rounds: roundsAt >= 0 ? Number(argv[roundsAt + 1]) : Number(process.env.BENCH_ROUNDS ?? (quick ? 3 : 5)),
     profile: profileAt >= 0 ? path.resolve(argv[profileAt + 1] ?? 'profiles') : undefined,
-    only: argv.find((a, i) => a.startsWith('--only=') && i >= 0)?.slice('--only='.length),
+    only: argv.find((a) => a.startsWith('--only='))?.slice('--only='.length),
+    phases: argv.find((a) => a.startsWith('--phases='))?.slice('--phases='.length),
   };
 }
 
@@ -269,6 +273,7 @@ export const absoluteMax = (value, unit) => ({
 /** Run a transport's benchmark: the main table (lightbus vs raw) and the OpenTelemetry table. */
 export async function benchTransport({ transport, title, sides, phases, targets, rawLabel, options }) {
   const wanted = options.only ? sides.filter((s) => options.only.split(',').includes(s.key)) : sides;
+  if (options.phases) phases = phases.filter((p) => options.phases.split(',').includes(p.key));
   const figures = await runRounds(wanted, phases, { ...options, transport });
   const out = [];
   const n = options.rounds;

@@ -60,6 +60,9 @@ import {
   streamKey,
 } from './wire';
 
+/** How far a consumer's reads grow past batch_size while they come back full (a backlog). */
+const BATCH_GROWTH = 10;
+
 export const redisCapabilities: TransportCapabilities = Object.freeze({
   crossProcess: true,
   durable: true,
@@ -322,6 +325,10 @@ class EventConsumer {
   private async loop(signal: AbortSignal): Promise<void> {
     const failures = new FailureStreak(this.logger, this.transport.options.consumption_restart_delay * 1000);
     let ownPendingRead = false;
+    // Sized to the load: batch_size while reads come back short; while they come back full (a backlog), each
+    // read asks for twice as many, up to BATCH_GROWTH x batch_size, so a backlog costs few round trips and writes.
+    const baseCount = this.transport.options.batch_size;
+    let count = baseCount;
     while (!signal.aborted) {
       try {
         if (!ownPendingRead) {
@@ -342,7 +349,7 @@ class EventConsumer {
           this.spec.group,
           this.spec.consumer,
           'COUNT',
-          this.transport.options.batch_size,
+          count,
           'BLOCK',
           block,
           'STREAMS',
@@ -351,7 +358,9 @@ class EventConsumer {
         ]);
         await acks;
         failures.succeeded();
-        await this.handleBatch(parseStreamsReply(reply), signal);
+        const entries = parseStreamsReply(reply);
+        count = entries.length >= count ? Math.min(count * 2, baseCount * BATCH_GROWTH) : baseCount;
+        await this.handleBatch(entries, signal);
       } catch (error) {
         if (signal.aborted) break;
         if (isReplyError(error) && error.message.startsWith('NOGROUP')) {

@@ -106,7 +106,8 @@ export const RedisEventOptions = Type.Object(
       minimum: 1,
       default: 10,
       description:
-        'Most events read from Redis in one XREADGROUP; handled in order, each acknowledged as soon as its handler finished.',
+        'Events read from Redis in one XREADGROUP while the listener keeps up; while reads come back full (a backlog), each ' +
+        'read asks for twice as many, up to 10 x batch_size. Handled in order, each acknowledged as soon as its handler finished.',
     }),
     reclaim_batch_size: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
       default: null,

@@ -4,6 +4,9 @@
  */
 import {
   context,
+  createNoopMeter,
+  propagation,
+  ProxyTracerProvider,
   trace,
   type Attributes,
   type BatchObservableResult,
@@ -41,11 +44,33 @@ function seconds(since: number): number {
   return (performance.now() - since) / 1000;
 }
 
+/** What the API gives when no SDK is registered: the no-op tracer provider, and the no-op meter's class. */
+const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
+const NOOP_METER = createNoopMeter().constructor;
+
+/** Whether an OpenTelemetry SDK traces or propagates now (a tracer provider or a propagator is registered). */
+function tracing(): boolean {
+  const provider = trace.getTracerProvider();
+  if (!(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NOOP_TRACER_PROVIDER) return true;
+  return propagation.fields().length > 0;
+}
+
 export class Telemetry {
   readonly metrics = new BusMetrics();
+  /** Metrics are bound when the bus is created: a real meter then, or no-ops for good. */
+  private readonly metered = !(this.metrics.meter instanceof NOOP_METER);
+
+  /**
+   * Whether anything observes the bus. Without an SDK every operation runs bare: no attributes,
+   * spans, carriers or timings are made for nobody (the API's no-ops are cheap, but not free per message).
+   */
+  private get observed(): boolean {
+    return this.metered || tracing();
+  }
 
   /** A call from this process: `send` gets the carrier to put on the outgoing message. */
   call<T>(to: Destination, send: (traceContext: TraceCarrier | undefined) => Promise<T>): Promise<T> {
+    if (!this.observed) return send(undefined);
     const attributes = rpcAttributes(to);
     const span = startSpan(`${to.apiName}/${to.member}`, SpanKind.CLIENT, attributes);
     return this.measure(span, 'call', to.apiName, {
@@ -64,6 +89,7 @@ export class Telemetry {
     run: (traceContext: TraceCarrier | undefined) => Promise<T>,
     failure: (outcome: T) => unknown = () => undefined,
   ): Promise<T> {
+    if (!this.observed) return run(undefined);
     const attributes = { ...rpcAttributes(to), 'messaging.message.id': message.id };
     const span = startSpan(
       `${to.apiName}/${to.member}`,
@@ -86,6 +112,7 @@ export class Telemetry {
     messageId: string,
     send: (traceContext: TraceCarrier | undefined) => Promise<T>,
   ): Promise<T> {
+    if (!this.observed) return send(undefined);
     const attributes = { ...eventAttributes(to, 'publish'), 'messaging.message.id': messageId };
     const span = startSpan(`publish ${to.apiName}.${to.member}`, SpanKind.PRODUCER, attributes);
     return this.measure(span, 'fire', to.apiName, {
@@ -97,6 +124,7 @@ export class Telemetry {
 
   /** A listener's handler run on one event, in the firer's trace; calls and fires inside join it. */
   handle<T>(on: HandlerInfo, message: Received, run: () => Promise<T>): Promise<T> {
+    if (!this.observed) return run();
     const base = { ...eventAttributes(on, 'process'), 'lightbus.listener': on.listenerName };
     const attributes = {
       ...base,
