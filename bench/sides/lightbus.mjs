@@ -8,7 +8,11 @@ async function createBus(params, processName) {
   // The SDK goes first, as a service would register it before anything that traces.
   const shutdownOtel = params.otel ? registerOtel() : undefined;
   const { default: lightbus, Api, Event } = await import('@lightbus/core');
-  const transportConfig = { [params.transport]: params.config };
+  // BENCH_TRANSPORT_OPTIONS (JSON, by role: {"rpc": {"concurrency": 32}}): options added to the transport's
+  // for one role, to measure a setting against its default.
+  const extra = JSON.parse(process.env.BENCH_TRANSPORT_OPTIONS ?? '{}');
+  const role = (name) => ({ [params.transport]: { ...params.config, ...extra[name] } });
+  const transportConfig = role('schema');
   const bus = lightbus.create({
     config: {
       service_name: `bench-${params.api}`,
@@ -16,9 +20,9 @@ async function createBus(params, processName) {
       bus: { schema: { transport: transportConfig } },
       apis: {
         default: {
-          rpc_transport: transportConfig,
-          result_transport: transportConfig,
-          event_transport: transportConfig,
+          rpc_transport: role('rpc'),
+          result_transport: role('result'),
+          event_transport: role('event'),
         },
       },
     },

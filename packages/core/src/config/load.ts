@@ -1,10 +1,18 @@
 /** Finding and parsing the config file: option, then LIGHTBUS_CONFIG, then ./lightbus.yaml. */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type * as Yaml from 'yaml';
 import { ConfigError, ConfigFileError } from '../errors';
 import { interpolateEnv } from './env';
 import { isPlainObject } from '../util/async';
+
+let yaml: typeof Yaml | undefined;
+
+/** The YAML parser, loaded on the first YAML file read: a service configured in code or JSON never loads it. */
+function yamlModule(): typeof Yaml {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, synchronously like the read it serves
+  return (yaml ??= require('yaml') as typeof Yaml);
+}
 
 export const DEFAULT_CONFIG_FILES = ['lightbus.yaml', 'lightbus.yml', 'lightbus.json'];
 
@@ -48,9 +56,10 @@ export function readConfigFile(file: string): ConfigSource {
   let data: unknown;
   try {
     // merge: `<<: *defaults` keys, as PyYAML reads them, so one file means the same to Python services.
-    data = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { merge: true });
+    data = file.endsWith('.json') ? JSON.parse(text) : yamlModule().parse(text, { merge: true });
   } catch (error) {
-    const where = error instanceof YAMLParseError && error.linePos ? ` at line ${error.linePos[0].line}` : '';
+    const where =
+      yaml && error instanceof yaml.YAMLParseError && error.linePos ? ` at line ${error.linePos[0].line}` : '';
     throw new ConfigError(file, [{ path: '', message: `cannot be parsed${where}: ${(error as Error).message}` }], {
       cause: error,
     });
