@@ -30,6 +30,7 @@ import {
   type ReceivedEvent,
   type ConsumeSpec,
   type Consumer,
+  type ConsumerGroupInfo,
   type ConsumerLag,
   type EventMessage,
   type EventRef,
@@ -149,9 +150,22 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
 
   /** `XINFO GROUPS <stream>`: the group's lag (entries not yet delivered; Redis 7) and pending entries, per stream. */
   async lag(events: readonly EventRef[], group: string): Promise<readonly ConsumerLag[]> {
+    const found = await this.groups(events);
+    return found
+      .filter((info) => info.group === group)
+      .map(({ destination, lag, pending }) => ({
+        destination,
+        ...(lag !== undefined ? { lag } : {}),
+        ...(pending !== undefined ? { pending } : {}),
+      }));
+  }
+
+  /** `XINFO GROUPS <stream>` for each of the events' streams: every group, its lag, pending entries and consumers. */
+  async groups(events: readonly EventRef[]): Promise<readonly ConsumerGroupInfo[]> {
     const streams = [...new Set(events.map((e) => this.streamOf(e.apiName, e.eventName)))];
     const connection = this.commands();
-    const out: ConsumerLag[] = [];
+    const out: ConsumerGroupInfo[] = [];
+    const count = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
     for (const stream of streams) {
       let groups: Array<Record<string, unknown>>;
       try {
@@ -160,15 +174,18 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
         if (isReplyError(error)) continue; // no such stream yet
         throw error;
       }
-      const info = groups.find((g) => String(g.name) === group);
-      if (!info) continue;
-      const lag = typeof info.lag === 'number' ? info.lag : undefined;
-      const pending = typeof info.pending === 'number' ? info.pending : undefined;
-      out.push({
-        destination: stream,
-        ...(lag !== undefined ? { lag } : {}),
-        ...(pending !== undefined ? { pending } : {}),
-      });
+      for (const info of groups) {
+        const lag = count(info.lag);
+        const pending = count(info.pending);
+        const consumers = count(info.consumers);
+        out.push({
+          group: String(info.name),
+          destination: stream,
+          ...(lag !== undefined ? { lag } : {}),
+          ...(pending !== undefined ? { pending } : {}),
+          ...(consumers !== undefined ? { consumers } : {}),
+        });
+      }
     }
     return out;
   }

@@ -6,6 +6,7 @@ import { runCommand } from './commands/run';
 import { codegenCommand, dumpConfigSchemaCommand, dumpSchemaCommand } from './commands/schema';
 import { inspectCommand } from './commands/inspect';
 import { initCommand } from './commands/init';
+import { uiCommand } from './commands/ui';
 
 export { run, type RunOptions } from './commands/run';
 
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     codegenCommand(),
     inspectCommand(),
     dumpConfigSchemaCommand(),
+    uiCommand(),
   ])
     program.addCommand(command.showHelpAfterError());
   program

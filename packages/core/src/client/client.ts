@@ -19,7 +19,7 @@ import { ValidationPolicy } from '../schema/policy';
 import { SchemaRegistry } from '../schema/registry';
 import { Telemetry } from '../telemetry';
 import { healthOf, type Health } from '../health';
-import type { HistoryQuery, RoleTransport } from '../transport/interfaces';
+import type { EventTransport, HistoryQuery, RoleTransport } from '../transport/interfaces';
 import type { TransportRegistry } from '../transport/registry';
 import type { EveryOptions, Interval } from '../worker/tasks';
 import { Worker, type StartOptions } from '../worker/worker';
@@ -136,6 +136,14 @@ export class BusClient {
   /** Past events of an API (newest first), where its event transport keeps history. */
   history(query: HistoryQuery): AsyncIterable<EventMessage> {
     return history(this.bus, query);
+  }
+
+  /**
+   * The event transport an API's events travel on, for operator tools (`lightbus ui`): its
+   * capabilities, consumer groups and lag. Applications fire and listen through the client instead.
+   */
+  eventTransport(apiName: string): EventTransport {
+    return this.bus.transports.get(apiName, 'event');
   }
 
   /** Run `fn` every interval while the bus runs with 'tasks'. An error stops the worker (exit 1). */

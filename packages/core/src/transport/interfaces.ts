@@ -152,6 +152,14 @@ export interface ConsumerLag {
   readonly pending?: number;
 }
 
+/** One consumer group reading some events, as operator tools show it (`lightbus ui`). */
+export interface ConsumerGroupInfo extends ConsumerLag {
+  /** The group's name (`<service_name>-<listener_name>` for Lightbus listeners). */
+  readonly group: string;
+  /** Consumers in the group, where the broker can tell. */
+  readonly consumers?: number;
+}
+
 export interface EventTransport extends Closeable {
   readonly capabilities: TransportCapabilities;
   /** Resolves once the broker has the event. */
@@ -161,6 +169,11 @@ export interface EventTransport extends Closeable {
   history?(query: HistoryQuery): AsyncIterable<EventMessage>;
   /** How far `group` is behind on the events' streams (optional; read by the consumer-lag metrics). */
   lag?(events: readonly EventRef[], group: string): Promise<readonly ConsumerLag[]>;
+  /**
+   * Every consumer group reading the events' streams, with its lag, pending and consumers (optional:
+   * a broker that cannot list its groups leaves it out, and tools ask lag() about named groups).
+   */
+  groups?(events: readonly EventRef[]): Promise<readonly ConsumerGroupInfo[]>;
 }
 
 export interface SchemaTransport extends Closeable {

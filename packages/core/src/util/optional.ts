@@ -5,11 +5,17 @@
  */
 import { MissingPackageError } from '../errors';
 
+/** The package a specifier imports from: `tsx` of 'tsx/esm/api', `@lightbus/ui` of '@lightbus/ui/x'. */
+function packageOf(specifier: string): string {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+}
+
 function isNotFound(error: unknown, specifier: string): boolean {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return false;
   // Only when the package itself is missing, not a module it imports in turn.
-  const pkg = specifier.split('/')[0]!;
+  const pkg = packageOf(specifier);
   return (
     typeof message === 'string' &&
     (message.includes(`'${specifier}'`) || message.includes(`'${pkg}'`) || message.includes(`"${pkg}"`))
@@ -25,7 +31,7 @@ export async function importOptional<T>(specifier: string, neededFor: string): P
     return (await import(specifier)) as T;
   } catch (error) {
     if (!isNotFound(error, specifier)) throw error;
-    const pkg = specifier.split('/')[0]!;
+    const pkg = packageOf(specifier);
     throw new MissingPackageError(
       `${neededFor} needs the package '${pkg}', which is not installed. ` +
         `Install it in your project: npm install --save-dev ${pkg}`,
