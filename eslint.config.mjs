@@ -32,7 +32,16 @@ export default tseslint.config(
   {
     // Packages, tests and benchmarks: the repository's test tsconfig knows them all.
     files: ['packages/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    ignores: ['packages/ui/web/**'],
     languageOptions: { parserOptions: { project: ['./tsconfig.test.json'], tsconfigRootDir: import.meta.dirname } },
+    rules,
+  },
+  {
+    // The UI's front end (browser code, built by Vite): its own tsconfig with the DOM.
+    files: ['packages/ui/web/**/*.ts'],
+    languageOptions: {
+      parserOptions: { project: ['./packages/ui/web/tsconfig.json'], tsconfigRootDir: import.meta.dirname },
+    },
     rules,
   },
   {
