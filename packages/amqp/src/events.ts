@@ -370,7 +370,7 @@ class GroupConsumer extends RestartingConsumer {
           const settled = await settleEvent(
             decoded,
             this.handler,
-            { deliveryLimit: 0, deliveries: () => 1 },
+            { deliveryLimit: 0, deliveries: () => 1, onDeadLetter: this.spec.onDeadLetter },
             {
               ack: () => undefined,
               deadLetter: async (reason) => void (await this.transport.deadLetters.setAside(delivery, reason, stream)),
@@ -433,7 +433,11 @@ class GroupConsumer extends RestartingConsumer {
     await settleEvent(
       decoded,
       this.handler,
-      { deliveryLimit: this.options.delivery_limit, deliveries: () => deliveriesOf(delivery) },
+      {
+        deliveryLimit: this.options.delivery_limit,
+        deliveries: () => deliveriesOf(delivery),
+        onDeadLetter: this.spec.onDeadLetter,
+      },
       {
         ack: () => ack(channel, delivery),
         deadLetter: (reason) => this.settleAside(channel, delivery, reason),
@@ -514,6 +518,12 @@ class GroupConsumer extends RestartingConsumer {
         channel,
         delivery,
         `delivery limit reached: given back ${count} times without being acknowledged`,
+      );
+      const decoded = decodeEvent(delivery);
+      this.spec.onDeadLetter?.(
+        decoded.ok
+          ? { cause: 'delivery_limit', apiName: decoded.value.apiName, eventName: decoded.value.eventName }
+          : { cause: 'delivery_limit' },
       );
       return true;
     }

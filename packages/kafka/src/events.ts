@@ -386,6 +386,7 @@ class EventConsumer {
           {
             deliveryLimit: this.transport.options.delivery_limit,
             deliveries: () => deliveries.failed(this.groupId, record),
+            onDeadLetter: this.spec.onDeadLetter,
           },
           {
             ack: () => undefined,

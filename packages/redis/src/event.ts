@@ -500,7 +500,11 @@ class EventConsumer {
         await settleEvent(
           received,
           this.handler,
-          { deliveryLimit: this.transport.options.delivery_limit, deliveries: () => this.deliveries(entry) },
+          {
+            deliveryLimit: this.transport.options.delivery_limit,
+            deliveries: () => this.deliveries(entry),
+            onDeadLetter: this.spec.onDeadLetter,
+          },
           {
             ack: () => this.ack(entry),
             deadLetter: (reason, id) => this.setAside(entry, reason, id),

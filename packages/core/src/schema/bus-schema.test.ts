@@ -15,6 +15,7 @@ import {
 import { UnknownApiError } from '../errors';
 import { memoryBroker } from '../transport';
 import { busFactory, memoryConfig, RecordingLogger } from '../test-helpers';
+import { registerTestSdk } from '../../../../test/otel-sdk';
 
 const Invoice = Type.Object({
   id: Type.Integer(),
@@ -192,26 +193,36 @@ describe('typed events', () => {
     );
   });
 
-  it('sets an invalid incoming event aside with its id, and goes on', async () => {
+  it('sets an invalid incoming event aside with its id, counts it as invalid, and goes on', async () => {
     const { worker, broker, config } = await setup({
       apis: { default: { validate: { outgoing: false, incoming: true } } },
     });
-    const logger = new RecordingLogger();
-    const listener = buses.make({ config, logger });
-    const got = new Collector<unknown>();
-    listener.billing.invoiceSent.listen((params: Params) => got.push(params.id), { listenerName: 'strict-reader' });
-    await listener.start();
-    await worker.client.fireEvent('billing', 'invoiceSent', { id: 'one', at: '2026-01-01T00:00:00Z' });
-    await worker.client.fireEvent('billing', 'invoiceSent', { id: 2, at: '2026-01-01T00:00:00Z' });
-    expect(await got.waitForCount(1)).toEqual([2]);
-    const dead = memoryBroker(broker).deadLetters;
-    await waitFor(() => dead.length === 1);
-    expect(dead[0]!.reason).toMatch(/'id' must be integer \(got "one"\)/);
-    expect(
-      logger
-        .messages('error')
-        .some((m) => /^Event [0-9a-f-]+ set aside: Invalid parameters for event billing\.invoiceSent/.test(m)),
-    ).toBe(true);
+    const sdk = registerTestSdk(); // before the listener's bus: its instruments come from this SDK
+    try {
+      const logger = new RecordingLogger();
+      const listener = buses.make({ config, logger });
+      const got = new Collector<unknown>();
+      listener.billing.invoiceSent.listen((params: Params) => got.push(params.id), { listenerName: 'strict-reader' });
+      await listener.start();
+      await worker.client.fireEvent('billing', 'invoiceSent', { id: 'one', at: '2026-01-01T00:00:00Z' });
+      await worker.client.fireEvent('billing', 'invoiceSent', { id: 2, at: '2026-01-01T00:00:00Z' });
+      expect(await got.waitForCount(1)).toEqual([2]);
+      const dead = memoryBroker(broker).deadLetters;
+      await waitFor(() => dead.length === 1);
+      expect(dead[0]!.reason).toMatch(/'id' must be integer \(got "one"\)/);
+      const counted = await sdk.metric('lightbus.events.dead_lettered');
+      expect(
+        counted.map((p) => [p.attributes['lightbus.dead_letter.reason'], p.attributes['lightbus.event'], p.value]),
+      ).toEqual([['invalid', 'invoiceSent', 1]]);
+      expect(
+        logger
+          .messages('error')
+          .some((m) => /^Event [0-9a-f-]+ set aside: Invalid parameters for event billing\.invoiceSent/.test(m)),
+      ).toBe(true);
+    } finally {
+      await buses.closeAll();
+      await sdk.shutdown();
+    }
   });
 });
 

@@ -131,13 +131,11 @@ export class ValidationPolicy {
     try {
       schema = await this.schemaOf(message.apiName, apiConfig);
     } catch (error) {
-      throw new MessageRejectedError(errorText(error));
+      throw invalid(errorText(error), error);
     }
     const eventSchema = schema?.events[message.eventName];
     if (schema && !eventSchema && apiConfig.strictValidation) {
-      throw new MessageRejectedError(
-        `API '${message.apiName}' has no event '${message.eventName}' in its schema (strict_validation)`,
-      );
+      throw invalid(`API '${message.apiName}' has no event '${message.eventName}' in its schema (strict_validation)`);
     }
     if (!eventSchema) return message;
     if (apiConfig.validate.incoming) {
@@ -212,4 +210,11 @@ export class ValidationPolicy {
     }
     return schema;
   }
+}
+
+/** An event rejected because it cannot be validated on receipt: poison, its cause a ValidationError (counted as `invalid`). */
+function invalid(text: string, cause?: unknown): MessageRejectedError {
+  return new MessageRejectedError(text, {
+    cause: new ValidationError(text, cause === undefined ? undefined : { cause }),
+  });
 }

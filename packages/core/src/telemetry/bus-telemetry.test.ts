@@ -82,7 +82,19 @@ describe('a bus with an OpenTelemetry SDK', () => {
     expect(server?.attributes['error.type']).toBe('TypeError');
     expect(client?.attributes['error.type']).toBe('TypeError');
     await bus.api(ShopApi).placed.fire({ orderId: 0 });
-    await waitFor(async () => (await sdk.metric('lightbus.events.dead_lettered')).length > 0);
+    let counted: Awaited<ReturnType<TestSdk['metric']>> = [];
+    await waitFor(async () => (counted = await sdk.metric('lightbus.events.dead_lettered')).length > 0);
+    expect(counted.map((p) => [p.attributes, p.value])).toEqual([
+      [
+        {
+          'lightbus.api': 'otel.shop',
+          'lightbus.event': 'placed',
+          'lightbus.listener': 'ship',
+          'lightbus.dead_letter.reason': 'rejected',
+        },
+        1,
+      ],
+    ]);
   });
 });
 

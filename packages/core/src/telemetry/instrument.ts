@@ -14,6 +14,7 @@ import {
   type Span,
 } from '@opentelemetry/api';
 import { RpcTimeoutError } from '../errors';
+import type { DeadLettered } from '../transport/interfaces';
 import { extractTrace, injectTrace, type TraceCarrier } from './carrier';
 import { BusMetrics, type Operation, type Outcome } from './metrics';
 import { endSpan, errorType, eventAttributes, rpcAttributes, SpanKind, startSpan, type Destination } from './spans';
@@ -195,12 +196,13 @@ export class Telemetry {
     return () => meter.removeBatchObservableCallback(callback, [consumerLag, consumerPending]);
   }
 
-  /** A listener's event set aside (undecodable, rejected, or past delivery_limit). */
-  deadLettered(apiName: string, eventName: string, listenerName: string): void {
+  /** A listener's event set aside by its transport, with why (the API and event when it could be decoded). */
+  deadLettered(listenerName: string, setAside: DeadLettered): void {
     this.metrics.deadLettered.add(1, {
-      'lightbus.api': apiName,
-      'lightbus.event': eventName,
+      ...(setAside.apiName !== undefined ? { 'lightbus.api': setAside.apiName } : {}),
+      ...(setAside.eventName !== undefined ? { 'lightbus.event': setAside.eventName } : {}),
       'lightbus.listener': listenerName,
+      'lightbus.dead_letter.reason': setAside.cause,
     });
   }
 }

@@ -9,7 +9,7 @@
  * | `rpc.server.call.duration` | histogram | s | rpc.*, lightbus.outcome (ok, error), error.type |
  * | `messaging.client.sent.messages` | counter | {message} | messaging.*, lightbus.outcome |
  * | `messaging.process.duration` | histogram | s | messaging.*, lightbus.listener, lightbus.outcome |
- * | `lightbus.events.dead_lettered` | counter | {message} | lightbus.api, lightbus.event, lightbus.listener |
+ * | `lightbus.events.dead_lettered` | counter | {message} | lightbus.api, lightbus.event (when decoded), lightbus.listener, lightbus.dead_letter.reason |
  * | `lightbus.in_flight` | up-down counter | {operation} | lightbus.operation (call, execution, fire, handler), lightbus.api |
  * | `messaging.consumer.lag` | gauge | {message} | messaging.system, messaging.destination.name, messaging.consumer.group.name, lightbus.listener |
  * | `messaging.consumer.pending` | gauge | {message} | as lag |
@@ -63,7 +63,8 @@ export class BusMetrics {
       ...seconds,
     });
     this.deadLettered = meter.createCounter('lightbus.events.dead_lettered', {
-      description: 'Events a listener set aside (dead letter) because its handler rejected them',
+      description:
+        'Events set aside (dead letter) for a listener: undecodable, invalid, rejected by its handler, or past delivery_limit',
       unit: '{message}',
     });
     this.inFlight = meter.createUpDownCounter('lightbus.in_flight', {

@@ -115,7 +115,7 @@ describe('with an SDK', () => {
     const on = { apiName: 'a', member: 'e', transport: 'memory', listenerName: 'l' };
     await telemetry.handle(on, { id: '1' }, async () => undefined);
     await expect(telemetry.handle(on, { id: '2' }, () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
-    telemetry.deadLettered('a', 'e', 'l');
+    telemetry.deadLettered('l', { cause: 'rejected', apiName: 'a', eventName: 'e' });
     const handled = await sdk.metric('messaging.process.duration');
     expect(handled.map((p) => [p.attributes['lightbus.outcome'], (p.value as { count: number }).count]).sort()).toEqual(
       [

@@ -121,6 +121,30 @@ export interface ConsumeSpec {
   readonly since?: StartPosition;
   /** Aborted when the bus closes while the consumer still starts (waits for its broker): stop starting. */
   readonly signal?: AbortSignal;
+  /**
+   * Hears each event this consumer set aside (dead letter), once it is set aside: core counts
+   * them (the `lightbus.events.dead_lettered` metric). `settleEvent()` calls it when given it
+   * in its options; a transport that sets events aside elsewhere calls it there too.
+   */
+  readonly onDeadLetter?: (setAside: DeadLettered) => void;
+}
+
+/** Why an event was set aside: `lightbus.dead_letter.reason` on the dead-lettered counter. */
+export type DeadLetterCause =
+  /** The transport could not decode it. */
+  | 'undecodable'
+  /** It failed validation against the API's schema on receipt (validate.incoming, strict_validation). */
+  | 'invalid'
+  /** Its handler rejected it (MessageRejectedError). */
+  | 'rejected'
+  /** Its handler failed on every delivery `delivery_limit` allows (or the broker gave it back that often). */
+  | 'delivery_limit';
+
+/** An event set aside, as `ConsumeSpec.onDeadLetter` hears it (the API and event when it could be decoded). */
+export interface DeadLettered {
+  readonly cause: DeadLetterCause;
+  readonly apiName?: string;
+  readonly eventName?: string;
 }
 
 export interface ConsumeRpcsOptions {

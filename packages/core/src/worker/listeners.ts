@@ -65,7 +65,14 @@ export class ListenerRunner {
       for (const { transport, events } of this.byTransport(listener.events)) {
         if (listener.stopped || lifecycle.isClosing) return;
         const setup = transport.consume(
-          { events, group, consumer: config.processName, since: listener.since, signal: lifecycle.closingSignal },
+          {
+            events,
+            group,
+            consumer: config.processName,
+            since: listener.since,
+            signal: lifecycle.closingSignal,
+            onDeadLetter: (setAside) => this.bus.telemetry.deadLettered(listener.listenerName, setAside),
+          },
           (message) => this.handle(listener, message),
         );
         const limit = config.api(events[0]!.apiName).eventListenerSetupTimeout;
@@ -175,10 +182,7 @@ export class ListenerRunner {
   }
 
   private failed(listener: ListenerState, message: EventMessage, error: unknown): void {
-    if (isMessageRejected(error)) {
-      this.bus.telemetry.deadLettered(message.apiName, message.eventName, listener.listenerName);
-      throw error;
-    }
+    if (isMessageRejected(error)) throw error; // set aside (and counted) by the transport's settleEvent
     const where = `${message.apiName}.${message.eventName} (event id ${message.id})`;
     if (listener.onError === 'acknowledge_and_log') {
       this.bus.logger.error(

@@ -73,48 +73,43 @@ export function total(points: readonly Point[], where: Record<string, unknown> =
  */
 export async function consumerLagRisesAndFalls(world: World, inHand: number): Promise<void> {
   const sdk = await registerMetricsSdk();
-  try {
-    const bus: Bus = world.bus('lagging');
-    bus.client.registerApi(new (world.apiClass())());
-    let release: () => void = () => undefined;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let handled = 0;
-    bus.client.listen(
-      [world.apiName, 'tick'],
-      async () => {
-        await held;
-        handled += 1;
-      },
-      { listenerName: 'slow' },
-    );
-    await bus.start({ features: ['events'] });
-    const fired = inHand + 20;
-    for (let i = 0; i < fired; i++) await bus.client.fireEvent(world.apiName, 'tick', { i });
+  world.onClose(() => sdk.shutdown());
+  const bus: Bus = world.bus('lagging');
+  bus.client.registerApi(new (world.apiClass())());
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let handled = 0;
+  bus.client.listen(
+    [world.apiName, 'tick'],
+    async () => {
+      await held;
+      handled += 1;
+    },
+    { listenerName: 'slow' },
+  );
+  await bus.start({ features: ['events'] });
+  const fired = inHand + 20;
+  for (let i = 0; i < fired; i++) await bus.client.fireEvent(world.apiName, 'tick', { i });
 
-    const ours = { 'lightbus.listener': 'slow' };
-    const waiting = async (): Promise<number> =>
-      total(await sdk.metric('messaging.consumer.lag'), ours) +
-      total(await sdk.metric('messaging.consumer.pending'), ours);
-    let last = -1;
-    await waitFor(async () => (last = await waiting()) === 20, {
-      timeout: world.patience,
-      message: () => `lag + pending of listener 'slow' to reach 20 while its handler is held; last: ${last}`,
-    });
-    const point = (await sdk.metric('messaging.consumer.lag')).find(
-      (p) => p.attributes['lightbus.listener'] === 'slow',
-    );
-    expect(point?.attributes).toMatchObject({
-      'messaging.system': expect.any(String),
-      'messaging.destination.name': expect.any(String),
-      'messaging.consumer.group.name': `${world.service}-slow`,
-    });
+  const ours = { 'lightbus.listener': 'slow' };
+  const waiting = async (): Promise<number> =>
+    total(await sdk.metric('messaging.consumer.lag'), ours) +
+    total(await sdk.metric('messaging.consumer.pending'), ours);
+  let last = -1;
+  await waitFor(async () => (last = await waiting()) === 20, {
+    timeout: world.patience,
+    message: () => `lag + pending of listener 'slow' to reach 20 while its handler is held; last: ${last}`,
+  });
+  const point = (await sdk.metric('messaging.consumer.lag')).find((p) => p.attributes['lightbus.listener'] === 'slow');
+  expect(point?.attributes).toMatchObject({
+    'messaging.system': expect.any(String),
+    'messaging.destination.name': expect.any(String),
+    'messaging.consumer.group.name': `${world.service}-slow`,
+  });
 
-    release();
-    await waitFor(async () => handled === fired && (last = await waiting()) === 0, {
-      timeout: world.patience,
-      message: () => `every event handled (${handled} of ${fired}) and lag + pending back to 0; last: ${last}`,
-    });
-  } finally {
-    await sdk.shutdown();
-  }
+  release();
+  await waitFor(async () => handled === fired && (last = await waiting()) === 0, {
+    timeout: world.patience,
+    message: () => `every event handled (${handled} of ${fired}) and lag + pending back to 0; last: ${last}`,
+  });
 }

@@ -10,7 +10,7 @@ import { BrokerConnectionError, RpcTimeoutError } from '@lightbus/core';
 import { Collector, waitFor } from '../wait';
 import { tickHandler } from './api';
 import type { BusTierTarget } from './target';
-import { consumerLagRisesAndFalls, metricsSdkInstalled } from './metrics';
+import { consumerLagRisesAndFalls, metricsSdkInstalled, registerMetricsSdk, total } from './metrics';
 import { otelSdkInstalled, traceAcrossProcesses } from './tracing';
 import { World } from './world';
 
@@ -219,6 +219,9 @@ export function busConformance(target: BusTierTarget): void {
       async (world) => {
         const namespace = world.namespace;
         const lines: string[] = [];
+        // With the metrics SDK installed, the dead-lettered counter is checked too (registered before the buses).
+        const sdk = metricsSdkInstalled() ? await registerMetricsSdk() : undefined;
+        world.onClose(() => sdk?.shutdown());
         const worker = world.bus('worker');
         worker.client.registerApi(new (world.apiClass())());
         worker.client.listen(
@@ -257,6 +260,18 @@ export function busConformance(target: BusTierTarget): void {
           message: 'an event after the poison',
         });
         expect(lines.filter((line) => line === 'started 3')).toEqual(['started 3']);
+        if (sdk) {
+          const counted = await sdk.metric('lightbus.events.dead_lettered');
+          const byReason = (reason: string): number =>
+            total(counted, { 'lightbus.listener': 'tally', 'lightbus.dead_letter.reason': reason });
+          expect({ rejected: byReason('rejected'), undecodable: byReason('undecodable') }).toEqual({
+            rejected: 1,
+            undecodable: target.canInjectMalformedEvents ? 1 : 0,
+          });
+          expect(
+            counted.find((p) => p.attributes['lightbus.dead_letter.reason'] === 'rejected')?.attributes,
+          ).toMatchObject({ 'lightbus.api': world.apiName, 'lightbus.event': 'tick' });
+        }
       },
     );
   });

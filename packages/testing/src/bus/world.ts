@@ -89,6 +89,7 @@ export class World {
   private readonly processes: ScenarioProcess[] = [];
   private readonly buses: Bus[] = [];
   private readonly proxies: FaultProxy[] = [];
+  private readonly closers: Array<() => Promise<unknown> | undefined> = [];
 
   private constructor(
     readonly target: BusTierTarget,
@@ -205,6 +206,11 @@ export class World {
     return proxy;
   }
 
+  /** Run `close` once the world's processes and buses are closed. */
+  onClose(close: () => Promise<unknown> | undefined): void {
+    this.closers.push(close);
+  }
+
   private keep(process: ScenarioProcess): ScenarioProcess {
     this.processes.push(process);
     return process;
@@ -217,6 +223,7 @@ export class World {
     await Promise.all(running.map((p) => p.run.exit));
     await Promise.all(this.buses.splice(0).map((bus) => bus.close().catch(() => undefined)));
     await Promise.all(this.proxies.splice(0).map((proxy) => proxy.stop()));
+    for (const close of this.closers.splice(0)) await close();
     await this.namespace.cleanup();
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -252,7 +252,11 @@ class FileLogEventTransport implements EventTransport {
         await settleEvent(
           decodeEvent(entry),
           handler,
-          { deliveryLimit: this.options.delivery_limit, deliveries: () => group.deliveries.get(entry.seq) ?? 1 },
+          {
+            deliveryLimit: this.options.delivery_limit,
+            deliveries: () => group.deliveries.get(entry.seq) ?? 1,
+            onDeadLetter: spec.onDeadLetter,
+          },
           {
             ack: () => void log.append({ type: 'ack', ...where }),
             deadLetter: (reason, id) => {

@@ -1,5 +1,6 @@
-import { MessageRejectedError } from '../../errors';
+import { MessageRejectedError, ValidationError } from '../../errors';
 import type { EventMessage } from '../../message';
+import type { DeadLettered } from '../interfaces';
 import { settleEvent, type ReceivedEvent, type SettleActions } from './settle';
 
 const message: EventMessage = { id: 'e1', apiName: 'svc.api', eventName: 'tick', version: 1, kwargs: {} };
@@ -78,6 +79,28 @@ describe('settleEvent', () => {
     const actions = recorder();
     await settleEvent(received, fails(new Error('boom')), { deliveryLimit: 0, deliveries: () => 1000 }, actions);
     expect(actions.log).toEqual(['redeliver after 1000']);
+  });
+
+  it('tells onDeadLetter why each event was set aside, once it is', async () => {
+    const heard: DeadLettered[] = [];
+    const options = { deliveryLimit: 1, deliveries: () => 2, onDeadLetter: (d: DeadLettered) => void heard.push(d) };
+    const invalid = new MessageRejectedError('bad id', { cause: new ValidationError("'id' must be integer") });
+    await settleEvent({ ok: false, reason: 'not JSON' }, async () => {}, options, recorder());
+    await settleEvent(received, fails(invalid), options, recorder());
+    await settleEvent(received, fails(new MessageRejectedError('poison')), options, recorder());
+    await settleEvent(received, fails(new Error('boom')), options, recorder());
+    await settleEvent(received, async () => {}, options, recorder());
+    const event = { apiName: 'svc.api', eventName: 'tick' };
+    expect(heard).toEqual([
+      { cause: 'undecodable' },
+      { cause: 'invalid', ...event },
+      { cause: 'rejected', ...event },
+      { cause: 'delivery_limit', ...event },
+    ]);
+    // Not set aside (the dead letter could not be written): not counted.
+    const failing = { ack: () => undefined, deadLetter: () => Promise.reject(new Error('store down')) };
+    await expect(settleEvent(received, fails(invalid), options, failing)).rejects.toThrow('store down');
+    expect(heard).toHaveLength(4);
   });
 
   it('lets an error of an action through (the transport leaves the event unacknowledged)', async () => {

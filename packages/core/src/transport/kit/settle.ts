@@ -18,7 +18,7 @@ import { Type, type TInteger } from '@sinclair/typebox';
 import { isMessageRejected } from '../../errors';
 import type { EventMessage } from '../../message';
 import { errorText } from '../../util/async';
-import type { EventMessageHandler } from '../interfaces';
+import type { ConsumeSpec, DeadLetterCause, EventMessageHandler } from '../interfaces';
 import type { Decoded } from './codec';
 
 /** The default of every transport's `delivery_limit` option. */
@@ -41,7 +41,13 @@ export type ReceivedEvent = Decoded<EventMessage>;
 /** How a delivery ended. */
 export type Settlement =
   | { readonly kind: 'ack' }
-  | { readonly kind: 'dead-letter'; readonly reason: string; readonly id?: string }
+  | {
+      readonly kind: 'dead-letter';
+      readonly reason: string;
+      readonly cause: DeadLetterCause;
+      readonly id?: string;
+      readonly message?: EventMessage;
+    }
   | { readonly kind: 'redeliver'; readonly error: unknown; readonly deliveries: number };
 
 /** What the transport does for each outcome, with its own broker commands. */
@@ -63,6 +69,8 @@ export interface SettleOptions {
    * transport may read it from the broker.
    */
   deliveries(): number | Promise<number>;
+  /** The consumer's `spec.onDeadLetter`: told of each event set aside, once it is. */
+  readonly onDeadLetter?: ConsumeSpec['onDeadLetter'];
 }
 
 /** The dead-letter reason of an event that cannot be decoded. */
@@ -102,9 +110,12 @@ export async function settleEvent(
     case 'ack':
       await actions.ack();
       break;
-    case 'dead-letter':
+    case 'dead-letter': {
       await actions.deadLetter(settlement.reason, settlement.id);
+      const { cause, message } = settlement;
+      options.onDeadLetter?.(message ? { cause, apiName: message.apiName, eventName: message.eventName } : { cause });
       break;
+    }
     case 'redeliver':
       await actions.redeliver?.(settlement.error, settlement.deliveries);
       break;
@@ -117,21 +128,39 @@ async function decide(
   handler: EventMessageHandler,
   options: SettleOptions,
 ): Promise<Settlement> {
-  if (!received.ok) return deadLetter(undecodableReason(received.reason), received.id);
+  if (!received.ok) {
+    const reason = undecodableReason(received.reason);
+    return received.id === undefined
+      ? { kind: 'dead-letter', reason, cause: 'undecodable' }
+      : { kind: 'dead-letter', reason, cause: 'undecodable', id: received.id };
+  }
   const message = received.value;
+  const deadLetter = (reason: string, cause: DeadLetterCause): Settlement => ({
+    kind: 'dead-letter',
+    reason,
+    cause,
+    id: message.id,
+    message,
+  });
   try {
     await handler(message);
     return { kind: 'ack' };
   } catch (error) {
-    if (isMessageRejected(error)) return deadLetter(rejectedReason(error), message.id);
+    if (isMessageRejected(error)) return deadLetter(rejectedReason(error), isInvalid(error) ? 'invalid' : 'rejected');
     const deliveries = await options.deliveries();
     if (deliveryLimitReached(deliveries, options.deliveryLimit)) {
-      return deadLetter(deliveryLimitReason(deliveries, options.deliveryLimit, error), message.id);
+      return deadLetter(deliveryLimitReason(deliveries, options.deliveryLimit, error), 'delivery_limit');
     }
     return { kind: 'redeliver', error, deliveries };
   }
 }
 
-function deadLetter(reason: string, id: string | undefined): Settlement {
-  return id === undefined ? { kind: 'dead-letter', reason } : { kind: 'dead-letter', reason, id };
+/** A rejection because the event failed validation on receipt: a ValidationError in its causes. */
+function isInvalid(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current !== null && typeof current === 'object' && depth < 8; depth++) {
+    if ((current as { code?: unknown }).code === 'LIGHTBUS_VALIDATION') return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }

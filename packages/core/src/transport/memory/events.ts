@@ -101,7 +101,7 @@ export class MemoryEventTransport implements EventTransport {
         await settleEvent(
           decodeEvent(entry),
           handler,
-          { deliveryLimit: this.options.delivery_limit, deliveries: () => deliveries },
+          { deliveryLimit: this.options.delivery_limit, deliveries: () => deliveries, onDeadLetter: spec.onDeadLetter },
           {
             ack: settled,
             deadLetter: (reason, id) => {
