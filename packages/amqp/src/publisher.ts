@@ -17,6 +17,26 @@ import { drained, type Link } from './link';
 
 const DONE: Promise<void> = Promise.resolve();
 
+/** Deadlines within this many ms share one signal. */
+const DEADLINE_GRAIN_MS = 10;
+const deadlineSignals = new Map<number, AbortSignal>();
+
+/**
+ * A signal that aborts (with a TimeoutError) at `deadline` (ms since the epoch), rounded up to the next
+ * DEADLINE_GRAIN_MS: the publishes whose deadlines fall in the same grain share it, so thousands of messages a
+ * second arm a hundred timers, not one each (each expiry also builds a DOMException with its stack).
+ */
+function deadlineSignal(deadline: number): AbortSignal {
+  const at = Math.ceil(deadline / DEADLINE_GRAIN_MS) * DEADLINE_GRAIN_MS;
+  let signal = deadlineSignals.get(at);
+  if (!signal) {
+    signal = AbortSignal.timeout(Math.max(1, msUntil(at)));
+    deadlineSignals.set(at, signal);
+    signal.addEventListener('abort', () => deadlineSignals.delete(at), { once: true });
+  }
+  return signal;
+}
+
 export class Publisher {
   private channel: Promise<Channel> | undefined;
   /** The channel once open (publishing on it needs no await). */
@@ -82,7 +102,7 @@ export class Publisher {
     options: PublishOptions,
     prepare?: (signal: AbortSignal) => Promise<void>,
   ): Promise<void> {
-    const signal = AbortSignal.timeout(Math.max(1, msUntil(deadline)));
+    const signal = deadlineSignal(deadline);
     return retry(
       async () => {
         await prepare?.(signal);
