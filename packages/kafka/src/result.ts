@@ -59,7 +59,12 @@ export class KafkaResultTransport implements ResultTransport {
   }
 
   async expectResult(message: OutgoingCall): Promise<PendingResult> {
-    const reader = await this.base.unlessClosed('wait for a result', () => this.startReader());
+    const reader = await this.base.unlessClosed('wait for a result', () =>
+      this.base.client.failFast(
+        this.startReader(),
+        `starting the reader of replies for ${message.apiName}.${message.procedureName}`,
+      ),
+    );
     return this.matcher.expect(
       message,
       formatReturnPath({ topic: reader.topic, partition: reader.partition, token: this.token }),

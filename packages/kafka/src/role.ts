@@ -87,7 +87,8 @@ export class RoleBase extends RoleLifecycle {
   /**
    * `work` (a send) against the caller's deadline: just before it, if connecting to the brokers
    * has failed since they last answered, reject with the BrokerConnectionError that names them
-   * (what the caller needs to read) instead of leaving the caller only its own timeout.
+   * (what the caller needs to read) instead of leaving the caller only its own timeout; at once
+   * when the brokers have never answered (KafkaClient.failFast).
    */
   async beforeDeadline<T>(work: Promise<T>, deadline: number, action: string): Promise<T> {
     work.catch(() => undefined); // when the early error wins, a later failure of work is not unhandled
@@ -104,7 +105,7 @@ export class RoleBase extends RoleLifecycle {
       );
     });
     try {
-      return await Promise.race([work, early]);
+      return await Promise.race([this.client.failFast(work, action), early]);
     } finally {
       clearTimeout(timer);
     }

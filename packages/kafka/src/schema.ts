@@ -55,7 +55,7 @@ export class KafkaSchemaTransport implements SchemaTransport {
   }
 
   load(): Promise<Record<string, ApiSchema>> {
-    return this.base.unlessClosed('load schemas', () => this.read());
+    return this.base.unlessClosed('load schemas', () => this.base.client.failFast(this.read(), 'loading schemas'));
   }
 
   private async read(): Promise<Record<string, ApiSchema>> {

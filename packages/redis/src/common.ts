@@ -129,8 +129,9 @@ export abstract class RedisRole extends RoleLifecycle {
     deadline: number,
     attempt: (connection: RedisConnection) => Promise<T>,
     retryDelayMs = 100,
+    failFast = false,
   ): Promise<T> {
-    return this.retrying(what, deadline, attempt, retryDelayMs, () => true);
+    return this.retrying(what, deadline, attempt, retryDelayMs, () => true, failFast);
   }
 
   /**
@@ -138,7 +139,8 @@ export abstract class RedisRole extends RoleLifecycle {
    * sent again only when they certainly did not reach Redis (NotSentError).
    * Resolves 'sent', or 'unknown' when the connection failed after they were
    * written: Redis may or may not have executed them, and they are not sent
-   * again (sending again could run them twice).
+   * again (sending again could run them twice). Fails fast (see
+   * RedisConnection.ready) while Redis has never been reached.
    */
   protected async sendAtMostOnce(
     what: string,
@@ -147,7 +149,7 @@ export abstract class RedisRole extends RoleLifecycle {
     retryDelayMs: number,
   ): Promise<'sent' | 'unknown'> {
     try {
-      await this.retrying(what, deadline, attempt, retryDelayMs, (error) => error instanceof NotSentError);
+      await this.retrying(what, deadline, attempt, retryDelayMs, (error) => error instanceof NotSentError, true);
       return 'sent';
     } catch (error) {
       if (error instanceof LightbusError || error instanceof ConnectionClosedError || isProgrammingError(error))
@@ -162,11 +164,12 @@ export abstract class RedisRole extends RoleLifecycle {
     attempt: (connection: RedisConnection) => Promise<T>,
     retryDelayMs: number,
     mayRetry: (error: unknown) => boolean,
+    failFast: boolean,
   ): Promise<T> {
     const connection = this.commands();
     return retry(
       async () => {
-        await connection.ready(deadline, undefined, what);
+        await connection.ready(deadline, undefined, what, failFast);
         try {
           return await attempt(connection);
         } catch (error) {

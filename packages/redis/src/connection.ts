@@ -193,11 +193,18 @@ export class RedisConnection {
    * Wait until the connection is ready. Resolves true when ready, false if
    * `signal` aborted first; rejects with BrokerConnectionError at `deadline`
    * (ms since the epoch), or ConnectionClosedError once closed.
+   *
+   * `failFast` (a caller's call or fire): while the connection has never been
+   * ready, its first failed attempt rejects at once with BrokerConnectionError,
+   * instead of waiting for the deadline; after a loss it waits, as a restart of
+   * Redis takes a moment.
    */
-  ready(deadline?: number, signal?: AbortSignal, what?: string): Promise<boolean> {
+  ready(deadline?: number, signal?: AbortSignal, what?: string, failFast = false): Promise<boolean> {
     if (this.closed) return Promise.reject(new ConnectionClosedError(this.where));
     if (this.redis.status === 'ready') return Promise.resolve(true);
     if (signal?.aborted) return Promise.resolve(false);
+    const neverReady = failFast && this.epoch === 0;
+    if (neverReady && this.lastError) return Promise.reject(this.unreachable(what));
     this.start();
     const gate = (this.readyGate ??= this.newReadyGate());
     return new Promise<boolean>((resolve, reject) => {
@@ -208,9 +215,13 @@ export class RedisConnection {
         settled = true;
         if (timer) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
+        this.redis.off('error', onFailure);
         outcome();
       };
       const onAbort = (): void => settle(() => resolve(false));
+      // Registered after the constructor's listener, so lastError already holds this failure.
+      const onFailure = (): void => settle(() => reject(this.unreachable(what)));
+      if (neverReady) this.redis.once('error', onFailure);
       gate.then(
         () => settle(() => resolve(true)),
         () => settle(() => reject(this.closed ? new ConnectionClosedError(this.where) : this.unreachable(what))),

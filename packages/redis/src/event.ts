@@ -124,6 +124,8 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
       `Firing ${message.apiName}.${message.eventName}`,
       Date.now() + options.timeoutSeconds * 1000 - 50,
       (connection) => connection.send(command),
+      undefined,
+      true, // a fire fails at once while Redis has never been reached
     );
   }
 

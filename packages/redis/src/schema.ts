@@ -41,45 +41,51 @@ export class RedisSchemaTransport extends RedisRole implements SchemaTransport {
   }
 
   async load(): Promise<Record<string, ApiSchema>> {
-    return this.withRetries('Loading schemas', Date.now() + SCHEMA_TIMEOUT_MS, async (connection) => {
-      const members = await connection.send(['SMEMBERS', SCHEMAS_SET_KEY]);
-      const names = Array.isArray(members) ? members.map(String).sort() : [];
-      if (names.length === 0) return {};
-      const values = await connection.send(['MGET', ...names.map(schemaKey)]);
-      const schemas: Record<string, ApiSchema> = {};
-      const gone: string[] = [];
-      names.forEach((name, index) => {
-        const value = Array.isArray(values) ? values[index] : null;
-        if (value === null || value === undefined) {
-          gone.push(name);
-          return;
+    return this.withRetries(
+      'Loading schemas',
+      Date.now() + SCHEMA_TIMEOUT_MS,
+      async (connection) => {
+        const members = await connection.send(['SMEMBERS', SCHEMAS_SET_KEY]);
+        const names = Array.isArray(members) ? members.map(String).sort() : [];
+        if (names.length === 0) return {};
+        const values = await connection.send(['MGET', ...names.map(schemaKey)]);
+        const schemas: Record<string, ApiSchema> = {};
+        const gone: string[] = [];
+        names.forEach((name, index) => {
+          const value = Array.isArray(values) ? values[index] : null;
+          if (value === null || value === undefined) {
+            gone.push(name);
+            return;
+          }
+          try {
+            schemas[name] = JSON.parse(String(value)) as ApiSchema;
+          } catch {
+            this.context.logger.warn(
+              `The schema of API '${name}' on Redis is not JSON; ignored. A worker of that API stores it again within its TTL; or delete the key`,
+              { key: schemaKey(name) },
+            );
+          }
+        });
+        if (gone.length > 0) {
+          try {
+            await connection.send([
+              'EVAL',
+              REMOVE_STALE_MEMBERS,
+              gone.length + 1,
+              ...gone.map(schemaKey),
+              SCHEMAS_SET_KEY,
+              ...gone,
+            ]);
+          } catch (error) {
+            if (!isReplyError(error)) throw error;
+            // Scripts not allowed (ACL): the stale names stay in the set, which is harmless.
+            this.context.logger.debug('Could not remove expired APIs from the schemas set', { error: error.message });
+          }
         }
-        try {
-          schemas[name] = JSON.parse(String(value)) as ApiSchema;
-        } catch {
-          this.context.logger.warn(
-            `The schema of API '${name}' on Redis is not JSON; ignored. A worker of that API stores it again within its TTL; or delete the key`,
-            { key: schemaKey(name) },
-          );
-        }
-      });
-      if (gone.length > 0) {
-        try {
-          await connection.send([
-            'EVAL',
-            REMOVE_STALE_MEMBERS,
-            gone.length + 1,
-            ...gone.map(schemaKey),
-            SCHEMAS_SET_KEY,
-            ...gone,
-          ]);
-        } catch (error) {
-          if (!isReplyError(error)) throw error;
-          // Scripts not allowed (ACL): the stale names stay in the set, which is harmless.
-          this.context.logger.debug('Could not remove expired APIs from the schemas set', { error: error.message });
-        }
-      }
-      return schemas;
-    });
+        return schemas;
+      },
+      undefined,
+      true, // a caller that needs schemas hears at once that Redis has never been reached
+    );
   }
 }

@@ -206,6 +206,8 @@ export class KafkaClient {
   /** When a broker last answered a producer or admin request, and the last failed connection attempt. */
   private lastAnswerAt = 0;
   private lastProblem: { readonly error: Error; readonly at: number } | undefined;
+  /** Told of every failed connection attempt (failFast() waiting on a first contact). */
+  private readonly problemListeners = new Set<() => void>();
 
   private constructor(
     private readonly key: string,
@@ -215,7 +217,10 @@ export class KafkaClient {
     const { connection } = settings;
     this.logger = context.logger;
     this.brokers = connection.brokers.join(',');
-    const config = buildKafkaConfig(connection, context, (error) => (this.lastProblem = { error, at: Date.now() }));
+    const config = buildKafkaConfig(connection, context, (error) => {
+      this.lastProblem = { error, at: Date.now() };
+      for (const listener of this.problemListeners) listener();
+    });
     this.kafka = new Kafka(config);
     this.readerConnection = config;
   }
@@ -248,6 +253,32 @@ export class KafkaClient {
     const problem = this.lastProblem;
     if (!problem || problem.at < this.lastAnswerAt) return undefined;
     return unreachableError(this.brokers, action, problem.error);
+  }
+
+  /**
+   * `work` (a caller's call, fire, reply reader or schema load), rejected at once with the
+   * BrokerConnectionError naming the brokers when connecting fails while no broker has ever
+   * answered this client: a first contact that fails is reported when it fails, not after
+   * kafkajs's retries or the caller's own timeout. After a broker has answered, a failure may be
+   * a restart that ends soon, and `work` keeps waiting (bounded by its deadline).
+   */
+  failFast<T>(work: Promise<T>, action: string): Promise<T> {
+    const firstContactFailed = (): BrokerConnectionError | undefined =>
+      this.lastAnswerAt === 0 && this.lastProblem
+        ? unreachableError(this.brokers, action, this.lastProblem.error)
+        : undefined;
+    work.catch(() => undefined); // when the early error wins, a later failure of work is not unhandled
+    const now = firstContactFailed();
+    if (now) return Promise.reject(now);
+    let listener = (): void => undefined;
+    const early = new Promise<never>((_, reject) => {
+      listener = () => {
+        const error = firstContactFailed();
+        if (error) reject(error);
+      };
+      this.problemListeners.add(listener);
+    });
+    return Promise.race([work, early]).finally(() => this.problemListeners.delete(listener));
   }
 
   private heard(): void {
