@@ -52,6 +52,8 @@ interface Setup {
   readonly transport: typeof redisTransport;
   readonly cleanup: (run: string) => Promise<void>;
   readonly screenshots: boolean;
+  /** Whether the event transport keeps history. */
+  readonly history: boolean;
 }
 
 const amqpNs = new TestNamespace('ui');
@@ -68,6 +70,7 @@ const SETUPS: Record<string, Setup> = {
       };
     },
     listsGroups: true,
+    history: true,
     transport: redisTransport,
     screenshots: true,
     cleanup: async (id) => {
@@ -100,6 +103,7 @@ const SETUPS: Record<string, Setup> = {
       };
     },
     listsGroups: false,
+    history: false,
     transport: amqpTransport,
     screenshots: false,
     cleanup: async () => {
@@ -233,7 +237,16 @@ describe.each(Object.keys(SETUPS))('lightbus ui on %s', (name) => {
       await seen.waitFor({ timeout: 10_000 });
       await seen.locator('summary').click();
       await expect(seen.locator('pre').textContent()).resolves.toContain('"order_id": 1001');
-      if (setup.screenshots) await tail.screenshot({ path: path.join(SHOTS, 'events.png') });
+      // History, where the transport keeps it (Redis streams; RabbitMQ only with stream: true).
+      await tail.getByTestId('history-api').fill(apiName);
+      await tail.getByTestId('history-api').press('Enter');
+      await tail.getByTestId('history-load').click();
+      if (setup.history) {
+        await tail.locator('[data-testid="history"] li', { hasText: 'teapot' }).waitFor({ timeout: 10_000 });
+      } else {
+        await tail.locator('.notice', { hasText: 'keeps no history' }).waitFor({ timeout: 10_000 });
+      }
+      if (setup.screenshots) await tail.screenshot({ path: path.join(SHOTS, 'events.png'), fullPage: true });
     } finally {
       await tail.close();
     }
