@@ -17,7 +17,9 @@ import {
   connectionName,
   isProgrammingError,
   isReplyError,
+  isTransientReply,
   type ConnectionSettings,
+  type RedisTarget,
   type SharedConnection,
 } from './connection';
 
@@ -27,6 +29,17 @@ export const STARTUP_WAIT_MS = 10_000;
 /** Redis refused a command (WRONGTYPE, NOPERM, ...): not a connection problem, retrying will not help. */
 export class RedisCommandError extends LightbusError {
   override readonly code = 'LIGHTBUS_REDIS_COMMAND_FAILED';
+  constructor(message: string, options?: LightbusErrorOptions) {
+    super(message, options);
+  }
+}
+
+/**
+ * An event reached the master, but fewer replicas than `wait_for_replicas` confirmed it in time:
+ * whether it survives a failover is unknown. Not retried (sending again would add it twice).
+ */
+export class ReplicationError extends LightbusError {
+  override readonly code = 'LIGHTBUS_REDIS_NOT_REPLICATED';
   constructor(message: string, options?: LightbusErrorOptions) {
     super(message, options);
   }
@@ -46,9 +59,11 @@ export function commandFailure(error: unknown, what: string): Error {
  */
 export abstract class RedisRole extends RoleLifecycle {
   private commandConnection: SharedConnection | undefined;
+  /** The url, and the sentinels when Redis Sentinel runs it (only these two of the role's options). */
+  protected readonly target: RedisTarget;
 
   protected constructor(
-    protected readonly url: string,
+    { url, sentinel }: RedisTarget,
     protected readonly context: TransportContext,
     protected readonly maxBackoffMs: number,
   ) {
@@ -59,6 +74,7 @@ export abstract class RedisRole extends RoleLifecycle {
           cause === undefined ? undefined : { cause },
         ),
     );
+    this.target = sentinel ? { url, sentinel } : { url };
   }
 
   /** The command connection, once opened, and whether it is up (for `bus.health()`). */
@@ -80,7 +96,7 @@ export abstract class RedisRole extends RoleLifecycle {
     if (!this.commandConnection) {
       this.assertOpen('Using Redis');
       this.commandConnection = acquireSharedConnection({
-        url: this.url,
+        ...this.target,
         name: connectionName('lightbus', this.context.serviceName, this.context.processName, 'commands'),
         logger: this.context.logger,
         maxBackoffMs: this.maxBackoffMs,
@@ -109,7 +125,7 @@ export abstract class RedisRole extends RoleLifecycle {
   /** A new connection named `lightbus:<service>:<process>:<purpose>`. */
   protected connect(purpose: string, extra: Partial<ConnectionSettings> = {}): RedisConnection {
     return new RedisConnection({
-      url: this.url,
+      ...this.target,
       name: connectionName('lightbus', this.context.serviceName, this.context.processName, purpose),
       logger: this.context.logger,
       maxBackoffMs: this.maxBackoffMs,
@@ -149,7 +165,15 @@ export abstract class RedisRole extends RoleLifecycle {
     retryDelayMs: number,
   ): Promise<'sent' | 'unknown'> {
     try {
-      await this.retrying(what, deadline, attempt, retryDelayMs, (error) => error instanceof NotSentError, true);
+      // A replica's or a loading master's refusal (after a failover) also says the command did not run.
+      await this.retrying(
+        what,
+        deadline,
+        attempt,
+        retryDelayMs,
+        (error) => error instanceof NotSentError || isTransientReply(error),
+        true,
+      );
       return 'sent';
     } catch (error) {
       if (error instanceof LightbusError || error instanceof ConnectionClosedError || isProgrammingError(error))

@@ -14,16 +14,53 @@
  *   longest block, so a dead peer (no RST) is noticed and the socket replaced.
  * - RESP2 (`protocol: 2`): the reply shapes every Redis since 5.0 gives.
  */
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { BrokerConnectionError, backoffDelay, redactUrl, type Logger } from '@lightbus/core/transport';
+import type { SentinelOption } from './options';
 
 /** A reply as the RESP2 protocol gives it. */
 export type Reply = string | number | null | Reply[];
 /** One command: its name and arguments. */
 export type Command = readonly [name: string, ...args: Array<string | number>];
 
-export interface ConnectionSettings {
+/** Where a role's Redis is: a url, and the sentinels to ask for its master when it is run by Redis Sentinel. */
+export interface RedisTarget {
   readonly url: string;
+  readonly sentinel?: SentinelOption;
+}
+
+/** How a target is shown in logs and errors (no password). */
+export function describeTarget(target: RedisTarget): string {
+  const url = redactUrl(target.url);
+  if (!target.sentinel) return url;
+  const db = new URL(target.url).pathname.replace(/^\//, '') || '0';
+  return `master '${target.sentinel.master_name}' (db ${db}) of the sentinels ${target.sentinel.sentinels.join(', ')}`;
+}
+
+/** ioredis's options for the sentinels of a target. */
+function sentinelOptions(
+  sentinel: SentinelOption | undefined,
+  retryDelay: (times: number) => number | null,
+): Partial<RedisOptions> {
+  if (!sentinel) return {};
+  return {
+    sentinels: sentinel.sentinels.map((address) => {
+      const colon = address.lastIndexOf(':');
+      return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
+    }),
+    name: sentinel.master_name,
+    ...(sentinel.password === undefined ? {} : { sentinelPassword: sentinel.password }),
+    // When no sentinel named a master that answers, ask them again after the same backoff as reconnections
+    // (null, i.e. stop, would end the connection for good).
+    sentinelRetryStrategy: retryDelay,
+    // No failoverDetector (its subscriptions to the sentinels outlive quit()): a killed master resets the
+    // connections, and the sentinels disconnect the clients of a master they demote.
+    // A demoted master refuses writes until the sentinels have its clients disconnected: reconnect at once.
+    reconnectOnError: (error) => (TRANSIENT_REPLY.test(error.message) ? 1 : false),
+  };
+}
+
+export interface ConnectionSettings extends RedisTarget {
   /** CLIENT SETNAME of the connection, so operators (and tests) can find it in CLIENT LIST. */
   readonly name: string;
   readonly logger: Logger;
@@ -41,9 +78,22 @@ export function connectionName(...parts: string[]): string {
   return parts.map((part) => part.replace(/[^\w.:@-]/g, '_')).join(':');
 }
 
+/**
+ * Replies that say "not here, not now" rather than "no": a replica refusing a write or a master
+ * still loading after a failover (READONLY, LOADING, MASTERDOWN), a cluster moving a slot
+ * (TRYAGAIN, CLUSTERDOWN). Treated as connection problems: the command did not run, and it
+ * runs once the connection reaches the (new) master.
+ */
+const TRANSIENT_REPLY = /^(READONLY|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/;
+
+/** A reply saying the command did not run on this node now (see TRANSIENT_REPLY): safe to send again. */
+export function isTransientReply(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError' && TRANSIENT_REPLY.test(error.message);
+}
+
 /** True for an error Redis replied with (WRONGTYPE, NOGROUP, ...), as opposed to a connection problem. */
 export function isReplyError(error: unknown): error is Error {
-  return error instanceof Error && error.name === 'ReplyError';
+  return error instanceof Error && error.name === 'ReplyError' && !TRANSIENT_REPLY.test(error.message);
 }
 
 /** A bug, not a connection problem: never retried. */
@@ -95,9 +145,12 @@ export class RedisConnection {
   private closing: Promise<void> | undefined;
 
   constructor(private readonly settings: ConnectionSettings) {
-    this.where = redactUrl(settings.url);
+    this.where = describeTarget(settings);
     this.maxBackoffMs = settings.maxBackoffMs;
+    const retryDelay = (times: number): number | null =>
+      this.closed ? null : backoffDelay(times - 1, { initialMs: 100, maxMs: this.maxBackoffMs });
     this.redis = new Redis(settings.url, {
+      ...sentinelOptions(settings.sentinel, retryDelay),
       lazyConnect: true,
       protocol: 2,
       connectionName: settings.name,
@@ -107,8 +160,7 @@ export class RedisConnection {
       maxRetriesPerRequest: 0,
       connectTimeout: 10_000,
       socketTimeout: settings.blockMs === undefined ? undefined : settings.blockMs + BLOCK_GRACE_MS,
-      retryStrategy: (times) =>
-        this.closed ? null : backoffDelay(times - 1, { initialMs: 100, maxMs: this.maxBackoffMs }),
+      retryStrategy: retryDelay,
     });
     this.redis.on('error', (error: Error) => this.onError(error));
     this.redis.on('ready', () => this.onReady());
@@ -372,7 +424,7 @@ export interface SharedConnection {
 }
 
 export function acquireSharedConnection(settings: ConnectionSettings): SharedConnection {
-  const key = `${settings.url}\u0000${settings.name}`;
+  const key = `${settings.url}\u0000${JSON.stringify(settings.sentinel ?? null)}\u0000${settings.name}`;
   let entry = sharedConnections.get(key);
   if (!entry || entry.connection.isClosed) {
     entry = { connection: new RedisConnection(settings), users: 0 };

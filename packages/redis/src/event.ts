@@ -44,7 +44,7 @@ import {
 } from '@lightbus/core/transport';
 import { BLOCK_MS, BlockingReader, FailureStreak } from './blocking';
 import { isReplyError, type Command, type RedisConnection } from './connection';
-import { RedisRole, STARTUP_WAIT_MS, commandFailure, startFailure } from './common';
+import { RedisRole, ReplicationError, STARTUP_WAIT_MS, commandFailure, startFailure } from './common';
 import type { RedisEventOptions } from './options';
 import { parseEntries, parseInfoList, parsePending, parseStreamsReply, type StreamEntry } from './replies';
 import {
@@ -103,7 +103,7 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
     readonly options: RedisEventOptions,
     context: TransportContext,
   ) {
-    super(options.url, context, options.consumption_restart_delay * 1000);
+    super(options, context, options.consumption_restart_delay * 1000);
     this.maxLength = options.max_stream_length ? options.max_stream_length : null;
   }
 
@@ -120,10 +120,25 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
   async sendEvent(message: EventMessage, options: SendEventOptions): Promise<void> {
     const fields = encodeEventFields(message); // an EncodingError reaches the caller before anything is sent
     const command = this.addCommand(this.streamOf(message.apiName, message.eventName), fields);
+    const what = `Firing ${message.apiName}.${message.eventName}`;
+    const replicas = this.options.wait_for_replicas;
     await this.withRetries(
-      `Firing ${message.apiName}.${message.eventName}`,
+      what,
       Date.now() + options.timeoutSeconds * 1000 - 50,
-      (connection) => connection.send(command),
+      async (connection) => {
+        if (replicas === 0) return connection.send(command);
+        // WAIT: until `replicas` replicas have everything this connection wrote, the event included.
+        const timeoutMs = Math.max(1, Math.round(this.options.replica_timeout * 1000));
+        const [, confirmed] = await connection.pipeline([command, ['WAIT', replicas, timeoutMs]]);
+        if (Number(confirmed) < replicas) {
+          throw new ReplicationError(
+            `${what}: the event was written to the Redis master, but only ${String(confirmed)} of the ${replicas} ` +
+              `replicas asked for (wait_for_replicas) confirmed it within ${this.options.replica_timeout} s ` +
+              `(replica_timeout). It may still be delivered, but a failover now could lose it. Check the replicas ` +
+              `(INFO replication on the master), or lower wait_for_replicas.`,
+          );
+        }
+      },
       undefined,
       true, // a fire fails at once while Redis has never been reached
     );

@@ -43,6 +43,6 @@ export { RedisRpcTransport } from './rpc';
 export { RedisResultTransport } from './result';
 export { RedisEventTransport, redisCapabilities, groupStartId } from './event';
 export { RedisSchemaTransport } from './schema';
-export { RedisCommandError } from './common';
+export { RedisCommandError, ReplicationError } from './common';
 export { deadLetterKey, rpcQueueKey, rpcExpiryKey, schemaKey, streamKey, SCHEMAS_SET_KEY } from './wire';
 export type { StreamUse } from './wire';

@@ -18,6 +18,8 @@ describe('options', () => {
       consumption_restart_delay: 5,
       consumer_ttl: 2592000,
       delivery_limit: 10,
+      wait_for_replicas: 0,
+      replica_timeout: 1,
     });
     const rpc: Record<string, unknown> = {};
     validateAgainst(RedisRpcOptions, rpc);
@@ -31,6 +33,13 @@ describe('options', () => {
     const result: Record<string, unknown> = {};
     validateAgainst(RedisResultOptions, result);
     expect(result).toEqual({ url: 'redis://127.0.0.1:6379/0', result_ttl: 60, rpc_timeout: 5 });
+  });
+
+  it('takes sentinels and a master name for every role', () => {
+    const sentinel = { sentinels: ['10.0.0.5:26379', 'sentinel-2.internal:26379'], master_name: 'mymaster' };
+    for (const schema of [RedisRpcOptions, RedisResultOptions, RedisEventOptions, RedisSchemaOptions]) {
+      expect(validateAgainst(schema, { sentinel: { ...sentinel, password: 'x' } })).toEqual([]);
+    }
   });
 
   it('accepts rediss:// and passwords, and null where Python allows None', () => {
@@ -48,6 +57,12 @@ describe('options', () => {
       { path: 'x.stream_use', message: `must be 'per_api' or 'per_event' (got "per_stream")` },
     ]);
     expect(validateAgainst(RedisRpcOptions, { url: 'http://localhost' }, 'x')[0]!.path).toBe('x.url');
+    expect(validateAgainst(RedisRpcOptions, { sentinel: { sentinels: ['10.0.0.5'], master_name: 'm' } }, 'x')).toEqual([
+      { path: 'x.sentinel.sentinels.0', message: expect.stringContaining('(got "10.0.0.5")') },
+    ]);
+    expect(validateAgainst(RedisEventOptions, { sentinel: { sentinels: ['10.0.0.5:26379'] } }, 'x')).toEqual([
+      { path: 'x.sentinel', message: expect.stringContaining('master_name') },
+    ]);
     expect(validateAgainst(RedisResultOptions, { result_tll: 5 }, 'x')).toEqual([
       { path: 'x', message: "unknown key 'result_tll' (did you mean 'result_ttl'?)" },
     ]);

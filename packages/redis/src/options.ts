@@ -39,6 +39,46 @@ const PYTHON_CODEC = {
   connection_parameters: pythonOnly('Python client connection settings; give them in the url instead.'),
 };
 
+/**
+ * Redis Sentinel: the sentinels to ask where the master of `master_name` is
+ * (ioredis's sentinel support). The url still gives the database, user,
+ * password and TLS of the data nodes; its host and port are not used.
+ */
+const sentinelProperties = {
+  sentinels: Type.Array(
+    Type.String({
+      pattern: '^[^\\s:]+:[0-9]+$',
+      errorHint: 'must be host:port, e.g. 10.0.0.5:26379',
+    }),
+    {
+      minItems: 1,
+      description: 'The sentinels, each as host:port. The first one that answers says where the master is.',
+    },
+  ),
+  master_name: Type.String({
+    minLength: 1,
+    description: 'The name the sentinels monitor the master under (`sentinel monitor <master_name> ...`).',
+  }),
+  password: Type.Optional(
+    Type.String({
+      description:
+        "The sentinels' own password (their requirepass), when they have one; the data nodes' is in the url.",
+    }),
+  ),
+};
+export const SentinelOption = Type.Object(sentinelProperties, { additionalProperties: false });
+export type SentinelOption = Static<typeof SentinelOption>;
+
+const Sentinel = Type.Optional(
+  Type.Object(sentinelProperties, {
+    additionalProperties: false,
+    description:
+      'Connect through Redis Sentinel (TypeScript only): {sentinels: [host:port, ...], master_name, password?}. ' +
+      "Every connection asks the sentinels for the current master, and again after a failover. The url's host and " +
+      'port are then not used; its database, password and TLS are. See docs/how-to/scale-out.md.',
+  }),
+);
+
 const ConsumptionRestartDelay = Type.Number({
   exclusiveMinimum: 0,
   default: 5,
@@ -50,6 +90,7 @@ const ConsumptionRestartDelay = Type.Number({
 export const RedisRpcOptions = Type.Object(
   {
     url: Url,
+    sentinel: Sentinel,
     rpc_timeout: Type.Number({
       exclusiveMinimum: 0,
       default: 5,
@@ -81,6 +122,7 @@ export const RedisRpcOptions = Type.Object(
 export const RedisResultOptions = Type.Object(
   {
     url: Url,
+    sentinel: Sentinel,
     result_ttl: Type.Integer({
       minimum: 1,
       default: 60,
@@ -102,6 +144,7 @@ export const RedisResultOptions = Type.Object(
 export const RedisEventOptions = Type.Object(
   {
     url: Url,
+    sentinel: Sentinel,
     batch_size: Type.Integer({
       minimum: 1,
       default: 10,
@@ -143,6 +186,20 @@ export const RedisEventOptions = Type.Object(
         '<api>.<event>:stream). Every service sharing the events must use the same value.',
       errorHint: "must be 'per_api' or 'per_event'",
     }),
+    wait_for_replicas: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description:
+        'TypeScript only. After each XADD, wait (WAIT) until this many replicas have the event before fire() resolves; ' +
+        'if fewer confirm within replica_timeout, fire() rejects (the event is on the master and may still be delivered, ' +
+        'but a failover now could lose it). 0: do not wait (Redis replicates asynchronously: a failover can lose the ' +
+        'last events fired before it).',
+    }),
+    replica_timeout: Type.Number({
+      exclusiveMinimum: 0,
+      default: 1,
+      description: 'Seconds fire() waits for wait_for_replicas replicas to confirm an event.',
+    }),
     consumption_restart_delay: ConsumptionRestartDelay,
     consumer_ttl: Type.Integer({
       minimum: 0,
@@ -163,7 +220,7 @@ export const RedisEventOptions = Type.Object(
 );
 
 export const RedisSchemaOptions = Type.Object(
-  { url: Url, connection_parameters: PYTHON_CODEC.connection_parameters },
+  { url: Url, sentinel: Sentinel, connection_parameters: PYTHON_CODEC.connection_parameters },
   { additionalProperties: false },
 );
 

@@ -40,7 +40,7 @@ export class RedisResultTransport extends RedisRole implements ResultTransport {
     private readonly options: RedisResultOptions,
     context: TransportContext,
   ) {
-    super(options.url, context, RESULT_READER_MAX_BACKOFF_MS);
+    super(options, context, RESULT_READER_MAX_BACKOFF_MS);
     this.resultKey = `lightbus:result:${connectionName(context.serviceName, context.processName)}:${newMessageId()}`;
     this.matcher = new ReplyMatcher({ name: 'Redis result transport', logger: context.logger });
   }

@@ -35,7 +35,7 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     private readonly options: RedisRpcOptions,
     context: TransportContext,
   ) {
-    super(options.url, context, options.consumption_restart_delay * 1000);
+    super(options, context, options.consumption_restart_delay * 1000);
   }
 
   async callRpc(message: OutgoingRpcMessage): Promise<void> {

@@ -26,7 +26,7 @@ return removed`;
 
 export class RedisSchemaTransport extends RedisRole implements SchemaTransport {
   constructor(options: RedisSchemaOptions, context: TransportContext) {
-    super(options.url, context, 5000);
+    super(options, context, 5000);
   }
 
   async store(apiName: string, schema: ApiSchema, ttlSeconds: number): Promise<void> {
