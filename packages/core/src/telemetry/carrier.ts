@@ -6,10 +6,12 @@
  * and core reads it back on the other side. Without an OpenTelemetry SDK the
  * propagator is a no-op: the carrier stays empty and nothing is sent.
  */
-import { context, propagation, type Context } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
+import { context, propagation } from './otel';
 
-/** `{ traceparent: '00-<trace id>-<span id>-<flags>', tracestate?: '...' }`. */
-export type TraceCarrier = Readonly<Record<string, string>>;
+import type { TraceCarrier } from './headers';
+
+export { isTraceparent, traceContextFromHeaders, traceHeaders, type TraceCarrier } from './headers';
 
 /** The carrier of `ctx` (default: the active context), or undefined when there is nothing to propagate. */
 export function injectTrace(ctx: Context = context.active()): TraceCarrier | undefined {
@@ -22,29 +24,4 @@ export function injectTrace(ctx: Context = context.active()): TraceCarrier | und
 /** The context a received carrier continues (the active one when the message has none). */
 export function extractTrace(carrier: TraceCarrier | undefined): Context {
   return carrier ? propagation.extract(context.active(), carrier) : context.active();
-}
-
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-
-/** Whether `value` is a well-formed W3C traceparent (transports check what they read off the wire). */
-export function isTraceparent(value: unknown): value is string {
-  return typeof value === 'string' && TRACEPARENT.test(value);
-}
-
-/** The carrier as message headers (`traceparent`, `tracestate`): what a transport with headers writes. */
-export function traceHeaders(traceContext: TraceCarrier | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (traceContext?.traceparent && isTraceparent(traceContext.traceparent)) {
-    out.traceparent = traceContext.traceparent;
-    if (traceContext.tracestate) out.tracestate = traceContext.tracestate;
-  }
-  return out;
-}
-
-/** The carrier read back from headers (`header(name)` gives a header's value as text, or undefined), when well formed. */
-export function traceContextFromHeaders(header: (name: string) => string | undefined): { traceContext?: TraceCarrier } {
-  const traceparent = header('traceparent');
-  if (!isTraceparent(traceparent)) return {};
-  const tracestate = header('tracestate');
-  return { traceContext: tracestate ? { traceparent, tracestate } : { traceparent } };
 }

@@ -2,17 +2,8 @@
  * One place that wraps each bus operation in its span and its metrics, so the
  * client and the worker call one function per operation and stay readable.
  */
-import {
-  context,
-  createNoopMeter,
-  propagation,
-  ProxyTracerProvider,
-  trace,
-  type Attributes,
-  type BatchObservableResult,
-  type Context,
-  type Span,
-} from '@opentelemetry/api';
+import type { Attributes, BatchObservableResult, Context, Span } from '@opentelemetry/api';
+import { context, otel, propagation, trace } from './otel';
 import { RpcTimeoutError } from '../errors';
 import type { DeadLettered } from '../transport/interfaces';
 import { extractTrace, injectTrace, type TraceCarrier } from './carrier';
@@ -45,21 +36,25 @@ function seconds(since: number): number {
   return (performance.now() - since) / 1000;
 }
 
-/** What the API gives when no SDK is registered: the no-op tracer provider, and the no-op meter's class. */
-const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
-const NOOP_METER = createNoopMeter().constructor;
+/**
+ * What the API gives when no SDK is registered: the no-op tracer provider, and the no-op meter's
+ * class (undefined when `@opentelemetry/api` is not installed: nothing can observe the bus then).
+ */
+const NOOP_TRACER_PROVIDER = otel && new otel.ProxyTracerProvider().getDelegate();
+const NOOP_METER = otel?.createNoopMeter().constructor;
 
 /** Whether an OpenTelemetry SDK traces or propagates now (a tracer provider or a propagator is registered). */
 function tracing(): boolean {
+  if (!otel) return false;
   const provider = trace.getTracerProvider();
-  if (!(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NOOP_TRACER_PROVIDER) return true;
+  if (!(provider instanceof otel.ProxyTracerProvider) || provider.getDelegate() !== NOOP_TRACER_PROVIDER) return true;
   return propagation.fields().length > 0;
 }
 
 export class Telemetry {
   readonly metrics = new BusMetrics();
   /** Metrics are bound when the bus is created: a real meter then, or no-ops for good. */
-  private readonly metered = !(this.metrics.meter instanceof NOOP_METER);
+  private readonly metered = NOOP_METER !== undefined && !(this.metrics.meter instanceof NOOP_METER);
 
   /**
    * Whether anything observes the bus. Without an SDK every operation runs bare: no attributes,

@@ -14,15 +14,8 @@
  * | `messaging.consumer.lag` | gauge | {message} | messaging.system, messaging.destination.name, messaging.consumer.group.name, lightbus.listener |
  * | `messaging.consumer.pending` | gauge | {message} | as lag |
  */
-import {
-  metrics,
-  type Attributes,
-  type Counter,
-  type Histogram,
-  type Meter,
-  type ObservableGauge,
-  type UpDownCounter,
-} from '@opentelemetry/api';
+import type { Attributes, Counter, Histogram, Meter, ObservableGauge, UpDownCounter } from '@opentelemetry/api';
+import { metrics } from './otel';
 
 const METER = '@lightbus/core';
 /** Bucket bounds in seconds, for message latencies (0.5 ms to 10 s). */

@@ -6,7 +6,8 @@
  * (`process <api>.<event>`), a child of the producer's context so one trace
  * runs caller -> worker -> events fired there -> every listener.
  */
-import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import type { Attributes, Context, Span, SpanKind as Kind } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace } from './otel';
 import { LightbusError, RemoteError } from '../errors';
 
 const TRACER = '@lightbus/core';
@@ -43,12 +44,7 @@ export function eventAttributes(to: Destination, operation: 'publish' | 'process
   };
 }
 
-export function startSpan(
-  name: string,
-  kind: SpanKind,
-  attributes: Attributes,
-  parent: Context = context.active(),
-): Span {
+export function startSpan(name: string, kind: Kind, attributes: Attributes, parent: Context = context.active()): Span {
   return trace.getTracer(TRACER).startSpan(name, { kind, attributes }, parent);
 }
 

@@ -14,7 +14,7 @@ export type { TransportRegistryOptions } from './registry';
 export { memoryTransport, memoryBroker, resetMemoryBroker, MemoryBroker, memoryCapabilities } from './memory';
 export type { DeadLetter } from './memory';
 /** Trace context on the wire: a transport checks a traceparent it reads before handing it to core. */
-export { isTraceparent, traceContextFromHeaders, traceHeaders } from '../telemetry/carrier';
+export { isTraceparent, traceContextFromHeaders, traceHeaders } from '../telemetry/headers';
 
 // Messages and schemas on the wire
 export { newMessageId, errorTypeFromTrace, canonicalName, decodeJson, encodeJson, setOwn } from '../message';
