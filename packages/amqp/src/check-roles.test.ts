@@ -34,6 +34,34 @@ describe('amqp: what its roles need of the others, checked at create()', () => {
     expect(attempt).toThrow(/apis\.billing\.api\.result_transport\.amqp\.reply_mode/);
   });
 
+  it('refuses direct replies when calls and results are on different RabbitMQ brokers or vhosts, naming both', () => {
+    const attempt = () =>
+      load({
+        apis: {
+          default: {
+            rpc_transport: { amqp: { url } },
+            result_transport: { amqp: { url: 'amqp://guest:secret@127.0.0.1:5672/other' } },
+          },
+        },
+      });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(
+      /apis\.default\.result_transport\.amqp\.reply_mode: .*same RabbitMQ .*127\.0\.0\.1:5672\/ and .*127\.0\.0\.1:5672\/other: use one url for both, or set reply_mode: queue/,
+    );
+    expect(attempt).not.toThrow(/secret/);
+    // The same broker written differently (default port, password) is one broker.
+    expect(() =>
+      load({
+        apis: {
+          default: {
+            rpc_transport: { amqp: { url: 'amqp://guest:guest@127.0.0.1/' } },
+            result_transport: { amqp: { url: 'amqp://guest:other@127.0.0.1:5672' } },
+          },
+        },
+      }),
+    ).not.toThrow();
+  });
+
   it('accepts reply queues with any rpc transport, and direct replies with amqp calls', () => {
     expect(() =>
       load({

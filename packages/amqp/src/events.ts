@@ -160,7 +160,7 @@ export class AmqpEventTransport implements EventTransport {
 
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
     if (spec.events.length === 0) throw new InvalidParametersError('consume() needs at least one event.');
-    if (spec.since && !this.options.stream) {
+    if (spec.since && !this.capabilities.replay) {
       throw new TransportCapabilityError(
         `Consumer group '${spec.group}' asks to replay events (since) but this amqp event transport keeps no stream. ` +
           `Set event_transport.amqp.stream: true (RabbitMQ >= 3.9) in every process of these APIs, or remove 'since'.`,
@@ -174,7 +174,7 @@ export class AmqpEventTransport implements EventTransport {
   }
 
   async *history(query: HistoryQuery): AsyncIterable<EventMessage> {
-    if (!this.options.stream) {
+    if (!this.capabilities.history) {
       throw new TransportCapabilityError(
         `This amqp event transport keeps no history: set event_transport.amqp.stream: true.`,
       );

@@ -35,6 +35,14 @@ const DONE: Promise<void> = Promise.resolve();
 /** A role's connection for publishing or for consuming (see linkSettings). */
 export type Purpose = 'publisher' | 'consumer';
 
+/** A url's broker identity: protocol, user, host, port and vhost (transports with equal keys share a broker). */
+export function brokerKeyOf(address: string): string {
+  const url = new URL(address);
+  const vhost = decodeURIComponent(url.pathname.slice(1)) || '/';
+  const port = url.port || (url.protocol === 'amqps:' ? '5671' : '5672');
+  return `${url.protocol}//${decodeURIComponent(url.username) || 'guest'}@${url.hostname}:${port}/${vhost}`;
+}
+
 export class Link extends EventEmitter {
   private current: Connection | undefined;
   private opening: Promise<Connection> | undefined;
@@ -72,13 +80,7 @@ export class Link extends EventEmitter {
 
   /** Normalised url: transports on the same url (and vhost, user) share a broker. */
   get brokerKey(): string {
-    if (this.cachedBrokerKey === undefined) {
-      const url = new URL(this.settings.options.url);
-      const vhost = decodeURIComponent(url.pathname.slice(1)) || '/';
-      const port = url.port || (url.protocol === 'amqps:' ? '5671' : '5672');
-      this.cachedBrokerKey = `${url.protocol}//${decodeURIComponent(url.username) || 'guest'}@${url.hostname}:${port}/${vhost}`;
-    }
-    return this.cachedBrokerKey;
+    return (this.cachedBrokerKey ??= brokerKeyOf(this.settings.options.url));
   }
 
   get isClosed(): boolean {

@@ -69,7 +69,8 @@ describe('amqp options', () => {
             apis: {
               default: {
                 rpc_transport: { amqp: { url: 'amqp://guest:guest@rabbit:5672/%2F' } },
-                result_transport: { amqp: {} },
+                // Direct replies (the default) need the same RabbitMQ as the calls (checked at create()).
+                result_transport: { amqp: { url: 'amqp://guest:guest@rabbit:5672/%2F' } },
                 event_transport: { amqp: eventOptions },
               },
             },

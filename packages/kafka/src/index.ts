@@ -40,6 +40,8 @@ export const transport = defineTransport({
   name: 'kafka',
   // With the default options (partition_key: api); an event transport reports its own.
   capabilities: kafkaCapabilities('api'),
+  // Ordering follows partition_key: per stream ('api'), per key (a parameter) or none ('id').
+  eventCapabilities: (options) => kafkaCapabilities(options.partition_key),
   options: { rpc: RpcOptions, result: ResultOptions, event: EventOptions, schema: SchemaOptions },
   rpc: (options, context) => new KafkaRpcTransport(options, context),
   result: (options, context) => new KafkaResultTransport(options, context),

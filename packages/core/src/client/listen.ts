@@ -106,12 +106,14 @@ export function listenedEvents(
   const selectors = isEventSelectorList(events) ? events : [events];
   if (selectors.length === 0) throw new InvalidParametersError('listen() needs at least one event.');
   const refs = selectors.map((selector) => eventRef(bus, selector));
-  for (const ref of refs) {
-    const transport = bus.transports.get(ref.apiName, 'event');
-    if (options.since !== undefined && options.since !== 'latest' && !transport.capabilities.replay) {
+  if (options.since !== undefined && options.since !== 'latest') {
+    for (const ref of refs) {
+      if (bus.transports.capabilities(ref.apiName).replay) continue;
+      const name = bus.config.transport(ref.apiName, 'event').name;
       throw new TransportCapabilityError(
         `Listener '${options.listenerName}' asks for since=${describeValue(options.since)} but the event transport ` +
-          `'${bus.config.transport(ref.apiName, 'event').name}' of API '${ref.apiName}' cannot replay events. Remove 'since' or use a transport that can.`,
+          `'${name}' of API '${ref.apiName}' cannot replay events with its options (event_transport of apis.${ref.apiName} ` +
+          `or apis.default in the config). Remove 'since', or choose options or a transport that can (see its reference).`,
       );
     }
   }
@@ -121,10 +123,13 @@ export function listenedEvents(
 /** Past events of an API (newest first), where its event transport keeps history. */
 export function history(bus: BusContext, query: HistoryQuery): AsyncIterable<EventMessage> {
   assertApiName(query.apiName);
-  const transport = bus.transports.get(query.apiName, 'event');
-  if (!transport.capabilities.history || !transport.history) {
+  const transport = bus.transports.capabilities(query.apiName).history
+    ? bus.transports.get(query.apiName, 'event')
+    : undefined;
+  if (!transport?.history) {
     throw new TransportCapabilityError(
-      `The event transport '${bus.config.transport(query.apiName, 'event').name}' of API '${query.apiName}' keeps no history.`,
+      `The event transport '${bus.config.transport(query.apiName, 'event').name}' of API '${query.apiName}' keeps no history ` +
+        `with its options (event_transport of apis.${query.apiName} or apis.default in the config): choose options or a transport that can (see its reference).`,
     );
   }
   return transport.history(query);

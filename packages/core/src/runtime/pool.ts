@@ -4,10 +4,16 @@
  */
 import type { Config, TransportSelection } from '../config';
 import { BusClosedError, TransportCapabilityError } from '../errors';
-import type { ConnectionHealth, RoleTransport, TransportContext, TransportRole } from '../transport/interfaces';
+import type {
+  ConnectionHealth,
+  RoleTransport,
+  TransportCapabilities,
+  TransportContext,
+  TransportRole,
+} from '../transport/interfaces';
 import type { TransportRegistry } from '../transport/registry';
 import { stableStringify } from '../util/async';
-import { createRole } from '../transport/kit/role';
+import { createRole, declaredCapabilities } from '../transport/kit/role';
 
 function poolKey(role: TransportRole, selection: TransportSelection): string {
   return `${selection.name}|${role}|${stableStringify(selection.options)}`;
@@ -46,6 +52,20 @@ export class TransportPool {
       this.byApi.set(memo, transport);
     }
     return transport;
+  }
+
+  /**
+   * What the event transport of an API can do, as its definition declares for the configured
+   * options (read from the config: no transport is created). A test double's own, where one replaces it.
+   */
+  capabilities(apiName: string): TransportCapabilities {
+    const override = this.overrides.event;
+    if (override) return override.capabilities;
+    const selection = this.config.transport(apiName, 'event');
+    return declaredCapabilities(this.registry.resolve(selection.name), selection.options, {
+      path: `apis.${apiName}.event_transport.${selection.name}`,
+      source: this.config.source,
+    });
   }
 
   /** The pool key of an API's transport for a role: equal keys share one instance. */

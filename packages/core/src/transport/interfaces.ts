@@ -247,8 +247,16 @@ export interface TransportDefinition<
   SS extends TSchema = TSchema,
 > {
   readonly name: string;
-  /** Capabilities with default options; an event transport instance reports its own. */
+  /** Capabilities with default options (see `eventCapabilities` where options change them). */
   readonly capabilities: TransportCapabilities;
+  /**
+   * What the event role can do with these options (defaults filled), where options change it
+   * (a stream to replay from, a partition key). The one source of an API's capabilities: core
+   * reads them from the config through this (else `capabilities`) without creating the
+   * transport, to refuse what it cannot do (`since`, history) when asked; the event transport
+   * must report the same (core checks when it creates one).
+   */
+  readonly eventCapabilities?: (options: Options<ES>) => TransportCapabilities;
   readonly options: { rpc?: RS; result?: ReS; event?: ES; schema?: SS };
   readonly rpc?: RoleFactory<'rpc', Options<RS>>;
   readonly result?: RoleFactory<'result', Options<ReS>>;
@@ -285,6 +293,7 @@ export interface RoleIssue {
 export interface AnyTransportDefinition {
   readonly name: string;
   readonly capabilities: TransportCapabilities;
+  readonly eventCapabilities?: (options: never) => TransportCapabilities;
   readonly options: Partial<Record<TransportRole, TSchema>>;
   readonly rpc?: RoleFactory<'rpc', never>;
   readonly result?: RoleFactory<'result', never>;

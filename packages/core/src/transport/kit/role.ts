@@ -2,11 +2,19 @@
  * One role of a transport made the way create() makes it from a config: the
  * options validated against the role's schema (defaults filled), then the
  * factory called. For core's transport pool, and for a transport's own tests
- * (the conformance tiers), which then need no copy of the defaults.
+ * (the conformance tiers), which then need no copy of the defaults. And what
+ * an event role with given options can do, from the definition alone.
  */
 import { ConfigError, TransportCapabilityError } from '../../errors';
 import { validateAgainst } from '../../config/validate';
-import type { AnyTransportDefinition, RoleTransport, TransportContext, TransportRole } from '../interfaces';
+import { stableStringify } from '../../util/async';
+import type {
+  AnyTransportDefinition,
+  RoleTransport,
+  TransportCapabilities,
+  TransportContext,
+  TransportRole,
+} from '../interfaces';
 
 export interface CreateRoleOptions {
   /** The config key of the options, for errors (default: `<transport>.<role>`). */
@@ -15,10 +23,40 @@ export interface CreateRoleOptions {
   readonly source?: string;
 }
 
+/** A copy of `options` with the role's defaults filled; ConfigError naming each key the schema refuses. */
+function filledOptions(
+  definition: AnyTransportDefinition,
+  role: TransportRole,
+  options: Readonly<Record<string, unknown>>,
+  where: CreateRoleOptions,
+): Record<string, unknown> {
+  const filled = structuredClone(options) as Record<string, unknown>;
+  const schema = definition.options[role];
+  const issues = schema ? validateAgainst(schema, filled, where.path ?? `${definition.name}.${role}`) : [];
+  if (issues.length > 0) throw new ConfigError(where.source ?? 'transport options', issues);
+  return filled;
+}
+
+/**
+ * What `definition`'s event role can do with `options` (defaults filled): its
+ * `eventCapabilities(options)`, else its `capabilities`.
+ */
+export function declaredCapabilities(
+  definition: AnyTransportDefinition,
+  options: Readonly<Record<string, unknown>>,
+  where: CreateRoleOptions = {},
+): TransportCapabilities {
+  if (!definition.eventCapabilities) return definition.capabilities;
+  const of = definition.eventCapabilities as (options: Record<string, unknown>) => TransportCapabilities;
+  return of(filledOptions(definition, 'event', options, where));
+}
+
 /**
  * `definition`'s `role` with `options` (not modified: a copy gets the defaults).
  * Options the role's schema refuses: ConfigError naming each key. A role the
- * transport lacks: TransportCapabilityError.
+ * transport lacks: TransportCapabilityError. An event role that reports other
+ * capabilities than its definition declares for these options:
+ * TransportCapabilityError (a bug of the transport).
  */
 export function createRole<R extends TransportRole>(
   definition: AnyTransportDefinition,
@@ -30,9 +68,18 @@ export function createRole<R extends TransportRole>(
   const path = where.path ?? `${definition.name}.${role}`;
   const factory = definition[role] as ((options: unknown, context: TransportContext) => RoleTransport[R]) | undefined;
   if (!factory) throw new TransportCapabilityError(`${path}: transport '${definition.name}' has no ${role} role.`);
-  const filled = structuredClone(options) as Record<string, unknown>;
-  const schema = definition.options[role];
-  const issues = schema ? validateAgainst(schema, filled, path) : [];
-  if (issues.length > 0) throw new ConfigError(where.source ?? 'transport options', issues);
-  return factory(filled, context);
+  const filled = filledOptions(definition, role, options, { ...where, path });
+  const made = factory(filled, context);
+  if (role === 'event') {
+    const reported = (made as RoleTransport['event']).capabilities;
+    const declared = declaredCapabilities(definition, filled, { ...where, path });
+    if (stableStringify(reported) !== stableStringify(declared)) {
+      throw new TransportCapabilityError(
+        `${path}: transport '${definition.name}' declares ${stableStringify(declared)} for these options ` +
+          `(eventCapabilities or capabilities of its definition) but its event transport reports ` +
+          `${stableStringify(reported)}. Fix the transport: the two must agree.`,
+      );
+    }
+  }
+  return made;
 }
