@@ -51,7 +51,8 @@ export function codegenCommand(): Command {
         `Note: ${untyped.length} procedure(s) have no declared types, so their types are unknown: ${untyped.slice(0, 5).join(', ')}` +
           `${untyped.length > 5 ? ', ...' : ''}. A plain class's method types exist only in TypeScript: in TypeScript code, import the ` +
           `class's type and declare it in BusApis (docs/reference/client.md); to share types on the bus (codegen, Python, validation), ` +
-          `declare them with procedure({ parameters, response }, fn) (docs/explanation/typed-declarations.md).\n`,
+          `declare them with procedure({ parameters, response }, fn) (docs/explanation/typed-declarations.md). Why codegen does not ` +
+          `infer them from the source: docs/how-to/codegen.md.\n`,
       );
     }
     if (options.out) {
