@@ -30,6 +30,7 @@ import {
   type StartPosition,
   type TransportCapabilities,
   type TransportContext,
+  type ConnectionHealth,
 } from '@lightbus/core/transport';
 import type { ConsumedBatch, GroupConsumer, PartitionOffset, TopicPartitions } from './adapter/client';
 import { isRebalanceError, rootMessage } from './adapter/errors';
@@ -188,6 +189,11 @@ export class KafkaEventTransport implements EventTransport {
       out.push({ destination: topic, lag: Number(lag) });
     }
     return out;
+  }
+
+  /** The brokers, and whether they answer now (for `bus.health()`). */
+  connections(): ConnectionHealth[] {
+    return this.base.connections();
   }
 
   /** Stops the listeners (those still starting too) and history reads in progress, then closes the connections. */

@@ -21,6 +21,7 @@ import {
   type ResultTransport,
   type RpcMessage,
   type TransportContext,
+  type ConnectionHealth,
 } from '@lightbus/core/transport';
 import type { PartitionReader } from './adapter/partition-reader';
 import {
@@ -131,6 +132,11 @@ export class KafkaResultTransport implements ResultTransport {
       if (id === undefined || !this.matcher.has(id)) continue;
       this.matcher.settle(decodeResult(record), id);
     }
+  }
+
+  /** The brokers, and whether they answer now (for `bus.health()`). */
+  connections(): ConnectionHealth[] {
+    return this.base.connections();
   }
 
   /** Stops the reply reader (also one still starting); calls still waiting fail with BusClosedError. */

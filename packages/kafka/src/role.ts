@@ -2,7 +2,7 @@
  * What every role's transport holds: a share of the process's Kafka client,
  * the topic names, a produce queue, and the shape of the topics it creates.
  */
-import { BusClosedError, RoleLifecycle, type TransportContext } from '@lightbus/core/transport';
+import { BusClosedError, RoleLifecycle, type ConnectionHealth, type TransportContext } from '@lightbus/core/transport';
 import { KafkaClient, type TopicSpec } from './adapter/client';
 import type { PartitionReader, PartitionReaderSettings } from './adapter/partition-reader';
 import { deadLetterOf, type IncomingRecord, type OutgoingRecord } from './codec';
@@ -51,6 +51,11 @@ export class RoleBase extends RoleLifecycle {
       batchSize: options.batch_size,
       batchBytes: options.batch_bytes,
     });
+  }
+
+  /** The brokers this role's client talks to, and whether they answer now (for `bus.health()`). */
+  connections(): ConnectionHealth[] {
+    return this.isClosed ? [] : [this.client.health()];
   }
 
   get logger(): TransportContext['logger'] {

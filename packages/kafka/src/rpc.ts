@@ -16,6 +16,7 @@ import {
   type RpcMessage,
   type RpcTransport,
   type TransportContext,
+  type ConnectionHealth,
 } from '@lightbus/core/transport';
 import type { ConsumedBatch, GroupConsumer } from './adapter/client';
 import { decodeRequest, encodeRequest, requestDeadline, type IncomingRecord } from './codec';
@@ -50,6 +51,11 @@ export class KafkaRpcTransport implements RpcTransport {
 
   consumeRpcs(apiNames: readonly string[], handler: RpcHandler, options?: ConsumeRpcsOptions): Promise<Consumer> {
     return this.base.startConsumer(new RpcConsumer(this, apiNames, handler), 'serve calls', options?.signal);
+  }
+
+  /** The brokers, and whether they answer now (for `bus.health()`). */
+  connections(): ConnectionHealth[] {
+    return this.base.connections();
   }
 
   /** Stops the workers' consumers (those still starting too), then closes the connections. */

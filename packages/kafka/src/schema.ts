@@ -15,6 +15,7 @@ import {
   type ApiSchema,
   type SchemaTransport,
   type TransportContext,
+  type ConnectionHealth,
 } from '@lightbus/core/transport';
 import type { PartitionMarks } from './adapter/client';
 import type { PartitionReader } from './adapter/partition-reader';
@@ -144,6 +145,11 @@ export class KafkaSchemaTransport implements SchemaTransport {
         });
     }
     [...this.waiters.keys()].forEach((check) => check());
+  }
+
+  /** The brokers, and whether they answer now (for `bus.health()`). */
+  connections(): ConnectionHealth[] {
+    return this.base.connections();
   }
 
   /** Stops the schema reader (also one still starting); load() calls still waiting fail with BusClosedError. */

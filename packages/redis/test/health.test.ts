@@ -13,7 +13,7 @@ import { FaultProxy, addressOf, startNode, waitFor, type ChildRun } from '@light
 import { REDIS_URL, TouchedKeys, rawRedis, uniqueId } from './helpers';
 
 const BIN = path.resolve(__dirname, '..', '..', 'core', 'bin', 'lightbus.js');
-const FIXTURE = path.join(__dirname, 'fixtures', 'health-bus.ts');
+const FIXTURE = path.resolve(__dirname, '..', '..', '..', 'test', 'health-bus.ts');
 const raw = rawRedis();
 const keys = new TouchedKeys();
 let proxy: FaultProxy;

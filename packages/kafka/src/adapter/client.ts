@@ -30,6 +30,7 @@ import {
   delay,
   errorText,
   stableStringify,
+  type ConnectionHealth,
   type Logger,
   type TransportContext,
 } from '@lightbus/core/transport';
@@ -217,10 +218,7 @@ export class KafkaClient {
     const { connection } = settings;
     this.logger = context.logger;
     this.brokers = connection.brokers.join(',');
-    const config = buildKafkaConfig(connection, context, (error) => {
-      this.lastProblem = { error, at: Date.now() };
-      for (const listener of this.problemListeners) listener();
-    });
+    const config = buildKafkaConfig(connection, context, (error) => this.troubled(error));
     this.kafka = new Kafka(config);
     this.readerConnection = config;
   }
@@ -281,8 +279,30 @@ export class KafkaClient {
     return Promise.race([work, early]).finally(() => this.problemListeners.delete(listener));
   }
 
-  private heard(): void {
+  /** A broker answered a request (of the producer, the admin client or a consumer). */
+  answered(): void {
     this.lastAnswerAt = Date.now();
+  }
+
+  /** A failed request or connection (a consumer that lost its broker): unreachable until a broker answers again. */
+  troubled(error: Error): void {
+    this.lastProblem = { error, at: Date.now() };
+    for (const listener of this.problemListeners) listener();
+  }
+
+  /**
+   * Whether the brokers answer (for `bus.health()`): down from a failed connection or a consumer
+   * crash on one until a request of the producer, the admin client or a consumer is answered again.
+   */
+  health(): ConnectionHealth {
+    const problem = this.lastProblem;
+    const down = problem !== undefined && problem.at >= this.lastAnswerAt;
+    return {
+      transport: 'kafka',
+      broker: this.brokers,
+      connected: !down,
+      ...(down ? { detail: rootMessage(problem.error) } : {}),
+    };
   }
 
   /** Nothing connects once the client is released: a late start would leave a connection open. */
@@ -305,7 +325,7 @@ export class KafkaClient {
     const options = { createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true };
     if (this.settings.idempotent) {
       const producer = this.kafka.producer({ ...options, idempotent: true, maxInFlightRequests: 1 });
-      producer.on(producer.events.REQUEST, () => this.heard());
+      producer.on(producer.events.REQUEST, () => this.answered());
       try {
         await producer.connect();
         return producer;
@@ -319,7 +339,7 @@ export class KafkaClient {
       }
     }
     const producer = this.kafka.producer(options);
-    producer.on(producer.events.REQUEST, () => this.heard());
+    producer.on(producer.events.REQUEST, () => this.answered());
     await producer.connect();
     return producer;
   }
@@ -364,7 +384,7 @@ export class KafkaClient {
     this.assertOpen('send admin requests');
     this.adminPromise ??= (async () => {
       const admin = this.kafka.admin();
-      admin.on(admin.events.REQUEST, () => this.heard());
+      admin.on(admin.events.REQUEST, () => this.answered());
       await admin.connect();
       return admin;
     })().catch((error: unknown) => {
@@ -661,7 +681,12 @@ export class GroupConsumer {
       partitionAssigners: [subscribedRoundRobin],
       retry: { restartOnFailure: async () => !this.stopping },
     });
-    const { GROUP_JOIN, FETCH_START, CRASH, STOP } = this.consumer.events;
+    const { GROUP_JOIN, FETCH_START, CRASH, STOP, REQUEST, REQUEST_TIMEOUT } = this.consumer.events;
+    // For health: a consumer fetches and heartbeats all the time, so its answers (or their absence) tell.
+    this.consumer.on(REQUEST, () => client.answered());
+    this.consumer.on(REQUEST_TIMEOUT, () =>
+      client.troubled(new Error(`a request of ${settings.description} timed out`)),
+    );
     this.consumer.on(GROUP_JOIN, (event) => {
       this.restartAttempt = 0;
       const assignment = Object.entries(event.payload.memberAssignment).map(([topic, partitions]) => ({
@@ -687,6 +712,7 @@ export class GroupConsumer {
       this.fetching = false;
       const { error, restart } = event.payload;
       if (this.stopping) return;
+      if (isConnectionFailure(error)) client.troubled(error);
       if (restart) {
         this.client.logger.warn(`Kafka consumer ${settings.description} lost its connection; kafkajs reconnects it`, {
           group: settings.groupId,
