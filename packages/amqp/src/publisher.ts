@@ -4,6 +4,7 @@
  * written). Honours flow control (waits for 'drain'); a channel that closes is
  * replaced on the next publish.
  */
+import { setMaxListeners } from 'node:events';
 import { BrokerConnectionError, msUntil, retry, type Logger } from '@lightbus/core/transport';
 import {
   closeChannel,
@@ -31,6 +32,9 @@ function deadlineSignal(deadline: number): AbortSignal {
   let signal = deadlineSignals.get(at);
   if (!signal) {
     signal = AbortSignal.timeout(Math.max(1, msUntil(at)));
+    // Every publish of the grain that waits (for the channel, flow control or a declaration) listens to it for
+    // the wait, and stops listening after: many at once is expected, not a leak.
+    setMaxListeners(0, signal);
     deadlineSignals.set(at, signal);
     signal.addEventListener('abort', () => deadlineSignals.delete(at), { once: true });
   }
