@@ -16,8 +16,8 @@ import {
   backoffDelay,
   settleEvent,
   type Settlement,
-  delay,
   errorText,
+  retry,
   withTimeout,
   type ConsumeSpec,
   type Consumer,
@@ -279,54 +279,65 @@ class EventConsumer {
     this.establishing = this.establish(assignment, generation);
   }
 
+  /**
+   * Where each assigned partition starts (committed for partitions the group never read), then
+   * resume them. Tried again after any failure (kafkajs errors of a rebalance included) while
+   * this assignment is the current one: a newer one establishes itself, and this gives up quietly.
+   * Stopping, it gives up after the third failure with a warning. Never rejects (stop() awaits it).
+   */
   private async establish(assignment: readonly TopicPartitions[], generation: number): Promise<void> {
     const group = this.group!;
-    for (let attempt = 0; generation === this.generation; attempt++) {
-      try {
-        const committed = await this.base.client.committedOffsets(
-          this.groupId,
-          assignment.map((a) => a.topic),
-        );
-        const starts: PartitionOffset[] = [];
-        for (const { topic, partitions } of assignment) {
-          const fresh = partitions.filter((p) => !committed.get(topic)?.has(p));
-          if (fresh.length > 0) starts.push(...(await this.startOffsets(topic, fresh)));
-        }
-        if (starts.length > 0) {
-          await group.untilFetching();
-          if (generation !== this.generation) return;
-          // Committed: the group now exists at these offsets, whatever happens to this member.
-          // kafkajs reads a paused partition from the offset committed in its generation, so
-          // no seek: a seek that a rebalance leaves pending in kafkajs is applied whenever the
-          // partition comes back to this member, even much later, and rewinds the group to it.
-          await group.commit(starts);
-          this.base.logger.info(`Consumer group ${this.groupId} starts reading new partitions`, {
-            at: describeOffsets(starts),
-            since: describeSince(this.spec.since),
-          });
-        }
-        if (generation === this.generation) group.resume(assignment);
-        return;
-      } catch (error) {
-        if (generation !== this.generation) return;
-        if (this.stopping && attempt >= 2) {
-          this.base.logger.warn(
-            `Consumer group ${this.groupId}: could not record where new partitions start before stopping`,
-            {
-              error: rootMessage(error),
-            },
+    const current = (): boolean => generation === this.generation;
+    let attempts = 0;
+    try {
+      await retry(
+        async () => {
+          attempts += 1;
+          if (!current()) return;
+          const committed = await this.base.client.committedOffsets(
+            this.groupId,
+            assignment.map((a) => a.topic),
           );
-          return;
-        }
-        const wait = backoffDelay(attempt, { initialMs: 200, maxMs: 10_000 });
-        if (!isRebalanceError(error)) {
-          this.base.logger.warn(
-            `Consumer group ${this.groupId}: finding where to start failed; retrying in ${wait} ms`,
-            { error: rootMessage(error) },
-          );
-        }
-        await delay(wait);
-      }
+          const starts: PartitionOffset[] = [];
+          for (const { topic, partitions } of assignment) {
+            const fresh = partitions.filter((p) => !committed.get(topic)?.has(p));
+            if (fresh.length > 0) starts.push(...(await this.startOffsets(topic, fresh)));
+          }
+          if (starts.length > 0) {
+            await group.untilFetching();
+            if (!current()) return;
+            // Committed: the group now exists at these offsets, whatever happens to this member.
+            // kafkajs reads a paused partition from the offset committed in its generation, so
+            // no seek: a seek that a rebalance leaves pending in kafkajs is applied whenever the
+            // partition comes back to this member, even much later, and rewinds the group to it.
+            await group.commit(starts);
+            this.base.logger.info(`Consumer group ${this.groupId} starts reading new partitions`, {
+              at: describeOffsets(starts),
+              since: describeSince(this.spec.since),
+            });
+          }
+          if (current()) group.resume(assignment);
+        },
+        {
+          what: `Consumer group ${this.groupId}: finding where to start`,
+          backoff: { initialMs: 200, maxMs: 10_000 },
+          // Not isRetriable: kafkajs marks some errors of a rebalance as not retriable, and they pass.
+          retriable: () => current() && !(this.stopping && attempts >= 3),
+          onRetry: (error, _attempt, wait) => {
+            if (!isRebalanceError(error))
+              this.base.logger.warn(
+                `Consumer group ${this.groupId}: finding where to start failed; retrying in ${wait} ms`,
+                { error: rootMessage(error) },
+              );
+          },
+        },
+      );
+    } catch (error) {
+      if (!current()) return;
+      this.base.logger.warn(
+        `Consumer group ${this.groupId}: could not record where new partitions start before stopping`,
+        { error: rootMessage(error) },
+      );
     }
   }
 

@@ -27,8 +27,8 @@ import {
   LightbusError,
   type BrokerConnectionError,
   backoffDelay,
-  delay,
   errorText,
+  retry,
   stableStringify,
   type ConnectionHealth,
   type Logger,
@@ -466,37 +466,47 @@ export class KafkaClient {
    * so readiness is a ListOffsets that succeeds on every partition.
    */
   private async waitForTopics(admin: Admin, topics: readonly string[]): Promise<void> {
-    const deadline = Date.now() + Math.max(10_000, this.settings.connection.request_timeout_ms);
-    let lastError: unknown;
-    for (let attempt = 0; Date.now() < deadline; attempt++) {
-      try {
+    const notReady = new Error('not every partition has a leader yet');
+    // A broker that cannot be reached or refuses us is reported at once; anything else may pass.
+    const hopeless = (error: unknown): boolean => isConnectionFailure(error) || isAuthorizationFailure(error);
+    await retry(
+      async () => {
         const { topics: found } = await admin.fetchTopicMetadata({ topics: [...topics] });
         const ready = topics.every((name) => {
           const topic = found.find((t) => t.name === name);
           return topic !== undefined && topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0);
         });
-        if (ready) {
-          await Promise.all(topics.map((topic) => admin.fetchTopicOffsets(topic)));
-          return;
-        }
-      } catch (error) {
-        lastError = error;
-        if (isConnectionFailure(error))
-          throw toLightbusError(error, this.brokers, `reading metadata of ${topics.join(', ')}`);
-        if (isAuthorizationFailure(error))
-          throw toLightbusError(error, this.brokers, `describing topics ${topics.join(', ')}`);
-      }
-      await delay(backoffDelay(attempt, { initialMs: 50, maxMs: 1000 }));
-    }
-    throw toLightbusError(
-      new Error(
-        `topics ${topics.join(', ')} do not exist and could not be created${lastError ? ` (${rootMessage(lastError)})` : ''}. ` +
-          'Create them (kafka-topics.sh --create), let this client create topics (CREATE ACL, create_topics: true), or enable auto.create.topics.enable',
-        { cause: lastError },
-      ),
-      this.brokers,
-      'making sure topics exist',
-    );
+        if (!ready) throw notReady;
+        await Promise.all(topics.map((topic) => admin.fetchTopicOffsets(topic)));
+      },
+      {
+        what: `Waiting for topics ${topics.join(', ')}`,
+        deadline: Date.now() + Math.max(10_000, this.settings.connection.request_timeout_ms),
+        backoff: { initialMs: 50, maxMs: 1000 },
+        retriable: (error) => !hopeless(error),
+        onRetry: () => undefined,
+        giveUp: (error) =>
+          toLightbusError(
+            new Error(
+              `topics ${topics.join(', ')} do not exist and could not be created (${error === notReady ? notReady.message : rootMessage(error)}). ` +
+                'Create them (kafka-topics.sh --create), let this client create topics (CREATE ACL, create_topics: true), or enable auto.create.topics.enable',
+              { cause: error },
+            ),
+            this.brokers,
+            'making sure topics exist',
+          ),
+      },
+    ).catch((error: unknown) => {
+      if (hopeless(error))
+        throw toLightbusError(
+          error,
+          this.brokers,
+          isConnectionFailure(error)
+            ? `reading metadata of ${topics.join(', ')}`
+            : `describing topics ${topics.join(', ')}`,
+        );
+      throw error;
+    });
   }
 
   /** Low and high watermarks of every partition of a topic. */
