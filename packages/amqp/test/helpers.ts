@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as amqplib from 'amqplib';
 import type { Logger } from '@lightbus/core';
-import { ConsoleLogger, validateAgainst, type LogFields, type TransportContext } from '@lightbus/core/transport';
+import { ConsoleLogger, optionsWithDefaults, type LogFields, type TransportContext } from '@lightbus/core/transport';
 import { LogRecorder } from '@lightbus/testing';
 import type { TransportSet } from '@lightbus/testing/jest';
 import {
@@ -39,11 +39,11 @@ export function uniquePrefix(label = 't'): string {
 }
 
 /** Options with defaults filled in, exactly as core would pass them from a config file. */
-export function withDefaults<T>(schema: Parameters<typeof validateAgainst>[0], options: Record<string, unknown>): T {
-  const copy = structuredClone(options);
-  const issues = validateAgainst(schema, copy);
-  if (issues.length > 0) throw new Error(`bad test options: ${JSON.stringify(issues)}`);
-  return copy as T;
+export function withDefaults<T>(
+  schema: Parameters<typeof optionsWithDefaults>[0],
+  options: Record<string, unknown>,
+): T {
+  return optionsWithDefaults<T>(schema, options);
 }
 
 export const rpcOptions = (o: Record<string, unknown>): AmqpRpcOptions =>

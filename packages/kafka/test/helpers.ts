@@ -6,7 +6,7 @@
  * producer would do.
  */
 import { randomBytes } from 'node:crypto';
-import { ConsoleLogger, validateAgainst, type TransportContext } from '@lightbus/core/transport';
+import { ConsoleLogger, optionsWithDefaults, type TransportContext } from '@lightbus/core/transport';
 import {
   EventOptions,
   ResultOptions,
@@ -64,10 +64,7 @@ export const TEST_GROUP_TIMING = {
 export const TEST_FETCH = { max_wait_ms: 100 } as const;
 
 function resolve<T>(schema: TSchema, input: Record<string, unknown>): T {
-  const options = structuredClone(input);
-  const issues = validateAgainst(schema, options, 'kafka');
-  if (issues.length > 0) throw new Error(`bad test options: ${JSON.stringify(issues)}`);
-  return options as T;
+  return optionsWithDefaults<T>(schema, input, { path: 'kafka' });
 }
 
 export function eventOptions(prefix: string, extra: Record<string, unknown> = {}): KafkaEventOptions {

@@ -16,7 +16,7 @@ import lightbus, {
 } from '@lightbus/core';
 import {
   ConsoleLogger,
-  validateAgainst,
+  optionsWithDefaults,
   type ConsumeSpec,
   type Consumer,
   type EventMessageHandler,
@@ -61,10 +61,7 @@ export function uniqueId(): string {
 
 /** Options of a role with every default filled in, as core would pass them. */
 export function withDefaults<T>(schema: TSchema, options: Record<string, unknown>): T {
-  const copy = { url: REDIS_URL, ...options };
-  const issues = validateAgainst(schema, copy);
-  if (issues.length > 0) throw new Error(`bad test options: ${JSON.stringify(issues)}`);
-  return copy as T;
+  return optionsWithDefaults<T>(schema, { url: REDIS_URL, ...options });
 }
 
 export const rpcOptions = (o: Partial<RedisRpcOptions> = {}): RedisRpcOptions => withDefaults(RedisRpcOptions, o);

@@ -14,5 +14,5 @@ export { isRetriable, retry } from './retry';
 export type { RetryOptions } from './retry';
 export { decoded, encodeForWire, undecodable } from './codec';
 export type { Decoded } from './codec';
-export { createRole, declaredCapabilities } from './role';
+export { createRole, declaredCapabilities, optionsWithDefaults } from './role';
 export type { CreateRoleOptions } from './role';

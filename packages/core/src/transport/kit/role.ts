@@ -5,6 +5,7 @@
  * (the conformance tiers), which then need no copy of the defaults. And what
  * an event role with given options can do, from the definition alone.
  */
+import type { TSchema } from '@sinclair/typebox';
 import { ConfigError, TransportCapabilityError } from '../../errors';
 import { validateAgainst } from '../../config/validate';
 import { stableStringify } from '../../util/async';
@@ -23,18 +24,30 @@ export interface CreateRoleOptions {
   readonly source?: string;
 }
 
-/** A copy of `options` with the role's defaults filled; ConfigError naming each key the schema refuses. */
+/**
+ * A copy of `options` with the defaults of `schema` filled in, as core passes a role's options
+ * from a config; ConfigError naming each key the schema refuses (under `where.path`).
+ */
+export function optionsWithDefaults<T = Record<string, unknown>>(
+  schema: TSchema,
+  options: Readonly<Record<string, unknown>>,
+  where: CreateRoleOptions = {},
+): T {
+  const filled = structuredClone(options) as Record<string, unknown>;
+  const issues = validateAgainst(schema, filled, where.path ?? '');
+  if (issues.length > 0) throw new ConfigError(where.source ?? 'transport options', issues);
+  return filled as T;
+}
+
 function filledOptions(
   definition: AnyTransportDefinition,
   role: TransportRole,
   options: Readonly<Record<string, unknown>>,
   where: CreateRoleOptions,
 ): Record<string, unknown> {
-  const filled = structuredClone(options) as Record<string, unknown>;
   const schema = definition.options[role];
-  const issues = schema ? validateAgainst(schema, filled, where.path ?? `${definition.name}.${role}`) : [];
-  if (issues.length > 0) throw new ConfigError(where.source ?? 'transport options', issues);
-  return filled;
+  const path = where.path ?? `${definition.name}.${role}`;
+  return schema ? optionsWithDefaults(schema, options, { ...where, path }) : structuredClone(options);
 }
 
 /**
