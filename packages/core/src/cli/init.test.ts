@@ -1,11 +1,19 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { scaffold, serviceName } from './commands/init';
 import { errorReport } from './main';
 
-const temp = (): string => mkdtempSync(path.join(tmpdir(), 'lightbus-init-unit-'));
+const made: string[] = [];
+function temp(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lightbus-init-unit-'));
+  made.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 
 it('writes a project named after its folder, with ES modules, scripts and the transport', () => {
   const dir = path.join(temp(), 'Order History');
