@@ -1,7 +1,6 @@
 // `npm run bench -- amqp [--quick] [--rounds N] [--profile DIR]`: Lightbus on RabbitMQ beside raw
 // amqplib (bench/sides/amqp-raw.mjs), each as a worker process and a caller process. Uses
-// LIGHTBUS_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672); every side deletes what it declared
-// (Lightbus's own durable group queues stay: unique names per run, delete them with rabbitmqctl).
+// LIGHTBUS_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672); every side deletes the queues it made.
 import { absoluteMax, atLeast, atMost, benchTransport, parseArgs } from './lib/harness.mjs';
 
 const options = parseArgs();

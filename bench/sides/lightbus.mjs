@@ -49,6 +49,8 @@ export async function worker(params, handled) {
     close: async () => {
       await bus.close();
       await shutdownOtel?.();
+      if (params.transport === 'amqp') await deleteAmqpQueues(params);
+      if (params.transport === 'redis') await deleteRedisKeys(params);
     },
   };
 }
@@ -66,4 +68,22 @@ export async function driver(params) {
       await shutdownOtel?.();
     },
   };
+}
+
+/** RabbitMQ keeps Lightbus's durable queues (the API's call queue, the listener's group queue): delete this run's. */
+async function deleteAmqpQueues(params) {
+  const { default: amqp } = await import('amqplib');
+  const connection = await amqp.connect(params.config.url);
+  const channel = await connection.createChannel();
+  await channel.deleteQueue(`lightbus.rpc.${params.api}`);
+  await channel.deleteQueue(`lightbus.group.bench-${params.api}-count`);
+  await connection.close();
+}
+
+/** The API's event stream, call queue and stored schema. */
+async function deleteRedisKeys(params) {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(params.config.url);
+  await redis.del(`${params.api}.*:stream`, `${params.api}:rpc_queue`, `schema:${params.api}`);
+  await redis.quit();
 }
