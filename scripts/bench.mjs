@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench -- [name ...] [--quick] [--rounds N] [--profile DIR] [--only=raw,lightbus,otel]`:
 // run bench/<name>.mjs (or bench/<name>.ts through tsx) for each name given (redis, amqp, kafka,
-// kafka-delivery), or redis, amqp and kafka. Builds first; needs the brokers the benchmark uses.
+// kafka-delivery, kafka-failover), or redis, amqp and kafka. Builds first; needs the brokers the benchmark uses.
 // Flags go to each benchmark: --quick runs smaller counts (about a minute per transport).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';

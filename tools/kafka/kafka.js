@@ -7,7 +7,8 @@
 //   node tools/kafka/kafka.js stop [--port 9092] [--dir DIR]    stop the broker that `start` started
 //   node tools/kafka/kafka.js classpath                         resolve the artifacts (Maven), print the classpath
 //
-// From Node: `startKafka()` resolves with { bootstrap, pid, stop(), down(), up() } once the
+// From Node: `startKafkaCluster()` starts a KRaft cluster of three such nodes (bench/kafka-failover.ts).
+// `startKafka()` resolves with { bootstrap, pid, stop(), down(), up() } once the
 // broker answers a Metadata request; test/global-setup.js (through @lightbus/testing's kafkaBroker) and bench/kafka.ts use it.
 // Needs Java 17+ (`java` on the PATH or JAVA_HOME) and Maven (`mvn`) for the first resolution.
 'use strict';
@@ -90,11 +91,11 @@ function freePort() {
   });
 }
 
-function serverProperties({ dataDir, port, controllerPort, config }) {
+function serverProperties({ dataDir, port, controllerPort, config, nodeId = NODE_ID, voters }) {
   const settings = {
     'process.roles': 'broker,controller',
-    'node.id': String(NODE_ID),
-    'controller.quorum.voters': `${NODE_ID}@${HOST}:${controllerPort}`,
+    'node.id': String(nodeId),
+    'controller.quorum.voters': voters ?? `${nodeId}@${HOST}:${controllerPort}`,
     listeners: `PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}`,
     'advertised.listeners': `PLAINTEXT://${HOST}:${port}`,
     'controller.listener.names': 'CONTROLLER',
@@ -253,6 +254,10 @@ async function startKafka({
   heap = process.env.LIGHTBUS_KAFKA_HEAP || '512m',
   timeoutMs = 120000,
   log = () => {},
+  // A node of a cluster (startKafkaCluster): its id, every node's controller, the cluster id to format with.
+  nodeId = NODE_ID,
+  voters,
+  clusterId: givenClusterId,
 } = {}) {
   const cp = classpath({ log });
   const ownDir = !dir;
@@ -263,7 +268,10 @@ async function startKafka({
   const logFile = path.join(home, 'broker.log');
   const brokerPort = port || (await freePort());
   const quorumPort = controllerPort || (await freePort());
-  fs.writeFileSync(propertiesFile, serverProperties({ dataDir, port: brokerPort, controllerPort: quorumPort, config }));
+  fs.writeFileSync(
+    propertiesFile,
+    serverProperties({ dataDir, port: brokerPort, controllerPort: quorumPort, config, nodeId, voters }),
+  );
 
   const jvm = [
     `-Xmx${heap}`,
@@ -279,7 +287,7 @@ async function startKafka({
   if (!fs.existsSync(path.join(dataDir, 'meta.properties'))) {
     // KRaft storage must be formatted once with a cluster id (16 random bytes, base64url). One that
     // starts with '-' would be read as an option by the storage tool (as Kafka's own ids never do).
-    let clusterId = randomBytes(16).toString('base64url');
+    let clusterId = givenClusterId ?? randomBytes(16).toString('base64url');
     while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
     const format = spawnSync(
       java(),
@@ -328,7 +336,7 @@ async function startKafka({
       }
       try {
         const answer = await metadata(HOST, brokerPort);
-        if (answer.brokers.some((b) => b.nodeId === NODE_ID)) return answer;
+        if (answer.brokers.some((b) => b.nodeId === nodeId)) return answer;
       } catch {
         // not listening yet
       }
@@ -394,6 +402,63 @@ async function startKafka({
       await launch();
     },
     log: () => tail(logFile, 200),
+  };
+}
+
+/**
+ * A KRaft cluster of `size` nodes (each broker and controller in one JVM) on 127.0.0.1, for the
+ * failover benchmark: internal topics and new topics replicated on 3 nodes with
+ * min.insync.replicas 2 (fewer nodes: all of them). Resolves once every node answers; `nodes`
+ * are startKafka()'s handles (down(), up(), stop()), `stop()` stops them all.
+ */
+async function startKafkaCluster({ size = 3, heap = '384m', log = () => {}, config = {} } = {}) {
+  const ports = [];
+  while (ports.length < size * 2) {
+    const port = await freePort();
+    if (!ports.includes(port)) ports.push(port);
+  }
+  const voters = Array.from({ length: size }, (_, i) => `${i + 1}@${HOST}:${ports[size + i]}`).join(',');
+  let clusterId = randomBytes(16).toString('base64url');
+  while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
+  const replicas = String(Math.min(3, size));
+  const minIsr = String(Math.min(2, size));
+  const settings = {
+    'offsets.topic.replication.factor': replicas,
+    'offsets.topic.num.partitions': '3',
+    'transaction.state.log.replication.factor': replicas,
+    'transaction.state.log.min.isr': minIsr,
+    'share.coordinator.state.topic.replication.factor': replicas,
+    'share.coordinator.state.topic.min.isr': minIsr,
+    'default.replication.factor': replicas,
+    'min.insync.replicas': minIsr,
+    ...config,
+  };
+  // The quorum needs a majority of the controllers: the nodes start together.
+  const started = await Promise.allSettled(
+    Array.from({ length: size }, (_, i) =>
+      startKafka({
+        port: ports[i],
+        controllerPort: ports[size + i],
+        nodeId: i + 1,
+        voters,
+        clusterId,
+        heap,
+        config: settings,
+        log,
+      }),
+    ),
+  );
+  const nodes = started.filter((s) => s.status === 'fulfilled').map((s) => s.value);
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(nodes.map((node) => node.stop({ kill: true })));
+    throw failed.reason;
+  }
+  return {
+    nodes,
+    brokers: nodes.map((node) => node.bootstrap),
+    version: kafkaVersion(),
+    stop: () => Promise.all(nodes.map((node) => node.stop({ kill: true }))).then(() => undefined),
   };
 }
 
@@ -480,4 +545,4 @@ if (require.main === module) {
   });
 }
 
-module.exports = { startKafka, stopByPid, classpath, kafkaVersion, metadata };
+module.exports = { startKafka, startKafkaCluster, stopByPid, classpath, kafkaVersion, metadata };
