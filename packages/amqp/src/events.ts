@@ -92,7 +92,7 @@ export class AmqpEventTransport implements EventTransport {
   private readonly publishLink: Link;
   private readonly names: Names;
   private readonly publisher: Publisher;
-  private readonly deadLetters: DeadLetters;
+  private readonly deadLetterQueue: DeadLetters;
   /** Closed flag, the group consumers, one close(). */
   private readonly life = new RoleLifecycle(
     (what, cause) =>
@@ -117,7 +117,7 @@ export class AmqpEventTransport implements EventTransport {
     );
     this.names = new Names(options.prefix);
     this.publisher = new Publisher(this.publishLink, true, context.logger);
-    this.deadLetters = new DeadLetters(this.publishLink, this.names, options.dead_letter, context.logger);
+    this.deadLetterQueue = new DeadLetters(this.publishLink, this.names, options.dead_letter, context.logger);
   }
 
   async sendEvent(message: EventMessage, options: SendEventOptions): Promise<void> {
@@ -236,7 +236,7 @@ export class AmqpEventTransport implements EventTransport {
   close(): Promise<void> {
     return this.life.close(async () => {
       await this.publisher.close();
-      await this.deadLetters.close();
+      await this.deadLetterQueue.close();
       await Promise.all([this.link.close(), this.publishLink.close()]);
     });
   }
@@ -248,7 +248,7 @@ export class AmqpEventTransport implements EventTransport {
       options: this.options,
       names: this.names,
       publisher: this.publisher,
-      deadLetters: this.deadLetters,
+      deadLetterQueue: this.deadLetterQueue,
       logger: this.context.logger,
       declareStream: (api) => this.declareStream(api),
     };
@@ -260,7 +260,7 @@ interface GroupContext {
   readonly options: AmqpEventOptions;
   readonly names: Names;
   readonly publisher: Publisher;
-  readonly deadLetters: DeadLetters;
+  readonly deadLetterQueue: DeadLetters;
   readonly logger: Logger;
   declareStream(apiName: string): Promise<void>;
 }
@@ -298,9 +298,9 @@ class GroupConsumer extends RestartingConsumer {
   }
 
   protected async setup(channel: Channel, first: boolean): Promise<void> {
-    const { names, deadLetters } = this.transport;
+    const { names, deadLetterQueue } = this.transport;
     await assertExchange(channel, eventsExchange(names), this.link.log);
-    if (this.options.dead_letter) await deadLetters.declareOn(channel);
+    if (this.options.dead_letter) await deadLetterQueue.declareOn(channel);
     const since = first ? this.spec.since : undefined;
     const created = since ? !(await this.link.queueExists(this.queue)) : false;
     await assertQueue(channel, groupQueue(names, this.spec.group, this.options), this.link.log);
@@ -373,7 +373,8 @@ class GroupConsumer extends RestartingConsumer {
             { deliveryLimit: 0, deliveries: () => 1, onDeadLetter: this.spec.onDeadLetter },
             {
               ack: () => undefined,
-              deadLetter: async (reason) => void (await this.transport.deadLetters.setAside(delivery, reason, stream)),
+              deadLetter: async (reason) =>
+                void (await this.transport.deadLetterQueue.setAside(delivery, reason, stream)),
             },
           );
           if (settled.kind === 'redeliver') {
@@ -501,7 +502,7 @@ class GroupConsumer extends RestartingConsumer {
   }
 
   private async settleAside(channel: Channel, delivery: Delivery, reason: string): Promise<void> {
-    if (await this.transport.deadLetters.setAside(delivery, reason, this.queue)) ack(channel, delivery);
+    if (await this.transport.deadLetterQueue.setAside(delivery, reason, this.queue)) ack(channel, delivery);
     else nack(channel, delivery, false);
   }
 

@@ -26,6 +26,7 @@ import {
   type TransportCapabilities,
   type TransportContext,
 } from '@lightbus/core/transport';
+import { deadLetterTests } from './conformance-dead-letters';
 import { Collector, untilTime, waitFor } from './wait';
 
 /** The transports one process would hold, in one isolated namespace. */
@@ -69,6 +70,12 @@ export interface ConformanceTarget {
   readonly capabilities: TransportCapabilities;
   /** True when `namespace()` provides injectMalformedEvent (the undecodable-message test runs). */
   readonly canInjectMalformedEvents?: boolean;
+  /**
+   * False when the event transport keeps no dead-letter store it can read back
+   * (`EventTransport.deadLetters`): the dead-letter tests are reported as skipped.
+   * Default true: they run, and fail when the store is missing.
+   */
+  readonly deadLetterStore?: boolean;
   /** The `delivery_limit` the namespace's event transports are configured with (default: every transport's default, 10). */
   readonly deliveryLimit?: number;
   /** A fresh namespace for one test. */
@@ -709,6 +716,8 @@ export function transportConformance(target: ConformanceTarget): void {
         expect(await read('created')).toEqual([sent[1]!.id, sent[0]!.id]);
         expect(await read()).toEqual([sent[2]!.id, sent[1]!.id, sent[0]!.id]);
       });
+
+      deadLetterTests({ events, keep, uniqueApi, patience }, when(target.deadLetterStore !== false));
     });
 
     describe('schema', () => {

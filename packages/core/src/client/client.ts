@@ -19,11 +19,13 @@ import { ValidationPolicy } from '../schema/policy';
 import { SchemaRegistry } from '../schema/registry';
 import { Telemetry } from '../telemetry';
 import { healthOf, type Health } from '../health';
+import type { DeadLetterStore } from '../transport/dead-letters';
 import type { EventTransport, HistoryQuery, RoleTransport } from '../transport/interfaces';
 import type { TransportRegistry } from '../transport/registry';
 import type { EveryOptions, Interval } from '../worker/tasks';
 import { Worker, type StartOptions } from '../worker/worker';
 import { Caller, type CallOptions } from './call';
+import { BusDeadLetters } from './dead-letters';
 import { fireEvent } from './fire';
 import { history, listenedEvents, type EventSelector } from './listen';
 
@@ -35,6 +37,7 @@ export class BusClient {
   private readonly caller: Caller;
   private readonly worker: Worker;
   private closing: Promise<void> | undefined;
+  private deadLetterStores: BusDeadLetters | undefined;
 
   constructor(
     readonly config: Config,
@@ -144,6 +147,14 @@ export class BusClient {
    */
   eventTransport(apiName: string): EventTransport {
     return this.bus.transports.get(apiName, 'event');
+  }
+
+  /**
+   * The events set aside (dead letters) by this bus's event transports: list
+   * them, replay them to the listener's group they came from, or discard them.
+   */
+  get deadLetters(): DeadLetterStore {
+    return (this.deadLetterStores ??= new BusDeadLetters(this.bus));
   }
 
   /** Run `fn` every interval while the bus runs with 'tasks'. An error stops the worker (exit 1). */

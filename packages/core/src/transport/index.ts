@@ -6,13 +6,22 @@
  * docs/reference/entry-points.md lists each entry's names.
  */
 export * from './interfaces';
+export { DEFAULT_DEAD_LETTER_PAGE, deadLetterPageSize, forEachSelected, matchesDeadLetter } from './dead-letters';
+export type {
+  DeadLetter,
+  DeadLetterFilter,
+  DeadLetterList,
+  DeadLetterPage,
+  DeadLetterSelection,
+  DeadLetterStore,
+} from './dead-letters';
 export { ConsumerSet } from './consumers';
 export * from './kit';
 export type { StartableConsumer } from './consumers';
 export { TransportRegistry } from './registry';
 export type { TransportRegistryOptions } from './registry';
 export { memoryTransport, memoryBroker, resetMemoryBroker, MemoryBroker, memoryCapabilities } from './memory';
-export type { DeadLetter } from './memory';
+export type { MemoryDeadLetter } from './memory';
 /** Trace context on the wire: a transport checks a traceparent it reads before handing it to core. */
 export { isTraceparent, traceContextFromHeaders, traceHeaders } from '../telemetry/headers';
 

@@ -26,6 +26,7 @@ import type { TSchema } from '@sinclair/typebox';
 import type { Logger } from '../log';
 import type { EventMessage, OutgoingCall, OutgoingRpcMessage, ResultMessage, RpcMessage } from '../message';
 import type { ApiSchema } from '../schema/types';
+import type { DeadLetterStore } from './dead-letters';
 
 export type TransportRole = 'rpc' | 'result' | 'event' | 'schema';
 export const TRANSPORT_ROLES: readonly TransportRole[] = ['rpc', 'result', 'event', 'schema'];
@@ -198,6 +199,8 @@ export interface EventTransport extends Closeable {
    * a broker that cannot list its groups leaves it out, and tools ask lag() about named groups).
    */
   groups?(events: readonly EventRef[]): Promise<readonly ConsumerGroupInfo[]>;
+  /** The events this transport set aside, to list, replay or discard (optional; transport/dead-letters.ts). */
+  readonly deadLetters?: DeadLetterStore;
 }
 
 export interface SchemaTransport extends Closeable {

@@ -29,6 +29,10 @@ export interface GroupState {
   readonly redeliver: number[];
   /** Deliveries so far of entries not yet settled: seq -> count (for delivery_limit). */
   readonly deliveries: Map<number, number>;
+  /** Dead letters replayed to this group only, by negative seq, until settled. */
+  readonly replayed: Map<number, StreamEntry>;
+  /** Replayed entries not yet delivered (negative seqs), delivered before new ones. */
+  readonly replayQueue: number[];
 }
 
 export class MemoryStream {
@@ -36,6 +40,7 @@ export class MemoryStream {
   readonly groups = new Map<string, GroupState>();
   readonly changed = new Notifier();
   private nextSeq = 1;
+  private nextReplaySeq = -1;
 
   constructor(
     private readonly maxLength: number,
@@ -65,15 +70,33 @@ export class MemoryStream {
     return entry;
   }
 
-  entry(seq: number): StreamEntry | undefined {
+  /** An entry of the stream (positive seq), or one replayed to `group` (negative seq). */
+  entry(seq: number, group?: GroupState): StreamEntry | undefined {
+    if (seq < 0) return group?.replayed.get(seq);
     const index = seq - this.firstSeq;
     return index >= 0 ? this.entries[index] : undefined;
+  }
+
+  /** Give a dead letter's payload back to one group (created at new events if missing): no other group sees it. */
+  replay(groupName: string, apiName: string, eventName: string, payload: string): void {
+    const group = this.group(groupName, undefined);
+    const seq = this.nextReplaySeq--;
+    group.replayed.set(seq, { seq, order: this.nextOrder(), time: new Date(), payload, apiName, eventName });
+    group.replayQueue.push(seq);
+    this.changed.notify();
   }
 
   group(name: string, since: StartPosition | undefined): GroupState {
     let state = this.groups.get(name);
     if (!state) {
-      state = { cursor: this.startSeq(since), pending: new Map(), redeliver: [], deliveries: new Map() };
+      state = {
+        cursor: this.startSeq(since),
+        pending: new Map(),
+        redeliver: [],
+        deliveries: new Map(),
+        replayed: new Map(),
+        replayQueue: [],
+      };
       this.groups.set(name, state);
     }
     return state;
@@ -96,11 +119,16 @@ export class MemoryStream {
   }
 }
 
-export interface DeadLetter {
+export interface MemoryDeadLetter {
   readonly kind: 'event' | 'rpc';
+  /** Its id in the broker (increasing). */
+  readonly seq: number;
   readonly group?: string;
+  /** The stream it was taken from (`<api>.<event>`). */
+  readonly stream?: string;
   readonly payload: string;
   readonly reason: string;
+  readonly time: Date;
 }
 
 export class MemoryBroker {
@@ -112,10 +140,16 @@ export class MemoryBroker {
   readonly streams = new Map<string, MemoryStream>();
   readonly schemas = new Map<string, { schema: ApiSchema; expiresAt: number }>();
   /** Messages set aside: undecodable or rejected (poison). */
-  readonly deadLetters: DeadLetter[] = [];
+  readonly deadLetters: MemoryDeadLetter[] = [];
   private order = 0;
+  private deadLetterSeq = 0;
 
   constructor(readonly name: string) {}
+
+  /** Keep a message set aside (in arrival order, with a new id). */
+  setAside(letter: Omit<MemoryDeadLetter, 'seq' | 'time'>): void {
+    this.deadLetters.push({ ...letter, seq: ++this.deadLetterSeq, time: new Date() });
+  }
 
   rpcQueue(apiName: string): string[] {
     let queue = this.rpcQueues.get(apiName);

@@ -1,5 +1,5 @@
 /** The memory transport's event role: streams with consumer groups, replay and history in the in-process broker. */
-import { decodeJson, encodeJson, type EventMessage } from '../../message';
+import { encodeJson, type EventMessage } from '../../message';
 import type {
   ConsumeSpec,
   Consumer,
@@ -9,8 +9,10 @@ import type {
   TransportCapabilities,
   TransportContext,
 } from '../interfaces';
-import { decoded, undecodable } from '../kit/codec';
-import { settleEvent, type ReceivedEvent } from '../kit/settle';
+import { settleEvent } from '../kit/settle';
+import { decodeEvent } from './codec';
+import type { DeadLetterStore } from '../dead-letters';
+import { MemoryDeadLetters } from './dead-letters';
 import { memoryBroker, type GroupState, type MemoryBroker, type MemoryStream, type StreamEntry } from './broker';
 
 export const memoryCapabilities: TransportCapabilities = Object.freeze({
@@ -29,12 +31,14 @@ interface Subscription {
 
 export class MemoryEventTransport implements EventTransport {
   readonly capabilities = memoryCapabilities;
+  readonly deadLetters: DeadLetterStore;
   private readonly broker: MemoryBroker;
   constructor(
     private readonly options: { name: string; max_stream_length: number; delivery_limit: number },
     private readonly context: TransportContext,
   ) {
     this.broker = memoryBroker(options.name);
+    this.deadLetters = new MemoryDeadLetters(this.broker, options.max_stream_length);
   }
 
   private stream(apiName: string, eventName: string): MemoryStream {
@@ -63,10 +67,12 @@ export class MemoryEventTransport implements EventTransport {
         const { group, stream } = sub;
         while (group.redeliver.length > 0) {
           const seq = group.redeliver.shift()!;
-          if (stream.entry(seq)) return { sub, seq };
+          if (stream.entry(seq, group)) return { sub, seq };
           group.pending.delete(seq); // trimmed away meanwhile
           group.deliveries.delete(seq);
         }
+        const replayed = group.replayQueue.shift();
+        if (replayed !== undefined) return { sub, seq: replayed };
         if (group.cursor < stream.firstSeq) group.cursor = stream.firstSeq;
         if (group.cursor < stream.endSeq) return { sub, seq: group.cursor++ };
       }
@@ -90,13 +96,14 @@ export class MemoryEventTransport implements EventTransport {
           continue;
         }
         const { sub, seq } = item;
-        const entry = sub.stream.entry(seq)!;
+        const entry = sub.stream.entry(seq, sub.group)!;
         sub.group.pending.set(seq, spec.consumer);
         const deliveries = (sub.group.deliveries.get(seq) ?? 0) + 1;
         sub.group.deliveries.set(seq, deliveries);
         const settled = (): void => {
           sub.group.pending.delete(seq);
           sub.group.deliveries.delete(seq);
+          sub.group.replayed.delete(seq);
         };
         await settleEvent(
           decodeEvent(entry),
@@ -105,7 +112,7 @@ export class MemoryEventTransport implements EventTransport {
           {
             ack: settled,
             deadLetter: (reason, id) => {
-              this.setAside(spec.group, entry.payload, reason, id ?? String(seq));
+              this.setAside(spec.group, entry, reason, id ?? String(seq));
               settled();
             },
             // Not acknowledged: stays pending and goes back to the group when this consumer stops.
@@ -130,8 +137,9 @@ export class MemoryEventTransport implements EventTransport {
     };
   }
 
-  private setAside(group: string, payload: string, reason: string, id: string): void {
-    this.broker.deadLetters.push({ kind: 'event', group, payload, reason });
+  private setAside(group: string, entry: StreamEntry, reason: string, id: string): void {
+    const stream = `${entry.apiName}.${entry.eventName}`;
+    this.broker.setAside({ kind: 'event', group, stream, payload: entry.payload, reason });
     this.context.logger.warn('Event set aside (dead letter)', { id, group, reason });
   }
 
@@ -155,17 +163,4 @@ export class MemoryEventTransport implements EventTransport {
   }
 
   async close(): Promise<void> {}
-}
-
-function decodeEvent(entry: StreamEntry): ReceivedEvent {
-  let message: Partial<EventMessage> | null;
-  try {
-    message = decodeJson(entry.payload) as Partial<EventMessage> | null;
-  } catch {
-    return undecodable('the payload is not JSON');
-  }
-  if (!message || typeof message.id !== 'string' || typeof message.kwargs !== 'object') {
-    return undecodable('not an event message (no string id or no kwargs object)');
-  }
-  return decoded({ ...(message as EventMessage), nativeId: String(entry.seq), time: entry.time });
 }

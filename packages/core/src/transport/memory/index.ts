@@ -13,7 +13,7 @@ import { MemoryRpcTransport } from './rpc';
 import { MemorySchemaTransport } from './schema';
 
 export { memoryBroker, resetMemoryBroker, MemoryBroker } from './broker';
-export type { DeadLetter } from './broker';
+export type { MemoryDeadLetter } from './broker';
 export { memoryCapabilities } from './events';
 
 const BrokerName = Type.String({
