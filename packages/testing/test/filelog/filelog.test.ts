@@ -40,6 +40,7 @@ transportConformance({
   name: 'filelog (example)',
   capabilities: filelogCapabilities,
   canInjectMalformedEvents: true,
+  deadLetterStore: false, // the example keeps its dead letters in a file it does not read back
   deliveryLimit: 2,
   patience: 5000,
   namespace: () => {
