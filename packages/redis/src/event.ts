@@ -43,6 +43,7 @@ import {
   type TransportContext,
 } from '@lightbus/core/transport';
 import { BLOCK_MS, BlockingReader, FailureStreak } from './blocking';
+import { RedisDeadLetters } from './dead-letters-store';
 import { isReplyError, type Command, type RedisConnection } from './connection';
 import { RedisRole, ReplicationError, STARTUP_WAIT_MS, commandFailure, startFailure } from './common';
 import type { RedisEventOptions } from './options';
@@ -97,6 +98,8 @@ export function groupStartId(since: StartPosition | undefined): string {
 
 export class RedisEventTransport extends RedisRole implements EventTransport {
   readonly capabilities = redisCapabilities;
+  /** The `<stream>:dead_letters` streams, to list, replay and discard (dead-letters-store.ts). */
+  readonly deadLetters: RedisDeadLetters;
   private readonly maxLength: number | null;
 
   constructor(
@@ -105,6 +108,13 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
   ) {
     super(options, context, options.consumption_restart_delay * 1000);
     this.maxLength = options.max_stream_length ? options.max_stream_length : null;
+    this.deadLetters = new RedisDeadLetters({
+      commands: () => this.commands(),
+      streamUse: options.stream_use,
+      streamOf: (apiName, eventName) => this.streamOf(apiName, eventName),
+      addCommand: (stream, fields) => this.addCommand(stream, fields),
+      logger: context.logger,
+    });
   }
 
   /** @internal The stream an event goes to. */

@@ -154,6 +154,7 @@ export function recordEvent(inner: RedisEventTransport, keys: TouchedKeys): Even
       keys.api(query.apiName);
       return inner.history(query);
     },
+    deadLetters: inner.deadLetters,
     close: () => inner.close(),
   };
 }

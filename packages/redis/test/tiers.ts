@@ -77,7 +77,6 @@ export function redisTransportTier(name: string, redis: () => RedisUnderTest): v
     name,
     capabilities,
     canInjectMalformedEvents: true,
-    deadLetterStore: false, // until its store lands (issue 14)
     deliveryLimit: 2,
     patience: 10_000,
     namespace() {
