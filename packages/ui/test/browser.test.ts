@@ -75,14 +75,17 @@ const SETUPS: Record<string, Setup> = {
     screenshots: true,
     cleanup: async (id) => {
       const cli = (...args: string[]): Promise<{ stdout: string }> => run('redis-cli', ['-n', '13', ...args]);
-      const keys = (await cli('--scan', '--pattern', `*${id}*`)).stdout.split('\n').filter(Boolean);
-      for (const key of keys) await cli('DEL', key);
-      for (const stream of (await cli('--scan', '--pattern', 'internal.*')).stdout.split('\n').filter(Boolean)) {
+      const scan = async (pattern: string): Promise<string[]> =>
+        (await cli('--scan', '--pattern', pattern)).stdout.split('\n').filter(Boolean);
+      for (const key of await scan(`*${id}*`)) await cli('DEL', key);
+      await cli('SREM', 'schemas', `uitest${id}.shop`);
+      // This run's UI also joined the streams of APIs other runs left in the schema store (and the state stream):
+      // leave their groups, and remove a stream no group reads any more.
+      for (const stream of [...(await scan('internal.*')), ...(await scan('uitest*:stream'))]) {
         const groups = (await cli('XINFO', 'GROUPS', stream).catch(() => ({ stdout: '' }))).stdout.split('\n');
         for (const group of groups.filter((g) => g.includes(id))) await cli('XGROUP', 'DESTROY', stream, group.trim());
-        // The state stream in this test's database: gone once no run of this test reads it.
         const left = (await cli('XINFO', 'GROUPS', stream).catch(() => ({ stdout: '' }))).stdout.trim();
-        if (left === '') await cli('DEL', stream, 'schema:internal.state');
+        if (left === '') await cli('DEL', stream, ...(stream.startsWith('internal.') ? ['schema:internal.state'] : []));
       }
     },
   },
