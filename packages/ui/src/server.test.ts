@@ -1,8 +1,8 @@
 /** The UI server without a browser, on the memory transport: who may use it, validation, paging. */
 import http from 'node:http';
-import lightbus, { Api, Event, Type, procedure, type Bus } from '@lightbus/core';
+import lightbus, { Api, Event, MessageRejectedError, Type, procedure, type Bus } from '@lightbus/core';
 import { resetMemoryBroker } from '@lightbus/core/transport';
-import { untilTime } from '@lightbus/testing';
+import { untilTime, waitFor } from '@lightbus/testing';
 import { startUi, UiOptionsError, type UiServer } from './index';
 
 class ThingApi extends Api {
@@ -137,4 +137,45 @@ it('reads history a page at a time, newest first', async () => {
   ).json()) as HistoryPage;
   expect(second.items.map((e) => e.kwargs.id)).toEqual([1]);
   expect(second.next).toBeUndefined();
+});
+
+it('lists dead letters, replays one only when confirmed, and the fixed handler gets it', async () => {
+  let fixed = false;
+  const handled: number[] = [];
+  worker.client.listen(
+    ['things.store', 'added'],
+    ({ id }) => {
+      if (!fixed) throw new MessageRejectedError(`thing ${String(id)} is not ready`);
+      handled.push(id as number);
+    },
+    { listenerName: 'picky' },
+  );
+  await worker.client.fireEvent('things.store', 'added', { id: 9 });
+  const ui = await serve();
+  type Listed = { supported: boolean; entries: { id: string; reason: string; group?: string }[] };
+  const list = async (): Promise<Listed> =>
+    (await (await fetch(`${ui.url}api/deadletters?api=things.store`)).json()) as Listed;
+  const letters = await waitFor(
+    async () => ((await list()).entries.length === 1 ? (await list()).entries : undefined),
+    {
+      timeout: 5000,
+      message: 'the rejected event set aside',
+    },
+  );
+  expect(letters[0]).toMatchObject({
+    reason: expect.stringContaining('thing 9 is not ready'),
+    group: `${worker.client.serviceName}-picky`,
+  });
+  const replay = (body: unknown): Promise<Response> =>
+    fetch(`${ui.url}api/deadletters/replay`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  expect((await replay({ id: letters[0]!.id })).status).toBe(400); // not confirmed: nothing done
+  expect((await list()).entries).toHaveLength(1);
+  fixed = true;
+  expect(await (await replay({ id: letters[0]!.id, confirm: true })).json()).toEqual({ ok: true, count: 1 });
+  await waitFor(() => handled.includes(9), { timeout: 5000, message: 'the replayed event handled' });
+  expect((await list()).entries).toEqual([]);
 });

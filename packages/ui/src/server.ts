@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { LightbusError, type Bus, type EventMessage, type Listener } from '@lightbus/core';
 import { Access, isLoopback } from './auth';
+import { actOnDeadLetters, getDeadLetter, listDeadLetters } from './dead-letters';
 import * as routes from './routes';
 import { HttpError, type RouteContext } from './routes';
 import { SchemaCache } from './schemas';
@@ -163,6 +164,8 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
     const route = `${request.method ?? 'GET'} ${pathname}`;
     const apiDetail = /^GET \/api\/apis\/([^/]+)$/.exec(route);
     if (apiDetail) return send(response, 200, routes.api(ctx, decodeURIComponent(apiDetail[1]!)));
+    const deadLetter = /^GET \/api\/deadletters\/([^/]+)$/.exec(route);
+    if (deadLetter) return send(response, 200, await getDeadLetter(ctx, decodeURIComponent(deadLetter[1]!)));
     switch (route) {
       case 'GET /api/overview':
         return send(response, 200, routes.overview(ctx));
@@ -184,6 +187,12 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
         return send(response, 200, await routes.groups(ctx, url));
       case 'GET /api/groups/lag':
         return send(response, 200, await routes.lag(ctx, url));
+      case 'GET /api/deadletters':
+        return send(response, 200, await listDeadLetters(ctx, url));
+      case 'POST /api/deadletters/replay':
+        return send(response, 200, await actOnDeadLetters(ctx, 'replay', await readJson(request)));
+      case 'POST /api/deadletters/discard':
+        return send(response, 200, await actOnDeadLetters(ctx, 'discard', await readJson(request)));
       default:
         throw new HttpError(404, `No endpoint ${route}.`);
     }

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import lightbus, { Api, Event, Type, procedure, type Bus } from '@lightbus/core';
+import lightbus, { Api, Event, MessageRejectedError, Type, procedure, type Bus } from '@lightbus/core';
 import { transport as redisTransport } from '@lightbus/redis';
 import { transport as amqpTransport } from '@lightbus/amqp';
 import { waitFor } from '@lightbus/testing';
@@ -278,5 +278,76 @@ describe.each(Object.keys(SETUPS))('lightbus ui on %s', (name) => {
     await shot('groups.png');
     release();
     await waitFor(async () => (await lag()) === 0, { timeout: 15_000, message: 'the lag back to 0' });
+  });
+});
+
+/**
+ * Dead letters: an event its listener rejects is set aside; once the handler is fixed, Replay
+ * (confirmed in a dialog) sends it back to that group and the handler gets it. On the transports
+ * whose store can be read back through bus.client.deadLetters (today: memory, in one process).
+ */
+describe.each(['memory'])('dead letters in lightbus ui on %s', () => {
+  const apiName = `uidl${randomBytes(4).toString('hex')}.mail`;
+  let worker: Bus;
+  let ui: UiServer;
+  let page: Page;
+  let fixed = false;
+  const handled: string[] = [];
+
+  beforeAll(async () => {
+    class MailApi extends Api {
+      static override meta = { name: apiName };
+      bounced = new Event({ parameters: Type.Object({ address: Type.String() }) });
+    }
+    worker = lightbus.create({ config: { service_name: 'mailer' }, logLevel: 'critical' });
+    worker.client.registerApi(new MailApi());
+    worker.client.listen(
+      [apiName, 'bounced'],
+      ({ address }) => {
+        if (!fixed) throw new MessageRejectedError(`no mailbox for ${String(address)}`);
+        handled.push(address as string);
+      },
+      { listenerName: 'notify' },
+    );
+    await worker.start();
+    ui = await startUi({ bus: lightbus.create({ logLevel: 'critical' }), port: 0, schemaRefreshMs: 1000 });
+    page = await browser.newPage({ viewport: { width: 1200, height: 760 } });
+  });
+
+  afterAll(async () => {
+    await page?.close();
+    await ui?.close();
+    await worker?.close();
+  });
+
+  it('lists a rejected event with its reason, and replays it to the fixed handler once confirmed', async () => {
+    await worker.client.fireEvent(apiName, 'bounced', { address: 'ann@example.com' });
+    await page.goto(`${ui.url}#/deadletters`);
+    await page.getByTestId('dl-api').fill(apiName);
+    await page.getByTestId('dl-api').press('Enter');
+    const row = page.locator('[data-testid="deadletters"] tr[data-letter]', {
+      hasText: 'no mailbox for ann@example.com',
+    });
+    await waitFor(
+      async () => {
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        return (await row.count()) === 1;
+      },
+      { timeout: 10_000, message: 'the dead letter listed' },
+    );
+    await expect(row.textContent()).resolves.toContain('mailer-notify');
+    await row.locator('summary').click();
+    await expect(row.locator('pre').textContent()).resolves.toContain('ann@example.com');
+    await page.screenshot({ path: path.join(SHOTS, 'deadletters.png') });
+
+    fixed = true;
+    page.once('dialog', (dialog) => void dialog.accept());
+    await row.getByTestId('dl-replay').click();
+    await expect(page.getByTestId('dl-note').textContent({ timeout: 10_000 })).resolves.toBe('Replayed 1 dead letter.');
+    await waitFor(() => handled.includes('ann@example.com'), {
+      timeout: 10_000,
+      message: 'the replayed event handled',
+    });
+    await page.getByTestId('dl-empty').waitFor({ timeout: 10_000 });
   });
 });
