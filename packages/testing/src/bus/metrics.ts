@@ -113,3 +113,66 @@ export async function consumerLagRisesAndFalls(world: World, inHand: number): Pr
     message: () => `every event handled (${handled} of ${fired}) and lag + pending back to 0; last: ${last}`,
   });
 }
+
+/**
+ * A known workload on one process's buses (a worker serving and listening, a caller calling
+ * and firing) gives exactly its counts in the OpenTelemetry metrics: calls made and executed
+ * by outcome, events fired and handled, and nothing left in flight.
+ */
+export async function workloadMetrics(
+  world: World,
+  handlerLog: (i: number) => void,
+  handled: () => number,
+): Promise<void> {
+  const sdk = await registerMetricsSdk();
+  world.onClose(() => sdk.shutdown());
+  const worker: Bus = world.bus('worker');
+  worker.client.registerApi(new (world.apiClass())());
+  worker.client.listen([world.apiName, 'tick'], async (params) => handlerLog(Number(params.i)), {
+    listenerName: 'counted',
+  });
+  await worker.start();
+  const caller: Bus = world.bus('caller');
+  caller.client.registerApi(new (world.apiClass())());
+
+  const calls = 5;
+  const fires = 4;
+  for (let i = 0; i < calls; i++) {
+    expect(await caller.client.callRpc(world.apiName, 'echo', { text: `call ${i}` })).toBe(`call ${i}`);
+  }
+  for (let i = 0; i < fires; i++) await caller.client.fireEvent(world.apiName, 'tick', { i });
+  await waitFor(() => handled() === fires, {
+    timeout: world.patience,
+    message: () => `the ${fires} events fired to be handled (${handled()} so far)`,
+  });
+
+  const echo = { 'rpc.service': world.apiName, 'rpc.method': 'echo' };
+  const ok = { 'lightbus.outcome': 'ok' };
+  const tick = { 'lightbus.api': world.apiName, 'lightbus.event': 'tick' };
+  // Handled events are counted when their handler returns: wait for the last one to be recorded.
+  let counts: Record<string, number> = {};
+  await waitFor(
+    async () => {
+      counts = {
+        callsMade: total(await sdk.metric('rpc.client.call.duration'), { ...echo, ...ok }),
+        callsExecuted: total(await sdk.metric('rpc.server.call.duration'), { ...echo, ...ok }),
+        eventsFired: total(await sdk.metric('messaging.client.sent.messages'), { ...tick, ...ok }),
+        eventsHandled: total(await sdk.metric('messaging.process.duration'), {
+          ...tick,
+          ...ok,
+          'lightbus.listener': 'counted',
+        }),
+        inFlight: total(await sdk.metric('lightbus.in_flight'), { 'lightbus.api': world.apiName }),
+      };
+      return counts.eventsHandled === fires && counts.inFlight === 0;
+    },
+    { timeout: world.patience, message: () => `the handled events to be counted; counts: ${JSON.stringify(counts)}` },
+  );
+  expect(counts).toEqual({
+    callsMade: calls,
+    callsExecuted: calls,
+    eventsFired: fires,
+    eventsHandled: fires,
+    inFlight: 0,
+  });
+}

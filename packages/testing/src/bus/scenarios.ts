@@ -10,7 +10,7 @@ import { BrokerConnectionError, RpcTimeoutError } from '@lightbus/core';
 import { Collector, waitFor } from '../wait';
 import { tickHandler } from './api';
 import type { BusTierTarget } from './target';
-import { consumerLagRisesAndFalls, metricsSdkInstalled, registerMetricsSdk, total } from './metrics';
+import { consumerLagRisesAndFalls, metricsSdkInstalled, registerMetricsSdk, total, workloadMetrics } from './metrics';
 import { otelSdkInstalled, traceAcrossProcesses } from './tracing';
 import { World } from './world';
 
@@ -211,6 +211,19 @@ export function busConformance(target: BusTierTarget): void {
       'consumer lag metrics: they rise while a listener is held and fall to zero once it handles the events',
       { consumerLag: target.consumerLag !== undefined, openTelemetrySdk: metricsSdkInstalled() },
       (world) => consumerLagRisesAndFalls(world, target.consumerLag?.inHand ?? 0),
+    );
+
+    scenario(
+      'metrics after a known workload: calls made and executed, events fired and handled, nothing left in flight',
+      { openTelemetrySdk: metricsSdkInstalled() },
+      async (world) => {
+        const handled = new Set<number>();
+        await workloadMetrics(
+          world,
+          (i) => handled.add(i),
+          () => handled.size,
+        );
+      },
     );
 
     scenario(
