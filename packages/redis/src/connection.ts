@@ -142,6 +142,7 @@ export class RedisConnection {
   /** Writes are held until the current task and its microtasks are done. */
   private corked = false;
   private readyGate: Promise<void> | undefined;
+  private failureGate: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly settings: ConnectionSettings) {
@@ -267,13 +268,10 @@ export class RedisConnection {
         settled = true;
         if (timer) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        this.redis.off('error', onFailure);
         outcome();
       };
       const onAbort = (): void => settle(() => resolve(false));
-      // Registered after the constructor's listener, so lastError already holds this failure.
-      const onFailure = (): void => settle(() => reject(this.unreachable(what)));
-      if (neverReady) this.redis.once('error', onFailure);
+      if (neverReady) void this.nextFailure().then(() => settle(() => reject(this.unreachable(what))));
       gate.then(
         () => settle(() => resolve(true)),
         () => settle(() => reject(this.closed ? new ConnectionClosedError(this.where) : this.unreachable(what))),
@@ -283,6 +281,20 @@ export class RedisConnection {
         timer = setTimeout(() => settle(() => reject(this.unreachable(what))), Math.max(0, deadline - Date.now()));
       }
     });
+  }
+
+  /**
+   * One promise all fail-fast waiters share: resolves on the next failed attempt. One 'error' listener
+   * however many calls wait (a listener each went past Node's limit of 10 with 11 calls in flight).
+   * It is registered after the constructor's listener, so lastError already holds the failure.
+   */
+  private nextFailure(): Promise<void> {
+    return (this.failureGate ??= new Promise<void>((resolve) => {
+      this.redis.once('error', () => {
+        this.failureGate = undefined;
+        resolve();
+      });
+    }));
   }
 
   /** One promise all waiters share: resolves on the next 'ready', rejects on 'end'. */
