@@ -1,7 +1,16 @@
 // `npm run bench -- amqp [--quick] [--rounds N] [--profile DIR]`: Lightbus on RabbitMQ beside raw
 // amqplib (bench/sides/amqp-raw.mjs), each as a worker process and a caller process. Uses
 // LIGHTBUS_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672); every side deletes the queues it made.
-import { absoluteMax, atLeast, atMost, benchTransport, parseArgs } from './lib/harness.mjs';
+import {
+  absoluteMax,
+  atLeast,
+  atMost,
+  benchTransport,
+  eventsPhase,
+  parseArgs,
+  rpcPhases,
+  transportSides,
+} from './lib/harness.mjs';
 
 const options = parseArgs();
 const url = process.env.LIGHTBUS_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -13,43 +22,10 @@ await benchTransport({
   title: 'AMQP (RabbitMQ)',
   rawLabel: 'raw amqplib (direct reply-to, prefetch 100; confirm channel, persistent, quorum queue, prefetch 100)',
   options,
-  sides: [
-    { key: 'raw', module: 'amqp-raw.mjs', params: { url } },
-    { key: 'lightbus', module: 'lightbus.mjs', params: lightbus },
-    { key: 'otel', module: 'lightbus.mjs', params: { ...lightbus, otel: true } },
-  ],
+  sides: transportSides({ module: 'amqp-raw.mjs', params: { url } }, lightbus),
   phases: [
-    {
-      key: 'rpcSeq',
-      run: 'rpcSequential',
-      label: 'RPC, one call at a time',
-      count: q ? 1000 : 3000,
-      warmup: 200,
-      per: 'call',
-      driver: 'caller',
-    },
-    {
-      key: 'rpc64',
-      run: 'rpcInFlight',
-      inFlight: 64,
-      label: 'RPC, 64 calls in flight',
-      unit: 'calls/s',
-      count: q ? 6000 : 20000,
-      warmup: 1000,
-      per: 'call',
-      driver: 'caller',
-    },
-    {
-      key: 'events',
-      run: 'fire',
-      inFlight: 64,
-      label: 'events (durable, confirmed), 64 fires in flight, end to end',
-      unit: 'events/s',
-      count: q ? 6000 : 20000,
-      warmup: 1000,
-      per: 'event',
-      driver: 'firer',
-    },
+    ...rpcPhases(q, q ? 6000 : 20000),
+    eventsPhase({ label: 'events (durable, confirmed)', count: q ? 6000 : 20000, warmup: 1000 }),
   ],
   targets: {
     'rpcSeq.p50': atMost(1.3),

@@ -2,7 +2,7 @@
 // kafkajs (bench/sides/kafka-raw.mjs), each as a worker process and a producer process, on the
 // broker in KAFKA_BROKERS (default 127.0.0.1:9092). Events only: the issue's targets for Kafka.
 import { Kafka, logLevel } from 'kafkajs';
-import { absoluteMax, atLeast, benchTransport, parseArgs } from './lib/harness.mjs';
+import { absoluteMax, atLeast, benchTransport, eventsPhase, parseArgs, transportSides } from './lib/harness.mjs';
 
 const options = parseArgs();
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').filter(Boolean);
@@ -16,24 +16,8 @@ try {
     title: `Kafka (${brokers.join(',')})`,
     rawLabel: 'raw kafkajs (idempotent producer, acks all, batches of what waits; consumer group, eachBatch)',
     options,
-    sides: [
-      { key: 'raw', module: 'kafka-raw.mjs', params: { brokers, partitions: 6 } },
-      { key: 'lightbus', module: 'lightbus.mjs', params: lightbus },
-      { key: 'otel', module: 'lightbus.mjs', params: { ...lightbus, otel: true } },
-    ],
-    phases: [
-      {
-        key: 'events',
-        run: 'fire',
-        inFlight: 64,
-        label: 'events, 64 fires in flight, end to end',
-        unit: 'events/s',
-        count: q ? 10000 : 40000,
-        warmup: 200,
-        per: 'event',
-        driver: 'producer',
-      },
-    ],
+    sides: transportSides({ module: 'kafka-raw.mjs', params: { brokers, partitions: 6 } }, lightbus),
+    phases: [eventsPhase({ count: q ? 10000 : 40000, warmup: 200, driver: 'producer' })],
     targets: { events: atLeast(0.7), idleRss: absoluteMax(60, 'MB'), peakRss: absoluteMax(100, 'MB') },
   });
 } finally {

@@ -270,6 +270,56 @@ export const absoluteMax = (value, unit) => ({
   check: (_r, a) => a !== undefined && a <= value,
 });
 
+/** The three sides every transport's bench runs: its raw client, Lightbus, and Lightbus with the OTel SDK. */
+export function transportSides(raw, lightbus) {
+  return [
+    { key: 'raw', ...raw },
+    { key: 'lightbus', module: 'lightbus.mjs', params: lightbus },
+    { key: 'otel', module: 'lightbus.mjs', params: { ...lightbus, otel: true } },
+  ];
+}
+
+/** The RPC phases: one call at a time, then 64 in flight (`count` calls). */
+export function rpcPhases(quick, count) {
+  return [
+    {
+      key: 'rpcSeq',
+      run: 'rpcSequential',
+      label: 'RPC, one call at a time',
+      count: quick ? 1000 : 3000,
+      warmup: 200,
+      per: 'call',
+      driver: 'caller',
+    },
+    {
+      key: 'rpc64',
+      run: 'rpcInFlight',
+      inFlight: 64,
+      label: 'RPC, 64 calls in flight',
+      unit: 'calls/s',
+      count,
+      warmup: 1000,
+      per: 'call',
+      driver: 'caller',
+    },
+  ];
+}
+
+/** The events phase: 64 fires in flight, handled end to end by the worker's listener. */
+export function eventsPhase({ count, warmup, driver = 'firer', label = 'events' }) {
+  return {
+    key: 'events',
+    run: 'fire',
+    inFlight: 64,
+    label: `${label}, 64 fires in flight, end to end`,
+    unit: 'events/s',
+    count,
+    warmup,
+    per: 'event',
+    driver,
+  };
+}
+
 /** Run a transport's benchmark: the main table (lightbus vs raw) and the OpenTelemetry table. */
 export async function benchTransport({ transport, title, sides, phases, targets, rawLabel, options }) {
   const wanted = options.only ? sides.filter((s) => options.only.split(',').includes(s.key)) : sides;

@@ -70,12 +70,17 @@ export function withBusOptions(command: Command, required: boolean): Command {
         : 'bus module whose registered APIs to include (default: $LIGHTBUS_MODULE or ./bus if present)',
     )
     .option('-c, --config <file>', 'config file (default: $LIGHTBUS_CONFIG or ./lightbus.yaml)')
-    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).env('LIGHTBUS_LOG_LEVEL'))
+    .addOption(logLevelOption())
     .addOption(
       new Option('--log-format <format>', 'log lines as text (for people) or json (for log collectors)')
         .choices(LOG_FORMATS)
         .env('LIGHTBUS_LOG_FORMAT'),
     );
+}
+
+/** --log-level, also read from LIGHTBUS_LOG_LEVEL. */
+export function logLevelOption(): Option {
+  return new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).env('LIGHTBUS_LOG_LEVEL');
 }
 
 /** Apply the command line's config flags, then load the bus module (required, or only if present). */

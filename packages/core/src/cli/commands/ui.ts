@@ -6,8 +6,8 @@
 import { Command, Option } from 'commander';
 import { create, type Bus } from '../../client/bus';
 import { importOptional } from '../../util/optional';
-import { portNumber } from '../options';
-import { LOG_LEVELS, type LogLevel } from '../../log';
+import { logLevelOption, portNumber } from '../options';
+import type { LogLevel } from '../../log';
 
 interface UiCommandOptions {
   port: number;
@@ -47,7 +47,7 @@ export function uiCommand(): Command {
         'LIGHTBUS_UI_TOKEN',
       ),
     )
-    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).env('LIGHTBUS_LOG_LEVEL'))
+    .addOption(logLevelOption())
     .action(ui);
 }
 
