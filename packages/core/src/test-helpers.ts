@@ -1,4 +1,5 @@
 /** Helpers for core's own unit tests (not built into the package). */
+import { PassThrough } from 'node:stream';
 import { Api } from './api/api';
 import { Event } from './api/event';
 import { create, type Bus, type CreateOptions } from './client/bus';
@@ -108,4 +109,21 @@ export function pairOn(
     const client = buses.make({ config: { ...config, process_name: 'client-process' } });
     return { worker, client, config };
   };
+}
+
+/** Streams for a command run in-process (cli/format.ts CommandIo): what it printed, and a stdin to answer prompts. */
+export function captureIo(tty = false): {
+  io: { out: PassThrough; err: PassThrough; input: PassThrough & { isTTY?: boolean } };
+  out(): string;
+  err(): string;
+} {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const input: PassThrough & { isTTY?: boolean } = new PassThrough();
+  if (tty) input.isTTY = true;
+  let outText = '';
+  let errText = '';
+  out.on('data', (chunk: Buffer) => (outText += chunk.toString()));
+  err.on('data', (chunk: Buffer) => (errText += chunk.toString()));
+  return { io: { out, err, input }, out: () => outText, err: () => errText };
 }

@@ -23,6 +23,7 @@ import {
   type Logger,
 } from '@lightbus/core/transport';
 import { isReplyError, type Command, type RedisConnection, type Reply } from './connection';
+import { STARTUP_WAIT_MS } from './common';
 import { parseEntries } from './replies';
 import { deadLetterKey, decodeEventFields, nextStreamId, type FieldList, type StreamUse } from './wire';
 
@@ -84,7 +85,7 @@ export class RedisDeadLetters implements DeadLetterStore {
     return forEachSelected(this, which, async (letter) => {
       const record = await this.record(letter.id);
       if (!record) return false;
-      const connection = this.source.commands();
+      const connection = await this.commands();
       const still = await connection.send(['XRANGE', record.stream, record.originalId, record.originalId]);
       const group = record.letter.group;
       if (group !== undefined && parseEntries(record.stream, still).length > 0) {
@@ -124,17 +125,27 @@ export class RedisDeadLetters implements DeadLetterStore {
     return forEachSelected(this, which, async (letter) => {
       const parsed = parseId(letter.id);
       if (!parsed) return false;
-      const deleted = await this.source.commands().send(['XDEL', deadLetterKey(parsed.stream), parsed.entryId]);
+      const deleted = await (await this.commands()).send(['XDEL', deadLetterKey(parsed.stream), parsed.entryId]);
       return Number(deleted) > 0;
     });
   }
 
   private async ensureGroup(stream: string, group: string): Promise<void> {
     try {
-      await this.source.commands().send(['XGROUP', 'CREATE', stream, group, '$', 'MKSTREAM']);
+      await (await this.commands()).send(['XGROUP', 'CREATE', stream, group, '$', 'MKSTREAM']);
     } catch (error) {
       if (!(isReplyError(error) && error.message.startsWith('BUSYGROUP'))) throw error;
     }
+  }
+
+  /**
+   * The commands connection once it is ready: a store read by a process that just started
+   * (`lightbus deadletters`) waits for it as history does, rather than failing with "not ready".
+   */
+  private async commands(): Promise<RedisConnection> {
+    const connection = this.source.commands();
+    await connection.ready(Date.now() + STARTUP_WAIT_MS, undefined, 'Reading the dead letters');
+    return connection;
   }
 
   private async record(id: string): Promise<StoredLetter | undefined> {
@@ -147,7 +158,7 @@ export class RedisDeadLetters implements DeadLetterStore {
   private async read(deadLetterStream: string, start: string, count: number): Promise<StoredLetter[]> {
     let reply: Reply;
     try {
-      reply = await this.source.commands().send(['XRANGE', deadLetterStream, start, '+', 'COUNT', count]);
+      reply = await (await this.commands()).send(['XRANGE', deadLetterStream, start, '+', 'COUNT', count]);
     } catch (error) {
       if (isReplyError(error)) return []; // not a stream (or an invalid id): nothing set aside there
       throw error;
@@ -166,9 +177,9 @@ export class RedisDeadLetters implements DeadLetterStore {
     const found = new Set<string>();
     let cursor = '0';
     do {
-      const reply = await this.source
-        .commands()
-        .send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000, 'TYPE', 'stream']);
+      const reply = await (
+        await this.commands()
+      ).send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000, 'TYPE', 'stream']);
       const [next, keys] = Array.isArray(reply) ? reply : ['0', []];
       cursor = String(next);
       if (Array.isArray(keys)) for (const key of keys) found.add(String(key));

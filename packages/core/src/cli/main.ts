@@ -1,5 +1,5 @@
 /** The `lightbus` command: one file per command under commands/, what they share in options.ts. */
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { LightbusError } from '../errors';
 import { version } from './options';
 import { runCommand } from './commands/run';
@@ -7,6 +7,7 @@ import { codegenCommand, dumpConfigSchemaCommand, dumpSchemaCommand } from './co
 import { inspectCommand } from './commands/inspect';
 import { initCommand } from './commands/init';
 import { uiCommand } from './commands/ui';
+import { deadLettersCommand } from './commands/deadletters';
 
 export { run, type RunOptions } from './commands/run';
 
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     inspectCommand(),
     dumpConfigSchemaCommand(),
     uiCommand(),
+    deadLettersCommand(),
   ])
     program.addCommand(command.showHelpAfterError());
   program
@@ -47,7 +49,8 @@ export function errorReport(error: unknown, debug: boolean): string {
       text += `\nCaused by: ${cause.stack ?? cause.message}`;
     return text;
   }
-  const known = error instanceof LightbusError;
+  // Lightbus's own errors and the command line's (a bad flag) say what to do: no stack to offer.
+  const known = error instanceof LightbusError || error instanceof CommanderError;
   return `${known ? error.message : `${error.name}: ${error.message}`}${known ? '' : ' (run again with --debug for the stack)'}`;
 }
 

@@ -1,0 +1,139 @@
+/**
+ * The operator commands against Redis, as an operator runs them: a worker (`lightbus run`) whose listener sets
+ * poison events aside, and `lightbus deadletters` / `lightbus inspect` as separate processes on the same config.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Api, Event } from '@lightbus/core';
+import { startNode, waitFor, type ChildRun } from '@lightbus/testing';
+import { REDIS_URL, redisConfig, redisTestKit, uniqueId } from './helpers';
+
+const BIN = path.resolve(__dirname, '..', '..', 'core', 'bin', 'lightbus.js');
+const FIXTURE = path.resolve(__dirname, '..', '..', '..', 'test', 'ops-bus.ts');
+const { keys, buses } = redisTestKit();
+const children: ChildRun[] = [];
+let api: string;
+let service: string;
+let dir: string;
+let config: string;
+
+beforeEach(() => {
+  api = `ops${uniqueId()}.orders`;
+  service = `ops-${uniqueId()}`;
+  keys.api(api);
+  keys.add(`schema:${api}`);
+  keys.schemaNames.add(api);
+  dir = mkdtempSync(path.join(tmpdir(), 'lightbus-ops-'));
+  config = path.join(dir, 'lightbus.json');
+  const role = { redis: { url: REDIS_URL } };
+  const events = { redis: { url: REDIS_URL, reclaim_interval: 0.3 } };
+  writeFileSync(
+    config,
+    JSON.stringify({
+      service_name: service,
+      bus: { schema: { transport: role } },
+      apis: { default: { rpc_transport: role, result_transport: role, event_transport: events } },
+    }),
+  );
+});
+
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    if (child.child.exitCode === null && child.child.signalCode === null) {
+      child.kill('SIGTERM');
+      await child.exit;
+    }
+  }
+});
+
+function lightbus(...args: string[]): ChildRun {
+  const run = startNode([BIN, ...args, '--config', config], {
+    cwd: dir,
+    env: { OPS_API: api, OPS_FIXED_FILE: path.join(dir, 'fixed'), LIGHTBUS_MODULE: '' },
+  });
+  children.push(run);
+  return run;
+}
+
+/** Run a command to its end; its output, after checking it exited 0. */
+async function output(...args: string[]): Promise<string> {
+  const run = lightbus(...args);
+  const { code } = await run.exit;
+  if (code !== 0) throw new Error(`lightbus ${args.join(' ')} exited ${code}:\n${run.output()}`);
+  return run.output();
+}
+
+/** The one JSON line a command printed with --json (its log lines, on stderr, are interleaved in output()). */
+function jsonLine(text: string): unknown {
+  const line = text.split('\n').find((l) => l.startsWith('{"'));
+  if (line === undefined) throw new Error(`no JSON line in:\n${text}`);
+  return JSON.parse(line);
+}
+
+/** A bus of the test's own that fires the API's events. */
+function firer() {
+  const name = api;
+  class OpsApi extends Api {
+    static override meta = { name };
+    created = new Event({ parameters: ['id', 'poison'] });
+  }
+  const bus = buses.make(redisConfig({ service: `${service}-firer`, process: 'p' }));
+  bus.client.registerApi(new OpsApi());
+  return (id: number, poison = false) => bus.client.fireEvent(name, 'created', { id, poison });
+}
+
+async function startWorker(): Promise<ChildRun> {
+  const worker = lightbus('run', '--bus', FIXTURE);
+  await worker.waitForOutput('Lightbus ready');
+  return worker;
+}
+
+describe('lightbus deadletters on Redis', () => {
+  it('lists what a worker set aside, shows it, replays one to the worker and discards the rest with --all', async () => {
+    const worker = await startWorker();
+    const fire = firer();
+    for (const id of [1, 2, 3]) await fire(id, true);
+    await fire(4);
+    await worker.waitForOutput('handled 4');
+
+    let listed: { entries: { id: string; group: string; reason: string; message: { kwargs: { id: number } } }[] };
+    await waitFor(
+      async () => {
+        listed = jsonLine(await output('deadletters', 'list', '--api', api, '--json')) as typeof listed;
+        return listed.entries.length === 3;
+      },
+      { message: 'three dead letters listed' },
+    );
+    expect(listed!.entries.map((e) => e.message.kwargs.id)).toEqual([1, 2, 3]);
+    expect(listed!.entries[0]).toMatchObject({
+      group: `${service}-notify`,
+      reason: expect.stringContaining('poison 1'),
+    });
+
+    const table = await output('deadletters', 'list', '--group', `${service}-notify`, '--limit', '2');
+    expect(table).toMatch(
+      new RegExp(`^ID +SET ASIDE +EVENT +GROUP +REASON\\n.*${api}\\.created +${service}-notify`, 'm'),
+    );
+    expect(table).toContain(`More: lightbus deadletters list --group ${service}-notify --limit 2 --cursor`);
+
+    const first = listed!.entries[0]!.id;
+    expect(await output('deadletters', 'show', first)).toContain(`"api_name": "${api}"`);
+
+    writeFileSync(path.join(dir, 'fixed'), '');
+    const replay = await output('deadletters', 'replay', first);
+    expect(replay).toContain(`Replayed 1 dead letter(s) '${first}'.`);
+    expect(replay).toMatch(/lightbus deadletters: replayed 1 dead letter\(s\)/); // the log line
+    await worker.waitForOutput('handled 1');
+
+    const refused = lightbus('deadletters', 'discard', '--all', '--api', api);
+    expect((await refused.exit).code).toBe(1);
+    expect(refused.output()).toContain(
+      `Discard 2 dead letter(s) matching --api ${api}? Not confirmed: stdin is not a terminal to ask on. Run again with --yes`,
+    );
+    const discarded = jsonLine(await output('deadletters', 'discard', '--all', '--api', api, '--yes', '--json'));
+    expect(discarded).toEqual({ action: 'discard', count: 2, selection: { apiName: api } });
+    expect(jsonLine(await output('deadletters', 'list', '--api', api, '--json'))).toEqual({ entries: [] });
+    expect(worker.output()).not.toMatch(/handled [23]/);
+  });
+});
