@@ -12,6 +12,8 @@ export type Connection = amqplib.ChannelModel;
 export type Channel = amqplib.Channel;
 export type ConfirmChannel = amqplib.ConfirmChannel;
 export type Delivery = amqplib.ConsumeMessage;
+/** A message taken with basic.get. */
+export type Fetched = amqplib.GetMessage;
 /** A message RabbitMQ gave back (basic.return); its fields also carry replyCode and replyText. */
 export type Returned = amqplib.Message;
 export type PublishOptions = amqplib.Options.Publish;

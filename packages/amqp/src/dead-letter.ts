@@ -4,8 +4,10 @@
  * the queue `<prefix>.dead-letter`, with the reason in headers; only once the
  * broker confirmed the copy is the original acknowledged. Messages the broker
  * dead-letters itself (delivery limit, ttl, max length) take the same way, with
- * RabbitMQ's x-death headers.
+ * RabbitMQ's x-death headers. The event transport's dead-letter store
+ * (dead-letter-store.ts) reads the queue back.
  */
+import { randomUUID } from 'node:crypto';
 import { errorText, type Logger } from '@lightbus/core/transport';
 import type { Channel, Delivery, PublishOptions } from './adapter';
 import { idForLog } from './codec';
@@ -84,6 +86,7 @@ export class DeadLetters {
       [HEADER.deadLetterReason]: reason.slice(0, 4000),
       [HEADER.deadLetterQueue]: queue,
       [HEADER.deadLetterTime]: Date.now(),
+      [HEADER.deadLetterId]: randomUUID(),
     });
     options.persistent = true;
     try {
@@ -116,7 +119,10 @@ export class DeadLetters {
  * Publish options that carry a delivery's properties over to a copy of it
  * (dead letter, classic-queue redelivery count), with `headers` added.
  */
-export function republishOptions(delivery: Delivery, headers: Record<string, unknown>): PublishOptions {
+export function republishOptions(
+  delivery: Pick<Delivery, 'properties'>,
+  headers: Record<string, unknown>,
+): PublishOptions {
   const p = delivery.properties;
   return {
     headers: { ...(p.headers ?? {}), ...headers },

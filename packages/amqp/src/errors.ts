@@ -19,3 +19,11 @@ export class StreamReadError extends LightbusError {
 export class RpcQueueMissingError extends LightbusError {
   override readonly code = 'LIGHTBUS_AMQP_RPC_QUEUE_MISSING';
 }
+
+/**
+ * A dead letter cannot be replayed: the queue it was taken from (its consumer
+ * group's queue) no longer exists, so nothing would receive it. It is kept.
+ */
+export class DeadLetterTargetMissingError extends LightbusError {
+  override readonly code = 'LIGHTBUS_AMQP_DEAD_LETTER_TARGET_MISSING';
+}

@@ -37,11 +37,13 @@ import {
   type ConnectionHealth,
   type ConsumerLag,
   type EventRef,
+  type DeadLetterStore,
 } from '@lightbus/core/transport';
 import { closeChannel, type Channel, type Delivery } from './adapter';
 import { decodeEvent, encodeEvent, eventTime, idForLog, isMarker, numberHeader } from './codec';
 import { RestartingConsumer, ack, nack } from './consumer';
 import { DeadLetters, republishOptions } from './dead-letter';
+import { AmqpDeadLetters } from './dead-letter-store';
 import { assertExchange, assertQueue, Link } from './link';
 import type { AmqpEventOptions } from './options';
 import { Publisher } from './publisher';
@@ -93,6 +95,8 @@ export class AmqpEventTransport implements EventTransport {
   private readonly names: Names;
   private readonly publisher: Publisher;
   private readonly deadLetterQueue: DeadLetters;
+  /** The dead-letter queue read back (dead-letter-store.ts); none with dead_letter: false (nothing is set aside). */
+  readonly deadLetters: DeadLetterStore | undefined;
   /** Closed flag, the group consumers, one close(). */
   private readonly life = new RoleLifecycle(
     (what, cause) =>
@@ -118,6 +122,9 @@ export class AmqpEventTransport implements EventTransport {
     this.names = new Names(options.prefix);
     this.publisher = new Publisher(this.publishLink, true, context.logger);
     this.deadLetterQueue = new DeadLetters(this.publishLink, this.names, options.dead_letter, context.logger);
+    this.deadLetters = options.dead_letter
+      ? new AmqpDeadLetters({ link: this.link, names: this.names, logger: context.logger })
+      : undefined;
   }
 
   async sendEvent(message: EventMessage, options: SendEventOptions): Promise<void> {
@@ -374,7 +381,8 @@ class GroupConsumer extends RestartingConsumer {
             {
               ack: () => undefined,
               deadLetter: async (reason) =>
-                void (await this.transport.deadLetterQueue.setAside(delivery, reason, stream)),
+                // Set aside as taken from the group's queue: a replay of it goes to this group only, not to the stream.
+                void (await this.transport.deadLetterQueue.setAside(delivery, reason, this.queue)),
             },
           );
           if (settled.kind === 'redeliver') {

@@ -25,7 +25,7 @@ export { AmqpRpcTransport } from './rpc';
 export { AmqpResultTransport } from './result';
 export { AmqpEventTransport, eventCapabilities } from './events';
 export { AmqpSchemaTransport } from './schema';
-export { AmqpDeclarationError, RpcQueueMissingError, StreamReadError } from './errors';
+export { AmqpDeclarationError, DeadLetterTargetMissingError, RpcQueueMissingError, StreamReadError } from './errors';
 export { HEADER, MESSAGE_TYPE, Names } from './topology';
 
 /** Two urls of one broker; a url that does not parse is left to the options check, which names it. */

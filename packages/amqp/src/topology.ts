@@ -38,6 +38,8 @@ export const HEADER = {
   deadLetterQueue: 'lightbus-dead-letter-queue',
   /** Epoch milliseconds when it was dead-lettered (dead letters). */
   deadLetterTime: 'lightbus-dead-letter-time',
+  /** The dead letter's id, unique, stamped when it was set aside (dead letters; the store's id). */
+  deadLetterId: 'lightbus-dead-letter-id',
   /** Times a classic group queue gave the message back (classic queues only). */
   redeliveries: 'lightbus-redeliveries',
 } as const;
@@ -95,6 +97,12 @@ export class Names {
   /** The queue of one consumer group (`<service>-<listener>`). */
   groupQueue(group: string): string {
     return checked(`${this.prefix}.group.${group}`, 'consumer group queue');
+  }
+
+  /** The consumer group whose queue this is, or undefined for any other queue. */
+  groupOf(queue: string): string | undefined {
+    const start = `${this.prefix}.group.`;
+    return queue.startsWith(start) && queue.length > start.length ? queue.slice(start.length) : undefined;
   }
 
   /** The stream queue keeping one API's events (when `stream` is on). */

@@ -23,7 +23,7 @@ function target(name: string, given: RoleOverrides & { event?: { stream?: boolea
       ordering: 'per-stream',
     },
     canInjectMalformedEvents: true,
-    deadLetterStore: false, // until its store lands (issue 14)
+    deadLetterStore: true,
     deliveryLimit: 2,
     namespace(): ConformanceNamespace {
       const namespace = new TestNamespace('conf');
