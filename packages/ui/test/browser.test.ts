@@ -2,7 +2,8 @@
  * The management UI in headless Chromium (Debian's /usr/bin/chromium through playwright-core),
  * against a real worker on Redis and on RabbitMQ: the service is listed, a procedure is called
  * through its generated form, an event fired through its form shows in the live tail, and a
- * consumer group's lag rises while its listener is held and falls once it is released.
+ * consumer group's lag rises while its listener is held and falls once it is released; a dead
+ * letter is listed and replayed to its listener.
  * Screenshots of each page: into docs/images/ui/ with UPDATE_SCREENSHOTS=1 (the docs' pictures),
  * else into .lightbus-test/ui/.
  */
@@ -62,10 +63,12 @@ const SETUPS: Record<string, Setup> = {
   redis: {
     config: (service) => {
       const role = { redis: { url: REDIS_URL } };
+      // A replayed dead letter is pending again for its group and delivered by the group's next reclaim pass.
+      const events = { redis: { url: REDIS_URL, reclaim_interval: 0.5 } };
       return {
         service_name: service,
         bus: { schema: { transport: role } },
-        apis: { default: { rpc_transport: role, result_transport: role, event_transport: role } },
+        apis: { default: { rpc_transport: role, result_transport: role, event_transport: events } },
         plugins: { internal_state: { enabled: true, ping_interval: 1 } },
       };
     },
@@ -78,7 +81,8 @@ const SETUPS: Record<string, Setup> = {
       const scan = async (pattern: string): Promise<string[]> =>
         (await cli('--scan', '--pattern', pattern)).stdout.split('\n').filter(Boolean);
       for (const key of await scan(`*${id}*`)) await cli('DEL', key);
-      await cli('SREM', 'schemas', `uitest${id}.shop`);
+      const schemas = (await cli('SMEMBERS', 'schemas')).stdout.split('\n').filter((api) => api.includes(id));
+      for (const api of schemas) await cli('SREM', 'schemas', api.trim());
       // This run's UI also joined the streams of APIs other runs left in the schema store (and the state stream):
       // leave their groups, and remove a stream no group reads any more.
       for (const stream of [...(await scan('internal.*')), ...(await scan('uitest*:stream'))]) {
@@ -283,11 +287,14 @@ describe.each(Object.keys(SETUPS))('lightbus ui on %s', (name) => {
 
 /**
  * Dead letters: an event its listener rejects is set aside; once the handler is fixed, Replay
- * (confirmed in a dialog) sends it back to that group and the handler gets it. On the transports
- * whose store can be read back through bus.client.deadLetters (today: memory, in one process).
+ * (confirmed in a dialog) sends it back to that group and the handler gets it. In one process on
+ * memory; on Redis and RabbitMQ against a worker with a bus of its own, as for the pages above.
  */
-describe.each(['memory'])('dead letters in lightbus ui on %s', () => {
-  const apiName = `uidl${randomBytes(4).toString('hex')}.mail`;
+describe.each(['memory', ...Object.keys(SETUPS)])('dead letters in lightbus ui on %s', (name) => {
+  const setup = SETUPS[name];
+  const id = randomBytes(4).toString('hex');
+  const apiName = `uidl${id}.mail`;
+  const service = `mailer-${id}`;
   let worker: Bus;
   let ui: UiServer;
   let page: Page;
@@ -299,7 +306,9 @@ describe.each(['memory'])('dead letters in lightbus ui on %s', () => {
       static override meta = { name: apiName };
       bounced = new Event({ parameters: Type.Object({ address: Type.String() }) });
     }
-    worker = lightbus.create({ config: { service_name: 'mailer' }, logLevel: 'critical' });
+    worker = setup
+      ? lightbus.create({ config: setup.config(service), transports: [setup.transport], logLevel: 'critical' })
+      : lightbus.create({ config: { service_name: service }, logLevel: 'critical' });
     worker.client.registerApi(new MailApi());
     worker.client.listen(
       [apiName, 'bounced'],
@@ -310,7 +319,10 @@ describe.each(['memory'])('dead letters in lightbus ui on %s', () => {
       { listenerName: 'notify' },
     );
     await worker.start();
-    ui = await startUi({ bus: lightbus.create({ logLevel: 'critical' }), port: 0, schemaRefreshMs: 1000 });
+    const uiBus = setup
+      ? lightbus.create({ config: setup.config(`ui-${id}`), transports: [setup.transport], logLevel: 'critical' })
+      : lightbus.create({ logLevel: 'critical' });
+    ui = await startUi({ bus: uiBus, port: 0, schemaRefreshMs: 1000 });
     page = await browser.newPage({ viewport: { width: 1200, height: 760 } });
   });
 
@@ -318,6 +330,7 @@ describe.each(['memory'])('dead letters in lightbus ui on %s', () => {
     await page?.close();
     await ui?.close();
     await worker?.close();
+    await setup?.cleanup(id);
   });
 
   it('lists a rejected event with its reason, and replays it to the fixed handler once confirmed', async () => {
@@ -335,19 +348,20 @@ describe.each(['memory'])('dead letters in lightbus ui on %s', () => {
       },
       { timeout: 10_000, message: 'the dead letter listed' },
     );
-    await expect(row.textContent()).resolves.toContain('mailer-notify');
+    await expect(row.textContent()).resolves.toContain(`${service}-notify`);
     await row.locator('summary').click();
     await expect(row.locator('pre').textContent()).resolves.toContain('ann@example.com');
-    await page.screenshot({ path: path.join(SHOTS, 'deadletters.png') });
+    if (name === 'memory') await page.screenshot({ path: path.join(SHOTS, 'deadletters.png') });
 
     fixed = true;
     page.once('dialog', (dialog) => void dialog.accept());
     await row.getByTestId('dl-replay').click();
     await expect(page.getByTestId('dl-note').textContent({ timeout: 10_000 })).resolves.toBe('Replayed 1 dead letter.');
     await waitFor(() => handled.includes('ann@example.com'), {
-      timeout: 10_000,
+      timeout: 15_000,
       message: 'the replayed event handled',
     });
+    expect(handled).toEqual(['ann@example.com']);
     await page.getByTestId('dl-empty').waitFor({ timeout: 10_000 });
   });
 });
