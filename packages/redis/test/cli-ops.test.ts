@@ -137,3 +137,37 @@ describe('lightbus deadletters on Redis', () => {
     expect(worker.output()).not.toMatch(/handled [23]/);
   });
 });
+
+describe('lightbus inspect on Redis', () => {
+  it('finds events by wildcard, --json-path and --id, and follows new ones until SIGINT', async () => {
+    const worker = await startWorker(); // stores the API's schema, so inspect knows it
+    const fire = firer();
+    for (const id of [1, 2, 3]) await fire(id);
+    await worker.waitForOutput('handled 3');
+
+    const pattern = `${api.split('.')[0]}*`;
+    const found = await output('inspect', '--api', pattern, '--event', 'cre*', '--json-path', 'id=2', '-f', 'json');
+    const event = jsonLine(found) as { id: string; api_name: string; kwargs: unknown; native_id: string };
+    expect(event).toMatchObject({ api_name: api, event_name: 'created', kwargs: { id: 2, poison: false } });
+    expect(event.native_id).toMatch(/^\d+-\d+$/);
+    expect(await output('inspect', '--api', api, '--id', event.id)).toMatch(
+      new RegExp(
+        `${api.replace('.', '\\.')}\\.created {2}id=${event.id} native_id=\\S+\\n {4}\\{"id":2,"poison":false\\}`,
+      ),
+    );
+
+    const follow = lightbus('inspect', '--follow', '--api', pattern, '-f', 'json', '--interval', '100');
+    await follow.waitForOutput(`Following the events of ${api} (Ctrl-C to stop)`);
+    await fire(4);
+    await fire(5, true);
+    await follow.waitForOutput('"id":5');
+    follow.kill('SIGINT');
+    expect(await follow.exit).toEqual({ code: 0, signal: null });
+    const ids = follow
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{"'))
+      .map((line) => (JSON.parse(line) as { kwargs: { id: number } }).kwargs.id);
+    expect(ids).toEqual([4, 5]);
+  });
+});
