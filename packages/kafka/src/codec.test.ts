@@ -19,7 +19,10 @@ import {
   eventKey,
   eventTypeOf,
   formatReturnPath,
+  originalOf,
   parseReturnPath,
+  replayGroupOf,
+  replayOf,
   requestDeadline,
   type IncomingRecord,
   type OutgoingRecord,
@@ -35,7 +38,7 @@ function received(
   return {
     ...at,
     key: record.key === null ? null : Buffer.from(record.key),
-    value: Buffer.from(record.value),
+    value: record.value === null ? null : Buffer.from(record.value),
     headers,
   };
 }
@@ -237,6 +240,39 @@ describe('dead letters', () => {
       [H.dlOffset]: '9',
       [H.dlTime]: '2024-01-01T00:00:00.000Z',
     });
+  });
+
+  it('gives back the original record of a dead letter, and its replay for one group', () => {
+    const original = received(encodeEvent(event, 'support.case', 'lightbus://svc', new Date('2024-01-01T00:00:00Z')), {
+      topic: 'lightbus.event.support.case',
+      partition: 3,
+      offset: '17',
+      timestamp: '1704067200000',
+    });
+    const dead = received(deadLetterOf(original, 'rejected by the handler: bad', 'lightbus.svc-listener'), {
+      topic: 'lightbus.dead-letter',
+      partition: 0,
+      offset: '5',
+      timestamp: '1704067260000',
+    });
+    const back = originalOf(dead);
+    expect(back).toMatchObject({
+      topic: 'lightbus.event.support.case',
+      partition: 3,
+      offset: '17',
+      timestamp: '1704067200000', // when it was fired (ce_time), not when it was set aside
+    });
+    expect(Object.keys(back.headers ?? {}).filter((name) => name.startsWith('lightbus-'))).toEqual([]);
+    expect(decodeEvent(back)).toMatchObject({ ok: true, value: { id: 'e-1', kwargs: event.kwargs } });
+
+    const replay = replayOf(dead, 'lightbus.svc-listener');
+    expect(replay.value).toEqual(original.value);
+    expect(replayGroupOf(received(replay))).toBe('lightbus.svc-listener');
+    expect(replayGroupOf(original)).toBeUndefined();
+    // Set aside again after a replay: the next replay names the group once, afresh.
+    const again = received(deadLetterOf(received(replay), 'again', 'lightbus.svc-listener'));
+    expect(Object.keys(originalOf(again).headers ?? {})).not.toContain(H.replayGroup);
+    expect(replayOf(again, undefined).headers[H.replayGroup]).toBeUndefined();
   });
 });
 

@@ -32,7 +32,8 @@ import type { PartitionKeyOption } from './options';
 /** A record to produce. */
 export interface OutgoingRecord {
   readonly key: string | Buffer | null;
-  readonly value: string | Buffer;
+  /** null: a tombstone (removes the key from a compacted topic). */
+  readonly value: string | Buffer | null;
   readonly headers: Record<string, string | Buffer>;
   /** Set for replies: the caller's partition of the reply topic. */
   readonly partition?: number;
@@ -98,6 +99,7 @@ export const H = {
   dlPartition: 'lightbus-dead-letter-partition',
   dlOffset: 'lightbus-dead-letter-offset',
   dlTime: 'lightbus-dead-letter-time',
+  replayGroup: 'lightbus-replay-group',
 } as const;
 
 /** One header as text (the last one when a header repeats). */
@@ -386,4 +388,74 @@ export function deadLetterOf(record: IncomingRecord, reason: string, group: stri
     [H.dlTime]: now.toISOString(),
   });
   return { key: record.key, value: record.value ?? Buffer.alloc(0), headers };
+}
+
+/** The headers deadLetterOf() adds, which a replay takes off again. */
+const DEAD_LETTER_HEADERS: ReadonlySet<string> = new Set([
+  H.dlReason,
+  H.dlGroup,
+  H.dlTopic,
+  H.dlPartition,
+  H.dlOffset,
+  H.dlTime,
+  H.replayGroup,
+]);
+
+/** Where a dead-letter record came from (its lightbus-dead-letter-* headers), or undefined when it names no topic. */
+export function deadLetterOrigin(
+  record: Pick<IncomingRecord, 'headers'>,
+): { topic: string; partition?: number; offset?: string; group?: string } | undefined {
+  const topic = header(record, H.dlTopic);
+  if (!topic) return undefined;
+  const partition = Number(header(record, H.dlPartition));
+  const offset = header(record, H.dlOffset);
+  const group = header(record, H.dlGroup);
+  return {
+    topic,
+    ...(Number.isInteger(partition) && partition >= 0 ? { partition } : {}),
+    ...(offset !== undefined && /^\d+$/.test(offset) ? { offset } : {}),
+    ...(group ? { group } : {}),
+  };
+}
+
+/**
+ * The original record inside a dead-letter record: its key, value and headers without the
+ * dead-letter ones, at the place it was taken from. Its timestamp is when it was fired
+ * (ce_time) where that is known, else the dead-letter record's.
+ */
+export function originalOf(deadLetter: IncomingRecord): IncomingRecord {
+  const origin = deadLetterOrigin(deadLetter);
+  const headers: Record<string, HeaderValue> = {};
+  for (const [name, value] of Object.entries(deadLetter.headers ?? {}))
+    if (!DEAD_LETTER_HEADERS.has(name)) headers[name] = value;
+  const fired = Date.parse(header(deadLetter, H.ceTime) ?? '');
+  return {
+    topic: origin?.topic ?? deadLetter.topic,
+    partition: origin?.partition ?? deadLetter.partition,
+    offset: origin?.offset ?? deadLetter.offset,
+    timestamp: Number.isFinite(fired) ? String(fired) : deadLetter.timestamp,
+    key: deadLetter.key,
+    value: deadLetter.value,
+    headers,
+  };
+}
+
+/**
+ * The record that replays a dead letter: the original key, value and headers, plus
+ * `lightbus-replay-group` naming the one consumer group that handles it (every other
+ * group's consumer skips it). Without a group, every group gets it.
+ */
+export function replayOf(deadLetter: IncomingRecord, group: string | undefined): OutgoingRecord {
+  const headers: Record<string, string | Buffer> = {};
+  for (const [name, raw] of Object.entries(originalOf(deadLetter).headers ?? {})) {
+    const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+    if (value !== undefined) headers[name] = value;
+  }
+  if (group !== undefined) headers[H.replayGroup] = group;
+  return { key: deadLetter.key, value: deadLetter.value ?? Buffer.alloc(0), headers };
+}
+
+/** The one consumer group a replayed record is for, or undefined for an ordinary record (for every group). */
+export function replayGroupOf(record: Pick<IncomingRecord, 'headers'>): string | undefined {
+  return header(record, H.replayGroup);
 }

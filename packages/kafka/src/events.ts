@@ -31,10 +31,12 @@ import {
   type TransportCapabilities,
   type TransportContext,
   type ConnectionHealth,
+  type DeadLetterStore,
 } from '@lightbus/core/transport';
 import type { ConsumedBatch, GroupConsumer, PartitionOffset, TopicPartitions } from './adapter/client';
 import { isRebalanceError, rootMessage } from './adapter/errors';
-import { decodeEvent, encodeEvent, eventKey, eventTypeOf, type IncomingRecord } from './codec';
+import { decodeEvent, encodeEvent, eventKey, eventTypeOf, replayGroupOf, type IncomingRecord } from './codec';
+import { KafkaDeadLetters } from './dead-letters';
 import { readHistory } from './history';
 import { heartbeatIntervalMs, type KafkaEventOptions, type PartitionKeyOption } from './options';
 import { RoleBase, stoppedWhileStarting } from './role';
@@ -127,9 +129,11 @@ export class KafkaEventTransport implements EventTransport {
   readonly base: RoleBase;
   /** Failed deliveries per record, for delivery_limit. */
   readonly deliveries = new DeliveryCounts();
-  /** History queries reading now: stopped on close. */
+  /** History queries and dead-letter reads in progress: stopped on close. */
   private readonly historyReads = new Set<{ stop(): Promise<void> }>();
   private readonly source: string;
+  /** What the listeners set aside on the dead-letter topic (dead-letters.ts). */
+  readonly deadLetters: DeadLetterStore;
 
   constructor(
     readonly options: KafkaEventOptions,
@@ -138,6 +142,7 @@ export class KafkaEventTransport implements EventTransport {
     this.base = new RoleBase(options, context);
     this.capabilities = kafkaCapabilities(options.partition_key);
     this.source = `lightbus://${encodeURIComponent(context.serviceName)}`;
+    this.deadLetters = new KafkaDeadLetters(this, this.historyReads);
   }
 
   topicOf(apiName: string, eventName: string): string {
@@ -390,6 +395,11 @@ class EventConsumer {
       const type = eventTypeOf(record);
       if (type && !this.wanted.has(`${type.apiName}.${type.eventName}`)) {
         batch.resolve(record.offset); // another event on a shared topic: not ours
+        continue;
+      }
+      const replayFor = replayGroupOf(record);
+      if (replayFor !== undefined && replayFor !== this.groupId) {
+        batch.resolve(record.offset); // a dead letter replayed for another group (dead-letters.ts)
         continue;
       }
       const decoded = decodeEvent(record);

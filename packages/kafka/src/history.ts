@@ -7,18 +7,10 @@
  *
  * Partitions are read directly (no consumer group), and nothing is committed.
  */
-import {
-  BusClosedError,
-  LightbusError,
-  deferred,
-  withTimeout,
-  type Deferred,
-  type EventMessage,
-  type HistoryQuery,
-} from '@lightbus/core/transport';
-import type { PartitionReader } from './adapter/partition-reader';
-import { decodeEvent, type IncomingRecord } from './codec';
+import type { EventMessage, HistoryQuery } from '@lightbus/core/transport';
+import { decodeEvent, replayGroupOf, type IncomingRecord } from './codec';
 import type { KafkaEventOptions } from './options';
+import { RangeReader, type Range } from './range-reader';
 import type { RoleBase } from './role';
 
 /** What a history read needs of its event transport (events.ts passes itself; no import back, so no cycle). */
@@ -26,13 +18,6 @@ export interface HistorySource {
   readonly options: KafkaEventOptions;
   readonly base: RoleBase;
   topicOf(apiName: string, eventName: string): string;
-}
-
-interface Range {
-  readonly topic: string;
-  readonly partition: number;
-  readonly from: bigint;
-  readonly to: bigint;
 }
 
 interface PartitionState {
@@ -155,6 +140,7 @@ function matching(
   startMs: number | undefined,
   stopMs: number | undefined,
 ): EventMessage | undefined {
+  if (replayGroupOf(record) !== undefined) return undefined; // a dead letter replayed for one group: fired once, listed once
   const decoded = decodeEvent(record);
   if (!decoded.ok) return undefined;
   const message = decoded.value;
@@ -164,114 +150,4 @@ function matching(
   if (time !== undefined && ((startMs !== undefined && time < startMs) || (stopMs !== undefined && time > stopMs)))
     return undefined;
   return message;
-}
-
-interface Reading {
-  readonly range: Range;
-  readonly records: IncomingRecord[];
-  done: boolean;
-}
-
-/** Reads offset ranges of partitions, one partition reader per topic, paused between rounds. */
-class RangeReader {
-  private readonly readers = new Map<string, PartitionReader>();
-  private readings = new Map<string, Reading>();
-  private round: Deferred<void> | undefined;
-  private stopPromise: Promise<void> | undefined;
-
-  constructor(private readonly transport: HistorySource) {}
-
-  private checkOpen(): void {
-    if (this.stopPromise) throw new BusClosedError('The Kafka event transport closed while reading event history.');
-  }
-
-  private async reader(topic: string): Promise<PartitionReader> {
-    let reader = this.readers.get(topic);
-    if (!reader) {
-      const { options, base } = this.transport;
-      this.checkOpen();
-      reader = await base.startReader(
-        {
-          topic,
-          start: new Map(),
-          maxWaitMs: Math.min(options.max_wait_ms, 100),
-          maxBytesPerPartition: options.max_bytes_per_partition,
-          resetTo: 'earliest',
-          description: `history reader of ${topic}`,
-          onRecords: (records, partition) => this.collect(topic, partition, records),
-        },
-        // Stopped while this started: stop() did not see this reader.
-        () => this.checkOpen(),
-        () => this.stopPromise !== undefined,
-      );
-      this.readers.set(topic, reader);
-    }
-    return reader;
-  }
-
-  async read(ranges: readonly Range[]): Promise<Map<string, IncomingRecord[]>> {
-    const { base, options } = this.transport;
-    this.checkOpen();
-    this.round = deferred<void>();
-    this.round.promise.catch(() => undefined); // raced below; stop() may reject it before that
-    this.readings = new Map(
-      ranges.map((range) => [
-        `${range.topic}:${range.partition}`,
-        { range, records: [], done: range.from >= range.to },
-      ]),
-    );
-    for (const reading of this.readings.values()) {
-      if (!reading.done)
-        (await this.reader(reading.range.topic)).seek(reading.range.partition, String(reading.range.from));
-    }
-    this.check();
-    const limit = Math.max(30_000, options.request_timeout_ms);
-    await withTimeout(
-      this.round.promise,
-      limit,
-      () =>
-        new LightbusError(
-          `Reading event history took longer than ${limit} ms; is Kafka at ${base.client.brokers} healthy?`,
-        ),
-    );
-    return new Map([...this.readings].map(([key, reading]) => [key, reading.records]));
-  }
-
-  private collect(topic: string, partition: number, records: readonly IncomingRecord[]): void {
-    const reading = this.readings.get(`${topic}:${partition}`);
-    if (!reading || reading.done) {
-      this.readers.get(topic)?.pause(partition);
-      return;
-    }
-    for (const record of records) {
-      const offset = BigInt(record.offset);
-      if (offset < reading.range.from) continue;
-      if (offset >= reading.range.to) {
-        reading.done = true;
-        break;
-      }
-      reading.records.push(record);
-      if (offset + 1n >= reading.range.to) {
-        reading.done = true;
-        break;
-      }
-    }
-    if (reading.done) this.readers.get(topic)?.pause(partition);
-    this.check();
-  }
-
-  private check(): void {
-    if ([...this.readings.values()].every((r) => r.done)) this.round?.resolve();
-  }
-
-  /** Stop reading: a round in progress fails with BusClosedError; every reader disconnects. Idempotent. */
-  stop(): Promise<void> {
-    this.stopPromise ??= (async () => {
-      this.round?.reject(new BusClosedError('The Kafka event transport closed while reading event history.'));
-      await Promise.all(
-        [...this.readers.values()].map((reader) => this.transport.base.client.stopPartitionReader(reader)),
-      );
-    })();
-    return this.stopPromise;
-  }
 }

@@ -10,6 +10,9 @@ describe('topic and group names', () => {
     expect(names.reply('billing')).toBe('lightbus.reply.billing');
     expect(names.schema()).toBe('lightbus.schema');
     expect(names.deadLetter()).toBe('lightbus.dead-letter');
+    expect(names.settledMarkers('lightbus.dead-letter')).toBe('lightbus.dead-letter.settled');
+    expect(names.isRequestTopic('lightbus.rpc.support.case')).toBe(true);
+    expect(names.isRequestTopic('lightbus.event.support.case')).toBe(false);
     expect(names.listenerGroup('billing-send-invoice')).toBe('lightbus.billing-send-invoice');
     expect(names.workerGroup('support.case')).toBe('lightbus.rpc.support.case');
   });

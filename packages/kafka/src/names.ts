@@ -8,6 +8,7 @@
  *   results            <prefix>reply.<service>
  *   schemas            <prefix>schema
  *   dead letters       <prefix>dead-letter
+ *   settled markers    <dead-letter topic>.settled (compacted)
  *   listener groups    <prefix><service>-<listener>
  *   worker groups      <prefix>rpc.<api>
  */
@@ -58,6 +59,16 @@ export class TopicNames {
 
   deadLetter(): string {
     return safeTopicName(`${this.prefix}dead-letter`);
+  }
+
+  /** The compacted topic that marks a dead-letter topic's replayed and discarded records. */
+  settledMarkers(deadLetterTopic: string): string {
+    return safeTopicName(`${deadLetterTopic}.settled`);
+  }
+
+  /** Whether a topic is a request topic (calls) under this prefix. */
+  isRequestTopic(topic: string): boolean {
+    return topic.startsWith(`${this.prefix}rpc.`);
   }
 
   /** A listener's consumer group: the prefix, then core's `<service>-<listener>`. */

@@ -39,7 +39,10 @@ export class DeadlinePassedError extends BrokerConnectionError {
 }
 
 function sizeOf(record: OutgoingRecord): number {
-  let bytes = (record.key === null ? 0 : Buffer.byteLength(record.key)) + Buffer.byteLength(record.value) + 70;
+  let bytes =
+    (record.key === null ? 0 : Buffer.byteLength(record.key)) +
+    (record.value === null ? 0 : Buffer.byteLength(record.value)) +
+    70;
   for (const [name, value] of Object.entries(record.headers))
     bytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 4;
   return bytes;

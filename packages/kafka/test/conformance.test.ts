@@ -37,7 +37,6 @@ transportConformance({
     ordering: 'per-stream',
   },
   canInjectMalformedEvents: true,
-  deadLetterStore: false, // until its store lands (issue 14)
   deliveryLimit: 2,
   patience: 15_000,
   namespace() {
