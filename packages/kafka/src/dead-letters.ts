@@ -311,13 +311,12 @@ export class KafkaDeadLetters implements DeadLetterStore {
     const original = originalOf(record);
     const decoded = decodeEvent(original);
     const type = eventTypeOf(original);
-    const setAside = Date.parse(header(record, H.dlTime) ?? '');
     const groupId = origin.group;
     const group = groupId?.startsWith(names.prefix) ? groupId.slice(names.prefix.length) : groupId;
     const letter: DeadLetter = {
       id,
       reason: header(record, H.dlReason) ?? '',
-      time: new Date(Number.isFinite(setAside) ? setAside : Number(record.timestamp)),
+      time: new Date(setAsideAt(record)),
       ...(group ? { group } : {}),
       source: origin.topic,
       ...(type ? { apiName: type.apiName, eventName: type.eventName } : {}),
@@ -381,14 +380,24 @@ class SettledMarkers {
   }
 }
 
-/** The partition whose next record is the oldest (by record time, then partition and offset). */
+/** When a dead letter was set aside (its lightbus-dead-letter-time, else its record's timestamp), in ms. */
+function setAsideAt(record: IncomingRecord): number {
+  const time = Date.parse(header(record, H.dlTime) ?? '');
+  return Number.isFinite(time) ? time : Number(record.timestamp);
+}
+
+/**
+ * The partition whose next record is the oldest: by the time it was set aside (what a dead letter's
+ * `time` shows), then partition. (A record's timestamp is never before that time, so `since` can start
+ * each partition at the offset the time index gives for it.)
+ */
 function oldest(scans: readonly Scan[]): Scan | undefined {
   let best: Scan | undefined;
   let bestTime = 0;
   for (const scan of scans) {
     const record = scan.buffer[scan.index];
     if (!record) continue;
-    const time = Number(record.timestamp);
+    const time = setAsideAt(record);
     if (!best || time < bestTime || (time === bestTime && scan.partition < best.partition)) {
       best = scan;
       bestTime = time;

@@ -170,6 +170,46 @@ describe('kafka dead-letter store', () => {
     }
   });
 
+  it('pages oldest first across the partitions of the dead-letter topic, from a cursor or from a time', async () => {
+    const prefix = uniquePrefix('dlparts');
+    const api = 'dl.spread';
+    // Keyed by event id: the events, and so their dead letters, spread over the 6 partitions.
+    const transport = new KafkaEventTransport(eventOptions(prefix, { partition_key: 'id' }), context('p1'));
+    try {
+      const consumer = await transport.consume(
+        { events: [{ apiName: api, eventName: 'created' }], group: 'svc-spread', consumer: 'c1' },
+        async () => {
+          throw new MessageRejectedError('never wanted');
+        },
+      );
+      const sent = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => event(api, { n }));
+      for (const message of sent) await transport.sendEvent(message, { timeoutSeconds: 5 });
+      let listed: DeadLetter[] = [];
+      await waitFor(async () => (listed = await listAll(transport.deadLetters, api)).length >= sent.length, {
+        timeout: 20_000,
+        message: () => `${sent.length} dead letters (listed ${listed.length})`,
+      });
+      await consumer.stop();
+      expect(new Set(listed.map((l) => l.id.split(':')[1])).size).toBeGreaterThan(1); // several partitions
+      expect(listed.map((l) => l.message?.id).sort()).toEqual(sent.map((m) => m.id).sort());
+      expect(new Set(listed.map((l) => l.id)).size).toBe(sent.length);
+      const times = listed.map((l) => l.time.getTime());
+      expect(times).toEqual([...times].sort((a, b) => a - b));
+      // A page of all of them at once is the same list.
+      expect((await transport.deadLetters.list({ apiName: api }, { limit: 100 })).entries.map((l) => l.id)).toEqual(
+        listed.map((l) => l.id),
+      );
+      // From a time: those set aside at or after it (the broker's time index finds where each partition starts).
+      const from = listed[5]!.time;
+      const since = (await transport.deadLetters.list({ apiName: api, since: from }, { limit: 100 })).entries;
+      expect(since.map((l) => l.id)).toEqual(listed.filter((l) => l.time >= from).map((l) => l.id));
+      expect(since.length).toBeGreaterThanOrEqual(3);
+      expect(since.length).toBeLessThan(sent.length);
+    } finally {
+      await transport.close();
+    }
+  });
+
   it('tombstones the markers of dead letters gone by retention', async () => {
     const prefix = uniquePrefix('dlgone');
     const names = new TopicNames(prefix);
