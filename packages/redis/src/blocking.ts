@@ -42,16 +42,34 @@ export class FailureStreak {
   }
 }
 
-/** A loop of one blocking read (BLPOP) and what to do with each reply. */
+/** A loop of one blocking read (BLPOP, BLMOVE) and what to do with each reply. */
 export interface BlockingLoop {
-  readonly command: Command;
+  /** The blocking read, built before each read. */
+  readonly command: () => Command;
+  /**
+   * Commands written right behind the blocking read, in the same write, built before each read (after
+   * `reserve`): Redis runs them the moment the read returns (a connection's commands run in order), so
+   * their replies arrive with the read's and cost no round trip of their own.
+   */
+  readonly followUp?: () => readonly Command[];
   /** Logged when a read fails: what happened and what happens meanwhile. */
   readonly failure: string;
   readonly maxBackoffMs: number;
+  /** A read failed: true when this loop dealt with it (e.g. changed its command), to read again at once. */
+  readonly recover?: (error: unknown) => boolean;
   /** Before each read (e.g. wait for a free slot): returns what undoes it if the read brings nothing. */
   readonly reserve?: () => Promise<() => void>;
-  /** A reply that is not a timeout; `release` is what `reserve` returned (or nothing). */
-  readonly onReply: (reply: readonly Reply[], release: () => void, signal: AbortSignal) => Promise<void> | void;
+  /**
+   * A reply that is not a timeout, or any reply when there are follow-ups (`followUps`: their replies
+   * in order, an Error for one Redis refused). `release` is what `reserve` returned (or nothing):
+   * onReply calls it when nothing came to use the reservation for.
+   */
+  readonly onReply: (
+    reply: Reply,
+    release: () => void,
+    signal: AbortSignal,
+    followUps: ReadonlyArray<Reply | Error>,
+  ) => Promise<void> | void;
 }
 
 export class BlockingReader {
@@ -101,20 +119,22 @@ export class BlockingReader {
           break;
         }
         let reply: Reply;
+        let followUps: ReadonlyArray<Reply | Error>;
         try {
-          reply = await this.read(loop.command);
+          [reply, followUps] = await this.readWith(loop.command(), loop.followUp?.() ?? []);
           failures.succeeded();
         } catch (error) {
           release();
           if (signal.aborted) break;
+          if (loop.recover?.(error)) continue;
           await failures.failed(loop.failure, error, signal);
           continue;
         }
-        if (!Array.isArray(reply) || reply.length < 2) {
+        if (followUps.length === 0 && (reply === null || (Array.isArray(reply) && reply.length < 2))) {
           release(); // timed out, or stopped
           continue;
         }
-        await loop.onReply(reply, release, signal);
+        await loop.onReply(reply, release, signal, followUps);
       }
     });
   }
@@ -124,12 +144,28 @@ export class BlockingReader {
    * a timeout or when stopped; connection errors reject (the loop backs off).
    */
   async read(command: Command): Promise<Reply> {
-    if (!(await this.connection.ready(undefined, this.signal))) return null;
+    const [reply] = await this.readWith(command, []);
+    return reply;
+  }
+
+  /**
+   * As read(), with `followUp` written in the same write behind the blocking command: their replies (an
+   * Error for a refused one) come with its reply. A failed blocking command rejects (its follow-ups still ran).
+   */
+  async readWith(command: Command, followUp: readonly Command[]): Promise<[Reply, Array<Reply | Error>]> {
+    if (!(await this.connection.ready(undefined, this.signal))) return [null, []];
     await this.connection.clientId();
-    if (this.stopping) return null;
+    if (this.stopping) return [null, []];
     this.blocked = true;
     try {
-      return await this.connection.send(command);
+      const read = this.connection.send(command);
+      const after = followUp.map((c) =>
+        this.connection.send(c).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
+      );
+      const reply = await read.finally(() => {
+        this.blocked = false;
+      });
+      return [reply, await Promise.all(after)];
     } finally {
       this.blocked = false;
     }

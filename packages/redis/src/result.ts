@@ -25,6 +25,7 @@ import { BLOCK_MS, BlockingReader } from './blocking';
 import { connectionName } from './connection';
 import { RedisRole } from './common';
 import type { RedisResultOptions } from './options';
+import { TAKE_RESULTS } from './scripts';
 import { decodeResult, encodeResult, keyOfReturnPath, returnPathFor } from './wire';
 
 /** Reconnection backoff cap of the result reader (Python has no option for it). */
@@ -77,21 +78,21 @@ export class RedisResultTransport extends RedisRole implements ResultTransport {
     );
     this.reader = reader;
     const logger = this.context.logger;
+    const keys = [this.resultKey];
     reader.startLoop({
-      command: ['BLPOP', this.resultKey, String(BLOCK_MS / 1000)],
+      command: () => ['BLPOP', this.resultKey, String(BLOCK_MS / 1000)],
+      // Several calls wait: behind the BLPOP, take every result already there (TAKE_RESULTS), in the same
+      // write, so the results that came together cost one round trip, not a BLPOP each.
+      followUp: () => (this.matcher.size > 1 ? [TAKE_RESULTS.command(keys, [])] : []),
       failure:
         `Reading call results from Redis at ${reader.connection.where} failed; retrying with backoff. Results wait in ` +
         `${this.resultKey} meanwhile; a call whose result is not read before its deadline fails with a timeout.`,
       maxBackoffMs: this.maxBackoffMs,
-      onReply: async (reply, _release, signal) => {
-        this.matcher.settle(decodeResult(String(reply[1])));
-        // More calls wait: take every result already there in one round trip (atomically), not one BLPOP each.
-        if (this.matcher.size === 0 || signal.aborted) return;
+      onReply: async (reply, _release, _signal, followUps) => {
+        if (Array.isArray(reply) && reply.length >= 2) this.matcher.settle(decodeResult(String(reply[1])));
+        if (followUps.length === 0) return;
         try {
-          const [rest] = await reader.connection.transaction([
-            ['LRANGE', this.resultKey, 0, -1],
-            ['DEL', this.resultKey],
-          ]);
+          const rest = await TAKE_RESULTS.reply(followUps[0] ?? null, reader.connection, keys, []);
           if (Array.isArray(rest)) for (const blob of rest) this.matcher.settle(decodeResult(String(blob)));
         } catch (error) {
           logger.debug('Reading more results failed', { key: this.resultKey, error: errorText(error) });

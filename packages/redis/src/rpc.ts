@@ -1,9 +1,9 @@
 /**
  * RPC on Redis, as Python Lightbus does it.
  * Caller: `SET rpc_expiry_key:<id> 1 PX <ms left>` then `RPUSH <api>:rpc_queue
- * <call>`, in one write. Worker: `BLPOP <api1>:rpc_queue ...` on its own
- * connection, `DEL rpc_expiry_key:<id>` (0: the caller gave up, the call is
- * dropped unexecuted), then the handler; several calls run at once
+ * <call>`, in one write. Worker: takes calls on its own connection (see
+ * serveQueues), `DEL rpc_expiry_key:<id>` for each (0: the caller gave up, the
+ * call is dropped unexecuted), then the handler; several calls run at once
  * (`concurrency`). At most once: a call is popped by one worker only.
  */
 import {
@@ -12,6 +12,7 @@ import {
   deadlineOf,
   errorText,
   msUntil,
+  newMessageId,
   type ConsumeRpcsOptions,
   type Consumer,
   type RpcHandler,
@@ -24,6 +25,7 @@ import { BLOCK_MS, BlockingReader } from './blocking';
 import { isReplyError, type RedisConnection } from './connection';
 import { RedisRole, commandFailure } from './common';
 import type { RedisRpcOptions } from './options';
+import { CLAIM_CALLS, parseClaimed, type ClaimedCall } from './scripts';
 import { wireId } from './trace-id';
 import { decodeRpcCall, deadLetterKey, encodeRpcCall, rpcExpiryKey, rpcQueueKey } from './wire';
 
@@ -96,7 +98,15 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     );
   }
 
-  /** The BLPOP loop of a worker: take calls while slots are free, run each, several at once. */
+  /**
+   * The read loop of a worker: take calls while slots are free, run each, several at once.
+   *
+   * One queue on Redis 6.2 or later: `BLMOVE <queue> <private list> LEFT LEFT` and, in the same write, the
+   * CLAIM_CALLS script, which Redis runs the moment the BLMOVE returns: it pops the call from the private
+   * list, takes as many more as there are free slots from the queue, and DELs each call's expiry key. The
+   * worker learns in one round trip which calls are its to run. Several queues (or an older Redis):
+   * `BLPOP` over them, then `DEL` of the expiry key (sent with the next read) before running it.
+   */
   private serveQueues(
     queues: readonly string[],
     apiNames: readonly string[],
@@ -107,8 +117,26 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     logger: TransportContext['logger'],
   ): BlockingReader {
     const reader = new BlockingReader(this.connect('rpc-consumer', { blockMs: BLOCK_MS }), commands, logger);
+    const timeout = String(BLOCK_MS / 1000);
+    const single = queues.length === 1 ? queues[0] : undefined;
+    // BLMOVE is Redis 6.2's: on an older Redis the first read says so, and the loop falls back to BLPOP.
+    let moving = single !== undefined;
+    // Empty but for a moment after each read; a call left there (the script failed) is claimed by the next.
+    const taking = `${single ?? ''}:taking:${newMessageId()}`;
+    const claimArgs = (): [string[], number[]] => [[taking, single ?? ''], [slots.available]];
+    const dispatch = (queue: string, blob: string, claimed: ClaimedCall | undefined, done: () => void): void => {
+      void inFlight.track(this.take(queue, blob, handler, reader.connection, claimed).finally(done));
+    };
     reader.startLoop({
-      command: ['BLPOP', ...queues, String(BLOCK_MS / 1000)],
+      command: () =>
+        moving ? ['BLMOVE', single ?? '', taking, 'LEFT', 'LEFT', timeout] : ['BLPOP', ...queues, timeout],
+      followUp: () => (moving ? [CLAIM_CALLS.command(...claimArgs())] : []),
+      recover: (error) => {
+        if (!moving || !isReplyError(error) || !/unknown command/i.test(error.message)) return false;
+        moving = false;
+        logger.info(`Redis at ${commands.where} has no BLMOVE (before 6.2): taking calls with BLPOP, then DEL`);
+        return true;
+      },
       failure:
         `Taking calls for ${apiNames.join(', ')} from Redis at ${commands.where} failed; retrying with backoff (at most ` +
         `consumption_restart_delay apart). Calls wait in the queue meanwhile; those whose deadline passes are dropped unexecuted.`,
@@ -117,12 +145,27 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
         await slots.acquire();
         return () => slots.release();
       },
-      onReply: async (reply, release, signal) => {
+      onReply: async (reply, release, signal, followUps) => {
+        if (moving && single !== undefined) {
+          const [keys, args] = claimArgs();
+          let calls: ClaimedCall[] = [];
+          try {
+            calls = parseClaimed(await CLAIM_CALLS.reply(followUps[0] ?? null, reader.connection, keys, args));
+          } catch (error) {
+            logger.warn(`Claiming the calls taken from ${single} failed; they are claimed after the next read`, {
+              error: errorText(error),
+            });
+          }
+          for (const [i, call] of calls.entries()) {
+            if (i > 0) await slots.acquire(); // free: the script took no more than there were
+            dispatch(single, call.blob, call, i === 0 ? release : () => slots.release());
+          }
+          if (calls.length === 0) release();
+          return;
+        }
+        if (!Array.isArray(reply)) return release();
         const queue = String(reply[0]);
-        const dispatch = (blob: string, done: () => void): void => {
-          void inFlight.track(this.take(queue, blob, handler, reader.connection).finally(done));
-        };
-        dispatch(String(reply[1]), release);
+        dispatch(queue, String(reply[1]), undefined, release);
         // Calls waiting behind it in the same queue: take as many as there are free slots, atomically,
         // in one round trip (a busy worker does not pay a BLPOP round trip per call).
         const free = slots.available;
@@ -140,7 +183,7 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
         }
         for (const blob of more) {
           await slots.acquire(); // free: returns at once
-          dispatch(blob, () => slots.release());
+          dispatch(queue, blob, undefined, () => slots.release());
         }
       },
     });
@@ -149,14 +192,23 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
   }
 
   /**
-   * One popped call: decode it and DEL its expiry key at once, on the reading
-   * connection (so the DEL leaves in the same write as the next BLPOP), then
-   * run it unless the key was gone.
+   * One taken call: decode it; unless the claim script already DELeted its expiry key, DEL it at once on
+   * the reading connection (so the DEL leaves in the same write as the next read); then run it unless the
+   * key was gone.
    */
-  private take(queue: string, blob: string, handler: RpcHandler, connection: RedisConnection): Promise<void> {
+  private take(
+    queue: string,
+    blob: string,
+    handler: RpcHandler,
+    connection: RedisConnection,
+    claimed: ClaimedCall | undefined,
+  ): Promise<void> {
     const decoded = decodeRpcCall(blob);
     if (!decoded.ok) return this.setAside(queue, blob, decoded.reason, decoded.id);
     const message = decoded.value;
+    if (claimed?.deleted !== undefined && claimed.id === message.id) {
+      return this.run(message, Promise.resolve(claimed.deleted), handler);
+    }
     const expiryKey = rpcExpiryKey(message.id);
     const deletion = connection
       .send(['DEL', expiryKey])

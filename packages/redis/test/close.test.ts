@@ -1,5 +1,5 @@
 /**
- * close() ends the blocking reads (BLPOP of a worker and of the result reader,
+ * close() ends the blocking reads (BLMOVE of a worker, BLPOP of the result reader,
  * XREADGROUP BLOCK of a listener) at once, without waiting out their block.
  *
  * No elapsed time is measured. The blocks here last 10 minutes (BLOCK_MS is
@@ -116,7 +116,7 @@ async function unblockRepliesFor(id: string): Promise<Reply[]> {
 /** How long each blocking read sent would block, in ms (BLPOP in s, XREADGROUP BLOCK in ms). */
 function blockTimesMs(): number[] {
   return sent.flatMap(({ command }) => {
-    if (command[0] === 'BLPOP') return [Number(command[command.length - 1]) * 1000];
+    if (command[0] === 'BLPOP' || command[0] === 'BLMOVE') return [Number(command[command.length - 1]) * 1000];
     if (command[0] === 'XREADGROUP' && command.includes('BLOCK'))
       return [Number(command[command.indexOf('BLOCK') + 1])];
     return [];
@@ -130,7 +130,7 @@ function call(apiName: string): OutgoingCall {
 /** A role started so that it blocks in Redis: its blocking connection, the command it blocks in, how to close it. */
 interface BlockedRole {
   readonly connection: string;
-  readonly cmd: 'blpop' | 'xreadgroup';
+  readonly cmd: 'blpop' | 'blmove' | 'xreadgroup';
   close(): Promise<void>;
   readonly consumer?: Consumer;
 }
@@ -147,7 +147,7 @@ async function startRole(
     case 'worker': {
       const rpc = new RedisRpcTransport(rpcOptions(), ctx);
       const consumer = await rpc.consumeRpcs([api], async () => undefined);
-      return { connection: 'rpc-consumer', cmd: 'blpop', close: () => rpc.close(), consumer };
+      return { connection: 'rpc-consumer', cmd: 'blmove', close: () => rpc.close(), consumer };
     }
     case 'results': {
       const result = new RedisResultTransport(resultOptions(), ctx);
@@ -223,7 +223,7 @@ async function closeRolesWhileBlocked(which: ReadonlyArray<(typeof ROLES)[number
 }
 
 it.each([
-  ['a worker (BLPOP of its call queues)', 'worker'],
+  ['a worker (BLMOVE from its call queue)', 'worker'],
   ['a result reader (BLPOP of its result list)', 'results'],
   ['a listener (XREADGROUP BLOCK)', 'listener'],
 ] as const)(
@@ -268,7 +268,7 @@ it('bus.close() while the bus serves calls, waits for results and listens, all b
   await closeWhileBlocked(
     `lightbus:${service}:p:`,
     [
-      { name: 'rpc-consumer', cmd: 'blpop' },
+      { name: 'rpc-consumer', cmd: 'blmove' },
       { name: 'result-reader', cmd: 'blpop' },
       { name: `listener:${service}-hear`, cmd: 'xreadgroup' },
     ],

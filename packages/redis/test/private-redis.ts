@@ -92,10 +92,14 @@ export class PrivateRedis {
     readonly port: number,
     private readonly password?: string,
     private readonly tls?: TestCertificates,
+    private readonly extraArgs: readonly string[] = [],
   ) {}
 
-  static async start(options: { password?: string; tls?: TestCertificates } = {}): Promise<PrivateRedis> {
-    const server = new PrivateRedis(await freePort(), options.password, options.tls);
+  /** `args`: more redis-server arguments (e.g. `--rename-command BLMOVE ""` to act as an older Redis). */
+  static async start(
+    options: { password?: string; tls?: TestCertificates; args?: readonly string[] } = {},
+  ): Promise<PrivateRedis> {
+    const server = new PrivateRedis(await freePort(), options.password, options.tls, options.args);
     await server.start();
     return server;
   }
@@ -121,6 +125,7 @@ export class PrivateRedis {
       args.push('--port', String(this.port));
     }
     if (this.password) args.push('--requirepass', this.password);
+    args.push(...this.extraArgs);
     this.process = spawn('redis-server', args, { stdio: 'ignore' });
     const tls = this.tls ? { ca: readFileSync(this.tls.caFile) } : undefined;
     await waitFor(

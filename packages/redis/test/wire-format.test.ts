@@ -3,7 +3,9 @@
  * (docs/explanation/redis.md), as Redis executes them (MONITOR).
  */
 import { newMessageId, type OutgoingCall } from '@lightbus/core/transport';
-import { Collector } from '@lightbus/testing';
+import { Redis } from 'ioredis';
+import { Collector, waitFor } from '@lightbus/testing';
+import { PrivateRedis } from './private-redis';
 import { CommandLog } from './monitor';
 import {
   RedisEventTransport,
@@ -15,6 +17,7 @@ import {
   eventOptions,
   rawRedis,
   resultOptions,
+  REDIS_URL,
   rpcOptions,
   schemaOptions,
   uniqueId,
@@ -47,7 +50,7 @@ afterAll(async () => {
   await raw.quit();
 });
 
-it('calls: SET rpc_expiry_key:<id> 1 PX <ms left>, then RPUSH <api>:rpc_queue <call>; the worker BLPOPs, DELs the key, LPUSHes and EXPIREs the result', async () => {
+it('calls: SET rpc_expiry_key:<id> 1 PX <ms left>, then RPUSH <api>:rpc_queue <call>; the worker pops it (BLMOVE to its private list, then the claim script LPOPs it and DELs the key), LPUSHes and EXPIREs the result', async () => {
   const ctx = context('wire', `p${uniqueId()}`);
   const caller = {
     rpc: keep(new RedisRpcTransport(rpcOptions(), ctx)),
@@ -100,9 +103,17 @@ it('calls: SET rpc_expiry_key:<id> 1 PX <ms left>, then RPUSH <api>:rpc_queue <c
   });
   expect(log.commands.indexOf(set)).toBeLessThan(log.commands.indexOf(rpush));
 
-  const blpop = log.commands.find((c) => c[0] === 'BLPOP' && c.includes(`${api}:rpc_queue`))!;
-  expect(blpop).toEqual(['BLPOP', `${api}:rpc_queue`, '5']);
-  expect(log.named('DEL')).toContainEqual(['DEL', `rpc_expiry_key:${message.id}`]);
+  // One queue: BLMOVE to the worker's private list; the claim script, written behind it, pops the call from
+  // there and DELs its expiry key as Python's worker does (Redis shows a script's commands in MONITOR too).
+  const blmove = log.commands.find((c) => c[0] === 'BLMOVE' && c[1] === `${api}:rpc_queue`)!;
+  expect(blmove).toEqual(['BLMOVE', `${api}:rpc_queue`, expect.stringMatching(/:taking:/), 'LEFT', 'LEFT', '5']);
+  const taking = blmove[2]!;
+  const lpop = log.commands.findIndex((c) => c[0] === 'LPOP' && c[1] === taking);
+  const del = log.commands.findIndex((c) => c[0] === 'DEL' && c[1] === `rpc_expiry_key:${message.id}`);
+  expect(lpop).toBeGreaterThan(log.commands.indexOf(blmove));
+  expect(del).toBeGreaterThan(lpop);
+  // The private list is empty again (Redis deletes an empty list).
+  expect(await raw.exists(taking)).toBe(0);
   const lpush = log.named('LPUSH').find((c) => c[1] === resultKey)!;
   expect(JSON.parse(lpush[2]!)).toEqual({
     kwargs: { result: { hello: 'Ann' } },
@@ -113,14 +124,20 @@ it('calls: SET rpc_expiry_key:<id> 1 PX <ms left>, then RPUSH <api>:rpc_queue <c
   expect(log.commands.filter((c) => c[0] === 'BLPOP' && c[1] === resultKey).length).toBeGreaterThanOrEqual(1);
 });
 
-it('a worker drops a call whose expiry key is gone (DEL returned 0), unexecuted and unanswered', async () => {
+/** Serve `apis` (calls of the first are pushed) and push a call whose caller gave up and one whose caller waits. */
+async function lateAndFreshCall(
+  url: string,
+  redis: Redis,
+  apis: readonly string[],
+  watch: (marker: string) => void = () => undefined,
+): Promise<{ executed: string[]; late: string; fresh: string }> {
   const ctx = context('wire', `p${uniqueId()}`);
   const worker = {
-    rpc: keep(new RedisRpcTransport(rpcOptions(), ctx)),
-    result: keep(new RedisResultTransport(resultOptions(), ctx)),
+    rpc: keep(new RedisRpcTransport(rpcOptions({ url }), ctx)),
+    result: keep(new RedisResultTransport(resultOptions({ url }), ctx)),
   };
   const executed = new Collector<string>();
-  const consumer = await worker.rpc.consumeRpcs([api], async (message) => {
+  const consumer = await worker.rpc.consumeRpcs(apis, async (message) => {
     executed.push(message.procedureName);
     await worker.result.sendResult(message, {
       id: newMessageId(),
@@ -132,27 +149,56 @@ it('a worker drops a call whose expiry key is gone (DEL returned 0), unexecuted 
   const late = `late-${uniqueId()}`;
   const fresh = `fresh-${uniqueId()}`;
   keys.add(`rpc_expiry_key:${fresh}`, `${api}.x:result:${late}`, `${api}.x:result:${fresh}`);
-  log.watch(late);
-  log.watch(fresh);
+  watch(late);
+  watch(fresh);
   const call = (id: string, proc: string): string =>
     JSON.stringify({
       kwargs: {},
       metadata: { api_name: api, id, procedure_name: proc, return_path: `redis+key://${api}.x:result:${id}` },
     });
-  await raw.rpush(`${api}:rpc_queue`, call(late, 'late')); // no expiry key: its caller gave up
-  await raw.set(`rpc_expiry_key:${fresh}`, '1', 'EX', 5);
-  await raw.rpush(`${api}:rpc_queue`, call(fresh, 'fresh'));
+  await redis.rpush(`${api}:rpc_queue`, call(late, 'late')); // no expiry key: its caller gave up
+  await redis.set(`rpc_expiry_key:${fresh}`, '1', 'EX', 5);
+  await redis.rpush(`${api}:rpc_queue`, call(fresh, 'fresh'));
   await executed.waitForCount(1);
+  await waitFor(async () => (await redis.exists(`${api}.x:result:${fresh}`)) === 1, { message: 'the result' });
   await consumer.stop();
-  await log.waitFor('DEL of both expiry keys', () => log.named('DEL').length >= 2);
-  expect(executed.items).toEqual(['fresh']);
-  expect(log.named('DEL')).toEqual(
-    expect.arrayContaining([
-      ['DEL', `rpc_expiry_key:${late}`],
-      ['DEL', `rpc_expiry_key:${fresh}`],
-    ]),
-  );
-  expect(await raw.exists(`${api}.x:result:${late}`)).toBe(0);
+  expect(await redis.exists(`${api}.x:result:${late}`)).toBe(0);
+  return { executed: executed.items, late, fresh };
+}
+
+it.each([
+  ['one API (BLMOVE, then the claim script DELs the key)', 1],
+  ['several APIs (BLPOP over their queues, then DEL)', 2],
+])(
+  'a worker of %s drops a call whose expiry key is gone (DEL returned 0), unexecuted and unanswered',
+  async (_label, apiCount) => {
+    const apis = [api, ...Array.from({ length: apiCount - 1 }, () => `wire${uniqueId()}.other`)];
+    apis.slice(1).forEach((other) => keys.api(other));
+    const { executed, late, fresh } = await lateAndFreshCall(REDIS_URL, raw, apis, (m) => log.watch(m));
+    expect(executed).toEqual(['fresh']);
+    await log.waitFor('DEL of both expiry keys', () => log.named('DEL').length >= 2);
+    expect(log.named('DEL')).toEqual(
+      expect.arrayContaining([
+        ['DEL', `rpc_expiry_key:${late}`],
+        ['DEL', `rpc_expiry_key:${fresh}`],
+      ]),
+    );
+    if (apiCount === 1) expect(log.named('BLPOP').filter((c) => c.includes(`${api}:rpc_queue`))).toEqual([]);
+    else expect(log.named('BLPOP')).toContainEqual(['BLPOP', ...apis.map((a) => `${a}:rpc_queue`), '5']);
+  },
+);
+
+it('a worker on a Redis without BLMOVE (before 6.2) takes calls with BLPOP and DEL instead, and still drops late ones', async () => {
+  const server = await PrivateRedis.start({ args: ['--rename-command', 'BLMOVE', ''] });
+  const redis = new Redis(server.url());
+  try {
+    const { executed } = await lateAndFreshCall(server.url(), redis, [api]);
+    expect(executed).toEqual(['fresh']);
+  } finally {
+    await Promise.all(closeLater.splice(0).map((t) => t.close()));
+    redis.disconnect();
+    await server.stop();
+  }
 });
 
 it('events: XADD <api>.*:stream MAXLEN ~ <n> * with the four metadata fields, then :<param> JSON; consumers create the group, read own pending, read new, XACK', async () => {
