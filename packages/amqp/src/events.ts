@@ -304,13 +304,22 @@ class GroupConsumer extends RestartingConsumer {
     return this.transport.options;
   }
 
+  /** The group's queue is classic (the option, or an ephemeral group's): the transport counts redeliveries. */
+  private get classic(): boolean {
+    return this.options.queue_type === 'classic' || this.spec.ephemeral === true;
+  }
+
   protected async setup(channel: Channel, first: boolean): Promise<void> {
     const { names, deadLetterQueue } = this.transport;
     await assertExchange(channel, eventsExchange(names), this.link.log);
     if (this.options.dead_letter) await deadLetterQueue.declareOn(channel);
     const since = first ? this.spec.since : undefined;
     const created = since ? !(await this.link.queueExists(this.queue)) : false;
-    await assertQueue(channel, groupQueue(names, this.spec.group, this.options), this.link.log);
+    await assertQueue(
+      channel,
+      groupQueue(names, this.spec.group, this.options, this.spec.ephemeral === true),
+      this.link.log,
+    );
     for (const key of this.wanted) await channel.bindQueue(this.queue, names.eventsExchange, key);
     await channel.prefetch(this.options.prefetch, false);
     if (created && since) {
@@ -421,7 +430,7 @@ class GroupConsumer extends RestartingConsumer {
       return;
     }
     if (isMarker(delivery)) return ack(channel, delivery);
-    if (this.options.queue_type === 'classic' && this.options.delivery_limit > 0 && delivery.fields.redelivered) {
+    if (this.classic && this.options.delivery_limit > 0 && delivery.fields.redelivered) {
       if (await this.countRedelivery(channel, delivery)) return;
     }
     const decoded = decodeEvent(delivery);

@@ -162,13 +162,24 @@ export type GroupQueueOptions = Pick<
   'durable' | 'queue_type' | 'delivery_limit' | 'message_ttl' | 'max_length' | 'dead_letter'
 >;
 
-/** The durable queue of one consumer group, bound to the events it listens for. */
-export function groupQueue(names: Names, group: string, options: GroupQueueOptions): QueueDeclaration {
-  const args: QueueArguments = { 'x-queue-type': options.queue_type };
-  if (options.queue_type === 'quorum' && options.delivery_limit > 0) args['x-delivery-limit'] = options.delivery_limit;
+/**
+ * The durable queue of one consumer group, bound to the events it listens for. An ephemeral
+ * group's (ListenOptions.ephemeral) is a classic, non-durable, auto-delete queue instead:
+ * RabbitMQ deletes it, with what waits in it, when its last consumer goes.
+ */
+export function groupQueue(
+  names: Names,
+  group: string,
+  options: GroupQueueOptions,
+  ephemeral = false,
+): QueueDeclaration {
+  const queueType = ephemeral ? 'classic' : options.queue_type;
+  const args: QueueArguments = { 'x-queue-type': queueType };
+  if (queueType === 'quorum' && options.delivery_limit > 0) args['x-delivery-limit'] = options.delivery_limit;
   if (options.dead_letter) args['x-dead-letter-exchange'] = names.deadLetter;
   if (options.message_ttl !== undefined) args['x-message-ttl'] = Math.round(options.message_ttl * 1000);
   if (options.max_length !== undefined) args['x-max-length'] = options.max_length;
+  if (ephemeral) return { name: names.groupQueue(group), durable: false, autoDelete: true, arguments: args };
   return {
     name: names.groupQueue(group),
     durable: options.queue_type === 'quorum' ? true : options.durable,

@@ -322,7 +322,7 @@ class EventConsumer {
     context: TransportContext,
     private readonly spec: ConsumeSpec,
     private readonly handler: EventMessageHandler,
-    commands: RedisConnection,
+    private readonly commands: RedisConnection,
     connection: RedisConnection,
   ) {
     this.logger = context.logger;
@@ -364,6 +364,29 @@ class EventConsumer {
 
   async stop(): Promise<void> {
     await this.reader.stop();
+    if (this.spec.ephemeral) await this.leave();
+  }
+
+  /**
+   * An ephemeral group (ListenOptions.ephemeral): this consumer leaves it, and the group goes
+   * (XGROUP DESTROY, its pending entries with it) once no consumer is left. A consumer of another
+   * process that starts meanwhile creates the group again at the stream's end.
+   */
+  private async leave(): Promise<void> {
+    for (const stream of this.streams) {
+      try {
+        await this.commands.send(['XGROUP', 'DELCONSUMER', stream, this.spec.group, this.spec.consumer]);
+        const left = parseInfoList(await this.commands.send(['XINFO', 'CONSUMERS', stream, this.spec.group]));
+        if (left.length === 0) {
+          await this.commands.send(['XGROUP', 'DESTROY', stream, this.spec.group]);
+          this.logger.debug(`Removed the ephemeral consumer group ${this.spec.group} on ${stream}`);
+        }
+      } catch (error) {
+        this.logger.warn(`${this.what}: could not remove the ephemeral consumer group on ${stream}`, {
+          error: errorText(error),
+        });
+      }
+    }
   }
 
   private async loop(signal: AbortSignal): Promise<void> {

@@ -259,3 +259,28 @@ describe('history', () => {
     expect(await read({ start: new Date(times[1]!), stop: new Date(times[3]!) })).toEqual([ids[3], ids[2], ids[1]]);
   });
 });
+
+it('removes an ephemeral group once its last consumer stops, and keeps a durable one', async () => {
+  const t = transport();
+  const stream = t.streamOf(api, 'created');
+  const spec = (group: string, consumer: string, ephemeral: boolean) => ({
+    events: [{ apiName: api, eventName: 'created' }],
+    group,
+    consumer,
+    ...(ephemeral ? { ephemeral: true } : {}),
+  });
+  const groups = async (): Promise<string[]> =>
+    ((await raw.xinfo('GROUPS', stream)) as unknown[][]).map((group) => String(group[1])).sort();
+  const got = new Collector<EventMessage>();
+  const first = await t.consume(spec('svc-tail', 'c1', true), async (m) => got.push(m));
+  const second = await t.consume(spec('svc-tail', 'c2', true), async (m) => got.push(m));
+  await consume(t, ['created'], 'svc-keep', async () => {});
+  await t.sendEvent(event('created', { n: 1 }), { timeoutSeconds: 5 });
+  await got.waitForCount(1);
+  expect(await groups()).toEqual(['svc-keep', 'svc-tail']);
+
+  await first.stop();
+  expect(await groups()).toEqual(['svc-keep', 'svc-tail']); // c2 still consumes it
+  await second.stop();
+  expect(await groups()).toEqual(['svc-keep']);
+});

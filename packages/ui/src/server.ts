@@ -92,7 +92,8 @@ class Feed {
     );
     for (const name of fresh) this.listened.add(name);
     if (events.length === 0) return;
-    // The same APIs give the same listener name: a restarted UI finds its consumer groups again.
+    // Ephemeral groups: they go when the UI stops (on RabbitMQ, its queues with it), so nothing piles up for
+    // a tail nobody watches. Named after the APIs, as one listener per set of APIs must be.
     const id = createHash('sha256').update(fresh.join(',')).digest('hex').slice(0, 10);
     try {
       const listener = this.ctx.bus.client.listen(
@@ -100,7 +101,7 @@ class Feed {
         (_params, message) => {
           this.onEvent(message as EventMessage);
         },
-        { listenerName: `tail-${id}`, onError: 'acknowledge_and_log' },
+        { listenerName: `live-tail-${id}`, onError: 'acknowledge_and_log', ephemeral: true },
       );
       this.listeners.push(listener);
     } catch (error) {

@@ -55,7 +55,11 @@ interface Setup {
   readonly screenshots: boolean;
   /** Whether the event transport keeps history. */
   readonly history: boolean;
+  /** The consumer groups (queues on RabbitMQ) of the live tail of the UI whose service is `ui-<run>`. */
+  readonly tailGroups: (run: string) => Promise<string[]>;
 }
+
+const redisCli = (...args: string[]): Promise<{ stdout: string }> => run('redis-cli', ['-n', '13', ...args]);
 
 const amqpNs = new TestNamespace('ui');
 
@@ -76,6 +80,17 @@ const SETUPS: Record<string, Setup> = {
     history: true,
     transport: redisTransport,
     screenshots: true,
+    tailGroups: async (id) => {
+      const streams = [`uitest${id}*:stream`, 'internal.*:stream'];
+      const found: string[] = [];
+      for (const pattern of streams) {
+        for (const stream of (await redisCli('--scan', '--pattern', pattern)).stdout.split('\n').filter(Boolean)) {
+          const groups = (await redisCli('XINFO', 'GROUPS', stream)).stdout.split('\n');
+          found.push(...groups.map((g) => g.trim()).filter((g) => g.startsWith(`ui-${id}-live-tail-`)));
+        }
+      }
+      return found;
+    },
     cleanup: async (id) => {
       const cli = (...args: string[]): Promise<{ stdout: string }> => run('redis-cli', ['-n', '13', ...args]);
       const scan = async (pattern: string): Promise<string[]> =>
@@ -113,6 +128,8 @@ const SETUPS: Record<string, Setup> = {
     history: false,
     transport: amqpTransport,
     screenshots: false,
+    tailGroups: async (id) =>
+      (await listQueues(amqpNs.prefix)).map((q) => q.name).filter((q) => q.includes(`.group.ui-${id}-live-tail-`)),
     cleanup: async () => {
       (await listQueues(amqpNs.prefix)).forEach((q) => amqpNs.queues.add(q.name));
       (await listExchanges(amqpNs.prefix)).forEach((e) => amqpNs.exchanges.add(e.name));
@@ -282,6 +299,15 @@ describe.each(Object.keys(SETUPS))('lightbus ui on %s', (name) => {
     await shot('groups.png');
     release();
     await waitFor(async () => (await lag()) === 0, { timeout: 15_000, message: 'the lag back to 0' });
+  });
+
+  it('leaves no consumer group of its live tail behind once it stops (ephemeral)', async () => {
+    expect(await setup.tailGroups(id)).not.toEqual([]);
+    await ui.close();
+    await waitFor(async () => (await setup.tailGroups(id)).length === 0, {
+      timeout: 10_000,
+      message: "the live tail's groups removed",
+    });
   });
 });
 

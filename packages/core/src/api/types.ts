@@ -41,6 +41,13 @@ export interface ListenOptions {
    * 'acknowledge_and_log' logs it, acknowledges the event and goes on.
    */
   onError?: OnError;
+  /**
+   * The consumer group lasts only while this listener runs (for tools that watch, such as a live
+   * tail): when its last consumer stops, or its process goes, the transport removes the group and
+   * what waits in it, so nothing keeps piling up for a listener that is gone. Events fired while
+   * it is not running are never delivered to it. Default false: a durable group.
+   */
+  ephemeral?: boolean;
 }
 
 /** A running (or pending) listener. */

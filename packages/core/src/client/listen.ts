@@ -52,6 +52,11 @@ function checkOptions(handler: EventHandler, options: ListenOptions): void {
     );
   }
   checkSince(options.since);
+  if (options.ephemeral !== undefined && typeof options.ephemeral !== 'boolean') {
+    throw new InvalidParametersError(
+      `listen() option ephemeral must be true or false (got ${describeValue(options.ephemeral)}).`,
+    );
+  }
 }
 
 /** The [api, event] a selector names. */

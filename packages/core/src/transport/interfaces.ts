@@ -120,6 +120,12 @@ export interface ConsumeSpec {
   readonly consumer: string;
   /** Applies only when the group is created. */
   readonly since?: StartPosition;
+  /**
+   * The group lasts only while it has consumers (ListenOptions.ephemeral): when the last one
+   * stops, or its process goes where the broker can tell, the transport removes the group and
+   * what waits in it. A transport that cannot ignores it (the group stays, as a durable one).
+   */
+  readonly ephemeral?: boolean;
   /** Aborted when the bus closes while the consumer still starts (waits for its broker): stop starting. */
   readonly signal?: AbortSignal;
   /**

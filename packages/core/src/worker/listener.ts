@@ -8,6 +8,7 @@ export class ListenerState implements Listener {
   readonly listenerName: string;
   readonly onError: OnError;
   readonly since: StartPosition | undefined;
+  readonly ephemeral: boolean;
   private readonly readyDeferred = deferred<void>();
   readonly ready: Promise<void>;
   consumers: Consumer[] = [];
@@ -25,6 +26,7 @@ export class ListenerState implements Listener {
     this.listenerName = options.listenerName;
     this.onError = options.onError ?? 'shutdown';
     this.since = toStartPosition(options.since);
+    this.ephemeral = options.ephemeral === true;
     this.ready = this.readyDeferred.promise;
     // A listener that never starts (the bus never does) must not leave an unhandled rejection.
     this.ready.catch(() => undefined);

@@ -70,6 +70,7 @@ export class ListenerRunner {
             group,
             consumer: config.processName,
             since: listener.since,
+            ...(listener.ephemeral ? { ephemeral: true } : {}),
             signal: lifecycle.closingSignal,
             onDeadLetter: (setAside) => this.bus.telemetry.deadLettered(listener.listenerName, setAside),
           },

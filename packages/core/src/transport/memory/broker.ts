@@ -33,6 +33,8 @@ export interface GroupState {
   readonly replayed: Map<number, StreamEntry>;
   /** Replayed entries not yet delivered (negative seqs), delivered before new ones. */
   readonly replayQueue: number[];
+  /** Consumers running in the group (an ephemeral group goes when the last one stops). */
+  consumers: number;
 }
 
 export class MemoryStream {
@@ -96,6 +98,7 @@ export class MemoryStream {
         deliveries: new Map(),
         replayed: new Map(),
         replayQueue: [],
+        consumers: 0,
       };
       this.groups.set(name, state);
     }

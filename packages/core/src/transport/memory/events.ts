@@ -57,7 +57,9 @@ export class MemoryEventTransport implements EventTransport {
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
     const subscriptions: Subscription[] = spec.events.map(({ apiName, eventName }) => {
       const stream = this.stream(apiName, eventName);
-      return { stream, group: stream.group(spec.group, spec.since) };
+      const group = stream.group(spec.group, spec.since);
+      group.consumers += 1;
+      return { stream, group };
     });
     const abort = new AbortController();
     const mine = new Set<{ sub: Subscription; seq: number }>();
@@ -122,6 +124,7 @@ export class MemoryEventTransport implements EventTransport {
       }
     };
     const running = loop();
+    let left = false;
     return {
       stop: async () => {
         abort.abort();
@@ -131,6 +134,15 @@ export class MemoryEventTransport implements EventTransport {
             sub.group.pending.delete(seq);
             sub.group.redeliver.push(seq);
             sub.stream.changed.notify();
+          }
+        }
+        if (left) return;
+        left = true;
+        for (const { stream, group } of subscriptions) {
+          group.consumers -= 1;
+          // An ephemeral group goes with its last consumer, and what waited in it with it.
+          if (spec.ephemeral && group.consumers === 0 && stream.groups.get(spec.group) === group) {
+            stream.groups.delete(spec.group);
           }
         }
       },
