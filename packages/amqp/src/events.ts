@@ -442,7 +442,9 @@ class GroupConsumer extends RestartingConsumer {
         await this.unwanted(event, delivery);
         return;
       }
-      if (this.replayed?.has(event.id)) {
+      // Only a copy routed by the events exchange can be one the replay handled already (a dead letter replayed
+      // to this group comes through the default exchange, and must be handled).
+      if (delivery.fields.exchange === this.transport.names.eventsExchange && this.replayed?.has(event.id)) {
         this.replayed.delete(event.id);
         if (this.replayed.size === 0) this.replayed = undefined;
         return ack(channel, delivery);

@@ -2,10 +2,10 @@
  * Replay and history come from the stream queue kept per API when `stream` is
  * on; without it, asking for them fails clearly rather than being ignored.
  */
-import lightbus, { type EventMessage, type Logger } from '@lightbus/core';
+import lightbus, { MessageRejectedError, type EventMessage, type Logger } from '@lightbus/core';
 import { TransportCapabilityError } from '@lightbus/core/errors';
-import { newMessageId } from '@lightbus/core/transport';
-import { Collector } from '@lightbus/testing';
+import { newMessageId, type DeadLetter } from '@lightbus/core/transport';
+import { Collector, waitFor } from '@lightbus/testing';
 import { transport } from '@lightbus/amqp';
 import { AMQP_URL, namespaces, listQueues } from './helpers';
 
@@ -171,4 +171,32 @@ it('says so when a configuration without stream is asked for replay or history',
   );
   expect(() => bus.client.history({ apiName: 'svc.api' })).toThrow(TransportCapabilityError);
   await bus.close();
+});
+
+it("sets an event its handler rejects during a new group's replay aside as the group's, and replays it to that group", async () => {
+  const ns = namespace();
+  const events = ns.connect(ns.context(), { event: { stream: true } }).event;
+  const poison = tick(7);
+  await events.sendEvent(poison, { timeoutSeconds: 5 });
+  const state = { fixed: false };
+  const handled = new Collector<EventMessage>();
+  await events.consume({ ...spec('svc-late'), since: { kind: 'beginning' } }, async (m) => {
+    if (!state.fixed) throw new MessageRejectedError('not yet');
+    handled.push(m);
+  });
+  const store = events.deadLetters!;
+  let letters: readonly DeadLetter[] = [];
+  await waitFor(async () => (letters = (await store.list()).entries).length === 1, {
+    message: 'the rejected replayed event set aside',
+  });
+  // Taken from the stream, but set aside for the group: a replay must reach that group only, not every stream reader.
+  expect(letters[0]).toMatchObject({
+    group: 'svc-late',
+    source: `${ns.prefix}.group.svc-late`,
+    message: { id: poison.id },
+  });
+  state.fixed = true;
+  expect(await store.replay({ id: letters[0]!.id })).toBe(1);
+  await handled.waitForCount(1);
+  expect(handled.items[0]!.id).toBe(poison.id);
 });
