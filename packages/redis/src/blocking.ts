@@ -6,6 +6,9 @@
  * Redis cannot be told (command connection down), the blocking connection is
  * dropped after a short grace instead. The loop may also send ordinary
  * commands on the connection between reads (acknowledgements, claims).
+ * On a Redis Cluster the reads of one reader are of keys of one slot (`key`
+ * names one of them): its CLIENT ID is asked of, and CLIENT UNBLOCK sent to,
+ * the node of that slot.
  */
 import { backoffDelay, delay, errorText, type Logger } from '@lightbus/core/transport';
 import { ConnectionClosedError, isReplyError, type Command, type RedisConnection, type Reply } from './connection';
@@ -82,6 +85,8 @@ export class BlockingReader {
     readonly connection: RedisConnection,
     private readonly commands: RedisConnection,
     private readonly logger: Logger,
+    /** A key every read is about (on a cluster: where the reads block). */
+    private readonly key: string,
   ) {}
 
   get signal(): AbortSignal {
@@ -154,7 +159,7 @@ export class BlockingReader {
    */
   async readWith(command: Command, followUp: readonly Command[]): Promise<[Reply, Array<Reply | Error>]> {
     if (!(await this.connection.ready(undefined, this.signal))) return [null, []];
-    await this.connection.clientId();
+    await this.connection.blockedClient(this.key);
     if (this.stopping) return [null, []];
     this.blocked = true;
     try {
@@ -197,11 +202,11 @@ export class BlockingReader {
   }
 
   private async unblock(): Promise<void> {
-    const id = await this.connection.knownClientId();
-    if (id === undefined || !this.connection.isReady) return;
+    const client = await this.connection.knownBlockedClient(this.key);
+    if (client === undefined || !this.connection.isReady) return;
     try {
       await this.commands.ready(Date.now() + 500);
-      await this.commands.send(['CLIENT', 'UNBLOCK', id]);
+      await this.commands.sendToNode(client.node, ['CLIENT', 'UNBLOCK', client.id]);
     } catch (error) {
       if (isReplyError(error)) this.logger.debug('CLIENT UNBLOCK failed', { error: error.message });
     }

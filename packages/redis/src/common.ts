@@ -22,6 +22,8 @@ import {
   type RedisTarget,
   type SharedConnection,
 } from './connection';
+import { keyLayoutOf, type ClusterOption, type KeyLayout, type SentinelOption } from './options';
+import { keyNames, keySlot, type KeyNames } from './wire';
 
 /** How long a worker or listener waits for Redis when it starts, before it fails with a clear error. */
 export const STARTUP_WAIT_MS = 10_000;
@@ -59,11 +61,18 @@ export function commandFailure(error: unknown, what: string): Error {
  */
 export abstract class RedisRole extends RoleLifecycle {
   private commandConnection: SharedConnection | undefined;
-  /** The url, and the sentinels when Redis Sentinel runs it (only these two of the role's options). */
+  /** The url, and the sentinels when Redis Sentinel runs it, or the nodes of a Redis Cluster. */
   protected readonly target: RedisTarget;
+  /** The names of the keys (option key_layout). */
+  protected readonly keys: KeyNames;
 
   protected constructor(
-    { url, sentinel }: RedisTarget,
+    options: {
+      readonly url: string;
+      readonly sentinel?: SentinelOption;
+      readonly cluster?: ClusterOption;
+      readonly key_layout?: KeyLayout;
+    },
     protected readonly context: TransportContext,
     protected readonly maxBackoffMs: number,
   ) {
@@ -74,7 +83,25 @@ export abstract class RedisRole extends RoleLifecycle {
           cause === undefined ? undefined : { cause },
         ),
     );
-    this.target = sentinel ? { url, sentinel } : { url };
+    const { url, sentinel, cluster } = options;
+    this.target = { url, ...(sentinel ? { sentinel } : {}), ...(cluster ? { cluster } : {}) };
+    this.keys = keyNames(keyLayoutOf(options));
+  }
+
+  /**
+   * `items` in groups whose keys (`keyOf`) can go in one command: on a Redis Cluster, one group per hash slot
+   * (a multi-key command must not span two); otherwise all in one group.
+   */
+  protected slotGroups<T>(items: readonly T[], keyOf: (item: T) => string): T[][] {
+    if (!this.target.cluster) return items.length === 0 ? [] : [[...items]];
+    const groups = new Map<number, T[]>();
+    for (const item of items) {
+      const slot = keySlot(keyOf(item));
+      const group = groups.get(slot);
+      if (group) group.push(item);
+      else groups.set(slot, [item]);
+    }
+    return [...groups.values()];
   }
 
   /** The command connection, once opened, and whether it is up (for `bus.health()`). */

@@ -13,25 +13,36 @@
  * - Blocking connections have a socket timeout a little longer than the
  *   longest block, so a dead peer (no RST) is noticed and the socket replaced.
  * - RESP2 (`protocol: 2`): the reply shapes every Redis since 5.0 gives.
+ *
+ * On a Redis Cluster (`cluster` option), a RedisConnection is an ioredis Cluster: a connection per master,
+ * each command sent to the master of its key's slot (the key layout keeps every command in one slot).
+ * A blocking connection then holds one node's connection; its CLIENT ID and CLIENT UNBLOCK go to that
+ * node (clientId(key), sendToNode).
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { BrokerConnectionError, backoffDelay, redactUrl, type Logger } from '@lightbus/core/transport';
-import type { SentinelOption } from './options';
+import type { ClusterOption, SentinelOption } from './options';
+import { keySlot } from './wire';
 
 /** A reply as the RESP2 protocol gives it. */
 export type Reply = string | number | null | Reply[];
 /** One command: its name and arguments. */
 export type Command = readonly [name: string, ...args: Array<string | number>];
 
-/** Where a role's Redis is: a url, and the sentinels to ask for its master when it is run by Redis Sentinel. */
+/**
+ * Where a role's Redis is: a url, and the sentinels to ask for its master when it is run by Redis Sentinel,
+ * or the nodes of a Redis Cluster.
+ */
 export interface RedisTarget {
   readonly url: string;
   readonly sentinel?: SentinelOption;
+  readonly cluster?: ClusterOption;
 }
 
 /** How a target is shown in logs and errors (no password). */
 export function describeTarget(target: RedisTarget): string {
   const url = redactUrl(target.url);
+  if (target.cluster) return `the Redis Cluster of ${target.cluster.nodes.join(', ')}`;
   if (!target.sentinel) return url;
   const db = new URL(target.url).pathname.replace(/^\//, '') || '0';
   return `master '${target.sentinel.master_name}' (db ${db}) of the sentinels ${target.sentinel.sentinels.join(', ')}`;
@@ -57,6 +68,21 @@ function sentinelOptions(
     // connections, and the sentinels disconnect the clients of a master they demote.
     // A demoted master refuses writes until the sentinels have its clients disconnected: reconnect at once.
     reconnectOnError: (error) => (TRANSIENT_REPLY.test(error.message) ? 1 : false),
+  };
+}
+
+/** ioredis's `host:port` of a node of a cluster. */
+function nodeAddress(node: Redis): string {
+  return `${node.options.host ?? ''}:${node.options.port ?? ''}`;
+}
+
+/** The user, password and TLS of a url, for the nodes of a cluster (which take no url). */
+function urlCredentials(url: string): Partial<RedisOptions> {
+  const parsed = new URL(url);
+  return {
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
   };
 }
 
@@ -129,8 +155,10 @@ export class NotSentError extends Error {
 
 export class RedisConnection {
   readonly where: string;
-  private readonly redis: Redis;
+  private readonly redis: Redis | Cluster;
   private started = false;
+  /** On a cluster: the CLIENT ID of each node connection asked (a node's connection never reconnects: a new one replaces it). */
+  private readonly nodeClientIds = new WeakMap<Redis, Promise<string>>();
   private closed = false;
   private down = false;
   private lastError: Error | undefined;
@@ -150,19 +178,45 @@ export class RedisConnection {
     this.maxBackoffMs = settings.maxBackoffMs;
     const retryDelay = (times: number): number | null =>
       this.closed ? null : backoffDelay(times - 1, { initialMs: 100, maxMs: this.maxBackoffMs });
-    this.redis = new Redis(settings.url, {
-      ...sentinelOptions(settings.sentinel, retryDelay),
-      lazyConnect: true,
+    const common = {
       protocol: 2,
       connectionName: settings.name,
       clientInfoTag: 'lightbus',
-      enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
       connectTimeout: 10_000,
       socketTimeout: settings.blockMs === undefined ? undefined : settings.blockMs + BLOCK_GRACE_MS,
-      retryStrategy: retryDelay,
-    });
+    } satisfies Partial<RedisOptions>;
+    this.redis = settings.cluster
+      ? new Cluster(
+          settings.cluster.nodes.map((address) => {
+            const colon = address.lastIndexOf(':');
+            return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
+          }),
+          {
+            lazyConnect: true,
+            // Not an offline queue of the cluster (send() refuses while the cluster is not ready): what lets a
+            // command wait while the connection to its node opens (node connections open on first use). With
+            // false, ioredis refuses a command to a node still connecting ('Connection is closed.'), which
+            // says nothing of whether it ran.
+            enableOfflineQueue: true,
+            clusterRetryStrategy: retryDelay,
+            // A command whose node connection closed may have run: ioredis must not send it again (a call runs at
+            // most once; the roles retry what may run twice). MOVED, ASK, TRYAGAIN and CLUSTERDOWN (it did not run)
+            // are still followed.
+            retryDelayOnFailover: 0,
+            // Find a promoted replica soon after a failover.
+            slotsRefreshInterval: 2000,
+            redisOptions: { ...urlCredentials(settings.url), ...common },
+          } satisfies ClusterOptions,
+        )
+      : new Redis(settings.url, {
+          ...sentinelOptions(settings.sentinel, retryDelay),
+          ...common,
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          retryStrategy: retryDelay,
+        });
     this.redis.on('error', (error: Error) => this.onError(error));
     this.redis.on('ready', () => this.onReady());
     this.redis.on('close', () => this.onClose());
@@ -339,15 +393,19 @@ export class RedisConnection {
     return Promise.all(commands.map((command) => this.send(command)));
   }
 
-  /** ioredis writes a command to the socket now (it has no offline queue): ready, and the socket takes writes. */
+  /**
+   * ioredis writes a command to the socket now (it has no offline queue): ready, and the socket takes writes.
+   * (A cluster routes each command to a node connection of its own: ready is all that is known here.)
+   */
   private get writable(): boolean {
+    if (this.redis instanceof Cluster) return this.redis.status === 'ready';
     const socket = this.redis.stream as { writable?: boolean } | undefined;
     return this.redis.status === 'ready' && socket?.writable === true;
   }
 
-  /** Hold writes to the socket until the current task and its microtasks are done. */
+  /** Hold writes to the socket until the current task and its microtasks are done (one socket: not on a cluster). */
   private cork(): void {
-    if (this.corked || this.redis.status !== 'ready') return;
+    if (this.corked || this.redis.status !== 'ready' || this.redis instanceof Cluster) return;
     const socket = this.redis.stream;
     if (!socket || typeof socket.cork !== 'function') return;
     socket.cork();
@@ -371,8 +429,106 @@ export class RedisConnection {
     });
   }
 
+  /** True on a Redis Cluster: keys of different slots may be on different nodes. */
+  get clustered(): boolean {
+    return this.redis instanceof Cluster;
+  }
+
+  /** On a cluster: the connection to the master of `key`'s slot, as far as this client knows (after ready). */
+  private nodeOf(key: string): Redis | undefined {
+    if (!(this.redis instanceof Cluster)) return undefined;
+    const address = this.redis.slots[keySlot(key)]?.[0];
+    return address === undefined ? undefined : this.redis.nodes('master').find((node) => nodeAddress(node) === address);
+  }
+
+  /**
+   * Send a command that names no key (WAIT, CLIENT ...) on the connection that carries `key`'s commands: on a
+   * cluster, the connection to the master of its slot (sent right after a command on `key`, it follows it on the
+   * same socket); otherwise this connection.
+   */
+  sendBeside(key: string, command: Command): Promise<Reply> {
+    if (!(this.redis instanceof Cluster)) return this.send(command);
+    if (this.closed) return Promise.reject(new ConnectionClosedError(this.where));
+    const node = this.nodeOf(key);
+    if (!node || !this.writable) return Promise.reject(new NotSentError(this.where, this.lastError));
+    const [name, ...args] = command;
+    return node.call(name, args) as Promise<Reply>;
+  }
+
+  /**
+   * Send a command to the node at `address` (`host:port`, from `blockedClient`), or to this connection when
+   * no address is given (not a cluster). Resolves undefined when this connection knows no such node.
+   */
+  async sendToNode(address: string | undefined, command: Command): Promise<Reply | undefined> {
+    if (address === undefined || !(this.redis instanceof Cluster)) return this.send(command);
+    const node = this.redis.nodes('master').find((n) => nodeAddress(n) === address);
+    if (!node || this.closed) return undefined;
+    const [name, ...args] = command;
+    return (await node.call(name, args)) as Reply;
+  }
+
+  /**
+   * SCAN MATCH `pattern` (TYPE `type`) over the whole keyspace: every master of a cluster, or this Redis.
+   * The keys found, sorted, each once.
+   */
+  async scan(pattern: string, type?: string): Promise<string[]> {
+    const found = new Set<string>();
+    const nodes: Array<(command: Command) => Promise<Reply>> =
+      this.redis instanceof Cluster
+        ? this.redis
+            .nodes('master')
+            .map((node) => (command) => node.call(command[0], command.slice(1)) as Promise<Reply>)
+        : [(command) => this.send(command)];
+    for (const send of nodes) {
+      let cursor = '0';
+      do {
+        const reply = await send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000, ...(type ? ['TYPE', type] : [])]);
+        const [next, keys] = Array.isArray(reply) ? reply : ['0', []];
+        cursor = String(next);
+        if (Array.isArray(keys)) for (const key of keys) found.add(String(key));
+      } while (cursor !== '0');
+    }
+    return [...found].sort();
+  }
+
+  /**
+   * The CLIENT ID of the connection that carries `key`'s commands (on a cluster, its node's connection;
+   * otherwise this one; it changes when the connection is replaced), for CLIENT UNBLOCK.
+   */
+  async blockedClient(key: string): Promise<{ id: string; node?: string }> {
+    if (!(this.redis instanceof Cluster)) return { id: await this.clientId() };
+    const node = this.nodeOf(key);
+    if (!node) throw new NotSentError(this.where, this.lastError);
+    let id = this.nodeClientIds.get(node);
+    if (!id) {
+      id = (node.call('CLIENT', ['ID']) as Promise<Reply>).then((reply) => String(reply));
+      const asked = id;
+      asked.catch(() => {
+        if (this.nodeClientIds.get(node) === asked) this.nodeClientIds.delete(node);
+      });
+      this.nodeClientIds.set(node, asked);
+    }
+    return { id: await id, node: nodeAddress(node) };
+  }
+
+  /** The client of `blockedClient(key)` if known for the current connection (no round trip). */
+  async knownBlockedClient(key: string): Promise<{ id: string; node?: string } | undefined> {
+    if (!(this.redis instanceof Cluster)) {
+      const id = await this.knownClientId();
+      return id === undefined ? undefined : { id };
+    }
+    const node = this.nodeOf(key);
+    const id = node && this.nodeClientIds.get(node);
+    if (!node || !id) return undefined;
+    try {
+      return { id: await id, node: nodeAddress(node) };
+    } catch {
+      return undefined;
+    }
+  }
+
   /** This connection's CLIENT ID (changes when it reconnects), for CLIENT UNBLOCK. */
-  clientId(): Promise<string> {
+  private clientId(): Promise<string> {
     if (!this.clientIdOfEpoch || this.clientIdOfEpoch.epoch !== this.epoch) {
       const id = this.send(['CLIENT', 'ID']).then((reply) => String(reply));
       id.catch(() => {
@@ -384,7 +540,7 @@ export class RedisConnection {
   }
 
   /** The client id if known for the current socket (no round trip). */
-  async knownClientId(): Promise<string | undefined> {
+  private async knownClientId(): Promise<string | undefined> {
     if (!this.clientIdOfEpoch || this.clientIdOfEpoch.epoch !== this.epoch) return undefined;
     try {
       return await this.clientIdOfEpoch.id;
@@ -436,7 +592,12 @@ export interface SharedConnection {
 }
 
 export function acquireSharedConnection(settings: ConnectionSettings): SharedConnection {
-  const key = `${settings.url}\u0000${JSON.stringify(settings.sentinel ?? null)}\u0000${settings.name}`;
+  const key = [
+    settings.url,
+    JSON.stringify(settings.sentinel ?? null),
+    JSON.stringify(settings.cluster ?? null),
+    settings.name,
+  ].join('\u0000');
   let entry = sharedConnections.get(key);
   if (!entry || entry.connection.isClosed) {
     entry = { connection: new RedisConnection(settings), users: 0 };

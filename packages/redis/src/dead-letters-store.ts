@@ -25,7 +25,7 @@ import {
 import { isReplyError, type Command, type RedisConnection, type Reply } from './connection';
 import { STARTUP_WAIT_MS } from './common';
 import { parseEntries } from './replies';
-import { deadLetterKey, decodeEventFields, nextStreamId, type FieldList, type StreamUse } from './wire';
+import { deadLetterKey, decodeEventFields, nextStreamId, type FieldList, type KeyNames, type StreamUse } from './wire';
 
 const SUFFIX = deadLetterKey('');
 /** How long ago a replayed entry counts as delivered: past any acknowledgement_timeout, so it is reclaimed at once. */
@@ -36,6 +36,8 @@ const READ_BATCH = 200;
 export interface RedisDeadLetterSource {
   commands(): RedisConnection;
   readonly streamUse: StreamUse;
+  /** The key layout (where an API's streams are, for SCAN). */
+  readonly keys: KeyNames;
   streamOf(apiName: string, eventName: string): string;
   addCommand(stream: string, fields: readonly string[]): Command;
   readonly logger: Logger;
@@ -173,18 +175,9 @@ export class RedisDeadLetters implements DeadLetterStore {
       return [deadLetterKey(this.source.streamOf(filter.apiName, filter.eventName ?? ''))];
     }
     const pattern =
-      filter?.apiName !== undefined ? `${escapeGlob(filter.apiName)}.*:stream${SUFFIX}` : `*:stream${SUFFIX}`;
-    const found = new Set<string>();
-    let cursor = '0';
-    do {
-      const reply = await (
-        await this.commands()
-      ).send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000, 'TYPE', 'stream']);
-      const [next, keys] = Array.isArray(reply) ? reply : ['0', []];
-      cursor = String(next);
-      if (Array.isArray(keys)) for (const key of keys) found.add(String(key));
-    } while (cursor !== '0');
-    return [...found].sort();
+      filter?.apiName !== undefined ? this.source.keys.apiStreams(filter.apiName, SUFFIX) : `*:stream${SUFFIX}`;
+    // On a cluster, every master is scanned.
+    return (await this.commands()).scan(pattern, 'stream');
   }
 }
 
@@ -249,8 +242,4 @@ function parseCursor(cursor: string | undefined): [string | undefined, string | 
   const at = cursor.indexOf('@');
   if (at <= 0) throw new RangeError(`Not a dead-letter cursor: ${JSON.stringify(cursor)} (give the 'next' of a page).`);
   return [cursor.slice(0, at), cursor.slice(at + 1)];
-}
-
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }

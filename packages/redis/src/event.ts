@@ -18,6 +18,10 @@
  * (MessageRejectedError), are copied to `<stream>:dead_letters` with the reason
  * and acknowledged in one transaction. Placeholders and, in a per_api stream,
  * events nobody here listens for are acknowledged and skipped.
+ *
+ * On a Redis Cluster (key_layout: cluster, `{<api>}.*:stream`), a listener of
+ * several APIs runs one such consumer per slot, each with its own connection:
+ * an XREADGROUP never names streams of two slots.
  */
 import {
   InFlight,
@@ -59,7 +63,6 @@ import {
   isStreamId,
   nextStreamId,
   previousStreamId,
-  streamKey,
 } from './wire';
 
 /** How far a consumer's reads grow past batch_size while they come back full (a backlog). */
@@ -111,6 +114,7 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
     this.deadLetters = new RedisDeadLetters({
       commands: () => this.commands(),
       streamUse: options.stream_use,
+      keys: this.keys,
       streamOf: (apiName, eventName) => this.streamOf(apiName, eventName),
       addCommand: (stream, fields) => this.addCommand(stream, fields),
       logger: context.logger,
@@ -119,7 +123,7 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
 
   /** @internal The stream an event goes to. */
   streamOf(apiName: string, eventName: string): string {
-    return streamKey(apiName, eventName, this.options.stream_use);
+    return this.keys.stream(apiName, eventName, this.options.stream_use);
   }
 
   /** @internal `XADD <stream> [MAXLEN ~ n] * <fields>`. */
@@ -139,7 +143,12 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
         if (replicas === 0) return connection.send(command);
         // WAIT: until `replicas` replicas have everything this connection wrote, the event included.
         const timeoutMs = Math.max(1, Math.round(this.options.replica_timeout * 1000));
-        const [, confirmed] = await connection.pipeline([command, ['WAIT', replicas, timeoutMs]]);
+        // On a cluster, WAIT goes to the stream's master, on the connection that carried the XADD.
+        const stream = String(command[1]);
+        const [, confirmed] = await Promise.all([
+          connection.send(command),
+          connection.sendBeside(stream, ['WAIT', replicas, timeoutMs]),
+        ]);
         if (Number(confirmed) < replicas) {
           throw new ReplicationError(
             `${what}: the event was written to the Redis master, but only ${String(confirmed)} of the ${replicas} ` +
@@ -157,19 +166,33 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
   async consume(spec: ConsumeSpec, handler: EventMessageHandler): Promise<Consumer> {
     const start = groupStartId(spec.since);
     this.assertOpen(`Listening (group ${spec.group})`);
-    const consumer = new EventConsumer(
-      this,
-      this.context,
-      spec,
-      handler,
-      this.commands(),
-      this.connect(`listener:${spec.group}`, { blockMs: BLOCK_MS }),
+    // One consumer (connection, loop) for all the streams; on a cluster one per slot.
+    const consumers = this.slotGroups(spec.events, (e) => this.streamOf(e.apiName, e.eventName)).map(
+      (events) =>
+        new EventConsumer(
+          this,
+          this.context,
+          { ...spec, events },
+          handler,
+          this.commands(),
+          this.connect(`listener:${spec.group}`, { blockMs: BLOCK_MS }),
+        ),
     );
     // Known from the start, so close() stops it while it is still starting.
     return this.consumers.start(
       {
-        start: () => consumer.start(start, (what, signal) => this.readyToStart(consumer.connection, what, signal)),
-        stop: () => consumer.stop(),
+        start: async () => {
+          const started = await Promise.allSettled(
+            consumers.map((consumer) =>
+              consumer.start(start, (what, signal) => this.readyToStart(consumer.connection, what, signal)),
+            ),
+          );
+          const failed = started.find((outcome) => outcome.status === 'rejected');
+          if (failed) throw failed.reason;
+        },
+        stop: async () => {
+          await Promise.all(consumers.map((consumer) => consumer.stop()));
+        },
       },
       spec.signal,
     );
@@ -224,7 +247,7 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
     const streams =
       this.options.stream_use === 'per_api' || query.eventName !== undefined
         ? [this.streamOf(query.apiName, query.eventName ?? '*')]
-        : await this.streamsOfApi(connection, query.apiName);
+        : await connection.scan(this.keys.apiStreams(query.apiName));
     const end = query.stop ? `${query.stop.getTime()}-18446744073709551615` : '+';
     const start = query.start ? `${query.start.getTime()}-0` : '-';
     const cursors = streams.map((stream) => ({ stream, end, buffer: [] as StreamEntry[], done: false }));
@@ -270,20 +293,6 @@ export class RedisEventTransport extends RedisRole implements EventTransport {
       yield message;
     }
   }
-
-  /** per_event: every stream of an API (`<api>.<event>:stream`), found with SCAN. */
-  private async streamsOfApi(connection: RedisConnection, apiName: string): Promise<string[]> {
-    const pattern = `${apiName.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}.*:stream`;
-    const found = new Set<string>();
-    let cursor = '0';
-    do {
-      const reply = await connection.send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000]);
-      const [next, keys] = Array.isArray(reply) ? reply : ['0', []];
-      cursor = String(next);
-      for (const key of Array.isArray(keys) ? keys : []) found.add(String(key));
-    } while (cursor !== '0');
-    return [...found].sort();
-  }
 }
 
 /** An entry's fields as an event, or why they cannot be one. */
@@ -328,7 +337,7 @@ class EventConsumer {
     this.logger = context.logger;
     this.streams = [...new Set(spec.events.map((e) => transport.streamOf(e.apiName, e.eventName)))];
     this.wanted = new Set(spec.events.map((e) => `${e.apiName}\u0000${e.eventName}`));
-    this.reader = new BlockingReader(connection, commands, context.logger);
+    this.reader = new BlockingReader(connection, commands, context.logger, this.streams[0] ?? '');
     const options = transport.options;
     this.ackTimeoutMs = Math.round(options.acknowledgement_timeout * 1000);
     this.reclaimIntervalMs = Math.round((options.reclaim_interval ?? options.acknowledgement_timeout) * 1000);

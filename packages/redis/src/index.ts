@@ -44,5 +44,6 @@ export { RedisResultTransport } from './result';
 export { RedisEventTransport, redisCapabilities, groupStartId } from './event';
 export { RedisSchemaTransport } from './schema';
 export { RedisCommandError, ReplicationError } from './common';
-export { deadLetterKey, rpcQueueKey, rpcExpiryKey, schemaKey, streamKey, SCHEMAS_SET_KEY } from './wire';
-export type { StreamUse } from './wire';
+export { deadLetterKey, rpcQueueKey, rpcExpiryKey, schemaKey, streamKey, SCHEMAS_SET_KEY, keyNames } from './wire';
+export type { KeyNames, StreamUse } from './wire';
+export type { KeyLayout } from './options';

@@ -79,6 +79,81 @@ const Sentinel = Type.Optional(
   }),
 );
 
+/**
+ * Redis Cluster: the nodes to ask for the cluster's layout (ioredis's Cluster). The url still gives the user,
+ * password and TLS of every node; its host and port are not used, and its database must be 0 (a cluster has no other).
+ */
+const clusterProperties = {
+  nodes: Type.Array(
+    Type.String({
+      pattern: '^[^\\s:]+:[0-9]+$',
+      errorHint: 'must be host:port, e.g. 10.0.0.5:6379',
+    }),
+    {
+      minItems: 1,
+      description:
+        'Some nodes of the cluster, each as host:port (masters or replicas). The first that answers gives the ' +
+        'layout of the whole cluster; name several so a client starts while one is down.',
+    },
+  ),
+};
+export const ClusterOption = Type.Object(clusterProperties, { additionalProperties: false });
+export type ClusterOption = Static<typeof ClusterOption>;
+
+const Cluster = Type.Optional(
+  Type.Object(clusterProperties, {
+    additionalProperties: false,
+    description:
+      'Connect to a Redis Cluster (TypeScript only): {nodes: [host:port, ...]}. Every key goes to the master of its ' +
+      "slot; keys are laid out so no command spans two slots (key_layout: cluster, the default with this key). The url's " +
+      'host and port are then not used; its user, password and TLS are, and its database must be 0. See ' +
+      'docs/how-to/scale-out.md.',
+  }),
+);
+
+export type KeyLayout = 'python' | 'cluster';
+
+const KeyLayoutOption = Type.Optional(
+  Type.Union([Type.Literal('python'), Type.Literal('cluster')], {
+    description:
+      "How keys are named. 'python': Python Lightbus's names (<api>:rpc_queue, <api>.*:stream, schema:<api>...), " +
+      'required to share a bus with Python services; the default without `cluster`. ' +
+      "'cluster' (TypeScript only): the API name in a hash tag ({<api>}:rpc_queue, {<api>}.*:stream, " +
+      '{lightbus}:schema:<api>...), so that every key of one API is in one slot of a Redis Cluster and different ' +
+      'APIs spread over its masters; the default with `cluster`, the only layout a cluster accepts. Every service ' +
+      'sharing the keys must use the same layout.',
+    errorHint: "must be 'python' or 'cluster'",
+  }),
+);
+
+/** A db other than 0 in a url, e.g. redis://host/3 or redis://host/3?x: not allowed with `cluster`. */
+const URL_WITH_DB_0_ONLY = '^rediss?://[^/?#]*(/0?)?([?#].*)?$';
+
+/**
+ * What the options of every role must hold together (checked with the config at create()): Sentinel or Cluster,
+ * not both; with a cluster, the cluster key layout and database 0. Each names the key to change.
+ */
+const has = (key: string, schema: Record<string, unknown> = {}) => ({ properties: { [key]: schema }, required: [key] });
+const consistency = [
+  {
+    anyOf: [{ not: has('cluster') }, { not: has('sentinel') }],
+    errorHint:
+      'sets both sentinel and cluster: give one (sentinel for one master with failover, cluster for a Redis Cluster)',
+  },
+  {
+    anyOf: [{ not: has('cluster') }, { not: has('key_layout', { const: 'python' }) }],
+    errorHint:
+      'has cluster with key_layout: python, whose commands span several slots (a cluster refuses them: BLPOP and ' +
+      'XREADGROUP over several APIs, the schemas MGET...): set key_layout: cluster (or leave it out; it is the default ' +
+      'with cluster). Python Lightbus cannot use a Redis Cluster, so nothing needs the python layout there',
+  },
+  {
+    anyOf: [{ not: has('cluster') }, { properties: { url: { pattern: URL_WITH_DB_0_ONLY } } }],
+    errorHint:
+      'has cluster with a url naming a database other than 0: a Redis Cluster has database 0 only (end the url in /0)',
+  },
+];
+
 const ConsumptionRestartDelay = Type.Number({
   exclusiveMinimum: 0,
   default: 5,
@@ -91,6 +166,8 @@ export const RedisRpcOptions = Type.Object(
   {
     url: Url,
     sentinel: Sentinel,
+    cluster: Cluster,
+    key_layout: KeyLayoutOption,
     rpc_timeout: Type.Number({
       exclusiveMinimum: 0,
       default: 5,
@@ -116,13 +193,15 @@ export const RedisRpcOptions = Type.Object(
     batch_size: pythonOnly('How many calls a Python worker takes from the queue at once; here, see concurrency.'),
     ...PYTHON_CODEC,
   },
-  { additionalProperties: false },
+  { additionalProperties: false, allOf: consistency },
 );
 
 export const RedisResultOptions = Type.Object(
   {
     url: Url,
     sentinel: Sentinel,
+    cluster: Cluster,
+    key_layout: KeyLayoutOption,
     result_ttl: Type.Integer({
       minimum: 1,
       default: 60,
@@ -138,13 +217,15 @@ export const RedisResultOptions = Type.Object(
     }),
     ...PYTHON_CODEC,
   },
-  { additionalProperties: false },
+  { additionalProperties: false, allOf: consistency },
 );
 
 export const RedisEventOptions = Type.Object(
   {
     url: Url,
     sentinel: Sentinel,
+    cluster: Cluster,
+    key_layout: KeyLayoutOption,
     batch_size: Type.Integer({
       minimum: 1,
       default: 10,
@@ -216,13 +297,24 @@ export const RedisEventOptions = Type.Object(
     ),
     ...PYTHON_CODEC,
   },
-  { additionalProperties: false },
+  { additionalProperties: false, allOf: consistency },
 );
 
 export const RedisSchemaOptions = Type.Object(
-  { url: Url, sentinel: Sentinel, connection_parameters: PYTHON_CODEC.connection_parameters },
-  { additionalProperties: false },
+  {
+    url: Url,
+    sentinel: Sentinel,
+    cluster: Cluster,
+    key_layout: KeyLayoutOption,
+    connection_parameters: PYTHON_CODEC.connection_parameters,
+  },
+  { additionalProperties: false, allOf: consistency },
 );
+
+/** The key layout a role's options select: key_layout, else 'cluster' with a cluster and 'python' without. */
+export function keyLayoutOf(options: { readonly key_layout?: KeyLayout; readonly cluster?: ClusterOption }): KeyLayout {
+  return options.key_layout ?? (options.cluster ? 'cluster' : 'python');
+}
 
 export type RedisRpcOptions = Static<typeof RedisRpcOptions>;
 export type RedisResultOptions = Static<typeof RedisResultOptions>;

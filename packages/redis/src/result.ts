@@ -75,6 +75,7 @@ export class RedisResultTransport extends RedisRole implements ResultTransport {
       this.connect('result-reader', { blockMs: BLOCK_MS }),
       this.commands(),
       this.context.logger,
+      this.resultKey,
     );
     this.reader = reader;
     const logger = this.context.logger;

@@ -5,6 +5,9 @@
  * serveQueues), `DEL rpc_expiry_key:<id>` for each (0: the caller gave up, the
  * call is dropped unexecuted), then the handler; several calls run at once
  * (`concurrency`). At most once: a call is popped by one worker only.
+ * With key_layout: cluster the keys carry the API in a hash tag (`{<api>}:rpc_queue`,
+ * `{<api>}:rpc_expiry_key:<id>`), so a call's two keys share a slot, and on a
+ * Redis Cluster a worker serving several APIs blocks once per slot.
  */
 import {
   InFlight,
@@ -27,7 +30,7 @@ import { RedisRole, commandFailure } from './common';
 import type { RedisRpcOptions } from './options';
 import { CLAIM_CALLS, parseClaimed, type ClaimedCall } from './scripts';
 import { wireId } from './trace-id';
-import { decodeRpcCall, deadLetterKey, encodeRpcCall, rpcExpiryKey, rpcQueueKey } from './wire';
+import { decodeRpcCall, deadLetterKey, encodeRpcCall } from './wire';
 
 /** Entries kept in an RPC queue's dead-letter stream. */
 const RPC_DEAD_LETTERS_MAX = 10_000;
@@ -51,8 +54,8 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
       async (connection) => {
         const ms = Math.max(1, Math.ceil(msUntil(deadline)));
         await connection.pipeline([
-          ['SET', rpcExpiryKey(wireId(message.id, message.traceContext)), '1', 'PX', ms],
-          ['RPUSH', rpcQueueKey(message.apiName), blob],
+          ['SET', this.keys.rpcExpiry(message.apiName, wireId(message.id, message.traceContext)), '1', 'PX', ms],
+          ['RPUSH', this.keys.rpcQueue(message.apiName), blob],
         ]);
       },
       this.options.rpc_retry_delay * 1000,
@@ -72,12 +75,14 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
   async consumeRpcs(apiNames: readonly string[], handler: RpcHandler, options?: ConsumeRpcsOptions): Promise<Consumer> {
     const what = `Serving ${apiNames.join(', ')}`;
     this.assertOpen(what);
-    const queues = apiNames.map(rpcQueueKey);
     const commands = this.commands();
-    const slots = new Semaphore(this.options.concurrency);
+    // One BLPOP over every queue; on a cluster one per slot. Each waiting BLPOP holds a slot: with several,
+    // one slot more per extra BLPOP, so none of them waits for another's timeout to get one.
+    const groups = this.slotGroups(apiNames, this.keys.rpcQueue);
+    const slots = new Semaphore(this.options.concurrency + Math.max(0, groups.length - 1));
     const inFlight = new InFlight();
     const logger = this.context.logger;
-    let reader: BlockingReader | undefined;
+    let readers: BlockingReader[] = [];
     // Aborted by stop(): by close(), or by the bus closing while this still waits for Redis.
     const stopped = new AbortController();
 
@@ -86,11 +91,11 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
       {
         start: async () => {
           await this.readyToStart(commands, what, stopped.signal);
-          reader = this.serveQueues(queues, apiNames, handler, commands, slots, inFlight, logger);
+          readers = groups.map((group) => this.serveQueues(group, handler, commands, slots, inFlight, logger));
         },
         stop: async () => {
           stopped.abort();
-          await reader?.stop();
+          await Promise.all(readers.map((reader) => reader.stop()));
           await inFlight.drain();
         },
       },
@@ -108,7 +113,6 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
    * `BLPOP` over them, then `DEL` of the expiry key (sent with the next read) before running it.
    */
   private serveQueues(
-    queues: readonly string[],
     apiNames: readonly string[],
     handler: RpcHandler,
     commands: RedisConnection,
@@ -116,11 +120,18 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     inFlight: InFlight,
     logger: TransportContext['logger'],
   ): BlockingReader {
-    const reader = new BlockingReader(this.connect('rpc-consumer', { blockMs: BLOCK_MS }), commands, logger);
+    const queues = apiNames.map((name) => this.keys.rpcQueue(name));
+    const reader = new BlockingReader(
+      this.connect('rpc-consumer', { blockMs: BLOCK_MS }),
+      commands,
+      logger,
+      queues[0] ?? '',
+    );
     const timeout = String(BLOCK_MS / 1000);
     const single = queues.length === 1 ? queues[0] : undefined;
     // BLMOVE is Redis 6.2's: on an older Redis the first read says so, and the loop falls back to BLPOP.
-    let moving = single !== undefined;
+    // The claim script names expiry keys as Python does: with key_layout: cluster, BLPOP + DEL of the tagged key.
+    let moving = single !== undefined && this.keys.layout === 'python';
     // Empty but for a moment after each read; a call left there (the script failed) is claimed by the next.
     const taking = `${single ?? ''}:taking:${newMessageId()}`;
     const claimArgs = (): [string[], number[]] => [[taking, single ?? ''], [slots.available]];
@@ -209,7 +220,7 @@ export class RedisRpcTransport extends RedisRole implements RpcTransport {
     if (claimed?.deleted !== undefined && claimed.id === message.id) {
       return this.run(message, Promise.resolve(claimed.deleted), handler);
     }
-    const expiryKey = rpcExpiryKey(message.id);
+    const expiryKey = this.keys.rpcExpiry(message.apiName, message.id);
     const deletion = connection
       .send(['DEL', expiryKey])
       .catch(() =>

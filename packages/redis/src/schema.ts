@@ -3,12 +3,14 @@
  * loading is `SMEMBERS schemas` then `MGET schema:<a> schema:<b> ...`. A member
  * whose key has expired is an API whose workers all stopped: it is left out,
  * and removed from the set (atomically, only if its key is still missing).
+ * With key_layout: cluster the set and the keys share the `{lightbus}` hash tag
+ * (`{lightbus}:schemas`, `{lightbus}:schema:<api>`): one slot, so the MGET and
+ * the script stay valid on a Redis Cluster.
  */
 import type { ApiSchema, SchemaTransport, TransportContext } from '@lightbus/core/transport';
 import { RedisRole } from './common';
 import { isReplyError } from './connection';
 import type { RedisSchemaOptions } from './options';
-import { SCHEMAS_SET_KEY, schemaKey } from './wire';
 
 /** Operations on the schema keys wait this long for Redis. */
 const SCHEMA_TIMEOUT_MS = 10_000;
@@ -34,8 +36,8 @@ export class RedisSchemaTransport extends RedisRole implements SchemaTransport {
     const ttl = Math.max(1, Math.round(ttlSeconds));
     await this.withRetries(`Storing the schema of API '${apiName}'`, Date.now() + SCHEMA_TIMEOUT_MS, (connection) =>
       connection.pipeline([
-        ['SET', schemaKey(apiName), text, 'EX', ttl],
-        ['SADD', SCHEMAS_SET_KEY, apiName],
+        ['SET', this.keys.schema(apiName), text, 'EX', ttl],
+        ['SADD', this.keys.schemasSet, apiName],
       ]),
     );
   }
@@ -45,10 +47,10 @@ export class RedisSchemaTransport extends RedisRole implements SchemaTransport {
       'Loading schemas',
       Date.now() + SCHEMA_TIMEOUT_MS,
       async (connection) => {
-        const members = await connection.send(['SMEMBERS', SCHEMAS_SET_KEY]);
+        const members = await connection.send(['SMEMBERS', this.keys.schemasSet]);
         const names = Array.isArray(members) ? members.map(String).sort() : [];
         if (names.length === 0) return {};
-        const values = await connection.send(['MGET', ...names.map(schemaKey)]);
+        const values = await connection.send(['MGET', ...names.map((name) => this.keys.schema(name))]);
         const schemas: Record<string, ApiSchema> = {};
         const gone: string[] = [];
         names.forEach((name, index) => {
@@ -62,7 +64,7 @@ export class RedisSchemaTransport extends RedisRole implements SchemaTransport {
           } catch {
             this.context.logger.warn(
               `The schema of API '${name}' on Redis is not JSON; ignored. A worker of that API stores it again within its TTL; or delete the key`,
-              { key: schemaKey(name) },
+              { key: this.keys.schema(name) },
             );
           }
         });
@@ -72,8 +74,8 @@ export class RedisSchemaTransport extends RedisRole implements SchemaTransport {
               'EVAL',
               REMOVE_STALE_MEMBERS,
               gone.length + 1,
-              ...gone.map(schemaKey),
-              SCHEMAS_SET_KEY,
+              ...gone.map((name) => this.keys.schema(name)),
+              this.keys.schemasSet,
               ...gone,
             ]);
           } catch (error) {

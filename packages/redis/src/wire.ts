@@ -22,6 +22,7 @@ import {
   type ResultMessage,
   type RpcMessage,
 } from '@lightbus/core/transport';
+import type { KeyLayout } from './options';
 import { splitWireId, wireId } from './trace-id';
 
 export type StreamUse = 'per_api' | 'per_event';
@@ -41,6 +42,71 @@ export const deadLetterKey = (source: string): string => `${source}:dead_letters
 
 export function streamKey(apiName: string, eventName: string, use: StreamUse): string {
   return use === 'per_event' ? `${apiName}.${eventName}:stream` : `${apiName}.*:stream`;
+}
+
+/** A glob for SCAN MATCH that matches `text` literally. */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The names of the keys of one layout (option key_layout). `python`: Python Lightbus's. `cluster`: the
+ * API name in a hash tag (`{<api>}...`), so all keys of an API share one slot of a Redis Cluster (a call's
+ * expiry key and its queue, a stream and its dead letters), and the schemas share the `{lightbus}` slot
+ * (SMEMBERS + MGET and the stale-member script stay single-slot). A dead-letter key is its source's name
+ * plus `:dead_letters` in both.
+ */
+export interface KeyNames {
+  readonly layout: KeyLayout;
+  rpcQueue(apiName: string): string;
+  rpcExpiry(apiName: string, rpcMessageId: string): string;
+  stream(apiName: string, eventName: string, use: StreamUse): string;
+  /** SCAN MATCH pattern of the per_event streams of an API, with `suffix` (e.g. `:dead_letters`). */
+  apiStreams(apiName: string, suffix?: string): string;
+  schema(apiName: string): string;
+  readonly schemasSet: string;
+}
+
+export const PYTHON_KEYS: KeyNames = Object.freeze({
+  layout: 'python',
+  rpcQueue: rpcQueueKey,
+  rpcExpiry: (_apiName: string, id: string) => rpcExpiryKey(id),
+  stream: streamKey,
+  apiStreams: (apiName: string, suffix = '') => `${escapeGlob(apiName)}.*:stream${suffix}`,
+  schema: schemaKey,
+  schemasSet: SCHEMAS_SET_KEY,
+});
+
+const tag = (apiName: string): string => `{${apiName}}`;
+
+export const CLUSTER_KEYS: KeyNames = Object.freeze({
+  layout: 'cluster',
+  rpcQueue: (apiName: string) => rpcQueueKey(tag(apiName)),
+  rpcExpiry: (apiName: string, id: string) => `${tag(apiName)}:${rpcExpiryKey(id)}`,
+  stream: (apiName: string, eventName: string, use: StreamUse) => streamKey(tag(apiName), eventName, use),
+  apiStreams: (apiName: string, suffix = '') => `${escapeGlob(tag(apiName))}.*:stream${suffix}`,
+  schema: (apiName: string) => `{lightbus}:${schemaKey(apiName)}`,
+  schemasSet: `{lightbus}:${SCHEMAS_SET_KEY}`,
+});
+
+export function keyNames(layout: KeyLayout): KeyNames {
+  return layout === 'cluster' ? CLUSTER_KEYS : PYTHON_KEYS;
+}
+
+/** The hash slot of a key in a Redis Cluster (CRC16 of the key, or of its first non-empty `{hash tag}`, mod 16384). */
+export function keySlot(key: string): number {
+  let hashed = key;
+  const open = key.indexOf('{');
+  if (open >= 0) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) hashed = key.slice(open + 1, close);
+  }
+  let crc = 0;
+  for (const byte of Buffer.from(hashed, 'utf8')) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit += 1) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
 }
 
 export function returnPathFor(key: string): string {

@@ -5,7 +5,7 @@
  * Redis is shared with other test runs: never flush it).
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import lightbus, {
   type Bus,
   type LightbusConfigInput,
@@ -42,13 +42,11 @@ import {
   RedisRpcTransport,
   RedisSchemaOptions,
   RedisSchemaTransport,
-  SCHEMAS_SET_KEY,
   deadLetterKey,
-  rpcExpiryKey,
-  rpcQueueKey,
-  schemaKey,
-  streamKey,
+  keyNames,
   transport,
+  type KeyLayout,
+  type KeyNames,
 } from '@lightbus/redis';
 import type { TSchema } from '@sinclair/typebox';
 
@@ -83,10 +81,19 @@ export function rawRedis(): Redis {
   return new Redis(REDIS_URL, { protocol: 2, lazyConnect: false, maxRetriesPerRequest: 3 });
 }
 
+/** A raw client: to one Redis, or to a Redis Cluster. */
+export type RawRedis = Redis | Cluster;
+
 /** Keys (and schema set members) a test created, deleted at the end. */
 export class TouchedKeys {
   readonly keys = new Set<string>();
   readonly schemaNames = new Set<string>();
+  /** The names of the keys, in the layout the test's transports use. */
+  readonly names: KeyNames;
+
+  constructor(layout: KeyLayout = 'python') {
+    this.names = keyNames(layout);
+  }
 
   add(...keys: string[]): void {
     for (const key of keys) this.keys.add(key);
@@ -97,14 +104,19 @@ export class TouchedKeys {
   }
 
   api(apiName: string): void {
-    this.add(rpcQueueKey(apiName), deadLetterKey(rpcQueueKey(apiName)));
-    for (const use of ['per_api', 'per_event'] as const) this.stream(streamKey(apiName, '*', use));
+    const queue = this.names.rpcQueue(apiName);
+    this.add(queue, deadLetterKey(queue));
+    for (const use of ['per_api', 'per_event'] as const) this.stream(this.names.stream(apiName, '*', use));
   }
 
-  async cleanup(redis: Redis): Promise<void> {
+  async cleanup(redis: RawRedis): Promise<void> {
     const keys = [...this.keys];
-    for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
-    if (this.schemaNames.size > 0) await redis.srem(SCHEMAS_SET_KEY, ...this.schemaNames);
+    if (redis instanceof Redis) {
+      for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+    } else {
+      await Promise.all(keys.map((key) => redis.del(key))); // a cluster: one slot per DEL
+    }
+    if (this.schemaNames.size > 0) await redis.srem(this.names.schemasSet, ...this.schemaNames);
     this.keys.clear();
     this.schemaNames.clear();
   }
@@ -115,7 +127,7 @@ export function recordRpc(inner: RpcTransport, keys: TouchedKeys): RpcTransport 
   return {
     callRpc: (message: OutgoingRpcMessage) => {
       keys.api(message.apiName);
-      keys.add(rpcExpiryKey(message.id));
+      keys.add(keys.names.rpcExpiry(message.apiName, message.id));
       return inner.callRpc(message);
     },
     consumeRpcs: (apiNames: readonly string[], handler: RpcHandler) => {
@@ -162,7 +174,7 @@ export function recordEvent(inner: RedisEventTransport, keys: TouchedKeys): Even
 export function recordSchema(inner: SchemaTransport, keys: TouchedKeys): SchemaTransport {
   return {
     store: (apiName: string, schema: ApiSchema, ttl: number) => {
-      keys.add(schemaKey(apiName));
+      keys.add(keys.names.schema(apiName));
       keys.schemaNames.add(apiName);
       return inner.store(apiName, schema, ttl);
     },

@@ -5,17 +5,17 @@
  * topologies.ts (a file each). `redis()` is asked when a test runs, so a
  * topology may be started in the file's beforeAll.
  */
-import type { Redis } from 'ioredis';
 import type { BrokerAddress } from '@lightbus/testing';
 import { busConformance, transportConformance } from '@lightbus/testing/jest';
-import { deadLetterKey, schemaKey, streamKey, transport } from '@lightbus/redis';
-import type { SentinelOption } from '../src/options';
+import { deadLetterKey, transport } from '@lightbus/redis';
+import type { ClusterOption, SentinelOption } from '../src/options';
 import {
   RedisEventTransport,
   RedisResultTransport,
   RedisRpcTransport,
   RedisSchemaTransport,
   TouchedKeys,
+  type RawRedis,
   eventOptions,
   recordEvent,
   recordResult,
@@ -30,7 +30,9 @@ import {
 export interface RedisUnderTest {
   readonly url: string;
   readonly sentinel?: SentinelOption;
-  readonly raw: Redis;
+  /** A Redis Cluster: the roles take its default key layout (cluster), and so do the keys the tiers look at. */
+  readonly cluster?: ClusterOption;
+  readonly raw: RawRedis;
 }
 
 // Written out, not redisCapabilities: the suites check the transport reports exactly this.
@@ -44,12 +46,21 @@ const capabilities = {
 } as const;
 
 /** The options every role of a tier gets: where Redis is. */
-function target(redis: RedisUnderTest): { url: string; sentinel?: SentinelOption } {
-  return redis.sentinel ? { url: redis.url, sentinel: redis.sentinel } : { url: redis.url };
+function target(redis: RedisUnderTest): { url: string; sentinel?: SentinelOption; cluster?: ClusterOption } {
+  return {
+    url: redis.url,
+    ...(redis.sentinel ? { sentinel: redis.sentinel } : {}),
+    ...(redis.cluster ? { cluster: redis.cluster } : {}),
+  };
+}
+
+/** The tracker of the keys a tier's namespace touches, in the layout its roles use. */
+function touchedKeys(redis: RedisUnderTest): TouchedKeys {
+  return new TouchedKeys(redis.cluster ? 'cluster' : 'python');
 }
 
 /** Put an entry no consumer can decode (a parameter that is not JSON) on a stream, as a foreign producer would. */
-async function addMalformed(raw: Redis, stream: string, apiName: string, eventName: string, param: string) {
+async function addMalformed(raw: RawRedis, stream: string, apiName: string, eventName: string, param: string) {
   await raw.xadd(
     stream,
     '*',
@@ -80,7 +91,7 @@ export function redisTransportTier(name: string, redis: () => RedisUnderTest): v
     deliveryLimit: 2,
     patience: 10_000,
     namespace() {
-      const keys = new TouchedKeys();
+      const keys = touchedKeys(redis());
       const { raw } = redis();
       const where = target(redis());
       return {
@@ -105,7 +116,7 @@ export function redisTransportTier(name: string, redis: () => RedisUnderTest): v
         }),
         cleanup: () => keys.cleanup(raw),
         deadLetters: async (apiName, eventName) => {
-          const entries = await raw.xrange(deadLetterKey(streamKey(apiName, eventName, streamUse)), '-', '+');
+          const entries = await raw.xrange(deadLetterKey(keys.names.stream(apiName, eventName, streamUse)), '-', '+');
           return entries.map(([, flat]) => {
             const record = new Map<string, string>();
             for (let i = 0; i + 1 < flat.length; i += 2) record.set(flat[i]!, flat[i + 1]!);
@@ -114,7 +125,7 @@ export function redisTransportTier(name: string, redis: () => RedisUnderTest): v
           });
         },
         injectMalformedEvent: async (apiName, eventName) => {
-          const stream = streamKey(apiName, eventName, streamUse);
+          const stream = keys.names.stream(apiName, eventName, streamUse);
           keys.stream(stream);
           await addMalformed(raw, stream, apiName, eventName, ':n');
         },
@@ -140,11 +151,11 @@ export function redisBusTier(name: string, redis: () => RedisUnderTest, broker?:
     patience: 15_000,
     namespace(apiName) {
       const { raw } = redis();
-      const keys = new TouchedKeys();
+      const keys = touchedKeys(redis());
       keys.api(apiName);
-      keys.add(schemaKey(apiName));
+      keys.add(keys.names.schema(apiName));
       keys.schemaNames.add(apiName);
-      const stream = streamKey(apiName, '*', 'per_api');
+      const stream = keys.names.stream(apiName, '*', 'per_api');
       return {
         config: ({ via } = {}) => {
           const where = via ? { url: `redis://${via}/0` } : target(redis());
@@ -166,7 +177,7 @@ export function redisBusTier(name: string, redis: () => RedisUnderTest, broker?:
           };
         },
         injectMalformedEvent: (api, eventName) =>
-          addMalformed(raw, streamKey(api, eventName, 'per_api'), api, eventName, ':i'),
+          addMalformed(raw, keys.names.stream(api, eventName, 'per_api'), api, eventName, ':i'),
         deadLetters: async () =>
           (await raw.xrange(deadLetterKey(stream), '-', '+')).map(([, fields]) => ({
             reason: fields[fields.indexOf('reason') + 1] ?? '',

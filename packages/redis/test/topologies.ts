@@ -3,16 +3,19 @@
  * on free ports, without persistence, always stopped at the end:
  * - SentinelTopology: one master, one replica, three sentinels (quorum 2) that
  *   fail over a second after the master stops answering.
+ * - ClusterTopology: a Redis Cluster of three masters (no replicas), the slots
+ *   spread over them by `redis-cli --cluster create`.
  * The processes are killed when the test process exits, also when a test failed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { waitFor } from '@lightbus/testing';
-import type { SentinelOption } from '../src/options';
+import { Cluster } from 'ioredis';
+import type { ClusterOption, SentinelOption } from '../src/options';
 import { freePort } from './private-redis';
 
 /** Every process any topology of this test process started, killed on exit whatever happened. */
@@ -248,6 +251,131 @@ export class SentinelTopology {
   /** Kill every process and remove the sentinels' files. */
   async stop(): Promise<void> {
     await Promise.all([...this.sentinels, ...this.nodes].map((p) => p.kill()));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A run of redis-cli, rejecting with its output when it fails. */
+function redisCli(args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('redis-cli', [...args], { timeout: 30_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`redis-cli ${args.join(' ')} failed: ${error.message}\n${stdout}${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+export class ClusterTopology {
+  readonly nodes: readonly RedisProcess[];
+  private readonly dir: string;
+
+  /** `ports`: the client port and the cluster bus port of each node (the bus port is not port + 10000, which may be taken or past 65535). */
+  private constructor(ports: ReadonlyArray<readonly [number, number]>) {
+    this.dir = mkdtempSync(path.join(tmpdir(), 'lightbus-cluster-'));
+    this.nodes = ports.map(
+      ([port, busPort]) =>
+        new RedisProcess(port, [
+          ...serverArgs(port),
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          path.join(this.dir, `nodes-${port}.conf`),
+          '--cluster-port',
+          String(busPort),
+          '--cluster-node-timeout',
+          '2000',
+        ]),
+    );
+  }
+
+  /** Start three masters and make them one cluster; resolves once every node sees every slot served. */
+  static async start(masters = 3): Promise<ClusterTopology> {
+    const ports: number[] = [];
+    while (ports.length < masters * 2) {
+      const port = await freePort();
+      if (!ports.includes(port)) ports.push(port);
+    }
+    const pairsOfPorts = Array.from({ length: masters }, (_, i) => [ports[2 * i]!, ports[2 * i + 1]!] as const);
+    const topology = new ClusterTopology(pairsOfPorts);
+    try {
+      await topology.startAll();
+    } catch (error) {
+      await topology.stop();
+      throw error;
+    }
+    return topology;
+  }
+
+  private async startAll(): Promise<void> {
+    for (const node of this.nodes) node.start();
+    await waitFor(
+      () => Promise.all(this.nodes.map((n) => n.use(async (c) => (await c.ping()) === 'PONG'))).then(() => true),
+      {
+        timeout: 15_000,
+        interval: 50,
+        message: () => `the cluster nodes to answer\n${this.nodes.map((n) => n.log()).join('\n')}`,
+      },
+    );
+    await redisCli([
+      '--cluster',
+      'create',
+      ...this.nodes.map((n) => `127.0.0.1:${n.port}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ]);
+    await waitFor(
+      async () => {
+        for (const node of this.nodes) {
+          const ok = await node.use(async (c) => {
+            const info = String(await c.call('CLUSTER', 'INFO'));
+            return info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${this.nodes.length}`);
+          });
+          if (!ok) return false;
+        }
+        return true;
+      },
+      {
+        timeout: 20_000,
+        interval: 100,
+        message: () => `every node to see the cluster ok\n${this.nodes[0]?.log() ?? ''}`,
+      },
+    );
+  }
+
+  /** The `cluster` option of every role. */
+  get option(): ClusterOption {
+    return { nodes: this.nodes.map((n) => `127.0.0.1:${n.port}`) };
+  }
+
+  /** A url for the roles (its host and port are not used with a cluster). */
+  readonly url = 'redis://127.0.0.1:6379/0';
+
+  /** A raw cluster client (as an operator's tool would use it). */
+  client(): Cluster {
+    const client = new Cluster(
+      this.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+      { redisOptions: { protocol: 2 } },
+    );
+    client.on('error', () => undefined);
+    return client;
+  }
+
+  /** The port of the master serving `key` (CLUSTER KEYSLOT, CLUSTER SLOTS). */
+  async portOf(key: string): Promise<number> {
+    const first = this.nodes[0]!;
+    return first.use(async (c) => {
+      const slot = Number(await c.call('CLUSTER', 'KEYSLOT', key));
+      const ranges = (await c.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, ...unknown[]]]>;
+      const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+      if (!range) throw new Error(`No node serves slot ${slot}`);
+      return Number(range[2][1]);
+    });
+  }
+
+  /** Kill every node and remove the nodes' files. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((p) => p.kill()));
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
