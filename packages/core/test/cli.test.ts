@@ -165,6 +165,18 @@ describe('lightbus inspect', () => {
   });
 });
 
+describe('the command line loads per command', () => {
+  it('keeps the REPL of lightbus shell out of what every command loads (a worker never loads it)', async () => {
+    const main = path.resolve(__dirname, '..', 'dist', 'cli', 'main.js');
+    const run = startNode([
+      '-e',
+      `require(${JSON.stringify(main)}).buildProgram(); console.log('loaded ' + Object.keys(require.cache).filter((f) => /cli[\\/\\\\]shell/.test(f)).length)`,
+    ]);
+    expect((await run.exit).code).toBe(0);
+    expect(run.output()).toContain('loaded 0');
+  });
+});
+
 describe('lightbus dumpconfigschema', () => {
   it('writes the config JSON Schema', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'lightbus-cli-'));

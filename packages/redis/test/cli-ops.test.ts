@@ -2,11 +2,14 @@
  * The operator commands against Redis, as an operator runs them: a worker (`lightbus run`) whose listener sets
  * poison events aside, and `lightbus deadletters` / `lightbus inspect` as separate processes on the same config.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Api, Event } from '@lightbus/core';
 import { startNode, waitFor, type ChildRun } from '@lightbus/testing';
+import { startShell } from '../../core/src/cli/shell';
 import { REDIS_URL, redisConfig, redisTestKit, uniqueId } from './helpers';
 
 const BIN = path.resolve(__dirname, '..', '..', 'core', 'bin', 'lightbus.js');
@@ -169,5 +172,44 @@ describe('lightbus inspect on Redis', () => {
       .filter((line) => line.startsWith('{"'))
       .map((line) => (JSON.parse(line) as { kwargs: { id: number } }).kwargs.id);
     expect(ids).toEqual([4, 5]);
+  });
+});
+
+describe('lightbus shell on Redis', () => {
+  it("completes the procedures of a worker's API and prints a call's result, in-process and as the command", async () => {
+    await startWorker();
+    const bus = buses.make(redisConfig({ service: `${service}-shell`, process: 'p' }));
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let printed = '';
+    output.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+    const shell = await startShell(bus, { input, output, terminal: false, historyFile: null });
+    try {
+      const path = `bus.${api}.`;
+      const completed = await new Promise<[string[], string]>((resolve, reject) =>
+        (shell.completer as (l: string, cb: (e: Error | null, r?: [string[], string]) => void) => void)(path, (e, r) =>
+          e ? reject(e) : resolve(r!),
+        ),
+      );
+      expect(completed).toEqual([[`${path}add`, `${path}created`], path]);
+      input.write(`bus.${api}.add({ a: 2, b: 3 })\n`);
+      await waitFor(() => /lightbus> 5\n/.test(printed), { message: () => `the result 5 in:\n${printed}` });
+    } finally {
+      shell.close();
+    }
+
+    // The command itself, its stdin a pipe: lines evaluated in turn, ended by .exit.
+    const child = spawn(process.execPath, [BIN, 'shell', '--config', config], {
+      cwd: dir,
+      env: { ...process.env, LIGHTBUS_MODULE: '', LIGHTBUS_SHELL_HISTORY: '' },
+    });
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.stdin.write(`await bus.${api}.add({ a: 20, b: 22 })\n.exit\n`);
+    expect(await exited).toBe(0);
+    expect(text).toContain('Lightbus shell: `bus` is the bus');
+    expect(text).toMatch(/lightbus> 42\n/);
   });
 });

@@ -8,6 +8,7 @@ import { inspectCommand } from './commands/inspect';
 import { initCommand } from './commands/init';
 import { uiCommand } from './commands/ui';
 import { deadLettersCommand } from './commands/deadletters';
+import { shellCommand } from './commands/shell';
 
 export { run, type RunOptions } from './commands/run';
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     dumpConfigSchemaCommand(),
     uiCommand(),
     deadLettersCommand(),
+    shellCommand(),
   ])
     program.addCommand(command.showHelpAfterError());
   program

@@ -131,7 +131,11 @@ export function errorText(error: unknown): string {
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  if (proto === Object.prototype || proto === null) return true;
+  // A plain object of another realm (node:vm, the REPL of `lightbus shell`): its prototype is that
+  // realm's Object.prototype, the end of its chain, whose constructor is called Object.
+  const constructor = (proto as { constructor?: unknown }).constructor;
+  return Object.getPrototypeOf(proto) === null && typeof constructor === 'function' && constructor.name === 'Object';
 }
 
 /** Deep-freeze a JSON-like value (config after validation). */
