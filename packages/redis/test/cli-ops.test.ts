@@ -16,6 +16,8 @@ const BIN = path.resolve(__dirname, '..', '..', 'core', 'bin', 'lightbus.js');
 const FIXTURE = path.resolve(__dirname, '..', '..', '..', 'test', 'ops-bus.ts');
 const { keys, buses } = redisTestKit();
 const children: ChildRun[] = [];
+/** Each test runs several CLI processes one after another: each starts Node (and tsx), seconds apiece on a loaded machine. */
+const SLOW = 180_000;
 let api: string;
 let service: string;
 let dir: string;
@@ -93,123 +95,136 @@ async function startWorker(): Promise<ChildRun> {
 }
 
 describe('lightbus deadletters on Redis', () => {
-  it('lists what a worker set aside, shows it, replays one to the worker and discards the rest with --all', async () => {
-    const worker = await startWorker();
-    const fire = firer();
-    for (const id of [1, 2, 3]) await fire(id, true);
-    await fire(4);
-    await worker.waitForOutput('handled 4');
+  it(
+    'lists what a worker set aside, shows it, replays one to the worker and discards the rest with --all',
+    async () => {
+      const worker = await startWorker();
+      const fire = firer();
+      for (const id of [1, 2, 3]) await fire(id, true);
+      await fire(4);
+      await worker.waitForOutput('handled 4');
 
-    let listed: { entries: { id: string; group: string; reason: string; message: { kwargs: { id: number } } }[] };
-    await waitFor(
-      async () => {
-        listed = jsonLine(await output('deadletters', 'list', '--api', api, '--json')) as typeof listed;
-        return listed.entries.length === 3;
-      },
-      { message: 'three dead letters listed' },
-    );
-    expect(listed!.entries.map((e) => e.message.kwargs.id)).toEqual([1, 2, 3]);
-    expect(listed!.entries[0]).toMatchObject({
-      group: `${service}-notify`,
-      reason: expect.stringContaining('poison 1'),
-    });
+      let listed: { entries: { id: string; group: string; reason: string; message: { kwargs: { id: number } } }[] };
+      await waitFor(
+        async () => {
+          listed = jsonLine(await output('deadletters', 'list', '--api', api, '--json')) as typeof listed;
+          return listed.entries.length === 3;
+        },
+        { timeout: 60_000, message: 'three dead letters listed' },
+      );
+      expect(listed!.entries.map((e) => e.message.kwargs.id)).toEqual([1, 2, 3]);
+      expect(listed!.entries[0]).toMatchObject({
+        group: `${service}-notify`,
+        reason: expect.stringContaining('poison 1'),
+      });
 
-    const table = await output('deadletters', 'list', '--group', `${service}-notify`, '--limit', '2');
-    expect(table).toMatch(
-      new RegExp(`^ID +SET ASIDE +EVENT +GROUP +REASON\\n.*${api}\\.created +${service}-notify`, 'm'),
-    );
-    expect(table).toContain(`More: lightbus deadletters list --group ${service}-notify --limit 2 --cursor`);
+      const table = await output('deadletters', 'list', '--group', `${service}-notify`, '--limit', '2');
+      expect(table).toMatch(
+        new RegExp(`^ID +SET ASIDE +EVENT +GROUP +REASON\\n.*${api}\\.created +${service}-notify`, 'm'),
+      );
+      expect(table).toContain(`More: lightbus deadletters list --group ${service}-notify --limit 2 --cursor`);
 
-    const first = listed!.entries[0]!.id;
-    expect(await output('deadletters', 'show', first)).toContain(`"api_name": "${api}"`);
+      const first = listed!.entries[0]!.id;
+      expect(await output('deadletters', 'show', first)).toContain(`"api_name": "${api}"`);
 
-    writeFileSync(path.join(dir, 'fixed'), '');
-    const replay = await output('deadletters', 'replay', first);
-    expect(replay).toContain(`Replayed 1 dead letter(s) '${first}'.`);
-    expect(replay).toMatch(/lightbus deadletters: replayed 1 dead letter\(s\)/); // the log line
-    await worker.waitForOutput('handled 1');
+      writeFileSync(path.join(dir, 'fixed'), '');
+      const replay = await output('deadletters', 'replay', first);
+      expect(replay).toContain(`Replayed 1 dead letter(s) '${first}'.`);
+      expect(replay).toMatch(/lightbus deadletters: replayed 1 dead letter\(s\)/); // the log line
+      await worker.waitForOutput('handled 1');
 
-    const refused = lightbus('deadletters', 'discard', '--all', '--api', api);
-    expect((await refused.exit).code).toBe(1);
-    expect(refused.output()).toContain(
-      `Discard 2 dead letter(s) matching --api ${api}? Not confirmed: stdin is not a terminal to ask on. Run again with --yes`,
-    );
-    const discarded = jsonLine(await output('deadletters', 'discard', '--all', '--api', api, '--yes', '--json'));
-    expect(discarded).toEqual({ action: 'discard', count: 2, selection: { apiName: api } });
-    expect(jsonLine(await output('deadletters', 'list', '--api', api, '--json'))).toEqual({ entries: [] });
-    expect(worker.output()).not.toMatch(/handled [23]/);
-  });
+      const refused = lightbus('deadletters', 'discard', '--all', '--api', api);
+      expect((await refused.exit).code).toBe(1);
+      expect(refused.output()).toContain(
+        `Discard 2 dead letter(s) matching --api ${api}? Not confirmed: stdin is not a terminal to ask on. Run again with --yes`,
+      );
+      const discarded = jsonLine(await output('deadletters', 'discard', '--all', '--api', api, '--yes', '--json'));
+      expect(discarded).toEqual({ action: 'discard', count: 2, selection: { apiName: api } });
+      expect(jsonLine(await output('deadletters', 'list', '--api', api, '--json'))).toEqual({ entries: [] });
+      expect(worker.output()).not.toMatch(/handled [23]/);
+    },
+    SLOW,
+  );
 });
 
 describe('lightbus inspect on Redis', () => {
-  it('finds events by wildcard, --json-path and --id, and follows new ones until SIGINT', async () => {
-    const worker = await startWorker(); // stores the API's schema, so inspect knows it
-    const fire = firer();
-    for (const id of [1, 2, 3]) await fire(id);
-    await worker.waitForOutput('handled 3');
+  it(
+    'finds events by wildcard, --json-path and --id, and follows new ones until SIGINT',
+    async () => {
+      const worker = await startWorker(); // stores the API's schema, so inspect knows it
+      const fire = firer();
+      for (const id of [1, 2, 3]) await fire(id);
+      await worker.waitForOutput('handled 3');
 
-    const pattern = `${api.split('.')[0]}*`;
-    const found = await output('inspect', '--api', pattern, '--event', 'cre*', '--json-path', 'id=2', '-f', 'json');
-    const event = jsonLine(found) as { id: string; api_name: string; kwargs: unknown; native_id: string };
-    expect(event).toMatchObject({ api_name: api, event_name: 'created', kwargs: { id: 2, poison: false } });
-    expect(event.native_id).toMatch(/^\d+-\d+$/);
-    expect(await output('inspect', '--api', api, '--id', event.id)).toMatch(
-      new RegExp(
-        `${api.replace('.', '\\.')}\\.created {2}id=${event.id} native_id=\\S+\\n {4}\\{"id":2,"poison":false\\}`,
-      ),
-    );
+      const pattern = `${api.split('.')[0]}*`;
+      const found = await output('inspect', '--api', pattern, '--event', 'cre*', '--json-path', 'id=2', '-f', 'json');
+      const event = jsonLine(found) as { id: string; api_name: string; kwargs: unknown; native_id: string };
+      expect(event).toMatchObject({ api_name: api, event_name: 'created', kwargs: { id: 2, poison: false } });
+      expect(event.native_id).toMatch(/^\d+-\d+$/);
+      expect(await output('inspect', '--api', api, '--id', event.id)).toMatch(
+        new RegExp(
+          `${api.replace('.', '\\.')}\\.created {2}id=${event.id} native_id=\\S+\\n {4}\\{"id":2,"poison":false\\}`,
+        ),
+      );
 
-    const follow = lightbus('inspect', '--follow', '--api', pattern, '-f', 'json', '--interval', '100');
-    await follow.waitForOutput(`Following the events of ${api} (Ctrl-C to stop)`);
-    await fire(4);
-    await fire(5, true);
-    await follow.waitForOutput('"id":5');
-    follow.kill('SIGINT');
-    expect(await follow.exit).toEqual({ code: 0, signal: null });
-    const ids = follow
-      .output()
-      .split('\n')
-      .filter((line) => line.startsWith('{"'))
-      .map((line) => (JSON.parse(line) as { kwargs: { id: number } }).kwargs.id);
-    expect(ids).toEqual([4, 5]);
-  });
+      const follow = lightbus('inspect', '--follow', '--api', pattern, '-f', 'json', '--interval', '100');
+      await follow.waitForOutput(`Following the events of ${api} (Ctrl-C to stop)`);
+      await fire(4);
+      await fire(5, true);
+      await follow.waitForOutput('"id":5');
+      follow.kill('SIGINT');
+      expect(await follow.exit).toEqual({ code: 0, signal: null });
+      const ids = follow
+        .output()
+        .split('\n')
+        .filter((line) => line.startsWith('{"'))
+        .map((line) => (JSON.parse(line) as { kwargs: { id: number } }).kwargs.id);
+      expect(ids).toEqual([4, 5]);
+    },
+    SLOW,
+  );
 });
 
 describe('lightbus shell on Redis', () => {
-  it("completes the procedures of a worker's API and prints a call's result, in-process and as the command", async () => {
-    await startWorker();
-    const bus = buses.make(redisConfig({ service: `${service}-shell`, process: 'p' }));
-    const input = new PassThrough();
-    const output = new PassThrough();
-    let printed = '';
-    output.on('data', (chunk: Buffer) => (printed += chunk.toString()));
-    const shell = await startShell(bus, { input, output, terminal: false, historyFile: null });
-    try {
-      const path = `bus.${api}.`;
-      const completed = await new Promise<[string[], string]>((resolve, reject) =>
-        (shell.completer as (l: string, cb: (e: Error | null, r?: [string[], string]) => void) => void)(path, (e, r) =>
-          e ? reject(e) : resolve(r!),
-        ),
-      );
-      expect(completed).toEqual([[`${path}add`, `${path}created`], path]);
-      input.write(`bus.${api}.add({ a: 2, b: 3 })\n`);
-      await waitFor(() => /lightbus> 5\n/.test(printed), { message: () => `the result 5 in:\n${printed}` });
-    } finally {
-      shell.close();
-    }
+  it(
+    "completes the procedures of a worker's API and prints a call's result, in-process and as the command",
+    async () => {
+      await startWorker();
+      const bus = buses.make(redisConfig({ service: `${service}-shell`, process: 'p' }));
+      const input = new PassThrough();
+      const output = new PassThrough();
+      let printed = '';
+      output.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+      const shell = await startShell(bus, { input, output, terminal: false, historyFile: null });
+      try {
+        const path = `bus.${api}.`;
+        const completed = await new Promise<[string[], string]>((resolve, reject) =>
+          (shell.completer as (l: string, cb: (e: Error | null, r?: [string[], string]) => void) => void)(
+            path,
+            (e, r) => (e ? reject(e) : resolve(r!)),
+          ),
+        );
+        expect(completed).toEqual([[`${path}add`, `${path}created`], path]);
+        input.write(`bus.${api}.add({ a: 2, b: 3 })\n`);
+        await waitFor(() => /lightbus> 5\n/.test(printed), { message: () => `the result 5 in:\n${printed}` });
+      } finally {
+        shell.close();
+      }
 
-    // The command itself, its stdin a pipe: lines evaluated in turn, ended by .exit.
-    const child = spawn(process.execPath, [BIN, 'shell', '--config', config], {
-      cwd: dir,
-      env: { ...process.env, LIGHTBUS_MODULE: '', LIGHTBUS_SHELL_HISTORY: '' },
-    });
-    let text = '';
-    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    child.stdin.write(`await bus.${api}.add({ a: 20, b: 22 })\n.exit\n`);
-    expect(await exited).toBe(0);
-    expect(text).toContain('Lightbus shell: `bus` is the bus');
-    expect(text).toMatch(/lightbus> 42\n/);
-  });
+      // The command itself, its stdin a pipe: lines evaluated in turn, ended by .exit.
+      const child = spawn(process.execPath, [BIN, 'shell', '--config', config], {
+        cwd: dir,
+        env: { ...process.env, LIGHTBUS_MODULE: '', LIGHTBUS_SHELL_HISTORY: '' },
+      });
+      let text = '';
+      child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      child.stdin.write(`await bus.${api}.add({ a: 20, b: 22 })\n.exit\n`);
+      expect(await exited).toBe(0);
+      expect(text).toContain('Lightbus shell: `bus` is the bus');
+      expect(text).toMatch(/lightbus> 42\n/);
+    },
+    SLOW,
+  );
 });
