@@ -9,6 +9,7 @@ import { initCommand } from './commands/init';
 import { uiCommand } from './commands/ui';
 import { deadLettersCommand } from './commands/deadletters';
 import { shellCommand } from './commands/shell';
+import { releaseYoungGeneration } from './young-generation';
 
 export { run, type RunOptions } from './commands/run';
 
@@ -17,7 +18,11 @@ export function buildProgram(): Command {
     .description('Lightbus for TypeScript: RPC and events between services')
     .version(version(), '-v, --version')
     .option('--debug', 'on an error, print its stack and causes too')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Only `run` keeps the young generation held until its bus is ready (see young-generation.ts).
+    .hook('preAction', (_program, action) => {
+      if (action.name() !== 'run') releaseYoungGeneration();
+    });
   for (const command of [
     initCommand(),
     runCommand(),

@@ -6,6 +6,7 @@ import { readSchemas } from '../../schema/files';
 import { serveHealth, type HealthServer } from '../../health';
 import { featureList, openBus, portNumber, withBusOptions, type BusOptions } from '../options';
 import { exitSoon } from '../exit';
+import { releaseYoungGeneration } from '../young-generation';
 
 export interface RunOptions extends BusOptions {
   healthPort?: number;
@@ -57,6 +58,7 @@ export async function run(options: RunOptions): Promise<number> {
   try {
     await bus.start({ features, waitForBrokers: options.exitOnBrokerDown !== true });
   } catch (error) {
+    releaseYoungGeneration();
     clearInterval(keepAlive);
     clearInterval(orphanWatch);
     await health?.close();
@@ -64,6 +66,7 @@ export async function run(options: RunOptions): Promise<number> {
     await bus.close().catch(() => undefined);
     return 1;
   }
+  releaseYoungGeneration();
   logger.info('Lightbus ready: serving, listening and running tasks (Ctrl-C or SIGTERM to stop)');
   try {
     await bus.waitUntilStopped();
@@ -73,6 +76,7 @@ export async function run(options: RunOptions): Promise<number> {
     logger.error(`Lightbus stopped after an error: ${(error as Error).message}`);
     return 1;
   } finally {
+    releaseYoungGeneration();
     clearInterval(keepAlive);
     clearInterval(orphanWatch);
     await health?.close();
