@@ -31,7 +31,7 @@ export function parseArgs(argv = process.argv.slice(2)) {
   };
 }
 
-class Child {
+export class Child {
   constructor(module, role, params, options) {
     const execArgv = options.profile
       ? [

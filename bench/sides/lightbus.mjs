@@ -2,6 +2,8 @@
 // an API and listening to its event, and a caller process calling and firing through its own bus.
 // params: { transport: 'redis' | 'amqp' | 'kafka', api, config (the transport's options), otel }
 import { registerOtel } from './otel.mjs';
+// What `lightbus run` does while it loads and starts a worker (packages/core/src/cli/young-generation.ts).
+import { holdYoungGeneration, releaseYoungGeneration } from '../../packages/core/dist/cli/young-generation.js';
 import { inFlight, sequential } from './../lib/measure.mjs';
 
 async function createBus(params, processName) {
@@ -42,9 +44,11 @@ async function createBus(params, processName) {
 }
 
 export async function worker(params, handled) {
+  holdYoungGeneration();
   const { bus, shutdownOtel } = await createBus(params, 'worker');
   bus.client.listen([params.api, 'happened'], () => handled(), { listenerName: 'count' });
   await bus.start();
+  releaseYoungGeneration();
   return {
     close: async () => {
       await bus.close();
