@@ -1,7 +1,8 @@
 /**
- * Results on Redis. A worker answers with `LPUSH <return key> <result>` and
- * `EXPIRE <return key> <result_ttl>`, the key being whatever the call named
- * after `redis+key://` (Python callers name one key per call).
+ * Results on Redis. A worker answers with `LPUSH <return key> <result> ...` (the
+ * results for one list finished in one task together) and `EXPIRE <return key>
+ * <result_ttl>`, the key being whatever the call named after `redis+key://`
+ * (Python callers name one key per call).
  *
  * A caller here names ONE list per process (per result transport), read by ONE
  * blocking reader that routes each result to its waiting call by
@@ -11,6 +12,7 @@
 import {
   ReplyMatcher,
   deadlineOf,
+  deferred,
   errorText,
   foreignReturnPath,
   newMessageId,
@@ -19,6 +21,7 @@ import {
   type ResultMessage,
   type ResultTransport,
   type RpcMessage,
+  type Deferred,
   type TransportContext,
 } from '@lightbus/core/transport';
 import { BLOCK_MS, BlockingReader } from './blocking';
@@ -28,6 +31,12 @@ import type { RedisResultOptions } from './options';
 import { TAKE_RESULTS } from './scripts';
 import { decodeResult, encodeResult, keyOfReturnPath, returnPathFor } from './wire';
 
+interface OutgoingResults {
+  readonly blobs: string[];
+  deadline: number;
+  readonly done: Deferred<void>;
+}
+
 /** Reconnection backoff cap of the result reader (Python has no option for it). */
 const RESULT_READER_MAX_BACKOFF_MS = 5000;
 
@@ -36,6 +45,8 @@ export class RedisResultTransport extends RedisRole implements ResultTransport {
   readonly resultKey: string;
   private readonly matcher: ReplyMatcher;
   private reader: BlockingReader | undefined;
+  /** Results waiting for the end of the current task, by the list they go to. */
+  private readonly outgoing = new Map<string, OutgoingResults>();
 
   constructor(
     private readonly options: RedisResultOptions,
@@ -58,14 +69,37 @@ export class RedisResultTransport extends RedisRole implements ResultTransport {
     if (key === undefined) throw foreignReturnPath('redis', call, 'redis+key://<key>');
     const blob = encodeResult(result);
     // Until the call's deadline (a Python caller sends none: rpc_timeout from now); after it nobody waits.
-    await this.withRetries(
-      `Sending the result of ${call.apiName}.${call.procedureName}()`,
-      deadlineOf(call, this.options.rpc_timeout),
-      (connection) =>
-        connection.pipeline([
-          ['LPUSH', key, blob],
-          ['EXPIRE', key, this.options.result_ttl],
-        ]),
+    const deadline = deadlineOf(call, this.options.rpc_timeout);
+    let batch = this.outgoing.get(key);
+    if (!batch) {
+      const created: OutgoingResults = { blobs: [], deadline, done: deferred<void>() };
+      created.done.promise.catch(() => undefined);
+      this.outgoing.set(key, created);
+      // The results for this list finished in this task go out together.
+      process.nextTick(() => this.flush(key, created));
+      batch = created;
+    }
+    batch.blobs.push(blob);
+    batch.deadline = Math.max(batch.deadline, deadline);
+    await batch.done.promise;
+  }
+
+  /**
+   * One `LPUSH <key> <result> ...` and one `EXPIRE` for the results sent to one list in one task (calls of
+   * one caller answered together), instead of a pair per result. Retried as a whole: a result stored twice
+   * is ignored by its caller.
+   */
+  private flush(key: string, batch: OutgoingResults): void {
+    if (this.outgoing.get(key) === batch) this.outgoing.delete(key);
+    const what = batch.blobs.length === 1 ? 'Sending a result' : `Sending ${batch.blobs.length} results`;
+    this.withRetries(`${what} to ${key}`, batch.deadline, (connection) =>
+      connection.pipeline([
+        ['LPUSH', key, ...batch.blobs],
+        ['EXPIRE', key, this.options.result_ttl],
+      ]),
+    ).then(
+      () => batch.done.resolve(),
+      (error: unknown) => batch.done.reject(error),
     );
   }
 
