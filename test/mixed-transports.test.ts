@@ -1,7 +1,8 @@
 /**
- * One API, its roles on two transports: the quickstart's calls and results on
- * Redis, its events on Kafka (examples/quickstart/lightbus.mixed.yaml), the API
- * class unchanged; worker and client in separate processes.
+ * One API, its roles on three transports with their default options: the
+ * quickstart's calls on Redis, results on RabbitMQ, events on Kafka
+ * (examples/quickstart/lightbus.mixed.yaml), the API class unchanged; worker
+ * and client in separate processes.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { parse } from 'yaml';
 import { startNode, startTypeScript } from '@lightbus/testing';
+import { AMQP_URL, TestNamespace, listExchanges, listQueues } from '../packages/amqp/test/helpers';
 
 const ROOT = path.resolve(__dirname, '..');
 const QUICKSTART = path.join(ROOT, 'examples', 'quickstart');
@@ -17,6 +19,7 @@ const BIN = path.join(ROOT, 'packages', 'core', 'bin', 'lightbus.js');
 // A Redis database of this test's own, and a Kafka topic prefix unique to this run.
 const REDIS_URL = 'redis://127.0.0.1:6379/6';
 const PREFIX = `lbtest.mixed.${Date.now().toString(36)}.`;
+const amqp = new TestNamespace('mixed');
 
 function brokers(): string[] {
   return (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
@@ -32,7 +35,9 @@ function testConfig(): string {
   config.bus.schema.transport.redis!.url = REDIS_URL;
   const defaults = config.apis.default;
   defaults.rpc_transport!.redis = { url: REDIS_URL };
-  defaults.result_transport!.redis = { url: REDIS_URL };
+  // Only the url and a prefix of this run: reply_mode stays unset, as in the example.
+  expect(Object.keys(defaults.result_transport!.amqp!)).toEqual(['url']);
+  defaults.result_transport!.amqp = { url: AMQP_URL, prefix: amqp.prefix };
   defaults.event_transport!.kafka = {
     brokers: brokers(),
     topic_prefix: PREFIX,
@@ -58,6 +63,9 @@ afterAll(async () => {
   if (keys.length > 0) await redis.del(...keys);
   await redis.srem('schemas', 'support.case');
   redis.disconnect();
+  (await listQueues(amqp.prefix)).forEach((q) => amqp.queues.add(q.name));
+  (await listExchanges(amqp.prefix)).forEach((e) => amqp.exchanges.add(e.name));
+  await amqp.cleanup();
   const admin = kafka.admin();
   await admin.connect();
   const topics = (await admin.listTopics()).filter((t) => t.startsWith(PREFIX));
@@ -65,12 +73,17 @@ afterAll(async () => {
   await admin.disconnect();
 });
 
-it('serves calls over Redis and delivers events over Kafka, with the API class unchanged', async () => {
+it('serves calls over Redis, answers them over RabbitMQ and delivers events over Kafka, with default options', async () => {
   const env = { LIGHTBUS_CONFIG: testConfig() };
-  const worker = startNode([BIN, 'run', '--bus', 'bus.ts'], { cwd: QUICKSTART, env });
+  // At debug level: the worker logs the reply mode the AMQP result transport chose.
+  const worker = startNode([BIN, 'run', '--bus', 'bus.ts', '--log-level', 'debug'], { cwd: QUICKSTART, env });
   try {
     await worker.waitForOutput('Listening for support.case.caseCreated', 30_000);
     expect(worker.output()).toContain('Serving support.case transport=redis');
+    // Calls do not travel over RabbitMQ, so results come back through a reply queue, chosen at create().
+    expect(worker.output()).toMatch(
+      /apis\.default\.result_transport\.amqp\.reply_mode: "queue" \(not set: direct reply-to would not work: this API's rpc_transport is 'redis'/,
+    );
 
     const client = startTypeScript(path.join(QUICKSTART, 'client.ts'), { cwd: QUICKSTART, env });
     const { code } = await client.exit;
@@ -78,6 +91,7 @@ it('serves calls over Redis and delivers events over Kafka, with the API class u
       code: 0,
       output: expect.stringContaining('[client] created case 124'),
     });
+    expect(client.output()).not.toMatch(/RpcTimeoutError|ForeignReturnPath/);
     await worker.waitForOutput('[worker] case 124 created: Where is my order?', 30_000);
 
     // The event is in Kafka (read back through its history) and not in Redis; the calls used Redis, not Kafka.

@@ -11,7 +11,7 @@
  * Topology and guarantees: docs/explanation/amqp-topology.md; every option:
  * docs/reference/transports/amqp.md.
  */
-import { defineTransport, redactUrl } from '@lightbus/core/transport';
+import { defineTransport, redactUrl, type ApiRoleSelections } from '@lightbus/core/transport';
 import { AmqpEventTransport, eventCapabilities } from './events';
 import { brokerKeyOf } from './link';
 import { AmqpEventOptions, AmqpResultOptions, AmqpRpcOptions, AmqpSchemaOptions } from './options';
@@ -37,6 +37,18 @@ function sameBroker(a: string, b: string): boolean {
   }
 }
 
+/**
+ * Why a direct reply (amq.rabbitmq.reply-to) cannot answer this API's calls, if it cannot: RabbitMQ routes one
+ * only for a call it carried, on the same broker (host, port, user and vhost).
+ */
+function directReplyProblem(roles: ApiRoleSelections): string | undefined {
+  if (roles.rpc.name !== 'amqp') return `this API's rpc_transport is '${roles.rpc.name}', not amqp`;
+  // Options come with their schema defaults filled: both have a url.
+  const [rpcUrl, resultUrl] = [String(roles.rpc.options.url), String(roles.result.options.url)];
+  if (sameBroker(rpcUrl, resultUrl)) return undefined;
+  return `the rpc and result transports are on different RabbitMQ brokers (${redactUrl(rpcUrl)} and ${redactUrl(resultUrl)})`;
+}
+
 export const transport = defineTransport({
   name: 'amqp',
   // With default options (stream: false): no replay, no history; `stream: true` gives both.
@@ -47,30 +59,30 @@ export const transport = defineTransport({
   result: (options, context) => new AmqpResultTransport(options, context),
   event: (options, context) => new AmqpEventTransport(options, context),
   schema: (options, context) => new AmqpSchemaTransport(options, context),
-  checkRoles: (roles, apiPath) => {
-    // A direct reply (amq.rabbitmq.reply-to) can only answer a call that RabbitMQ carried, on the same broker.
-    if (roles.result.name !== 'amqp' || (roles.result.options.reply_mode ?? 'direct') !== 'direct') return [];
-    const path = `${apiPath}.result_transport.amqp.reply_mode`;
-    if (roles.rpc.name !== 'amqp')
-      return [
-        {
-          path,
-          message:
-            `'direct' (the default) answers over RabbitMQ's direct reply-to, which works only for calls sent over amqp, ` +
-            `but this API's rpc_transport is '${roles.rpc.name}': set reply_mode: queue (a reply queue per process), ` +
-            `or carry calls on amqp too`,
-        },
-      ];
-    // Options come with their defaults filled: both have a url.
-    const [rpcUrl, resultUrl] = [String(roles.rpc.options.url), String(roles.result.options.url)];
-    if (sameBroker(rpcUrl, resultUrl)) return [];
+  roleDefaults: (roles) => {
+    if (roles.result.name !== 'amqp') return [];
+    const direct = directReplyProblem(roles);
     return [
       {
-        path,
-        message:
-          `'direct' (the default) answers over RabbitMQ's direct reply-to, which needs the rpc and result transports on ` +
-          `the same RabbitMQ (host, port, user and vhost), but they are ${redactUrl(rpcUrl)} and ${redactUrl(resultUrl)}: ` +
-          `use one url for both, or set reply_mode: queue`,
+        role: 'result',
+        key: 'reply_mode',
+        value: direct === undefined ? 'direct' : 'queue',
+        reason:
+          direct === undefined
+            ? 'calls travel over amqp on the same broker, so results use its direct reply-to'
+            : `direct reply-to would not work: ${direct}`,
+      },
+    ];
+  },
+  checkRoles: (roles, apiPath) => {
+    // Reached with 'direct' only when the user set it: the default is chosen by roleDefaults above.
+    if (roles.result.name !== 'amqp' || roles.result.options.reply_mode !== 'direct') return [];
+    const problem = directReplyProblem(roles);
+    if (problem === undefined) return [];
+    return [
+      {
+        path: `${apiPath}.result_transport.amqp.reply_mode`,
+        message: `'direct' answers over RabbitMQ's direct reply-to, but ${problem}: remove reply_mode (the default then picks 'queue') or set reply_mode: queue, or carry calls on amqp on the same broker`,
       },
     ];
   },

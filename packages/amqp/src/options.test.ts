@@ -32,7 +32,8 @@ describe('amqp options', () => {
       stream_max_bytes: 10_000_000_000,
     });
     expect(validated<Record<string, unknown>>(AmqpRpcOptions, {}).value.prefetch).toBe(10);
-    expect(validated<Record<string, unknown>>(AmqpResultOptions, {}).value.reply_mode).toBe('direct');
+    // No schema default: left out, it stays out, and the config chooses it from the API's rpc transport.
+    expect(validated<Record<string, unknown>>(AmqpResultOptions, {}).value).not.toHaveProperty('reply_mode');
     expect(validated<Record<string, unknown>>(AmqpSchemaOptions, {}).value.max_ttl).toBe(600);
   });
 

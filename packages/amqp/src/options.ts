@@ -93,13 +93,16 @@ export const AmqpRpcOptions = Type.Object(
 export const AmqpResultOptions = Type.Object(
   {
     ...connection,
-    reply_mode: Type.Union([Type.Literal('direct'), Type.Literal('queue')], {
-      default: 'direct',
-      errorHint: "must be 'direct' or 'queue'",
-      description:
-        "How results come back. 'direct': RabbitMQ direct reply-to (amq.rabbitmq.reply-to), no queue; needs the rpc transport to be amqp on the same url. " +
-        "'queue': one exclusive reply queue per process, which also works with another rpc transport and keeps its name across reconnections.",
-    }),
+    // No schema default: left unset, it is chosen from the API's rpc transport (roleDefaults in index.ts).
+    reply_mode: Type.Optional(
+      Type.Union([Type.Literal('direct'), Type.Literal('queue')], {
+        errorHint: "must be 'direct' or 'queue'",
+        description:
+          "How results come back. 'direct': RabbitMQ direct reply-to (amq.rabbitmq.reply-to), no queue; needs the rpc transport to be amqp on the same broker. " +
+          "'queue': one exclusive reply queue per process, which also works with another rpc transport and keeps its name across reconnections. " +
+          "Default: 'direct' when the API's calls travel over amqp on the same broker, else 'queue'.",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -35,7 +35,8 @@ export class AmqpResultTransport implements ResultTransport {
     this.link = new Link(linkSettings(options, 'result', context), 'result', context.logger);
     this.endpoint = new ReplyEndpoint(
       this.link,
-      options.reply_mode,
+      // Through a config it is always set (chosen from the rpc transport when left out); made by hand: direct.
+      options.reply_mode ?? 'direct',
       new Names(options.prefix),
       context,
       context.logger,
@@ -58,7 +59,7 @@ export class AmqpResultTransport implements ResultTransport {
         call,
         'amqp:<reply queue>',
         `the call asks for a direct reply (amq.rabbitmq.reply-to) but did not travel over AMQP, and only RabbitMQ can route a ` +
-          `direct reply. With a non-amqp rpc transport, set result_transport.amqp.reply_mode: queue for API '${call.apiName}'`,
+          `direct reply. With a non-amqp rpc transport, leave result_transport.amqp.reply_mode unset (or set it to queue) for API '${call.apiName}'`,
       );
     }
     const encoded = encodeResult(call, result);

@@ -95,6 +95,11 @@ export function create<Apis extends object = BusApis>(options: CreateOptions = {
       context: { service: config.serviceName, process: config.processName },
     });
   for (const warning of config.warnings) logger.warn(`Config ${config.source}: ${warning.path}: ${warning.message}`);
+  for (const chosen of config.chosenDefaults()) {
+    logger.debug(
+      `Config ${config.source}: ${chosen.path}: ${JSON.stringify(chosen.value)} (not set: ${chosen.reason})`,
+    );
+  }
   const client = new BusClient(config, registry, logger);
   installPlugins(client, config);
 

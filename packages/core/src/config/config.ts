@@ -12,13 +12,18 @@ import { deepFreeze, isPlainObject } from '../util/async';
 import { formatName } from '../util/names';
 import { findConfigFile, readConfigFile, type ConfigSource } from './load';
 import { dropPythonNulls, ignoredPythonKeys, pythonRefusals } from './python';
+import {
+  checkRoles,
+  ROLE_KEYS,
+  withRoleDefaults,
+  type ChosenDefault,
+  type RoleSelections,
+  type TransportSelection,
+} from './roles';
 import { rootConfigSchema, type ApiConfigInput, type LightbusConfigInput } from './schema';
 import { validateAgainst } from './validate';
 
-export interface TransportSelection {
-  readonly name: string;
-  readonly options: Readonly<Record<string, unknown>>;
-}
+export type { TransportSelection } from './roles';
 
 export interface ResolvedApiConfig {
   readonly rpcTimeout: number;
@@ -41,13 +46,6 @@ const BUILT_IN = {
   strict_validation: false,
   cast_values: true,
 } as const;
-
-/** Where each role's selector sits in the config, for messages. */
-const ROLE_KEYS: Record<Exclude<TransportRole, 'schema'>, 'rpc_transport' | 'result_transport' | 'event_transport'> = {
-  rpc: 'rpc_transport',
-  result: 'result_transport',
-  event: 'event_transport',
-};
 
 export interface LoadConfigOptions {
   /** Path of a YAML or JSON config file. */
@@ -85,6 +83,7 @@ export class Config {
     readonly internalMetrics: { readonly enabled: boolean };
   };
   private readonly apiCache = new Map<string, ResolvedApiConfig>();
+  private readonly chosenByApi = new Map<string, readonly ChosenDefault[]>();
 
   constructor(
     /** Where the config came from: a file path, "in-code config" or "defaults". */
@@ -97,6 +96,11 @@ export class Config {
      * (for a file whose transports are all Redis) keys or values a Python service would refuse.
      */
     readonly warnings: readonly ConfigIssue[] = [],
+    /** The defaults an API's transports choose from its other roles (see roles.ts). */
+    private readonly completeRoles: (
+      roles: RoleSelections,
+      apiPath: string,
+    ) => { roles: RoleSelections; chosen: readonly ChosenDefault[] } = (roles) => ({ roles, chosen: [] }),
   ) {
     this.serviceName = names.serviceName;
     this.processName = names.processName;
@@ -124,6 +128,15 @@ export class Config {
       const pick = <K extends keyof ApiConfigInput>(key: K): ApiConfigInput[K] =>
         own[key] !== undefined ? own[key] : fallback[key];
       const validate = pick('validate') ?? true;
+      const { roles, chosen } = this.completeRoles(
+        {
+          rpc: selection(pick('rpc_transport')) ?? DEFAULT_TRANSPORT,
+          result: selection(pick('result_transport')) ?? DEFAULT_TRANSPORT,
+          event: selection(pick('event_transport')) ?? DEFAULT_TRANSPORT,
+        },
+        `apis.${apiName}`,
+      );
+      this.chosenByApi.set(apiName, chosen);
       resolved = Object.freeze({
         rpcTimeout: pick('rpc_timeout') ?? BUILT_IN.rpc_timeout,
         eventFireTimeout: pick('event_fire_timeout') ?? BUILT_IN.event_fire_timeout,
@@ -135,13 +148,26 @@ export class Config {
         ),
         strictValidation: pick('strict_validation') ?? BUILT_IN.strict_validation,
         castValues: pick('cast_values') ?? BUILT_IN.cast_values,
-        rpcTransport: selection(pick('rpc_transport')) ?? DEFAULT_TRANSPORT,
-        resultTransport: selection(pick('result_transport')) ?? DEFAULT_TRANSPORT,
-        eventTransport: selection(pick('event_transport')) ?? DEFAULT_TRANSPORT,
+        rpcTransport: roles.rpc,
+        resultTransport: roles.result,
+        eventTransport: roles.event,
       });
       this.apiCache.set(apiName, resolved);
     }
     return resolved;
+  }
+
+  /** The APIs the config names (apis.default first): every other API resolves as apis.default does. */
+  apiNames(): string[] {
+    return ['default', ...Object.keys(this.data.apis ?? {}).filter((name) => name !== 'default')];
+  }
+
+  /** The options transports chose from each API's other roles (logged at create()), for the APIs the config names. */
+  chosenDefaults(): ChosenDefault[] {
+    return this.apiNames().flatMap((apiName) => {
+      this.api(apiName);
+      return [...(this.chosenByApi.get(apiName) ?? [])];
+    });
   }
 
   /** The transport for one role of one API (the schema role ignores the API). */
@@ -263,29 +289,17 @@ export function loadConfig(options: LoadConfigOptions, registry: TransportRegist
       logFormat: cli.logFormat ?? options.logFormat,
     },
     warnings,
+    (roles, apiPath) => withRoleDefaults(roles, registry, apiPath),
   );
-  const roleIssues = checkRoles(config, registry);
-  if (roleIssues.length > 0) throw new ConfigError(raw.source, roleIssues);
-  return config;
-}
-
-/** What each transport needs of the other roles of every API it serves (TransportDefinition.checkRoles). */
-function checkRoles(config: Config, registry: TransportRegistry): ConfigIssue[] {
-  const issues = new Map<string, ConfigIssue>();
-  for (const apiName of ['default', ...Object.keys(config.data.apis ?? {}).filter((name) => name !== 'default')]) {
-    const roles = {
-      rpc: config.transport(apiName, 'rpc'),
-      result: config.transport(apiName, 'result'),
-      event: config.transport(apiName, 'event'),
-    };
-    for (const name of new Set([roles.rpc.name, roles.result.name, roles.event.name])) {
-      if (!registry.has(name)) continue;
-      for (const issue of registry.resolve(name).checkRoles?.(roles, `apis.${apiName}`) ?? []) {
-        issues.set(`${issue.path}|${issue.message}`, issue);
-      }
+  const roleIssues = new Map<string, ConfigIssue>();
+  for (const apiName of config.apiNames()) {
+    const { rpcTransport: rpc, resultTransport: result, eventTransport: event } = config.api(apiName);
+    for (const issue of checkRoles({ rpc, result, event }, registry, `apis.${apiName}`)) {
+      roleIssues.set(`${issue.path}|${issue.message}`, issue);
     }
   }
-  return [...issues.values()];
+  if (roleIssues.size > 0) throw new ConfigError(raw.source, [...roleIssues.values()]);
+  return config;
 }
 
 /** The config's JSON Schema with the given transports' options (for `lightbus dumpconfigschema`). */

@@ -279,6 +279,13 @@ export interface TransportDefinition<
    */
   readonly checkRoles?: (roles: ApiRoleSelections, apiPath: string) => readonly RoleIssue[];
   /**
+   * Defaults that depend on an API's other roles (an option the schema leaves without a default):
+   * given the API's role selections (schema defaults filled, such keys absent), the values to use.
+   * Core applies each only where the user did not set the key, logs it with its reason at create(),
+   * then runs checkRoles on the result. Called for every API whose roles use this transport.
+   */
+  readonly roleDefaults?: (roles: ApiRoleSelections) => readonly RoleDefault[];
+  /**
    * Python Lightbus has this transport too, with the same config keys: a config file whose
    * transports all say so may be read by Python services, and core warns about what they would refuse.
    */
@@ -290,6 +297,15 @@ export interface ApiRoleSelections {
   readonly rpc: { readonly name: string; readonly options: Readonly<Record<string, unknown>> };
   readonly result: { readonly name: string; readonly options: Readonly<Record<string, unknown>> };
   readonly event: { readonly name: string; readonly options: Readonly<Record<string, unknown>> };
+}
+
+/** A default chosen from an API's roles (TransportDefinition.roleDefaults): this transport's option `key` in `role`. */
+export interface RoleDefault {
+  readonly role: 'rpc' | 'result' | 'event';
+  readonly key: string;
+  readonly value: unknown;
+  /** Why this value, for the log line at create(). */
+  readonly reason: string;
 }
 
 /** A config problem a transport finds in an API's roles: the key's path and what to do. */
@@ -309,6 +325,7 @@ export interface AnyTransportDefinition {
   readonly event?: RoleFactory<'event', never>;
   readonly schema?: RoleFactory<'schema', never>;
   readonly checkRoles?: (roles: ApiRoleSelections, apiPath: string) => readonly RoleIssue[];
+  readonly roleDefaults?: (roles: ApiRoleSelections) => readonly RoleDefault[];
   readonly pythonCompatible?: boolean;
 }
 
